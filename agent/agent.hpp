@@ -1,0 +1,51 @@
+#pragma once
+// The one place that knows every stage: it builds receivers → pipeline → exporter around the two
+// span queues, runs the main loop (signals, periodic stats), and shuts down in order, draining
+// rather than cancelling. Owned and run by main()'s thread.
+
+#include <memory>
+
+#include "config/config.hpp"
+#include "model/span_queue.hpp"
+#include "telemetry/counters.hpp"
+
+namespace tailgate {
+
+namespace receivers {
+class UdpReceiver;
+}
+namespace pipeline {
+class Pipeline;
+}
+namespace exporter {
+class OtlpExporter;
+}
+
+class Agent final {
+ public:
+  explicit Agent(config::Config config);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  /// Starts every stage, serves until SIGINT/SIGTERM, shuts down; returns the exit code.
+  int run();
+
+ private:
+  void start();
+  void shutdown();
+  void stop_receivers();
+  void drain_pipeline();
+  void flush_exporter();
+  void log_stats(const char* event) const;
+
+  config::Config config_;
+  telemetry::Counters counters_;
+  model::SpanQueue pipeline_queue_;
+  model::SpanQueue export_queue_;
+  std::unique_ptr<exporter::OtlpExporter> exporter_;
+  std::unique_ptr<pipeline::Pipeline> pipeline_;
+  std::unique_ptr<receivers::UdpReceiver> udp_;
+};
+
+}  // namespace tailgate

@@ -1,0 +1,393 @@
+#include "config/load_config.hpp"
+
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <initializer_list>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace tailgate::config {
+namespace {
+
+std::string quoted(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
+
+// Expands ${VAR} and ${VAR:-default} in one scalar. An unset variable without a default is an
+// error: silently exporting to "" is worse than refusing to start.
+std::string expand_env(const std::string& value, const std::string& file, std::size_t line,
+                       const std::string& key) {
+  std::string out;
+  std::size_t pos = 0;
+  while (true) {
+    const auto open = value.find("${", pos);
+    if (open == std::string::npos) break;
+    const auto close = value.find('}', open);
+    if (close == std::string::npos) {
+      throw ConfigError(file, line, key, "unterminated ${ in " + quoted(value));
+    }
+    out.append(value, pos, open - pos);
+    std::string name = value.substr(open + 2, close - open - 2);
+    std::optional<std::string> fallback;
+    if (const auto dash = name.find(":-"); dash != std::string::npos) {
+      fallback = name.substr(dash + 2);
+      name.resize(dash);
+    }
+    if (const char* env = std::getenv(name.c_str()); env != nullptr && *env != '\0') {
+      out += env;
+    } else if (fallback) {
+      out += *fallback;
+    } else {
+      throw ConfigError(file, line, key, "environment variable " + name + " is not set");
+    }
+    pos = close + 1;
+  }
+  out.append(value, pos);
+  return out;
+}
+
+// One YAML mapping, read key by key. Every read marks its key as known; finish() then turns any
+// key nobody read into an error, so a typo never silently falls back to a default.
+class Section {
+ public:
+  Section(YAML::Node node, std::string path, const std::string& file)
+      : node_(std::move(node)), path_(std::move(path)), file_(file) {
+    if (node_.IsDefined() && !node_.IsNull() && !node_.IsMap()) {
+      fail(node_, path_.empty() ? "(top level)" : path_, "expected a mapping of keys");
+    }
+  }
+
+  Section child(std::string_view key) { return Section(lookup(key), key_path(key), file_); }
+
+  void read(std::string_view key, bool& out) {
+    with_scalar(key, [&](const std::string& v, const YAML::Node& n) {
+      if (v == "true")
+        out = true;
+      else if (v == "false")
+        out = false;
+      else
+        fail(n, key_path(key), "expected true or false, got " + quoted(v));
+    });
+  }
+  void read(std::string_view key, std::string& out) {
+    with_scalar(key, [&](const std::string& v, const YAML::Node&) { out = v; });
+  }
+  void read_count(std::string_view key, std::size_t& out) {
+    with_scalar(key, [&](const std::string& v, const YAML::Node& n) {
+      std::size_t parsed = 0;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), parsed);
+      if (ec != std::errc{} || end != v.data() + v.size() || parsed == 0) {
+        fail(n, key_path(key), "expected a whole number above 0, got " + quoted(v));
+      }
+      out = parsed;
+    });
+  }
+  void read_size(std::string_view key, std::size_t& out) {
+    with_scalar(key, [&](const std::string& v, const YAML::Node& n) {
+      if (!parse_size(v, out) || out == 0) {
+        fail(n, key_path(key), "expected a size above 0 such as 64KiB or 8MiB, got " + quoted(v));
+      }
+    });
+  }
+  void read(std::string_view key, std::chrono::milliseconds& out) {
+    with_scalar(key, [&](const std::string& v, const YAML::Node& n) {
+      if (!parse_duration(v, out) || out.count() <= 0) {
+        fail(n, key_path(key),
+             "expected a duration above 0 such as 250ms, 5s or 1m, got " + quoted(v));
+      }
+    });
+  }
+  template <typename Enum>
+  void read_enum(std::string_view key, Enum& out,
+                 std::initializer_list<std::pair<const char*, Enum>> choices) {
+    with_scalar(key, [&](const std::string& v, const YAML::Node& n) {
+      std::string allowed;
+      for (const auto& [name, value] : choices) {
+        if (v == name) {
+          out = value;
+          return;
+        }
+        allowed += (allowed.empty() ? "" : ", ") + std::string(name);
+      }
+      fail(n, key_path(key), "expected one of " + allowed + ", got " + quoted(v));
+    });
+  }
+  void read(std::string_view key, std::map<std::string, std::string>& out) {
+    const auto node = lookup(key);
+    if (!node.IsDefined() || node.IsNull()) return;
+    if (!node.IsMap()) fail(node, key_path(key), "expected a mapping of names to values");
+    out.clear();
+    for (const auto& kv : node) {
+      const auto name = kv.first.Scalar();
+      if (!kv.second.IsScalar()) fail(kv.second, key_path(key) + "." + name, "expected a string");
+      out[name] =
+          expand_env(kv.second.Scalar(), file_, line_of(kv.second), key_path(key) + "." + name);
+    }
+  }
+
+  /// The node under `key` (undefined when absent), for checks that span several keys.
+  YAML::Node at(std::string_view key) { return lookup(key); }
+
+  /// Fails on any key that no read asked for.
+  void finish() const {
+    if (!node_.IsDefined() || !node_.IsMap()) return;
+    for (const auto& kv : node_) {
+      const auto name = kv.first.Scalar();
+      if (!known_.contains(name)) {
+        std::string allowed;
+        for (const auto& k : known_) allowed += (allowed.empty() ? "" : ", ") + k;
+        fail(kv.first, key_path(name), "unknown key (known here: " + allowed + ")");
+      }
+    }
+  }
+
+  [[noreturn]] void fail(const YAML::Node& at, const std::string& key,
+                         const std::string& message) const {
+    throw ConfigError(file_, line_of(at), key, message);
+  }
+
+ private:
+  static std::size_t line_of(const YAML::Node& n) {
+    return n.Mark().is_null() ? 0 : static_cast<std::size_t>(n.Mark().line) + 1;
+  }
+  std::string key_path(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+  YAML::Node lookup(std::string_view key) {
+    known_.insert(std::string(key));
+    if (!node_.IsDefined() || !node_.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+    for (const auto& kv : node_) {
+      if (kv.first.Scalar() == key) return kv.second;
+    }
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+  template <typename Fn>
+  void with_scalar(std::string_view key, Fn&& fn) {
+    const auto node = lookup(key);
+    if (!node.IsDefined() || node.IsNull()) return;  // absent: keep the default
+    if (!node.IsScalar()) fail(node, key_path(key), "expected a single value");
+    fn(expand_env(node.Scalar(), file_, line_of(node), key_path(key)), node);
+  }
+
+  YAML::Node node_;
+  std::string path_;
+  const std::string& file_;
+  std::set<std::string> known_;
+};
+
+void check_endpoint(Section& s, std::string_view name, const std::string& key,
+                    const std::string& value) {
+  const auto colon = value.rfind(':');
+  unsigned port = 0;
+  const char* begin = colon == std::string::npos ? nullptr : value.data() + colon + 1;
+  const char* end = value.data() + value.size();
+  if (colon == std::string::npos || colon == 0 || begin == end ||
+      std::from_chars(begin, end, port).ptr != end || port > 65535) {
+    s.fail(s.at(name), key, "expected host:port with a port from 0 to 65535, got " + quoted(value));
+  }
+}
+
+void apply_otel_environment(ExporterConfig& exporter) {
+  const auto env = [](const char* specific, const char* general) -> const char* {
+    if (const char* v = std::getenv(specific); v != nullptr && *v != '\0') return v;
+    if (const char* v = std::getenv(general); v != nullptr && *v != '\0') return v;
+    return nullptr;
+  };
+  if (const char* v = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")) {
+    std::string endpoint = v;
+    if (endpoint.starts_with("http://")) {
+      exporter.insecure = true;
+      endpoint.erase(0, 7);
+    } else if (endpoint.starts_with("https://")) {
+      exporter.insecure = false;
+      endpoint.erase(0, 8);
+    }
+    if (const auto slash = endpoint.find('/'); slash != std::string::npos) endpoint.resize(slash);
+    if (endpoint.find(':') == std::string::npos) {
+      throw ConfigError("environment", 0, "OTEL_EXPORTER_OTLP_ENDPOINT",
+                        "expected [http[s]://]host:port, got " + quoted(v));
+    }
+    exporter.endpoint = endpoint;
+  }
+  if (const char* v = env("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")) {
+    std::stringstream list(v);
+    std::string pair;
+    while (std::getline(list, pair, ',')) {
+      const auto eq = pair.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        throw ConfigError("environment", 0, "OTEL_EXPORTER_OTLP_HEADERS",
+                          "expected key=value[,key=value], got an entry " + quoted(pair));
+      }
+      // Header names are case-insensitive and gRPC metadata keys must be lower case.
+      std::string name = pair.substr(0, eq);
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      exporter.headers[name] = pair.substr(eq + 1);
+    }
+  }
+  if (const char* v =
+          env("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION")) {
+    const std::string_view c = v;
+    if (c == "gzip")
+      exporter.compression = Compression::Gzip;
+    else if (c == "none")
+      exporter.compression = Compression::None;
+    else
+      throw ConfigError("environment", 0, "OTEL_EXPORTER_OTLP_COMPRESSION",
+                        "expected gzip or none, got " + quoted(c));
+  }
+}
+
+Config parse(const YAML::Node& root, const std::string& file) {
+  Config config;
+  Section top(root, "", file);
+
+  auto log = top.child("log");
+  log.read_enum("level", config.log.level,
+                {{"trace", LogLevel::Trace},
+                 {"debug", LogLevel::Debug},
+                 {"info", LogLevel::Info},
+                 {"warn", LogLevel::Warn},
+                 {"error", LogLevel::Error},
+                 {"off", LogLevel::Off}});
+  log.finish();
+
+  auto receivers = top.child("receivers");
+  auto udp = receivers.child("udp");
+  auto& u = config.receivers.udp;
+  udp.read("enabled", u.enabled);
+  udp.read("endpoint", u.endpoint);
+  check_endpoint(udp, "endpoint", "receivers.udp.endpoint", u.endpoint);
+  udp.read_size("socket_buffer", u.socket_buffer_bytes);
+  udp.finish();
+  receivers.finish();
+
+  auto pipeline = top.child("pipeline");
+  pipeline.read_count("queue_spans", config.pipeline.queue_spans);
+  pipeline.finish();
+
+  auto exporter = top.child("exporter");
+  auto& e = config.exporter;
+  exporter.read("endpoint", e.endpoint);
+  exporter.read("insecure", e.insecure);
+  exporter.read("ca_file", e.ca_file);
+  exporter.read("headers", e.headers);
+  exporter.read_enum("compression", e.compression,
+                     {{"none", Compression::None}, {"gzip", Compression::Gzip}});
+  exporter.read("timeout", e.timeout);
+  exporter.read_count("max_batch_spans", e.max_batch_spans);
+  exporter.read("max_batch_delay", e.max_batch_delay);
+  exporter.read_count("queue_spans", e.queue_spans);
+  exporter.read_count("max_inflight_requests", e.max_inflight_requests);
+  exporter.read("initial_backoff", e.initial_backoff);
+  exporter.read("max_backoff", e.max_backoff);
+  exporter.read("max_retry_time", e.max_retry_time);
+  exporter.read("shutdown_grace", e.shutdown_grace);
+  exporter.finish();
+  top.finish();
+
+  if (e.max_batch_spans > e.queue_spans) {
+    exporter.fail(exporter.at("max_batch_spans"), "exporter.max_batch_spans",
+                  "must not exceed exporter.queue_spans (" + std::to_string(e.queue_spans) + ")");
+  }
+  if (e.initial_backoff > e.max_backoff) {
+    exporter.fail(exporter.at("initial_backoff"), "exporter.initial_backoff",
+                  "must not exceed exporter.max_backoff");
+  }
+
+  apply_otel_environment(e);
+  check_endpoint(exporter, "endpoint", "exporter.endpoint", e.endpoint);
+  if (!e.insecure && !e.ca_file.empty() && !std::ifstream(e.ca_file)) {
+    exporter.fail(exporter.at("ca_file"), "exporter.ca_file", "cannot read " + quoted(e.ca_file));
+  }
+  return config;
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::string file, std::size_t line, std::string key, std::string message)
+    : std::runtime_error(file + ":" + (line > 0 ? std::to_string(line) + ":" : std::string()) +
+                         " " + (key.empty() ? "" : key + ": ") + message),
+      file_(std::move(file)),
+      line_(line),
+      key_(std::move(key)) {}
+
+bool parse_duration(std::string_view text, std::chrono::milliseconds& out) {
+  double value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || value < 0) return false;
+  const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  double ms = 0;
+  if (unit == "us")
+    ms = value / 1000;
+  else if (unit == "ms")
+    ms = value;
+  else if (unit == "s")
+    ms = value * 1000;
+  else if (unit == "m")
+    ms = value * 60'000;
+  else if (unit == "h")
+    ms = value * 3'600'000;
+  else
+    return false;
+  if (ms > 1e12) return false;
+  out = std::chrono::milliseconds(static_cast<std::int64_t>(ms + 0.5));
+  return true;
+}
+
+bool parse_size(std::string_view text, std::size_t& out) {
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{}) return false;
+  const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  std::uint64_t scale = 0;
+  if (unit.empty() || unit == "B")
+    scale = 1;
+  else if (unit == "KiB")
+    scale = 1ull << 10;
+  else if (unit == "MiB")
+    scale = 1ull << 20;
+  else if (unit == "GiB")
+    scale = 1ull << 30;
+  else if (unit == "KB")
+    scale = 1000;
+  else if (unit == "MB")
+    scale = 1000'000;
+  else if (unit == "GB")
+    scale = 1000'000'000;
+  else
+    return false;
+  if (value > (std::uint64_t{1} << 50) / scale) return false;
+  out = static_cast<std::size_t>(value * scale);
+  return true;
+}
+
+Config load_config_text(std::string_view text, const std::string& name) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(name, e.mark.is_null() ? 0 : static_cast<std::size_t>(e.mark.line) + 1, "",
+                      "not valid YAML: " + e.msg);
+  }
+  try {
+    return parse(root, name);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(name, e.mark.is_null() ? 0 : static_cast<std::size_t>(e.mark.line) + 1, "",
+                      e.msg);
+  }
+}
+
+Config load_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path, 0, "", "cannot open the file");
+  std::stringstream text;
+  text << in.rdbuf();
+  return load_config_text(text.str(), path);
+}
+
+}  // namespace tailgate::config

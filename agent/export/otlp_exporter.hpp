@@ -1,0 +1,79 @@
+#pragma once
+// The OTLP/gRPC exporter: one thread that batches kept spans (max spans, max delay), maps them to
+// ExportTraceServiceRequest and sends them with gRPC's asynchronous callback API, several requests
+// in flight. Retryable failures (the OTLP specification's list) are retried with exponential
+// backoff and jitter until max_retry_time; the rest, and partial-success rejections, are counted.
+// Memory is bounded: when requests back up, the exporter stops taking spans and its queue fills
+// and drops (counted) instead. start()/stop() run on the Agent's thread; gRPC callbacks on gRPC's.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "config/config.hpp"
+#include "model/span_queue.hpp"
+#include "telemetry/counters.hpp"
+
+namespace grpc {
+class Channel;
+class ClientContext;
+class Status;
+}  // namespace grpc
+
+namespace tailgate::exporter {
+
+class OtlpExporter final {
+ public:
+  OtlpExporter(const config::ExporterConfig& config, model::SpanQueue& in,
+               telemetry::Counters& counters);
+  ~OtlpExporter();
+  OtlpExporter(const OtlpExporter&) = delete;
+  OtlpExporter& operator=(const OtlpExporter&) = delete;
+
+  void start();
+  /// Drains: `in` must be closed first (nothing new arrives). Sends everything queued, pending and
+  /// awaiting retry until it is delivered or `grace` has passed; what is left then is cancelled
+  /// and counted as dropped (export_failed). Returns the spans that failed during the drain.
+  std::uint64_t stop(std::chrono::milliseconds grace);
+
+ private:
+  struct Request;
+  struct Call;
+  using Clock = std::chrono::steady_clock;
+
+  void run() noexcept;
+  void cut_batches(model::SpanBatch& pending, bool flush_all);
+  void dispatch_ready();
+  void send(std::unique_ptr<Request> request);
+  void on_done(Call* call, const grpc::Status& status);
+  [[nodiscard]] bool backed_up() const;  // mutex_ held
+  [[nodiscard]] bool idle() const;       // mutex_ held
+
+  const config::ExporterConfig config_;
+  model::SpanQueue& in_;
+  telemetry::Counters& counters_;
+  std::shared_ptr<grpc::Channel> channel_;
+  struct StubHolder;
+  std::unique_ptr<StubHolder> stub_;
+
+  // Shared between the exporter thread and gRPC callbacks.
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::unique_ptr<Request>> ready_;  ///< built, waiting for an in-flight slot
+  std::deque<std::unique_ptr<Request>> retry_;  ///< failed, waiting for next_attempt
+  std::set<grpc::ClientContext*> inflight_;     ///< for cancellation at the grace deadline
+  std::minstd_rand jitter_{std::random_device{}()};
+  bool draining_ = false;
+  Clock::time_point drain_deadline_{};
+  bool abandoning_ = false;  ///< past the grace deadline: failures are final
+
+  std::thread thread_;
+};
+
+}  // namespace tailgate::exporter

@@ -1,0 +1,76 @@
+#pragma once
+// The decoded, owning span: the agent's one internal model. Receivers build it, the pipeline and
+// sampler read it, the exporter maps it to OTLP. A Span is a value; it moves between threads only
+// inside a SpanBatch through a SpanQueue, so it needs no synchronisation of its own.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace tailgate::model {
+
+using TraceId = std::array<std::uint8_t, 16>;
+using SpanId = std::array<std::uint8_t, 8>;
+
+/// Values follow OTLP's Span.SpanKind numbering so the mapping is a cast.
+enum class SpanKind : std::uint8_t {
+  Unspecified = 0,
+  Internal,
+  Server,
+  Client,
+  Producer,
+  Consumer
+};
+/// Values follow OTLP's Status.StatusCode numbering.
+enum class StatusCode : std::uint8_t { Unset = 0, Ok = 1, Error = 2 };
+
+using AttributeValue = std::variant<std::string, std::int64_t, double, bool>;
+
+struct Attribute {
+  std::string key;
+  AttributeValue value;
+  bool operator==(const Attribute&) const = default;
+};
+
+struct Event {
+  std::uint64_t time_unix_ns = 0;
+  std::string name;
+  std::vector<Attribute> attributes;
+  bool operator==(const Event&) const = default;
+};
+
+/// What produced the spans (service.name, host.name, ...): sent once per producer, shared by
+/// every span from it, so the exporter can group spans by resource without comparing strings.
+struct Resource {
+  std::vector<Attribute> attributes;
+  bool operator==(const Resource&) const = default;
+};
+
+struct Span {
+  TraceId trace_id{};
+  SpanId span_id{};
+  SpanId parent_span_id{};  ///< all zero for a root span
+  std::uint64_t start_unix_ns = 0;
+  std::uint64_t end_unix_ns = 0;
+  SpanKind kind = SpanKind::Unspecified;
+  StatusCode status = StatusCode::Unset;
+  std::uint8_t trace_flags = 0;  ///< W3C trace flags (bit 0: sampled upstream)
+  std::string name;
+  std::string status_message;
+  std::string trace_state;  ///< W3C tracestate as received
+  std::vector<Attribute> attributes;
+  std::vector<Event> events;
+  std::shared_ptr<const Resource> resource;  ///< never null once decoded
+
+  [[nodiscard]] bool is_root() const noexcept { return parent_span_id == SpanId{}; }
+  [[nodiscard]] std::uint64_t duration_ns() const noexcept {
+    return end_unix_ns > start_unix_ns ? end_unix_ns - start_unix_ns : 0;
+  }
+};
+
+using SpanBatch = std::vector<Span>;
+
+}  // namespace tailgate::model

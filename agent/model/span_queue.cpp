@@ -1,0 +1,61 @@
+#include "model/span_queue.hpp"
+
+#include <iterator>
+
+namespace tailgate::model {
+
+SpanQueue::SpanQueue(std::size_t max_spans) : max_spans_(max_spans) {}
+
+bool SpanQueue::try_push(SpanBatch& batch) {
+  if (batch.empty()) return true;
+  {
+    std::lock_guard lock(mutex_);
+    if (spans_ + batch.size() > max_spans_) return false;
+    spans_ += batch.size();
+    batches_.push_back(std::move(batch));
+  }
+  batch.clear();
+  nonempty_.notify_one();
+  return true;
+}
+
+std::size_t SpanQueue::pop_all(SpanBatch& out, std::chrono::milliseconds timeout) {
+  std::deque<SpanBatch> taken;
+  {
+    std::unique_lock lock(mutex_);
+    nonempty_.wait_for(lock, timeout, [this] { return spans_ > 0 || closed_; });
+    taken.swap(batches_);
+    spans_ = 0;
+  }
+  std::size_t appended = 0;
+  for (auto& batch : taken) {
+    appended += batch.size();
+    if (out.empty()) {
+      out = std::move(batch);
+    } else {
+      out.insert(out.end(), std::make_move_iterator(batch.begin()),
+                 std::make_move_iterator(batch.end()));
+    }
+  }
+  return appended;
+}
+
+void SpanQueue::close() {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  nonempty_.notify_all();
+}
+
+bool SpanQueue::closed() const {
+  std::lock_guard lock(mutex_);
+  return closed_;
+}
+
+std::size_t SpanQueue::size_spans() const {
+  std::lock_guard lock(mutex_);
+  return spans_;
+}
+
+}  // namespace tailgate::model

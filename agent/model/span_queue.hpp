@@ -1,0 +1,44 @@
+#pragma once
+// The hand-off between pipeline threads: receivers → pipeline, pipeline → exporter. Many producers,
+// one consumer; bounded in spans so a stalled consumer costs memory up to the bound and then
+// drops (the caller counts the drop with its reason). Thread-safe.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+
+#include "model/span.hpp"
+
+namespace tailgate::model {
+
+class SpanQueue final {
+ public:
+  explicit SpanQueue(std::size_t max_spans);
+  SpanQueue(const SpanQueue&) = delete;
+  SpanQueue& operator=(const SpanQueue&) = delete;
+
+  /// Moves the whole batch in, or leaves it untouched and returns false when it does not fit.
+  /// An empty batch is accepted and ignored. Never blocks beyond the queue's own short lock.
+  [[nodiscard]] bool try_push(SpanBatch& batch);
+
+  /// Waits up to `timeout` for spans, then appends everything queued to `out` (which may already
+  /// hold spans). Returns the number of spans appended; 0 on timeout or after close() once empty.
+  std::size_t pop_all(SpanBatch& out, std::chrono::milliseconds timeout);
+
+  /// Wakes the consumer; later pushes still succeed so that a draining stage loses nothing.
+  void close();
+  [[nodiscard]] bool closed() const;
+  [[nodiscard]] std::size_t size_spans() const;
+
+ private:
+  const std::size_t max_spans_;
+  mutable std::mutex mutex_;
+  std::condition_variable nonempty_;
+  std::deque<SpanBatch> batches_;
+  std::size_t spans_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace tailgate::model

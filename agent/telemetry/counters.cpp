@@ -1,0 +1,68 @@
+#include "telemetry/counters.hpp"
+
+namespace tailgate::telemetry {
+
+std::string_view to_string(Receiver r) noexcept {
+  switch (r) {
+    case Receiver::Udp:
+      return "udp";
+    case Receiver::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view to_string(DropReason r) noexcept {
+  switch (r) {
+    case DropReason::Malformed:
+      return "malformed";
+    case DropReason::KernelBuffer:
+      return "kernel_buffer";
+    case DropReason::ProducerLoss:
+      return "producer_loss";
+    case DropReason::PipelineFull:
+      return "pipeline_full";
+    case DropReason::ExportQueueFull:
+      return "export_queue_full";
+    case DropReason::ExportFailed:
+      return "export_failed";
+    case DropReason::ExportRejected:
+      return "export_rejected";
+    case DropReason::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+bool after_decode(DropReason r) noexcept {
+  switch (r) {
+    case DropReason::Malformed:
+    case DropReason::KernelBuffer:
+    case DropReason::ProducerLoss:
+    case DropReason::kCount:
+      return false;
+    case DropReason::PipelineFull:
+    case DropReason::ExportQueueFull:
+    case DropReason::ExportFailed:
+    case DropReason::ExportRejected:
+      return true;
+  }
+  return false;
+}
+
+std::uint64_t Counters::received() const noexcept {
+  std::uint64_t total = 0;
+  for (const auto& c : spans_received) total += c.load(std::memory_order_relaxed);
+  return total;
+}
+
+std::uint64_t Counters::dropped_after_decode() const noexcept {
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < dropped.size(); ++i) {
+    if (after_decode(static_cast<DropReason>(i)))
+      total += dropped[i].load(std::memory_order_relaxed);
+  }
+  return total;
+}
+
+}  // namespace tailgate::telemetry

@@ -1,0 +1,60 @@
+#pragma once
+// The agent's self-telemetry: one struct of relaxed atomic counters, written by every stage's
+// thread and read by the logs (and later /metrics). Counters are monotonic; relaxed order is
+// enough because no reader infers anything about other memory from a counter's value.
+//
+// Accounting, for decoded spans: received = exported + sampled_out + dropped(after decode)
+// + in flight. Records lost before they were spans (malformed, kernel buffer, producer LOSS
+// records) are dropped too, but were never "received".
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace tailgate::telemetry {
+
+enum class Receiver : std::uint8_t { Udp, kCount };
+[[nodiscard]] std::string_view to_string(Receiver r) noexcept;
+
+enum class DropReason : std::uint8_t {
+  Malformed,        ///< a record that did not decode (before it was a span)
+  KernelBuffer,     ///< datagrams the kernel dropped: the socket receive buffer was full
+  ProducerLoss,     ///< spans a producer dropped and reported in a LOSS record
+  PipelineFull,     ///< the pipeline's inbox was full
+  ExportQueueFull,  ///< the exporter's queue was full
+  ExportFailed,     ///< export gave up: non-retryable error, or retries exhausted
+  ExportRejected,   ///< the backend accepted the request but rejected these spans
+  kCount
+};
+[[nodiscard]] std::string_view to_string(DropReason r) noexcept;
+/// Whether the reason loses spans that were counted as received (see the identity above).
+[[nodiscard]] bool after_decode(DropReason r) noexcept;
+
+using Counter = std::atomic<std::uint64_t>;
+
+struct Counters {
+  std::array<Counter, static_cast<std::size_t>(Receiver::kCount)> spans_received{};
+  Counter datagrams_received{0};
+  std::array<Counter, static_cast<std::size_t>(DropReason::kCount)> dropped{};
+  Counter spans_sampled_out{0};
+  Counter spans_exported{0};
+  Counter export_requests_ok{0};
+  Counter export_requests_failed{0};  ///< each failed attempt, retried or not
+  Counter export_retries{0};
+
+  void add_received(Receiver r, std::uint64_t n) noexcept {
+    spans_received[static_cast<std::size_t>(r)].fetch_add(n, std::memory_order_relaxed);
+  }
+  void add_dropped(DropReason r, std::uint64_t n) noexcept {
+    dropped[static_cast<std::size_t>(r)].fetch_add(n, std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t received() const noexcept;
+  [[nodiscard]] std::uint64_t dropped_of(DropReason r) const noexcept {
+    return dropped[static_cast<std::size_t>(r)].load(std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t dropped_after_decode() const noexcept;
+};
+
+}  // namespace tailgate::telemetry

@@ -1,0 +1,239 @@
+#include "wire/decode.hpp"
+
+#include <cstring>
+
+#include "wire/span_record.hpp"
+
+namespace tailgate::wire {
+namespace {
+
+// Bounds-checked reader: every read checks the remaining length first, so a corrupt length can
+// make a read fail but never reach past the buffer.
+class Reader {
+ public:
+  explicit Reader(std::span<const std::byte> in) noexcept : in_(in) {}
+  [[nodiscard]] bool done() const noexcept { return pos_ == in_.size(); }
+  bool bytes(void* out, std::size_t n) noexcept {
+    if (n > in_.size() - pos_) return false;
+    if (n != 0) std::memcpy(out, in_.data() + pos_, n);
+    pos_ += n;
+    return true;
+  }
+  bool u8(std::uint8_t& v) noexcept { return bytes(&v, 1); }
+  bool u16(std::uint16_t& v) noexcept { return bytes(&v, 2); }
+  bool u64(std::uint64_t& v) noexcept { return bytes(&v, 8); }
+  bool str(std::string& out, std::size_t n) {
+    if (n > in_.size() - pos_) return false;
+    out.assign(reinterpret_cast<const char*>(in_.data() + pos_), n);
+    pos_ += n;
+    return true;
+  }
+  bool str16(std::string& out) {
+    std::uint16_t n = 0;
+    return u16(n) && str(out, n);
+  }
+
+ private:
+  std::span<const std::byte> in_;
+  std::size_t pos_ = 0;
+};
+
+DecodeError read_value(Reader& r, model::AttributeValue& out) {
+  std::uint8_t type = 0;
+  if (!r.u8(type)) return DecodeError::Truncated;
+  switch (static_cast<ValueType>(type)) {
+    case ValueType::String: {
+      std::string s;
+      if (!r.str16(s)) return DecodeError::Truncated;
+      out = std::move(s);
+      return DecodeError::None;
+    }
+    case ValueType::Int64: {
+      std::int64_t i = 0;
+      if (!r.bytes(&i, 8)) return DecodeError::Truncated;
+      out = i;
+      return DecodeError::None;
+    }
+    case ValueType::Double: {
+      double d = 0;
+      if (!r.bytes(&d, 8)) return DecodeError::Truncated;
+      out = d;
+      return DecodeError::None;
+    }
+    case ValueType::Bool: {
+      std::uint8_t b = 0;
+      if (!r.u8(b)) return DecodeError::Truncated;
+      if (b > 1) return DecodeError::BadValue;
+      out = b == 1;
+      return DecodeError::None;
+    }
+  }
+  return DecodeError::UnknownType;
+}
+
+DecodeError read_attribute(Reader& r, model::Attribute& out) {
+  if (!r.str16(out.key)) return DecodeError::Truncated;
+  return read_value(r, out.value);
+}
+
+DecodeError read_event(Reader& r, model::Event& out) {
+  std::uint8_t count = 0;
+  if (!r.u64(out.time_unix_ns) || !r.str16(out.name) || !r.u8(count)) {
+    return DecodeError::Truncated;
+  }
+  out.attributes.resize(count);
+  for (auto& a : out.attributes) {
+    if (auto e = read_attribute(r, a); e != DecodeError::None) return e;
+  }
+  return DecodeError::None;
+}
+
+DecodeError read_item(Reader& r, model::Span& out) {
+  std::uint8_t tag = 0;
+  if (!r.u8(tag)) return DecodeError::Truncated;
+  switch (static_cast<ItemTag>(tag)) {
+    case ItemTag::Attribute:
+      return read_attribute(r, out.attributes.emplace_back());
+    case ItemTag::Event:
+      return read_event(r, out.events.emplace_back());
+    case ItemTag::StatusMessage:
+      return r.str16(out.status_message) ? DecodeError::None : DecodeError::Truncated;
+    case ItemTag::TraceState:
+      return r.str16(out.trace_state) ? DecodeError::None : DecodeError::Truncated;
+  }
+  return DecodeError::UnknownType;
+}
+
+}  // namespace
+
+std::string_view to_string(DecodeError e) noexcept {
+  switch (e) {
+    case DecodeError::None:
+      return "none";
+    case DecodeError::Truncated:
+      return "truncated";
+    case DecodeError::UnsupportedSchema:
+      return "unsupported_schema";
+    case DecodeError::UnknownType:
+      return "unknown_type";
+    case DecodeError::BadValue:
+      return "bad_value";
+    case DecodeError::TrailingBytes:
+      return "trailing_bytes";
+  }
+  return "unknown";
+}
+
+DecodeError decode_span(std::span<const std::byte> payload,
+                        std::shared_ptr<const model::Resource> resource, model::Span& out) {
+  Reader r(payload);
+  SpanFixed fixed{};
+  if (!r.bytes(&fixed, sizeof fixed)) return DecodeError::Truncated;
+  if (fixed.kind > static_cast<std::uint8_t>(model::SpanKind::Consumer) ||
+      fixed.status > static_cast<std::uint8_t>(model::StatusCode::Error)) {
+    return DecodeError::BadValue;
+  }
+  std::memcpy(out.trace_id.data(), fixed.trace_id, out.trace_id.size());
+  std::memcpy(out.span_id.data(), fixed.span_id, out.span_id.size());
+  std::memcpy(out.parent_span_id.data(), fixed.parent_span_id, out.parent_span_id.size());
+  out.start_unix_ns = fixed.start_unix_ns;
+  out.end_unix_ns = fixed.end_unix_ns;
+  out.kind = static_cast<model::SpanKind>(fixed.kind);
+  out.status = static_cast<model::StatusCode>(fixed.status);
+  out.trace_flags = fixed.trace_flags;
+  if (!r.str(out.name, fixed.name_len)) return DecodeError::Truncated;
+  for (std::size_t i = 0; i < fixed.item_count; ++i) {
+    if (auto e = read_item(r, out); e != DecodeError::None) return e;
+  }
+  if (!r.done()) return DecodeError::TrailingBytes;
+  out.resource = std::move(resource);
+  return DecodeError::None;
+}
+
+DecodeError decode_resource(std::span<const std::byte> payload, model::Resource& out) {
+  Reader r(payload);
+  std::uint16_t count = 0;
+  if (!r.u16(count)) return DecodeError::Truncated;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (auto e = read_attribute(r, out.attributes.emplace_back()); e != DecodeError::None) {
+      return e;
+    }
+  }
+  return r.done() ? DecodeError::None : DecodeError::TrailingBytes;
+}
+
+std::shared_ptr<const model::Resource> unknown_resource() {
+  static const auto resource = std::make_shared<const model::Resource>(
+      model::Resource{{{"service.name", std::string("unknown_service")}}});
+  return resource;
+}
+
+DatagramResult decode_datagram(std::span<const std::byte> datagram, model::SpanBatch& out) {
+  DatagramResult result;
+  auto resource = unknown_resource();
+  const auto note = [&result](DecodeError e) {
+    ++result.malformed_records;
+    if (result.first_error == DecodeError::None) result.first_error = e;
+  };
+  std::size_t offset = 0;
+  while (offset < datagram.size()) {
+    RecordHeader header{};
+    if (datagram.size() - offset < sizeof header) {
+      result.framing_error = DecodeError::Truncated;
+      note(DecodeError::Truncated);
+      break;
+    }
+    std::memcpy(&header, datagram.data() + offset, sizeof header);
+    if (header.length < sizeof header || header.length > datagram.size() - offset) {
+      result.framing_error = DecodeError::Truncated;
+      note(DecodeError::Truncated);
+      break;
+    }
+    const auto payload = datagram.subspan(offset + sizeof header, header.length - sizeof header);
+    offset += std::min(align_record(header.length), datagram.size() - offset);
+    if (header.schema != kSchemaVersion) {
+      note(DecodeError::UnsupportedSchema);
+      continue;
+    }
+    switch (static_cast<RecordType>(header.type)) {
+      case RecordType::Span: {
+        model::Span span;
+        if (auto e = decode_span(payload, resource, span); e != DecodeError::None) {
+          note(e);
+        } else {
+          out.push_back(std::move(span));
+          ++result.spans;
+        }
+        break;
+      }
+      case RecordType::Resource: {
+        auto next = std::make_shared<model::Resource>();
+        if (auto e = decode_resource(payload, *next); e != DecodeError::None) {
+          // Spans after a broken resource record must not be credited to the previous resource.
+          note(e);
+          resource = unknown_resource();
+        } else {
+          resource = std::move(next);
+        }
+        break;
+      }
+      case RecordType::Loss: {
+        std::uint64_t count = 0;
+        if (payload.size() != sizeof count) {
+          note(DecodeError::Truncated);
+        } else {
+          std::memcpy(&count, payload.data(), sizeof count);
+          result.producer_losses += count;
+        }
+        break;
+      }
+      case RecordType::Padding:  // ring-only: a datagram has no wrap to pad
+      default:
+        note(DecodeError::UnknownType);
+        break;
+    }
+  }
+  return result;
+}
+
+}  // namespace tailgate::wire

@@ -1,0 +1,204 @@
+#include "wire/encode.hpp"
+
+#include <array>
+#include <cstring>
+#include <type_traits>
+
+#include "model/span.hpp"
+
+namespace tailgate::wire {
+namespace {
+
+ValueView view_of(const model::AttributeValue& v) noexcept {
+  return std::visit(
+      [](const auto& x) -> ValueView {
+        if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::string>) {
+          return std::string_view(x);
+        } else {
+          return x;
+        }
+      },
+      v);
+}
+
+std::size_t finish_record(ByteWriter& w, RecordType type) noexcept {
+  if (w.failed() || w.size() > kMaxRecordSize) return 0;
+  RecordHeader header{static_cast<std::uint32_t>(w.size()), static_cast<std::uint16_t>(type),
+                      kSchemaVersion};
+  std::memcpy(w.data(), &header, sizeof header);
+  return w.size();
+}
+
+}  // namespace
+
+void ByteWriter::bytes(const void* data, std::size_t n) noexcept {
+  if (failed_ || n > out_.size() - used_) {
+    failed_ = true;
+    return;
+  }
+  if (n != 0) std::memcpy(out_.data() + used_, data, n);
+  used_ += n;
+}
+
+void ByteWriter::str16(std::string_view s) noexcept {
+  if (s.size() > kMaxStringLength) {
+    failed_ = true;
+    return;
+  }
+  u16(static_cast<std::uint16_t>(s.size()));
+  bytes(s.data(), s.size());
+}
+
+void ByteWriter::value(const ValueView& v) noexcept {
+  if (const auto* s = std::get_if<std::string_view>(&v)) {
+    u8(static_cast<std::uint8_t>(ValueType::String));
+    str16(*s);
+  } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
+    u8(static_cast<std::uint8_t>(ValueType::Int64));
+    bytes(i, 8);
+  } else if (const auto* d = std::get_if<double>(&v)) {
+    u8(static_cast<std::uint8_t>(ValueType::Double));
+    bytes(d, 8);
+  } else {
+    u8(static_cast<std::uint8_t>(ValueType::Bool));
+    u8(std::get<bool>(v) ? 1 : 0);
+  }
+}
+
+SpanEncoder::SpanEncoder(std::span<std::byte> out, const SpanHeader& h,
+                         std::string_view name) noexcept
+    : w_(out) {
+  RecordHeader placeholder{};  // written for real by finish()
+  w_.bytes(&placeholder, sizeof placeholder);
+  SpanFixed fixed{};
+  std::memcpy(fixed.trace_id, h.trace_id, sizeof fixed.trace_id);
+  std::memcpy(fixed.span_id, h.span_id, sizeof fixed.span_id);
+  if (h.parent_span_id != nullptr) {
+    std::memcpy(fixed.parent_span_id, h.parent_span_id, sizeof fixed.parent_span_id);
+  }
+  fixed.start_unix_ns = h.start_unix_ns;
+  fixed.end_unix_ns = h.end_unix_ns;
+  fixed.kind = h.kind;
+  fixed.status = h.status;
+  fixed.trace_flags = h.trace_flags;
+  if (name.size() > kMaxStringLength) w_.fail();
+  fixed.name_len = static_cast<std::uint16_t>(name.size());
+  w_.bytes(&fixed, sizeof fixed);
+  w_.bytes(name.data(), name.size());
+}
+
+void SpanEncoder::begin_item(ItemTag tag) noexcept {
+  if (++items_ > kMaxItems) w_.fail();
+  w_.u8(static_cast<std::uint8_t>(tag));
+}
+
+void SpanEncoder::attribute(std::string_view key, const ValueView& value) noexcept {
+  begin_item(ItemTag::Attribute);
+  w_.str16(key);
+  w_.value(value);
+}
+
+void SpanEncoder::event(std::uint64_t time_unix_ns, std::string_view name,
+                        std::span<const AttributeView> attributes) noexcept {
+  if (attributes.size() > kMaxEventAttributes) {
+    w_.fail();
+    return;
+  }
+  begin_item(ItemTag::Event);
+  w_.u64(time_unix_ns);
+  w_.str16(name);
+  w_.u8(static_cast<std::uint8_t>(attributes.size()));
+  for (const auto& a : attributes) {
+    w_.str16(a.key);
+    w_.value(a.value);
+  }
+}
+
+void SpanEncoder::status_message(std::string_view message) noexcept {
+  begin_item(ItemTag::StatusMessage);
+  w_.str16(message);
+}
+
+void SpanEncoder::trace_state(std::string_view state) noexcept {
+  begin_item(ItemTag::TraceState);
+  w_.str16(state);
+}
+
+void SpanEncoder::set_status(std::uint8_t status) noexcept {
+  if (w_.failed()) return;
+  std::memcpy(w_.data() + kRecordHeaderSize + offsetof(SpanFixed, status), &status, 1);
+}
+
+void SpanEncoder::set_end(std::uint64_t end_unix_ns) noexcept {
+  if (w_.failed()) return;
+  std::memcpy(w_.data() + kRecordHeaderSize + offsetof(SpanFixed, end_unix_ns), &end_unix_ns, 8);
+}
+
+std::size_t SpanEncoder::finish() noexcept {
+  if (w_.failed()) return 0;
+  const auto count = static_cast<std::uint16_t>(items_);
+  std::memcpy(w_.data() + kRecordHeaderSize + offsetof(SpanFixed, item_count), &count, 2);
+  return finish_record(w_, RecordType::Span);
+}
+
+std::size_t encode_resource(std::span<std::byte> out,
+                            std::span<const AttributeView> attributes) noexcept {
+  ByteWriter w(out);
+  RecordHeader placeholder{};
+  w.bytes(&placeholder, sizeof placeholder);
+  if (attributes.size() > kMaxItems) return 0;
+  w.u16(static_cast<std::uint16_t>(attributes.size()));
+  for (const auto& a : attributes) {
+    w.str16(a.key);
+    w.value(a.value);
+  }
+  return finish_record(w, RecordType::Resource);
+}
+
+std::size_t encode_loss(std::span<std::byte> out, std::uint64_t count) noexcept {
+  ByteWriter w(out);
+  RecordHeader placeholder{};
+  w.bytes(&placeholder, sizeof placeholder);
+  w.u64(count);
+  return finish_record(w, RecordType::Loss);
+}
+
+std::size_t encode_span(const model::Span& span, std::span<std::byte> out) noexcept {
+  const SpanHeader header{.trace_id = span.trace_id.data(),
+                          .span_id = span.span_id.data(),
+                          .parent_span_id = span.parent_span_id.data(),
+                          .start_unix_ns = span.start_unix_ns,
+                          .end_unix_ns = span.end_unix_ns,
+                          .kind = static_cast<std::uint8_t>(span.kind),
+                          .status = static_cast<std::uint8_t>(span.status),
+                          .trace_flags = span.trace_flags};
+  SpanEncoder encoder(out, header, span.name);
+  if (!span.status_message.empty()) encoder.status_message(span.status_message);
+  if (!span.trace_state.empty()) encoder.trace_state(span.trace_state);
+  for (const auto& a : span.attributes) encoder.attribute(a.key, view_of(a.value));
+  for (const auto& e : span.events) {
+    // Event attributes are few; a fixed array keeps this allocation-free like the hot path.
+    std::array<AttributeView, kMaxEventAttributes> views;
+    if (e.attributes.size() > views.size()) return 0;
+    for (std::size_t i = 0; i < e.attributes.size(); ++i) {
+      views[i] = {e.attributes[i].key, view_of(e.attributes[i].value)};
+    }
+    encoder.event(e.time_unix_ns, e.name, std::span(views.data(), e.attributes.size()));
+  }
+  return encoder.finish();
+}
+
+std::size_t encode_resource(const model::Resource& resource, std::span<std::byte> out) noexcept {
+  ByteWriter w(out);
+  RecordHeader placeholder{};
+  w.bytes(&placeholder, sizeof placeholder);
+  if (resource.attributes.size() > kMaxItems) return 0;
+  w.u16(static_cast<std::uint16_t>(resource.attributes.size()));
+  for (const auto& a : resource.attributes) {
+    w.str16(a.key);
+    w.value(view_of(a.value));
+  }
+  return finish_record(w, RecordType::Resource);
+}
+
+}  // namespace tailgate::wire

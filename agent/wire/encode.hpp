@@ -1,0 +1,96 @@
+#pragma once
+// Writers of the record format (span_record.hpp) into a caller's buffer: no allocation, no
+// exception, so the client's hot path and the tools can use them alike. A writer that runs out of
+// room, or is handed a string too long for its u16 length, turns "failed" and finish() returns 0:
+// the caller counts the record as dropped. Not thread-safe; one writer per record.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <variant>
+
+#include "wire/span_record.hpp"
+
+namespace tailgate::model {
+struct Span;
+struct Resource;
+}  // namespace tailgate::model
+
+namespace tailgate::wire {
+
+using ValueView = std::variant<std::string_view, std::int64_t, double, bool>;
+
+struct AttributeView {
+  std::string_view key;
+  ValueView value;
+};
+
+/// The fixed part of a span, as raw codes (OTLP numbering for kind and status).
+struct SpanHeader {
+  const std::uint8_t* trace_id = nullptr;        ///< 16 bytes
+  const std::uint8_t* span_id = nullptr;         ///< 8 bytes
+  const std::uint8_t* parent_span_id = nullptr;  ///< 8 bytes, or nullptr for a root span
+  std::uint64_t start_unix_ns = 0;
+  std::uint64_t end_unix_ns = 0;
+  std::uint8_t kind = 0;
+  std::uint8_t status = 0;
+  std::uint8_t trace_flags = 0;
+};
+
+/// Appends bytes to a fixed buffer and remembers whether everything fitted.
+class ByteWriter {
+ public:
+  explicit ByteWriter(std::span<std::byte> out) noexcept : out_(out) {}
+  void bytes(const void* data, std::size_t n) noexcept;
+  void u8(std::uint8_t v) noexcept { bytes(&v, 1); }
+  void u16(std::uint16_t v) noexcept { bytes(&v, 2); }
+  void u64(std::uint64_t v) noexcept { bytes(&v, 8); }
+  void str16(std::string_view s) noexcept;
+  void value(const ValueView& v) noexcept;
+  void fail() noexcept { failed_ = true; }
+  [[nodiscard]] bool failed() const noexcept { return failed_; }
+  [[nodiscard]] std::size_t size() const noexcept { return used_; }
+  [[nodiscard]] std::byte* data() noexcept { return out_.data(); }
+
+ private:
+  std::span<std::byte> out_;
+  std::size_t used_ = 0;
+  bool failed_ = false;
+};
+
+/// Writes one span record: header and name first, then items in any order, then finish().
+class SpanEncoder final {
+ public:
+  SpanEncoder(std::span<std::byte> out, const SpanHeader& header, std::string_view name) noexcept;
+  void attribute(std::string_view key, const ValueView& value) noexcept;
+  void event(std::uint64_t time_unix_ns, std::string_view name,
+             std::span<const AttributeView> attributes = {}) noexcept;
+  void status_message(std::string_view message) noexcept;
+  void trace_state(std::string_view state) noexcept;
+  /// Patches the fixed part: the status and end time are often known only when the span ends.
+  void set_status(std::uint8_t status) noexcept;
+  void set_end(std::uint64_t end_unix_ns) noexcept;
+  /// Writes the record header; returns the record's length, or 0 if anything did not fit.
+  [[nodiscard]] std::size_t finish() noexcept;
+
+ private:
+  void begin_item(ItemTag tag) noexcept;
+  ByteWriter w_;
+  std::size_t items_ = 0;
+};
+
+/// Writes a resource record; returns its length, or 0 if it did not fit.
+[[nodiscard]] std::size_t encode_resource(std::span<std::byte> out,
+                                          std::span<const AttributeView> attributes) noexcept;
+
+/// Writes a loss record carrying `count`; returns its length, or 0 if it did not fit.
+[[nodiscard]] std::size_t encode_loss(std::span<std::byte> out, std::uint64_t count) noexcept;
+
+/// Encodes an agent-side span (tests, tools, re-encoding). Returns the length, or 0.
+[[nodiscard]] std::size_t encode_span(const model::Span& span, std::span<std::byte> out) noexcept;
+/// Encodes an agent-side resource. Returns the length, or 0.
+[[nodiscard]] std::size_t encode_resource(const model::Resource& resource,
+                                          std::span<std::byte> out) noexcept;
+
+}  // namespace tailgate::wire

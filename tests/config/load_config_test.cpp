@@ -1,0 +1,149 @@
+#include "config/load_config.hpp"
+
+#include <cstdlib>
+
+#include <catch2/catch.hpp>
+
+using namespace tailgate::config;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// Restores an environment variable when the test ends, pass or fail.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (old_.empty())
+      ::unsetenv(name_);
+    else
+      ::setenv(name_, old_.c_str(), 1);
+  }
+
+ private:
+  const char* name_;
+  std::string old_;
+};
+
+}  // namespace
+
+TEST_CASE("the shipped config/tailgate.yaml equals the built-in defaults", "[config]") {
+  CHECK(load_config(TAILGATE_SHIPPED_CONFIG) == Config{});
+}
+
+TEST_CASE("an empty file means every default", "[config]") {
+  CHECK(load_config_text("", "empty.yaml") == Config{});
+}
+
+TEST_CASE("values from the file replace the defaults", "[config]") {
+  const auto c = load_config_text(R"(
+log: {level: debug}
+receivers:
+  udp: {enabled: false, endpoint: "[::1]:7000", socket_buffer: 64KiB}
+exporter:
+  endpoint: jaeger:4317
+  insecure: true
+  headers: {authorization: "Bearer abc"}
+  compression: gzip
+  timeout: 1.5s
+  max_batch_spans: 100
+  max_batch_delay: 50ms
+)",
+                                  "t.yaml");
+  CHECK(c.log.level == LogLevel::Debug);
+  CHECK_FALSE(c.receivers.udp.enabled);
+  CHECK(c.receivers.udp.endpoint == "[::1]:7000");
+  CHECK(c.receivers.udp.socket_buffer_bytes == 64 * 1024);
+  CHECK(c.exporter.endpoint == "jaeger:4317");
+  CHECK(c.exporter.headers.at("authorization") == "Bearer abc");
+  CHECK(c.exporter.compression == Compression::Gzip);
+  CHECK(c.exporter.timeout == std::chrono::milliseconds(1500));
+  CHECK(c.exporter.max_batch_spans == 100);
+  CHECK(c.exporter.max_batch_delay == std::chrono::milliseconds(50));
+}
+
+TEST_CASE("each bad file names its key and line", "[config]") {
+  struct Case {
+    const char* file;
+    std::size_t line;
+    const char* key;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"bad_duration.yaml", 3, "exporter.timeout", "got \"fast\""},
+      {"unknown_key.yaml", 4, "receivers.udp.socket_bufer", "unknown key"},
+      {"bad_log_level.yaml", 2, "log.level",
+       "expected one of trace, debug, info, warn, error, off"},
+      {"bad_batch_spans.yaml", 2, "exporter.max_batch_spans", "whole number above 0"},
+      {"bad_udp_endpoint.yaml", 3, "receivers.udp.endpoint", "port from 0 to 65535"},
+      {"bad_bool.yaml", 2, "exporter.insecure", "expected true or false"},
+      {"wrong_type_section.yaml", 2, "receivers.udp", "expected a mapping"},
+      {"not_yaml.yaml", 3, "", "not valid YAML"},
+      {"batch_larger_than_queue.yaml", 2, "exporter.max_batch_spans", "must not exceed"},
+      {"unset_env.yaml", 4, "exporter.endpoint", "TAILGATE_TEST_UNSET_VARIABLE is not set"},
+  };
+  for (const auto& c : cases) {
+    DYNAMIC_SECTION(c.file) {
+      const std::string path = std::string(TAILGATE_CONFIG_TESTDATA) + "/" + c.file;
+      try {
+        (void)load_config(path);
+        FAIL("loaded without error");
+      } catch (const ConfigError& e) {
+        INFO(e.what());
+        CHECK(e.line() == c.line);
+        CHECK(e.key() == c.key);
+        CHECK_THAT(e.what(), Contains(c.says));
+        CHECK_THAT(e.what(), Contains(path + ":" + std::to_string(c.line) + ":"));
+      }
+    }
+  }
+}
+
+TEST_CASE("a missing file is an error naming the file", "[config]") {
+  CHECK_THROWS_WITH(load_config("/nonexistent/tailgate.yaml"),
+                    Contains("/nonexistent/tailgate.yaml") && Contains("cannot open"));
+}
+
+TEST_CASE("${VAR} and ${VAR:-default} are substituted in values", "[config]") {
+  ScopedEnv token("TAILGATE_TEST_TOKEN", "s3cret");
+  const auto c = load_config_text(R"(
+exporter:
+  endpoint: ${TAILGATE_TEST_HOST_UNSET:-collector}:4317
+  headers: {authorization: "Bearer ${TAILGATE_TEST_TOKEN}"}
+)",
+                                  "t.yaml");
+  CHECK(c.exporter.endpoint == "collector:4317");
+  CHECK(c.exporter.headers.at("authorization") == "Bearer s3cret");
+}
+
+TEST_CASE("OpenTelemetry environment variables override the file", "[config]") {
+  ScopedEnv endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", "https://jaeger.example:4317/");
+  ScopedEnv headers("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer x,tenant=desk-7");
+  ScopedEnv compression("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip");
+  const auto c =
+      load_config_text("exporter: {endpoint: localhost:4317, insecure: true}\n", "t.yaml");
+  CHECK(c.exporter.endpoint == "jaeger.example:4317");
+  CHECK_FALSE(c.exporter.insecure);
+  CHECK(c.exporter.headers.at("authorization") == "Bearer x");
+  CHECK(c.exporter.headers.at("tenant") == "desk-7");
+  CHECK(c.exporter.compression == Compression::Gzip);
+}
+
+TEST_CASE("durations and sizes parse with their units", "[config]") {
+  std::chrono::milliseconds d{};
+  CHECK((parse_duration("250ms", d) && d.count() == 250));
+  CHECK((parse_duration("2s", d) && d.count() == 2000));
+  CHECK((parse_duration("1m", d) && d.count() == 60000));
+  CHECK_FALSE(parse_duration("5", d));
+  CHECK_FALSE(parse_duration("5 s", d));
+  CHECK_FALSE(parse_duration("-1s", d));
+  std::size_t s = 0;
+  CHECK((parse_size("8MiB", s) && s == 8u << 20));
+  CHECK((parse_size("4096", s) && s == 4096));
+  CHECK((parse_size("1GB", s) && s == 1000000000));
+  CHECK_FALSE(parse_size("8 MiB", s));
+  CHECK_FALSE(parse_size("99999999999GiB", s));
+}

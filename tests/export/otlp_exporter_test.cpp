@@ -1,0 +1,167 @@
+// The exporter against a real in-process OTLP/gRPC server (the tailgate-sink service) on
+// 127.0.0.1, port 0.
+#include "export/otlp_exporter.hpp"
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "otlp_sink.hpp"
+#include "support/span_builder.hpp"
+
+using namespace tailgate;
+using namespace std::chrono_literals;
+
+namespace {
+
+config::ExporterConfig exporter_config(int port) {
+  config::ExporterConfig c;
+  c.endpoint = "127.0.0.1:" + std::to_string(port);
+  c.max_batch_spans = 100;
+  c.max_batch_delay = 20ms;
+  c.initial_backoff = 20ms;
+  c.max_backoff = 100ms;
+  c.timeout = 2s;
+  return c;
+}
+
+void push_spans(model::SpanQueue& q, std::uint64_t traces, std::uint64_t spans_per_trace) {
+  const auto resource = testing::test_resource("orders");
+  model::SpanBatch batch;
+  for (std::uint64_t t = 0; t < traces; ++t) {
+    for (std::uint64_t i = 0; i < spans_per_trace; ++i)
+      batch.push_back(testing::make_span(t, i, resource));
+  }
+  REQUIRE(q.try_push(batch));
+}
+
+template <typename Predicate>
+bool eventually(Predicate&& done, std::chrono::milliseconds limit = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("queued spans reach the server in batches of at most max_batch_spans", "[export]") {
+  tools::SinkServer server("127.0.0.1:0", {.keep_spans = true});
+  telemetry::Counters counters;
+  model::SpanQueue queue(100000);
+  exporter::OtlpExporter exporter(exporter_config(server.port()), queue, counters);
+  exporter.start();
+  push_spans(queue, 250, 4);
+  REQUIRE(eventually([&] { return server.sink().stats().spans == 1000; }));
+  queue.close();
+  CHECK(exporter.stop(1s) == 0);
+  CHECK(server.sink().stats().requests >= 10);
+  CHECK(counters.spans_exported.load() == 1000);
+  std::set<std::string> ids;
+  for (const auto& s : server.sink().spans()) ids.insert(s.span.span_id());
+  CHECK(ids.size() == 1000);  // no duplicates
+}
+
+TEST_CASE("a partial batch is sent once max_batch_delay has passed", "[export]") {
+  tools::SinkServer server("127.0.0.1:0", {});
+  telemetry::Counters counters;
+  model::SpanQueue queue(1000);
+  exporter::OtlpExporter exporter(exporter_config(server.port()), queue, counters);
+  exporter.start();
+  push_spans(queue, 1, 3);
+  CHECK(eventually([&] { return server.sink().stats().spans == 3; }, 5s));
+  queue.close();
+  exporter.stop(1s);
+}
+
+TEST_CASE("while the backend answers UNAVAILABLE, batches are retried and all arrive once",
+          "[export]") {
+  tools::SinkServer server("127.0.0.1:0", {.keep_spans = true});
+  server.sink().fail_until(std::chrono::steady_clock::now() + 500ms);
+  telemetry::Counters counters;
+  model::SpanQueue queue(100000);
+  exporter::OtlpExporter exporter(exporter_config(server.port()), queue, counters);
+  exporter.start();
+  push_spans(queue, 100, 5);
+  REQUIRE(eventually([&] { return server.sink().stats().spans == 500; }));
+  queue.close();
+  CHECK(exporter.stop(1s) == 0);
+  CHECK(server.sink().stats().refused_requests > 0);
+  CHECK(counters.export_retries.load() > 0);
+  CHECK(counters.dropped_of(telemetry::DropReason::ExportFailed) == 0);
+  std::set<std::string> ids;
+  for (const auto& s : server.sink().spans()) ids.insert(s.span.span_id());
+  CHECK(ids.size() == 500);
+}
+
+TEST_CASE("a non-retryable refusal is dropped and counted, not retried", "[export]") {
+  tools::SinkServer server("127.0.0.1:0", {.required_headers = {{"authorization", "Bearer t"}}});
+  telemetry::Counters counters;
+  model::SpanQueue queue(1000);
+  exporter::OtlpExporter exporter(exporter_config(server.port()), queue, counters);
+  exporter.start();
+  push_spans(queue, 10, 2);
+  REQUIRE(
+      eventually([&] { return counters.dropped_of(telemetry::DropReason::ExportFailed) == 20; }));
+  queue.close();
+  exporter.stop(1s);
+  CHECK(counters.export_retries.load() == 0);
+  CHECK(server.sink().stats().spans == 0);
+}
+
+TEST_CASE("configured headers and gzip reach the server", "[export]") {
+  auto config = [](int port) {
+    auto c = exporter_config(port);
+    c.headers = {{"authorization", "Bearer t"}};
+    c.compression = config::Compression::Gzip;
+    return c;
+  };
+  const std::map<std::string, std::string> required = {{"authorization", "Bearer t"}};
+  SECTION("a server that checks the header receives everything") {
+    tools::SinkServer server("127.0.0.1:0", {.required_headers = required});
+    telemetry::Counters counters;
+    model::SpanQueue queue(1000);
+    exporter::OtlpExporter exporter(config(server.port()), queue, counters);
+    exporter.start();
+    push_spans(queue, 10, 2);
+    REQUIRE(eventually([&] { return server.sink().stats().spans == 20; }));
+    queue.close();
+    exporter.stop(1s);
+  }
+  SECTION("a server that refuses compression refuses every request: they were gzip") {
+    tools::SinkServer server("127.0.0.1:0", {.required_headers = required, .accept_gzip = false});
+    telemetry::Counters counters;
+    model::SpanQueue queue(1000);
+    exporter::OtlpExporter exporter(config(server.port()), queue, counters);
+    exporter.start();
+    push_spans(queue, 10, 2);
+    REQUIRE(
+        eventually([&] { return counters.dropped_of(telemetry::DropReason::ExportFailed) == 20; }));
+    queue.close();
+    exporter.stop(1s);
+    CHECK(server.sink().stats().spans == 0);
+  }
+}
+
+TEST_CASE("stop gives up after the grace period and counts what it could not deliver", "[export]") {
+  int port = 0;
+  {
+    tools::SinkServer gone("127.0.0.1:0", {});
+    port = gone.port();  // a port nobody listens on once this server is gone
+  }
+  telemetry::Counters counters;
+  model::SpanQueue queue(1000);
+  exporter::OtlpExporter exporter(exporter_config(port), queue, counters);
+  exporter.start();
+  push_spans(queue, 10, 3);
+  queue.close();
+  const auto begin = std::chrono::steady_clock::now();
+  CHECK(exporter.stop(300ms) == 30);
+  CHECK(std::chrono::steady_clock::now() - begin < 5s);
+  CHECK(counters.dropped_of(telemetry::DropReason::ExportFailed) == 30);
+  CHECK(counters.spans_exported.load() == 0);
+}

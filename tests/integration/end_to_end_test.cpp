@@ -1,0 +1,179 @@
+// The real agent process between a real sender and the real tailgate-sink process, on 127.0.0.1:
+// every span sent over UDP must arrive at the sink with every field and its resource intact.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "support/child_process.hpp"
+#include "support/span_builder.hpp"
+#include "wire/encode.hpp"
+
+using namespace tailgate;
+using namespace std::chrono_literals;
+using testing::ChildProcess;
+
+namespace {
+
+std::string hex(const auto& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (const auto b : bytes) {
+    out += kDigits[b >> 4];
+    out += kDigits[b & 0xF];
+  }
+  return out;
+}
+
+nlohmann::json expected_attributes(const std::vector<model::Attribute>& attributes) {
+  auto out = nlohmann::json::object();
+  for (const auto& a : attributes) {
+    std::visit([&](const auto& v) { out[a.key] = v; }, a.value);
+  }
+  return out;
+}
+
+int port_after(const std::string& text, const std::string& prefix) {
+  std::smatch m;
+  const std::regex re(prefix + "([0-9]+)");
+  return std::regex_search(text, m, re) ? std::stoi(m[1]) : 0;
+}
+
+struct Stack {
+  testing::TempDir dir;
+  std::unique_ptr<ChildProcess> sink;
+  std::unique_ptr<ChildProcess> agent;
+  int udp_port = 0;
+
+  Stack() {
+    sink = std::make_unique<ChildProcess>(
+        std::vector<std::string>{TAILGATE_SINK_BIN, "--listen", "127.0.0.1:0", "--port-file",
+                                 dir.file("sink.port"), "--jsonl", dir.file("spans.jsonl")},
+        dir.file("sink.out"), dir.file("sink.err"));
+    const auto sink_err = testing::wait_for_text(dir.file("sink.err"), "serving", 10s);
+    const int sink_port = port_after(sink_err, "on port ");
+    REQUIRE(sink_port > 0);
+    std::ofstream(dir.file("tailgate.yaml"))
+        << "receivers:\n  udp:\n    endpoint: 127.0.0.1:0\n"
+        << "exporter:\n  endpoint: 127.0.0.1:" << sink_port << "\n  max_batch_delay: 50ms\n";
+    agent = std::make_unique<ChildProcess>(
+        std::vector<std::string>{TAILGATE_AGENT_BIN, "--config", dir.file("tailgate.yaml")},
+        dir.file("agent.out"), dir.file("agent.err"));
+    const auto agent_err = testing::wait_for_text(dir.file("agent.err"), "event=agent_ready", 10s);
+    INFO(agent_err);
+    udp_port = port_after(agent_err, "receiver=udp endpoint=127.0.0.1:");
+    REQUIRE(udp_port > 0);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("1000 spans over UDP arrive at the sink with every field and resource intact",
+          "[integration]") {
+  Stack stack;
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(stack.udp_port));
+  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+
+  // 250 traces x 4 spans, from two services, in datagrams of one trace each.
+  std::map<std::string, model::Span> sent;
+  for (std::uint64_t t = 0; t < 250; ++t) {
+    const auto resource = testing::test_resource(t % 2 == 0 ? "orders" : "risk");
+    std::vector<std::byte> datagram(wire::kMaxRecordSize);
+    std::size_t used = wire::align_record(wire::encode_resource(*resource, datagram));
+    for (std::uint64_t i = 0; i < 4; ++i) {
+      auto span = testing::make_span(t, i, resource);
+      used += wire::align_record(wire::encode_span(span, std::span(datagram).subspan(used)));
+      sent[hex(span.span_id)] = std::move(span);
+    }
+    REQUIRE(::sendto(fd, datagram.data(), used, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) ==
+            static_cast<ssize_t>(used));
+    if (t % 50 == 49) std::this_thread::sleep_for(1ms);  // a sender's pace, not a flood
+  }
+  ::close(fd);
+  REQUIRE(sent.size() == 1000);
+
+  // Wait for all 1000 lines (bounded), then stop the agent and check its accounting.
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  std::vector<nlohmann::json> received;
+  while (std::chrono::steady_clock::now() < deadline) {
+    received.clear();
+    std::ifstream in(stack.dir.file("spans.jsonl"));
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line.back() == '}') received.push_back(nlohmann::json::parse(line));
+    }
+    if (received.size() >= 1000) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  stack.agent->signal(SIGTERM);
+  REQUIRE(stack.agent->wait(15s) == 0);
+  const auto agent_log = testing::read_file(stack.dir.file("agent.err"));
+  INFO(agent_log);
+  CHECK_THAT(agent_log, Catch::Matchers::Contains(
+                            "event=shutdown_complete received=1000 exported=1000 dropped=0"));
+
+  REQUIRE(received.size() == 1000);
+  std::set<std::string> seen;
+  for (const auto& got : received) {
+    const std::string id = got["span_id"];
+    REQUIRE(sent.contains(id));
+    REQUIRE(seen.insert(id).second);  // exactly once
+    const auto& want = sent.at(id);
+    CHECK(got["trace_id"] == hex(want.trace_id));
+    CHECK(got["parent_span_id"] == (want.is_root() ? "" : hex(want.parent_span_id)));
+    CHECK(got["name"] == want.name);
+    CHECK(got["kind"] == static_cast<int>(want.kind));
+    CHECK(got["start_unix_ns"] == want.start_unix_ns);
+    CHECK(got["end_unix_ns"] == want.end_unix_ns);
+    CHECK(got["flags"] == want.trace_flags);
+    CHECK(got["status"]["code"] == static_cast<int>(want.status));
+    CHECK(got["status"]["message"] == want.status_message);
+    CHECK(got["attributes"] == expected_attributes(want.attributes));
+    CHECK(got["resource"] == expected_attributes(want.resource->attributes));
+    REQUIRE(got["events"].size() == want.events.size());
+    for (std::size_t e = 0; e < want.events.size(); ++e) {
+      CHECK(got["events"][e]["name"] == want.events[e].name);
+      CHECK(got["events"][e]["time_unix_ns"] == want.events[e].time_unix_ns);
+      CHECK(got["events"][e]["attributes"] == expected_attributes(want.events[e].attributes));
+    }
+  }
+}
+
+TEST_CASE("garbage datagrams are counted and the agent keeps serving", "[integration]") {
+  Stack stack;
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(stack.udp_port));
+  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  const std::string garbage = "GET / HTTP/1.1\r\n\r\n";
+  for (int i = 0; i < 10; ++i) {
+    ::sendto(fd, garbage.data(), garbage.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  }
+  const auto resource = testing::test_resource("orders");
+  std::vector<std::byte> datagram(4096);
+  std::size_t used = wire::align_record(wire::encode_resource(*resource, datagram));
+  used += wire::align_record(
+      wire::encode_span(testing::make_span(1, 0, resource), std::span(datagram).subspan(used)));
+  ::sendto(fd, datagram.data(), used, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  ::close(fd);
+  testing::wait_for_text(stack.dir.file("spans.jsonl"), "signal_generation", 10s);
+  stack.agent->signal(SIGTERM);
+  REQUIRE(stack.agent->wait(15s) == 0);
+  const auto log = testing::read_file(stack.dir.file("agent.err"));
+  INFO(log);
+  CHECK_THAT(log,
+             Catch::Matchers::Contains("received=1 exported=1 dropped=0 dropped_malformed=10"));
+  CHECK_THAT(log, Catch::Matchers::Contains("event=udp_malformed"));
+}

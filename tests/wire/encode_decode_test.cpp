@@ -1,0 +1,218 @@
+#include <array>
+#include <cstring>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "support/span_builder.hpp"
+#include "wire/decode.hpp"
+#include "wire/encode.hpp"
+#include "wire/span_record.hpp"
+
+using namespace tailgate;
+
+namespace {
+
+std::vector<std::byte> encode(const model::Span& span) {
+  std::vector<std::byte> buf(wire::kMaxRecordSize);
+  const auto n = wire::encode_span(span, buf);
+  REQUIRE(n > 0);
+  buf.resize(n);
+  return buf;
+}
+
+std::span<const std::byte> payload_of(const std::vector<std::byte>& record) {
+  return std::span(record).subspan(wire::kRecordHeaderSize);
+}
+
+void require_same(const model::Span& a, const model::Span& b) {
+  CHECK(a.trace_id == b.trace_id);
+  CHECK(a.span_id == b.span_id);
+  CHECK(a.parent_span_id == b.parent_span_id);
+  CHECK(a.start_unix_ns == b.start_unix_ns);
+  CHECK(a.end_unix_ns == b.end_unix_ns);
+  CHECK(a.kind == b.kind);
+  CHECK(a.status == b.status);
+  CHECK(a.trace_flags == b.trace_flags);
+  CHECK(a.name == b.name);
+  CHECK(a.status_message == b.status_message);
+  CHECK(a.trace_state == b.trace_state);
+  CHECK(a.attributes == b.attributes);
+  CHECK(a.events == b.events);
+}
+
+}  // namespace
+
+TEST_CASE("a span with every attribute type, events and unicode survives a round trip", "[wire]") {
+  auto resource = testing::test_resource("orders");
+  auto span = testing::make_span(7, 1, resource);  // trace 7: error status with unicode message
+  span.name = "genesis.order.execute_market — 注文";
+  span.trace_state = "ot=th:fd70a4,vendor=x";
+  span.attributes.push_back({"", std::string("")});  // empty key and value are legal
+  span.attributes.push_back({"neg", std::int64_t{-9'223'372'036'854'775'807 - 1}});
+  span.attributes.push_back({"nan-free", -0.0});
+  span.events.push_back({span.end_unix_ns, "exception", {}});
+
+  const auto record = encode(span);
+  wire::RecordHeader header{};
+  std::memcpy(&header, record.data(), sizeof header);
+  CHECK(header.length == record.size());
+  CHECK(header.type == static_cast<std::uint16_t>(wire::RecordType::Span));
+  CHECK(header.schema == wire::kSchemaVersion);
+
+  model::Span decoded;
+  REQUIRE(wire::decode_span(payload_of(record), resource, decoded) == wire::DecodeError::None);
+  require_same(span, decoded);
+  CHECK(decoded.resource == resource);
+}
+
+TEST_CASE("a datagram carries a resource record and the spans after it", "[wire]") {
+  const auto resource = testing::test_resource("risk");
+  std::vector<std::byte> datagram(wire::kMaxRecordSize);
+  std::size_t used = wire::align_record(wire::encode_resource(*resource, datagram));
+  std::vector<model::Span> sent;
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    sent.push_back(testing::make_span(3, i, resource));
+    const auto n = wire::encode_span(sent.back(), std::span(datagram).subspan(used));
+    REQUIRE(n > 0);
+    used += wire::align_record(n);
+  }
+  const auto loss = wire::encode_loss(std::span(datagram).subspan(used), 42);
+  REQUIRE(loss > 0);
+  used += loss;
+
+  model::SpanBatch out;
+  const auto result = wire::decode_datagram(std::span(datagram).first(used), out);
+  CHECK(result.spans == 4);
+  CHECK(result.malformed_records == 0);
+  CHECK(result.producer_losses == 42);
+  REQUIRE(out.size() == 4);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    require_same(sent[i], out[i]);
+    CHECK(*out[i].resource == *resource);
+  }
+}
+
+TEST_CASE("spans without a resource record get unknown_service", "[wire]") {
+  const auto record = encode(testing::make_span(1, 0, testing::test_resource("x")));
+  model::SpanBatch out;
+  const auto result = wire::decode_datagram(record, out);
+  REQUIRE(result.spans == 1);
+  CHECK(out[0].resource == wire::unknown_resource());
+}
+
+TEST_CASE("every truncation of a valid record is rejected", "[wire]") {
+  const auto record = encode(testing::make_span(14, 1, testing::test_resource("x")));
+  const auto payload = payload_of(record);
+  for (std::size_t n = 0; n < payload.size(); ++n) {
+    CAPTURE(n);
+    // An exact-size copy, so a read past the end is a real out-of-bounds read under ASan.
+    std::vector<std::byte> cut(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(n));
+    model::Span out;
+    CHECK(wire::decode_span(cut, nullptr, out) != wire::DecodeError::None);
+
+    std::vector<std::byte> framed(
+        record.begin(), record.begin() + static_cast<std::ptrdiff_t>(n + wire::kRecordHeaderSize));
+    model::SpanBatch batch;
+    const auto result = wire::decode_datagram(framed, batch);
+    CHECK(result.spans == 0);
+    CHECK(result.malformed_records == 1);
+  }
+}
+
+TEST_CASE("corrupt records are rejected with their reason", "[wire]") {
+  const auto good = encode(testing::make_span(2, 1, testing::test_resource("x")));
+  const auto name_len = testing::make_span(2, 1, nullptr).name.size();
+  const std::size_t first_item = wire::kRecordHeaderSize + wire::kSpanFixedSize + name_len;
+  struct Case {
+    const char* name;
+    std::size_t offset;
+    std::uint8_t value;
+    wire::DecodeError expected;
+  };
+  const Case cases[] = {
+      {"span kind past CONSUMER", wire::kRecordHeaderSize + 48, 6, wire::DecodeError::BadValue},
+      {"status past ERROR", wire::kRecordHeaderSize + 49, 3, wire::DecodeError::BadValue},
+      {"name longer than the record", wire::kRecordHeaderSize + 53, 0xFF,
+       wire::DecodeError::Truncated},
+      {"more items than the record holds", wire::kRecordHeaderSize + 54, 0x40,
+       wire::DecodeError::Truncated},
+      {"fewer items than the record holds", wire::kRecordHeaderSize + 54, 1,
+       wire::DecodeError::TrailingBytes},
+      {"unknown item tag", first_item, 9, wire::DecodeError::UnknownType},
+  };
+  for (const auto& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      auto bad = good;
+      bad[c.offset] = std::byte{c.value};
+      model::Span out;
+      CHECK(wire::decode_span(payload_of(bad), nullptr, out) == c.expected);
+    }
+  }
+}
+
+TEST_CASE("a bool other than 0 or 1 and an unknown value type are rejected", "[wire]") {
+  model::Span span = testing::make_span(1, 0, nullptr);
+  span.attributes = {{"b", true}};
+  auto record = encode(span);
+  // The last byte is the bool's value, the one before it the value type.
+  record.back() = std::byte{2};
+  model::Span out;
+  CHECK(wire::decode_span(payload_of(record), nullptr, out) == wire::DecodeError::BadValue);
+  record.back() = std::byte{1};
+  record[record.size() - 2] = std::byte{7};
+  CHECK(wire::decode_span(payload_of(record), nullptr, out) == wire::DecodeError::UnknownType);
+}
+
+TEST_CASE("a bad record is skipped and the records after it still arrive", "[wire]") {
+  const auto resource = testing::test_resource("x");
+  std::vector<std::byte> datagram(4096);
+  std::size_t used = 0;
+  std::vector<std::size_t> starts;
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    starts.push_back(used);
+    used += wire::align_record(
+        wire::encode_span(testing::make_span(5, i, resource), std::span(datagram).subspan(used)));
+  }
+  datagram[starts[1] + wire::kRecordHeaderSize + 48] = std::byte{99};  // middle span: bad kind
+  datagram[starts[2] + 6] = std::byte{9};                              // last: unknown schema
+  model::SpanBatch out;
+  const auto result = wire::decode_datagram(std::span(datagram).first(used), out);
+  CHECK(result.spans == 1);
+  CHECK(result.malformed_records == 2);
+  CHECK(result.first_error == wire::DecodeError::BadValue);
+}
+
+TEST_CASE("every single-byte corruption decodes or is rejected, never read out of bounds",
+          "[wire]") {
+  const auto resource = testing::test_resource("x");
+  std::vector<std::byte> datagram(4096);
+  std::size_t used = wire::align_record(wire::encode_resource(*resource, datagram));
+  used += wire::encode_span(testing::make_span(7, 1, resource), std::span(datagram).subspan(used));
+  datagram.resize(used);
+  std::size_t rejected = 0;
+  for (std::size_t at = 0; at < datagram.size(); ++at) {
+    for (const int v : {0x00, 0x01, 0x7F, 0x80, 0xFF}) {
+      auto bad = datagram;
+      bad[at] = static_cast<std::byte>(v);
+      model::SpanBatch out;
+      const auto result = wire::decode_datagram(bad, out);
+      CHECK(result.spans + result.malformed_records >= 1);
+      if (result.malformed_records > 0) ++rejected;
+    }
+  }
+  CHECK(rejected > 0);
+}
+
+TEST_CASE("the encoder refuses what does not fit instead of writing past the buffer", "[wire]") {
+  const auto span = testing::make_span(1, 1, nullptr);
+  const auto full = encode(span).size();
+  for (std::size_t n = 0; n < full; ++n) {
+    std::vector<std::byte> small(n);
+    CHECK(wire::encode_span(span, small) == 0);
+  }
+  model::Span long_name = span;
+  long_name.name.assign(wire::kMaxStringLength + 1, 'x');
+  std::vector<std::byte> big(wire::kMaxRecordSize * 2);
+  CHECK(wire::encode_span(long_name, big) == 0);
+}

@@ -1,0 +1,168 @@
+// tailgate-load: sends trading-workflow traces to the agent's UDP receiver, bounded in count and
+// time, paced to a rate, and prints what it sent as one JSON line.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "wire/encode.hpp"
+#include "wire/span_record.hpp"
+#include "workflow.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: tailgate-load [--target HOST:PORT] [--traces N] [--rate TRACES_PER_S]\n"
+    "                     [--max-seconds S] [--error-fraction F] [--slow-fraction F]\n"
+    "                     [--seed N] [--service NAME] [--datagram-bytes N]\n"
+    "  defaults: 127.0.0.1:6830, 1000 traces, 1000/s (0: as fast as possible), 60 s at most,\n"
+    "  5% errors, 5% slow, service tailgate-load, 16384-byte datagrams\n";
+
+// Packs records into datagrams: a resource record first, then spans until the next one won't fit.
+class DatagramSender {
+ public:
+  DatagramSender(int fd, const sockaddr_in& to, std::size_t max_bytes, std::string_view service)
+      : fd_(fd), to_(to), buffer_(max_bytes) {
+    const std::array<tailgate::wire::AttributeView, 3> resource{{
+        {"service.name", service},
+        {"service.version", std::string_view("0.1.0")},
+        {"host.name", std::string_view("loadgen")},
+    }};
+    resource_size_ =
+        tailgate::wire::align_record(tailgate::wire::encode_resource(buffer_, resource));
+    used_ = resource_size_;
+  }
+  void add(std::span<const std::byte> record) {
+    if (used_ + record.size() > buffer_.size()) flush();
+    std::memcpy(buffer_.data() + used_, record.data(), record.size());
+    used_ += tailgate::wire::align_record(record.size());
+    ++spans_in_datagram_;
+  }
+  void flush() {
+    if (spans_in_datagram_ == 0) return;
+    const auto n = ::sendto(fd_, buffer_.data(), std::min(used_, buffer_.size()), 0,
+                            reinterpret_cast<const sockaddr*>(&to_), sizeof to_);
+    if (n < 0) {
+      ++send_errors;
+      spans_failed += spans_in_datagram_;
+    }
+    ++datagrams;
+    used_ = resource_size_;
+    spans_in_datagram_ = 0;
+  }
+  std::uint64_t datagrams = 0, send_errors = 0, spans_failed = 0;
+
+ private:
+  int fd_;
+  sockaddr_in to_;
+  std::vector<std::byte> buffer_;
+  std::size_t resource_size_ = 0, used_ = 0, spans_in_datagram_ = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string target = "127.0.0.1:6830", service = "tailgate-load";
+  std::uint64_t traces = 1000, seed = std::random_device{}();
+  double rate = 1000, max_seconds = 60;
+  std::size_t datagram_bytes = 16384;
+  tailgate::tools::WorkflowOptions workflow;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      const std::string_view arg = argv[i];
+      const bool v = i + 1 < argc;
+      if (arg == "--target" && v)
+        target = argv[++i];
+      else if (arg == "--traces" && v)
+        traces = std::stoull(argv[++i]);
+      else if (arg == "--rate" && v)
+        rate = std::stod(argv[++i]);
+      else if (arg == "--max-seconds" && v)
+        max_seconds = std::stod(argv[++i]);
+      else if (arg == "--error-fraction" && v)
+        workflow.error_fraction = std::stod(argv[++i]);
+      else if (arg == "--slow-fraction" && v)
+        workflow.slow_fraction = std::stod(argv[++i]);
+      else if (arg == "--seed" && v)
+        seed = std::stoull(argv[++i]);
+      else if (arg == "--service" && v)
+        service = argv[++i];
+      else if (arg == "--datagram-bytes" && v)
+        datagram_bytes = std::stoul(argv[++i]);
+      else if (arg == "--help" || arg == "-h")
+        return std::fputs(kUsage, stdout), 0;
+      else
+        return std::fprintf(stderr, "tailgate-load: unknown argument %s\n%s", argv[i], kUsage), 2;
+    }
+  } catch (const std::exception&) {
+    return std::fprintf(stderr, "tailgate-load: bad number\n%s", kUsage), 2;
+  }
+  if (datagram_bytes < 1024 || datagram_bytes > tailgate::wire::kMaxRecordSize) {
+    return std::fprintf(stderr, "tailgate-load: --datagram-bytes must be 1024..65000\n"), 2;
+  }
+  workflow.seed = seed;
+
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  const auto colon = target.rfind(':');
+  const std::string host = colon == std::string::npos ? "" : target.substr(0, colon);
+  if (colon == std::string::npos ||
+      inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host.c_str(), &to.sin_addr) != 1) {
+    return std::fprintf(stderr, "tailgate-load: --target must be IPv4:port, got %s\n",
+                        target.c_str()),
+           2;
+  }
+  to.sin_port = htons(static_cast<std::uint16_t>(std::stoul(target.substr(colon + 1))));
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::perror("tailgate-load: socket"), 1;
+
+  DatagramSender sender(fd, to, datagram_bytes, service);
+  tailgate::tools::WorkflowGenerator generator(workflow);
+  std::uint64_t sent_traces = 0, spans = 0, errors = 0, slow = 0;
+  const auto begin = std::chrono::steady_clock::now();
+  const auto stop_at = begin + std::chrono::duration<double>(max_seconds);
+  for (; sent_traces < traces; ++sent_traces) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= stop_at) break;
+    if (rate > 0) {
+      const auto due =
+          begin + std::chrono::duration<double>(static_cast<double>(sent_traces) / rate);
+      if (due > now) {
+        sender.flush();  // don't hold spans back while we wait
+        std::this_thread::sleep_until(due);
+      }
+    }
+    const auto unix_ns =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+    const auto t = generator.next_trace(unix_ns, [&](auto record) { sender.add(record); });
+    spans += t.spans;
+    errors += t.error;
+    slow += t.slow;
+  }
+  sender.flush();
+  ::close(fd);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  std::printf(
+      "{\"traces_sent\":%llu,\"spans_sent\":%llu,\"error_traces\":%llu,\"slow_traces\":%llu,"
+      "\"datagrams\":%llu,\"send_errors\":%llu,\"spans_not_sent\":%llu,\"seconds\":%.3f}\n",
+      static_cast<unsigned long long>(sent_traces),
+      static_cast<unsigned long long>(spans - sender.spans_failed),
+      static_cast<unsigned long long>(errors), static_cast<unsigned long long>(slow),
+      static_cast<unsigned long long>(sender.datagrams),
+      static_cast<unsigned long long>(sender.send_errors),
+      static_cast<unsigned long long>(sender.spans_failed), seconds);
+  return 0;
+}

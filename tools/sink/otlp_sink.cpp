@@ -1,0 +1,175 @@
+#include "otlp_sink.hpp"
+
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+namespace tailgate::tools {
+namespace {
+
+nlohmann::json to_json(const otlp::common::v1::AnyValue& v) {
+  using V = otlp::common::v1::AnyValue;
+  switch (v.value_case()) {
+    case V::kStringValue:
+      return v.string_value();
+    case V::kBoolValue:
+      return v.bool_value();
+    case V::kIntValue:
+      return v.int_value();
+    case V::kDoubleValue:
+      return v.double_value();
+    default:
+      return nullptr;
+  }
+}
+
+template <typename Repeated>
+nlohmann::json to_json_attributes(const Repeated& attributes) {
+  auto out = nlohmann::json::object();
+  for (const auto& kv : attributes) out[kv.key()] = to_json(kv.value());
+  return out;
+}
+
+nlohmann::json to_json(const otlp::trace::v1::Span& s, const otlp::resource::v1::Resource& r) {
+  nlohmann::json events = nlohmann::json::array();
+  for (const auto& e : s.events()) {
+    events.push_back({{"time_unix_ns", e.time_unix_nano()},
+                      {"name", e.name()},
+                      {"attributes", to_json_attributes(e.attributes())}});
+  }
+  return {{"trace_id", to_hex(s.trace_id())},
+          {"span_id", to_hex(s.span_id())},
+          {"parent_span_id", to_hex(s.parent_span_id())},
+          {"trace_state", s.trace_state()},
+          {"flags", s.flags()},
+          {"name", s.name()},
+          {"kind", static_cast<int>(s.kind())},
+          {"start_unix_ns", s.start_time_unix_nano()},
+          {"end_unix_ns", s.end_time_unix_nano()},
+          {"status",
+           {{"code", static_cast<int>(s.status().code())}, {"message", s.status().message()}}},
+          {"attributes", to_json_attributes(s.attributes())},
+          {"events", events},
+          {"resource", to_json_attributes(r.attributes())}};
+}
+
+std::string string_attribute(const otlp::trace::v1::Span& s, const std::string& key) {
+  for (const auto& kv : s.attributes()) {
+    if (kv.key() == key && kv.value().has_string_value()) return kv.value().string_value();
+  }
+  return {};
+}
+
+std::string service_of(const otlp::resource::v1::Resource& r) {
+  for (const auto& kv : r.attributes()) {
+    if (kv.key() == "service.name") return kv.value().string_value();
+  }
+  return "unknown_service";
+}
+
+}  // namespace
+
+std::string to_hex(const std::string& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (const unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 0xF];
+  }
+  return out;
+}
+
+OtlpSink::OtlpSink(Options options) : options_(std::move(options)) {
+  if (!options_.jsonl_path.empty()) {
+    jsonl_.open(options_.jsonl_path, std::ios::out | std::ios::trunc);
+    if (!jsonl_) throw std::runtime_error("cannot write " + options_.jsonl_path);
+  }
+}
+
+grpc::ServerUnaryReactor* OtlpSink::Export(
+    grpc::CallbackServerContext* context,
+    const otlp::collector::trace::v1::ExportTraceServiceRequest* request,
+    otlp::collector::trace::v1::ExportTraceServiceResponse* /*response*/) {
+  auto* reactor = context->DefaultReactor();
+  std::lock_guard lock(mutex_);
+  if (std::chrono::steady_clock::now() < fail_until_) {
+    ++stats_.refused_requests;
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE, "tailgate-sink: failing on request"));
+    return reactor;
+  }
+  const auto& metadata = context->client_metadata();
+  for (const auto& [key, value] : options_.required_headers) {
+    const auto it = metadata.find(key);
+    if (it == metadata.end() || std::string(it->second.data(), it->second.size()) != value) {
+      ++stats_.rejected_requests;
+      reactor->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "missing header " + key));
+      return reactor;
+    }
+  }
+  ++stats_.requests;
+  for (const auto& rs : request->resource_spans()) {
+    const auto service = service_of(rs.resource());
+    for (const auto& ss : rs.scope_spans()) {
+      for (const auto& span : ss.spans()) {
+        ++stats_.spans;
+        ++stats_.spans_by_service[service];
+        const auto policy = string_attribute(span, "sampling.policy");
+        ++stats_.spans_by_policy[policy.empty() ? "(none)" : policy];
+        if (span.status().code() == otlp::trace::v1::Status::STATUS_CODE_ERROR)
+          ++stats_.error_spans;
+        if (jsonl_.is_open()) jsonl_ << to_json(span, rs.resource()).dump() << '\n';
+        if (options_.keep_spans) spans_.push_back({span, rs.resource()});
+      }
+    }
+  }
+  if (jsonl_.is_open()) jsonl_.flush();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+void OtlpSink::fail_until(std::chrono::steady_clock::time_point until) {
+  std::lock_guard lock(mutex_);
+  fail_until_ = until;
+}
+
+SinkStats OtlpSink::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+std::vector<ReceivedSpan> OtlpSink::spans() const {
+  std::lock_guard lock(mutex_);
+  return spans_;
+}
+
+SinkServer::SinkServer(const std::string& address, OtlpSink::Options options)
+    : sink_(std::move(options)) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
+  if (!sink_.accepts_gzip()) {
+    // Identity only: gRPC then refuses a gzip request (UNIMPLEMENTED) before the service sees
+    // it, which is how a test proves a client really compressed (the service cannot tell).
+    builder.AddChannelArgument(GRPC_COMPRESSION_CHANNEL_ENABLED_ALGORITHMS_BITSET,
+                               1 << GRPC_COMPRESS_NONE);
+  }
+  builder.RegisterService(&sink_);
+  server_ = builder.BuildAndStart();
+  if (!server_ || port_ == 0)
+    throw std::runtime_error("tailgate-sink: cannot listen on " + address);
+}
+
+SinkServer::~SinkServer() {
+  shutdown();
+}
+
+void SinkServer::shutdown() {
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+}
+
+void SinkServer::wait() {
+  if (server_) server_->Wait();
+}
+
+}  // namespace tailgate::tools
