@@ -1,0 +1,74 @@
+// The tailgate binary's command line, as an operator meets it.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <catch2/catch.hpp>
+
+#include "support/child_process.hpp"
+
+using namespace std::chrono_literals;
+using Catch::Matchers::Contains;
+using tailgate::testing::ChildProcess;
+
+namespace {
+struct Run {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Run run(std::vector<std::string> args) {
+  tailgate::testing::TempDir dir;
+  args.insert(args.begin(), TAILGATE_AGENT_BIN);
+  ChildProcess p(args, dir.file("out"), dir.file("err"));
+  const auto code = p.wait(20s);
+  REQUIRE(code.has_value());
+  return {*code, tailgate::testing::read_file(dir.file("out")),
+          tailgate::testing::read_file(dir.file("err"))};
+}
+}  // namespace
+
+TEST_CASE("validate accepts the shipped config and exits 0", "[integration]") {
+  const auto r = run({"--validate", "--config", TAILGATE_SHIPPED_CONFIG});
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Contains("valid"));
+}
+
+TEST_CASE("validate rejects a bad file with exit 2, naming file, line and key", "[integration]") {
+  const std::string bad = TAILGATE_CONFIG_TESTDATA "/bad_duration.yaml";
+  const auto r = run({"--validate", "--config", bad});
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Contains(bad + ":3: exporter.timeout:") && Contains("\"fast\""));
+}
+
+TEST_CASE("a missing config file and an unknown flag exit 2", "[integration]") {
+  CHECK(run({"--config", "/nonexistent.yaml"}).code == 2);
+  const auto r = run({"--frobnicate"});
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Contains("usage:"));
+}
+
+TEST_CASE("the version and help flags exit 0", "[integration]") {
+  CHECK_THAT(run({"--version"}).out, Contains("tailgate "));
+  CHECK_THAT(run({"--help"}).out, Contains("--validate"));
+}
+
+TEST_CASE("a port already taken fails start-up with exit 1 and names the endpoint",
+          "[integration]") {
+  tailgate::testing::TempDir dir;
+  // Bind a UDP port, then ask the agent for the same one.
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const auto endpoint = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  std::ofstream(dir.file("t.yaml")) << "receivers: {udp: {endpoint: \"" << endpoint << "\"}}\n";
+  const auto r = run({"--config", dir.file("t.yaml")});
+  ::close(fd);
+  CHECK(r.code == 1);
+  CHECK_THAT(r.err, Contains("event=startup_failed") && Contains(endpoint));
+}
