@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include "config/load_config.hpp"
 #include "export/otlp_exporter.hpp"
 #include "pipeline/pipeline.hpp"
 #include "receivers/udp_receiver.hpp"
@@ -25,10 +26,19 @@ Agent::Agent(config::Config config)
 
 Agent::~Agent() = default;
 
-int Agent::run() {
+int Agent::run(const std::string& config_path) {
   start();
   boost::asio::io_context io;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  boost::asio::signal_set hangup(io, SIGHUP);
+  std::function<void()> wait_hangup = [&] {
+    hangup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      reload(config_path);
+      wait_hangup();
+    });
+  };
+  wait_hangup();
   boost::asio::steady_timer stats_timer(io);
   std::function<void()> schedule_stats = [&] {
     stats_timer.expires_after(kStatsInterval);
@@ -43,6 +53,7 @@ int Agent::run() {
     if (ec) return;
     spdlog::info("event=signal_received signal={}", signal);
     stats_timer.cancel();
+    hangup.cancel();
   });
   io.run();
   shutdown();
@@ -53,7 +64,13 @@ int Agent::run() {
 // somewhere to put it.
 void Agent::start() {
   exporter_ = std::make_unique<exporter::OtlpExporter>(config_.exporter, export_queue_, counters_);
-  pipeline_ = std::make_unique<pipeline::Pipeline>(pipeline_queue_, export_queue_, counters_);
+  pipeline_ = std::make_unique<pipeline::Pipeline>(
+      config_.sampling, pipeline_queue_, config_.pipeline.queue_spans, export_queue_, counters_,
+      [] {
+        return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                              std::chrono::steady_clock::now().time_since_epoch())
+                                              .count());
+      });
   if (config_.receivers.udp.enabled) {
     udp_ =
         std::make_unique<receivers::UdpReceiver>(config_.receivers.udp, pipeline_queue_, counters_);
@@ -96,22 +113,61 @@ void Agent::flush_exporter() {
   spdlog::info("event=exporter_flushed undelivered={}", left);
 }
 
+// Only the sampling section changes live; everything else is bound to sockets and threads.
+void Agent::reload(const std::string& config_path) {
+  if (config_path.empty()) {
+    spdlog::warn("event=reload_skipped reason=no_config_file");
+    return;
+  }
+  try {
+    auto next = config::load_config(config_path);
+    if (next.receivers != config_.receivers || next.exporter != config_.exporter ||
+        next.pipeline != config_.pipeline || next.log != config_.log) {
+      spdlog::warn("event=reload_partial reason=restart_needed_for_non_sampling_changes");
+    }
+    pipeline_->reload(next.sampling);
+    config_.sampling = next.sampling;
+  } catch (const config::ConfigError& e) {
+    spdlog::error("event=reload_failed kept=previous_config error=\"{}\"", e.what());
+  }
+}
+
 void Agent::log_stats(const char* event) const {
   using telemetry::DropReason;
   const auto& c = counters_;
   spdlog::info(
-      "event={} received={} exported={} dropped={} dropped_malformed={} dropped_kernel_buffer={} "
-      "dropped_producer_loss={} dropped_pipeline_full={} dropped_export_queue_full={} "
-      "dropped_export_failed={} dropped_export_rejected={} export_requests_ok={} "
-      "export_requests_failed={} export_retries={}",
+      "event={} received={} exported={} sampled_out={} dropped={} dropped_malformed={} "
+      "dropped_kernel_buffer={} dropped_producer_loss={} dropped_pipeline_full={} "
+      "dropped_export_queue_full={} dropped_export_failed={} dropped_export_rejected={} "
+      "export_requests_ok={} export_requests_failed={} export_retries={}",
       event, c.received(), c.spans_exported.load(std::memory_order_relaxed),
-      c.dropped_after_decode(), c.dropped_of(DropReason::Malformed),
-      c.dropped_of(DropReason::KernelBuffer), c.dropped_of(DropReason::ProducerLoss),
-      c.dropped_of(DropReason::PipelineFull), c.dropped_of(DropReason::ExportQueueFull),
-      c.dropped_of(DropReason::ExportFailed), c.dropped_of(DropReason::ExportRejected),
+      c.spans_sampled_out.load(std::memory_order_relaxed), c.dropped_after_decode(),
+      c.dropped_of(DropReason::Malformed), c.dropped_of(DropReason::KernelBuffer),
+      c.dropped_of(DropReason::ProducerLoss), c.dropped_of(DropReason::PipelineFull),
+      c.dropped_of(DropReason::ExportQueueFull), c.dropped_of(DropReason::ExportFailed),
+      c.dropped_of(DropReason::ExportRejected),
       c.export_requests_ok.load(std::memory_order_relaxed),
       c.export_requests_failed.load(std::memory_order_relaxed),
       c.export_retries.load(std::memory_order_relaxed));
+  std::string triggers;
+  for (std::size_t i = 0; i < c.decisions.size(); ++i) {
+    const auto t = static_cast<telemetry::DecisionTrigger>(i);
+    triggers += fmt::format(" {}={}", telemetry::to_string(t), c.decisions_of(t));
+  }
+  spdlog::info(
+      "event={}_sampling buffered_traces={} buffered_bytes={} stressed={} "
+      "base_probability={:.6f} late_kept={} late_sampled_out={}{}",
+      event, c.traces_buffered.load(std::memory_order_relaxed),
+      c.bytes_buffered.load(std::memory_order_relaxed), c.stressed.load(std::memory_order_relaxed),
+      static_cast<double>(c.base_probability_ppm.load(std::memory_order_relaxed)) / 1e6,
+      c.late_spans_kept.load(std::memory_order_relaxed),
+      c.late_spans_sampled_out.load(std::memory_order_relaxed), triggers);
+  if (pipeline_) {
+    for (const auto& p : pipeline_->policy_stats()) {
+      spdlog::info("event={}_policy policy={} kept_traces={} sampled_out_traces={}", event, p.name,
+                   p.kept_traces, p.sampled_out_traces);
+    }
+  }
 }
 
 }  // namespace tailgate

@@ -4,6 +4,7 @@
 // rather than cancelling. Owned and run by main()'s thread.
 
 #include <memory>
+#include <string>
 
 #include "config/config.hpp"
 #include "model/span_queue.hpp"
@@ -29,7 +30,8 @@ class Agent final {
   Agent& operator=(const Agent&) = delete;
 
   /// Starts every stage, serves until SIGINT/SIGTERM, shuts down; returns the exit code.
-  int run();
+  /// SIGHUP re-reads `config_path` (when given) and applies its sampling section.
+  int run(const std::string& config_path = {});
 
  private:
   void start();
@@ -37,6 +39,7 @@ class Agent final {
   void stop_receivers();
   void drain_pipeline();
   void flush_exporter();
+  void reload(const std::string& config_path);
   void log_stats(const char* event) const;
 
   config::Config config_;

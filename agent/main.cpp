@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   if (validate) return std::printf("%s: valid\n", path.empty() ? "defaults" : path.c_str()), 0;
   tailgate::telemetry::setup_logging(config.log);
   try {
-    return tailgate::Agent(std::move(config)).run();
+    return tailgate::Agent(std::move(config)).run(path);
   } catch (const std::exception& e) {
     spdlog::critical("event=startup_failed error=\"{}\"", e.what());
     return 1;

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <variant>
+#include <vector>
 
 namespace tailgate::config {
 
@@ -38,6 +40,60 @@ struct PipelineConfig {
   bool operator==(const PipelineConfig&) const = default;
 };
 
+// Sampling policies: one aggregate per kind. `name` travels into metrics and onto kept spans.
+struct ErrorPolicyConfig {
+  std::string name = "error";
+  double probability = 1.0;  ///< for traces with any span whose status is ERROR
+  bool operator==(const ErrorPolicyConfig&) const = default;
+};
+struct LatencyPolicyConfig {
+  std::string name = "latency";
+  std::chrono::milliseconds threshold = 100ms;  ///< trace duration: earliest start to latest end
+  double probability = 1.0;
+  bool operator==(const LatencyPolicyConfig&) const = default;
+};
+struct SpanNamePolicyConfig {
+  std::string name = "critical";
+  std::vector<std::string> patterns;  ///< glob: `*` matches any run, e.g. "genesis.order.*"
+  double probability = 0.1;
+  bool operator==(const SpanNamePolicyConfig&) const = default;
+};
+struct AttributePolicyConfig {
+  std::string name;
+  std::string key;                  ///< span attribute key, e.g. risk.passed
+  std::vector<std::string> values;  ///< matches when the value's text is one of these
+  double probability = 1.0;
+  bool operator==(const AttributePolicyConfig&) const = default;
+};
+struct BasePolicyConfig {
+  std::string name = "base";
+  double probability = 0.01;  ///< for every trace; the start value when adaptive
+  bool operator==(const BasePolicyConfig&) const = default;
+};
+using PolicyConfig = std::variant<ErrorPolicyConfig, LatencyPolicyConfig, SpanNamePolicyConfig,
+                                  AttributePolicyConfig, BasePolicyConfig>;
+
+inline std::vector<PolicyConfig> default_policies() {
+  return {
+      ErrorPolicyConfig{}, LatencyPolicyConfig{},
+      SpanNamePolicyConfig{.patterns = {"genesis.order.*", "order_execution", "api.exchange.*"}},
+      BasePolicyConfig{}};
+}
+
+struct SamplingConfig {
+  std::chrono::milliseconds decision_wait = 2s;   ///< after the root span: time for late children
+  std::chrono::milliseconds max_trace_age = 30s;  ///< decide a trace whose root never comes
+  std::size_t max_buffered_bytes = 256u << 20;    ///< all buffered traces; past it: decide oldest
+  std::size_t max_spans_per_trace = 10000;        ///< past it: decide the trace now
+  std::size_t max_bytes_per_trace = 16u << 20;
+  double target_spans_per_second = 0;  ///< budget for the base policy's share; 0: fixed rate
+  std::size_t decision_cache_entries = 3600000;  ///< recent decisions, 4 bytes each
+  double stress_enter = 0.9;  ///< buffer fill (of max_buffered_bytes) that starts shedding
+  double stress_exit = 0.7;   ///< buffer fill that ends it (hysteresis)
+  std::vector<PolicyConfig> policies = default_policies();
+  bool operator==(const SamplingConfig&) const = default;
+};
+
 struct ExporterConfig {
   std::string endpoint = "localhost:4317";     ///< OTLP/gRPC host:port
   bool insecure = true;                        ///< plaintext; false means TLS
@@ -60,6 +116,7 @@ struct Config {
   LogConfig log;
   ReceiversConfig receivers;
   PipelineConfig pipeline;
+  SamplingConfig sampling;
   ExporterConfig exporter;
   bool operator==(const Config&) const = default;
 };

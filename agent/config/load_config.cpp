@@ -18,6 +18,12 @@ std::string quoted(std::string_view s) {
   return "\"" + std::string(s) + "\"";
 }
 
+std::string format_number(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
 // Expands ${VAR} and ${VAR:-default} in one scalar. An unset variable without a default is an
 // error: silently exporting to "" is worse than refusing to start.
 std::string expand_env(const std::string& value, const std::string& file, std::size_t line,
@@ -117,6 +123,51 @@ class Section {
       fail(n, key_path(key), "expected one of " + allowed + ", got " + quoted(v));
     });
   }
+  /// A number in [min, max].
+  void read_number(std::string_view key, double& out, double min, double max) {
+    with_scalar(key, [&](const std::string& v, const YAML::Node& n) {
+      double parsed = 0;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), parsed);
+      if (ec != std::errc{} || end != v.data() + v.size() || parsed < min || parsed > max) {
+        fail(n, key_path(key),
+             "must be a number in [" + format_number(min) + ", " + format_number(max) + "], got " +
+                 quoted(v));
+      }
+      out = parsed;
+    });
+  }
+  void read(std::string_view key, std::vector<std::string>& out) {
+    const auto node = lookup(key);
+    if (!node.IsDefined() || node.IsNull()) return;
+    if (!node.IsSequence()) fail(node, key_path(key), "expected a list");
+    out.clear();
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const auto item = node[i];
+      const auto path = key_path(key) + "[" + std::to_string(i) + "]";
+      if (!item.IsScalar()) fail(item, path, "expected a single value");
+      out.push_back(expand_env(item.Scalar(), file_, line_of(item), path));
+    }
+  }
+  /// A list of mappings: one Section per element, named key[i].
+  std::vector<Section> sections(std::string_view key) {
+    const auto node = lookup(key);
+    std::vector<Section> out;
+    if (!node.IsDefined() || node.IsNull()) return out;
+    if (!node.IsSequence()) fail(node, key_path(key), "expected a list");
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      out.emplace_back(node[i], key_path(key) + "[" + std::to_string(i) + "]", file_);
+      if (!node[i].IsMap())
+        fail(node[i], key_path(key) + "[" + std::to_string(i) + "]", "expected a mapping of keys");
+    }
+    return out;
+  }
+  [[nodiscard]] bool has(std::string_view key) {
+    const auto node = lookup(key);
+    return node.IsDefined() && !node.IsNull();
+  }
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  [[nodiscard]] const YAML::Node& node() const noexcept { return node_; }
+
   void read(std::string_view key, std::map<std::string, std::string>& out) {
     const auto node = lookup(key);
     if (!node.IsDefined() || node.IsNull()) return;
@@ -190,6 +241,90 @@ void check_endpoint(Section& s, std::string_view name, const std::string& key,
       std::from_chars(begin, end, port).ptr != end || port > 65535) {
     s.fail(s.at(name), key, "expected host:port with a port from 0 to 65535, got " + quoted(value));
   }
+}
+
+PolicyConfig parse_policy(Section& s) {
+  std::string type;
+  s.read("type", type);
+  const auto named = [&s](auto config) {
+    s.read("name", config.name);
+    s.read_number("probability", config.probability, 0.0, 1.0);
+    return config;
+  };
+  PolicyConfig out;
+  if (type == "error") {
+    out = named(ErrorPolicyConfig{});
+  } else if (type == "latency") {
+    auto c = named(LatencyPolicyConfig{});
+    s.read("threshold", c.threshold);
+    out = c;
+  } else if (type == "span_name") {
+    auto c = named(SpanNamePolicyConfig{});
+    s.read("patterns", c.patterns);
+    if (c.patterns.empty())
+      s.fail(s.at("patterns"), s.path() + ".patterns", "must list at least one pattern");
+    out = c;
+  } else if (type == "attribute") {
+    auto c = named(AttributePolicyConfig{});
+    s.read("key", c.key);
+    s.read("values", c.values);
+    if (c.key.empty()) s.fail(s.node(), s.path() + ".key", "must name an attribute key");
+    if (c.values.empty()) s.fail(s.node(), s.path() + ".values", "must list at least one value");
+    out = c;
+  } else if (type == "base") {
+    out = named(BasePolicyConfig{});
+  } else {
+    s.fail(type.empty() ? s.node() : s.at("type"), s.path() + ".type",
+           "expected one of error, latency, span_name, attribute, base, got " + quoted(type));
+  }
+  s.finish();
+  return out;
+}
+
+void parse_sampling(Section& sampling, SamplingConfig& c) {
+  sampling.read("decision_wait", c.decision_wait);
+  sampling.read("max_trace_age", c.max_trace_age);
+  sampling.read_size("max_buffered_bytes", c.max_buffered_bytes);
+  sampling.read_count("max_spans_per_trace", c.max_spans_per_trace);
+  sampling.read_size("max_bytes_per_trace", c.max_bytes_per_trace);
+  sampling.read_number("target_spans_per_second", c.target_spans_per_second, 0.0, 1e9);
+  sampling.read_count("decision_cache_entries", c.decision_cache_entries);
+  sampling.read_number("stress_enter", c.stress_enter, 0.01, 1.0);
+  sampling.read_number("stress_exit", c.stress_exit, 0.0, 1.0);
+  if (c.stress_exit >= c.stress_enter) {
+    sampling.fail(sampling.at("stress_exit"), "sampling.stress_exit",
+                  "must be below sampling.stress_enter (" + format_number(c.stress_enter) + ")");
+  }
+  if (c.max_trace_age < c.decision_wait) {
+    sampling.fail(sampling.at("max_trace_age"), "sampling.max_trace_age",
+                  "must not be shorter than sampling.decision_wait");
+  }
+  if (sampling.has("policies")) {
+    c.policies.clear();
+    std::set<std::string> names;
+    bool base_seen = false;
+    for (auto& p : sampling.sections("policies")) {
+      c.policies.push_back(parse_policy(p));
+      const auto name = std::visit([](const auto& x) { return x.name; }, c.policies.back());
+      if (name.empty()) p.fail(p.node(), p.path() + ".name", "every policy needs a name");
+      if (!names.insert(name).second) {
+        p.fail(p.at("name"), p.path() + ".name", "duplicate policy name " + quoted(name));
+      }
+      if (std::holds_alternative<BasePolicyConfig>(c.policies.back())) {
+        if (base_seen) p.fail(p.at("type"), p.path() + ".type", "only one base policy may be set");
+        base_seen = true;
+      }
+    }
+    if (c.policies.empty()) {
+      sampling.fail(sampling.at("policies"), "sampling.policies", "must list at least one policy");
+    }
+    // The decision cache keeps a policy index in 4 bits, one value meaning "none".
+    if (c.policies.size() > 15) {
+      sampling.fail(sampling.at("policies"), "sampling.policies",
+                    "at most 15 policies, got " + std::to_string(c.policies.size()));
+    }
+  }
+  sampling.finish();
 }
 
 void apply_otel_environment(ExporterConfig& exporter) {
@@ -269,6 +404,9 @@ Config parse(const YAML::Node& root, const std::string& file) {
   auto pipeline = top.child("pipeline");
   pipeline.read_count("queue_spans", config.pipeline.queue_spans);
   pipeline.finish();
+
+  auto sampling = top.child("sampling");
+  parse_sampling(sampling, config.sampling);
 
   auto exporter = top.child("exporter");
   auto& e = config.exporter;

@@ -73,4 +73,23 @@ struct Span {
 
 using SpanBatch = std::vector<Span>;
 
+/// Heap and inline bytes a span holds, for memory budgets: what it costs to buffer, not its
+/// encoded size. Strings short enough for the small-string buffer cost nothing extra.
+[[nodiscard]] inline std::size_t memory_bytes(const Span& span) noexcept {
+  const auto heap = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; };
+  const auto attributes = [&heap](const std::vector<Attribute>& list) {
+    std::size_t n = list.capacity() * sizeof(Attribute);
+    for (const auto& a : list) {
+      n += heap(a.key);
+      if (const auto* v = std::get_if<std::string>(&a.value)) n += heap(*v);
+    }
+    return n;
+  };
+  std::size_t n = sizeof(Span) + heap(span.name) + heap(span.status_message) +
+                  heap(span.trace_state) + attributes(span.attributes) +
+                  span.events.capacity() * sizeof(Event);
+  for (const auto& e : span.events) n += heap(e.name) + attributes(e.attributes);
+  return n;
+}
+
 }  // namespace tailgate::model

@@ -2,16 +2,50 @@
 
 #include <chrono>
 
-namespace tailgate::pipeline {
+#include <spdlog/spdlog.h>
 
-Pipeline::Pipeline(model::SpanQueue& in, model::SpanQueue& out, telemetry::Counters& counters)
-    : in_(in), out_(out), counters_(counters) {}
+namespace tailgate::pipeline {
+namespace {
+
+using telemetry::DecisionTrigger;
+constexpr std::uint64_t kRateIntervalNs = 1'000'000'000;
+constexpr std::uint8_t kNoPolicyInCache = sampling::DecisionCache::kMaxPolicies;
+
+std::uint64_t to_ns(std::chrono::milliseconds d) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+}
+
+// A one-span view for rules that judge a span by itself (the fast path, load shedding).
+model::Trace single_span_view(const model::Span& span, bool has_error, std::uint64_t duration_ns) {
+  return {span.trace_id, std::span(&span, 1), has_error, span.is_root(), duration_ns};
+}
+
+}  // namespace
+
+Pipeline::Pipeline(const config::SamplingConfig& config, model::SpanQueue& in,
+                   std::size_t in_capacity, model::SpanQueue& out, telemetry::Counters& counters,
+                   Clock clock)
+    : config_(config),
+      decision_wait_ns_(to_ns(config.decision_wait)),
+      max_age_ns_(to_ns(config.max_trace_age)),
+      in_(in),
+      in_capacity_(in_capacity),
+      out_(out),
+      counters_(counters),
+      clock_(std::move(clock)),
+      table_(decision_wait_ns_),
+      sampler_(config),
+      cache_(config.decision_cache_entries) {
+  published_stats_ = sampler_.stats();
+}
 
 Pipeline::~Pipeline() {
   stop();
 }
 
 void Pipeline::start() {
+  last_rate_tick_ns_ = clock_();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -24,17 +58,205 @@ void Pipeline::stop() {
 void Pipeline::run() noexcept {
   model::SpanBatch batch;
   while (true) {
-    // The short timeout bounds how late a closed inbox is noticed; pushes wake us at once.
-    const auto n = in_.pop_all(batch, std::chrono::milliseconds(100));
-    if (n == 0) {
-      if (in_.closed() && in_.size_spans() == 0) return;
-      continue;
+    // The short timeout bounds how late a deadline or a closed inbox is noticed.
+    const auto n = in_.pop_all(batch, std::chrono::milliseconds(20));
+    if (reload_waiting_.load(std::memory_order_acquire)) {  // pairs with the release in reload()
+      std::optional<config::SamplingConfig> next;
+      {
+        std::lock_guard lock(shared_mutex_);
+        next.swap(pending_reload_);
+        reload_waiting_.store(false, std::memory_order_relaxed);
+      }
+      if (next) apply(*next);
     }
-    if (!out_.try_push(batch)) {
-      counters_.add_dropped(telemetry::DropReason::ExportQueueFull, batch.size());
-      batch.clear();
+    const auto now = clock_();
+    if (n > 0) ingest(batch, now);
+    tick(now);
+    flush();
+    if (n == 0 && in_.closed() && in_.size_spans() == 0) break;
+  }
+  decide_all(DecisionTrigger::Shutdown);
+  flush();
+  publish(clock_());
+}
+
+void Pipeline::ingest(model::SpanBatch& batch, std::uint64_t now_ns) {
+  for (auto& span : batch) ingest_one(std::move(span), now_ns);
+  batch.clear();
+  // Memory pressure: decide the oldest traces early, by the same policies, until under budget.
+  while (table_.bytes() > config_.max_buffered_bytes) {
+    const auto oldest = table_.next_oldest();
+    if (!oldest) break;
+    const auto* t = table_.find(*oldest);
+    finalize(*oldest, sampler_.decide(t->view(*oldest)), DecisionTrigger::Memory);
+  }
+  update_stress();
+}
+
+void Pipeline::ingest_one(model::Span&& span, std::uint64_t now_ns) {
+  const auto id = span.trace_id;
+  auto* trace = table_.find(id);
+  if (trace == nullptr) {
+    if (const auto entry = cache_.find(id)) return follow_decision(std::move(span), *entry);
+    if (stressed_) return decide_on_arrival(std::move(span));
+  }
+  const bool error = span.status == model::StatusCode::Error;
+  auto& t = table_.add(std::move(span), now_ns);
+  // Fast path: judge only the new span plus the running summary. Name and attribute rules are
+  // per span, so earlier spans were judged when they came; error and duration are in the summary.
+  const auto view = single_span_view(t.spans.back(), t.has_error, t.duration_ns());
+  if (error || t.duration_ns() > 0) {
+    if (const auto early = sampler_.decide_early(view)) {
+      return finalize(id, *early, DecisionTrigger::FastPath);
     }
   }
+  if (t.spans.size() >= config_.max_spans_per_trace || t.bytes >= config_.max_bytes_per_trace) {
+    finalize(id, sampler_.decide(t.view(id)), DecisionTrigger::TraceCap);
+  }
+}
+
+void Pipeline::follow_decision(model::Span&& span, sampling::DecisionCache::Entry entry) {
+  auto decision = sampler_.recall(
+      entry.kept, entry.policy == kNoPolicyInCache ? sampling::Decision::kNoPolicy : entry.policy);
+  if (!decision.keep) {
+    // A late span that is itself an error or slow is kept even so: it is what someone will
+    // look for.
+    const auto view =
+        single_span_view(span, span.status == model::StatusCode::Error, span.duration_ns());
+    if (const auto early = sampler_.decide_early(view)) decision = *early;
+  }
+  if (decision.keep) {
+    counters_.late_spans_kept.fetch_add(1, std::memory_order_relaxed);
+    emit(std::move(span), decision);
+  } else {
+    counters_.late_spans_sampled_out.fetch_add(1, std::memory_order_relaxed);
+    counters_.spans_sampled_out.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void Pipeline::decide_on_arrival(model::Span&& span) {
+  const auto view =
+      single_span_view(span, span.status == model::StatusCode::Error, span.duration_ns());
+  const auto decision = sampler_.decide_on_arrival(view);
+  cache_.record(span.trace_id, {decision.keep, decision.policy == sampling::Decision::kNoPolicy
+                                                   ? kNoPolicyInCache
+                                                   : static_cast<std::uint8_t>(decision.policy)});
+  counters_.add_decision(DecisionTrigger::Stress);
+  if (decision.keep) {
+    emit(std::move(span), decision);
+  } else {
+    counters_.spans_sampled_out.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void Pipeline::finalize(const model::TraceId& id, const sampling::Decision& decision,
+                        DecisionTrigger trigger) {
+  auto spans = table_.take(id);
+  cache_.record(id, {decision.keep, decision.policy == sampling::Decision::kNoPolicy
+                                        ? kNoPolicyInCache
+                                        : static_cast<std::uint8_t>(decision.policy)});
+  counters_.add_decision(trigger);
+  if (decision.keep) {
+    for (auto& span : spans) emit(std::move(span), decision);
+  } else {
+    counters_.spans_sampled_out.fetch_add(spans.size(), std::memory_order_relaxed);
+  }
+}
+
+void Pipeline::emit(model::Span&& span, const sampling::Decision& decision) {
+  sampler_.annotate(span, decision);
+  pending_out_.push_back(std::move(span));
+}
+
+void Pipeline::flush() {
+  if (pending_out_.empty()) return;
+  const auto n = pending_out_.size();
+  if (out_.try_push(pending_out_)) {
+    counters_.spans_kept.fetch_add(n, std::memory_order_relaxed);
+  } else {
+    counters_.add_dropped(telemetry::DropReason::ExportQueueFull, n);
+    pending_out_.clear();
+  }
+}
+
+void Pipeline::tick(std::uint64_t now_ns) {
+  while (const auto id = table_.next_root_due(now_ns)) {
+    const auto* t = table_.find(*id);
+    finalize(*id, sampler_.decide(t->view(*id)), DecisionTrigger::Root);
+  }
+  if (now_ns >= max_age_ns_) {
+    while (const auto id = table_.next_oldest(now_ns - max_age_ns_)) {
+      const auto* t = table_.find(*id);
+      finalize(*id, sampler_.decide(t->view(*id)), DecisionTrigger::Timeout);
+    }
+  }
+  update_stress();
+  if (now_ns - last_rate_tick_ns_ >= kRateIntervalNs) {
+    sampler_.tick(static_cast<double>(now_ns - last_rate_tick_ns_) / 1e9);
+    last_rate_tick_ns_ = now_ns;
+    publish(now_ns);
+  }
+}
+
+void Pipeline::decide_all(DecisionTrigger trigger) {
+  while (const auto id = table_.next_oldest()) {
+    const auto* t = table_.find(*id);
+    finalize(*id, sampler_.decide(t->view(*id)), trigger);
+  }
+}
+
+void Pipeline::update_stress() {
+  const double buffer_fill =
+      static_cast<double>(table_.bytes()) / static_cast<double>(config_.max_buffered_bytes);
+  const double inbox_fill = static_cast<double>(in_.size_spans()) /
+                            static_cast<double>(std::max<std::size_t>(1, in_capacity_));
+  const double fill = std::max(buffer_fill, inbox_fill);
+  if (!stressed_ && fill >= config_.stress_enter) {
+    stressed_ = true;
+    spdlog::warn("event=stress_entered buffer_fill={:.2f} inbox_fill={:.2f}", buffer_fill,
+                 inbox_fill);
+  } else if (stressed_ && fill <= config_.stress_exit) {
+    stressed_ = false;
+    spdlog::info("event=stress_left buffer_fill={:.2f} inbox_fill={:.2f}", buffer_fill, inbox_fill);
+  }
+}
+
+void Pipeline::reload(const config::SamplingConfig& config) {
+  {
+    std::lock_guard lock(shared_mutex_);
+    pending_reload_ = config;
+  }
+  reload_waiting_.store(true, std::memory_order_release);  // pairs with the acquire in run()
+}
+
+void Pipeline::apply(const config::SamplingConfig& config) {
+  config_ = config;
+  decision_wait_ns_ = to_ns(config.decision_wait);
+  max_age_ns_ = to_ns(config.max_trace_age);
+  sampler_.set_policies(config);
+  // Buffered traces keep the deadlines they were given; new roots get the new wait. The decision
+  // cache keeps its size: resizing it would forget recent decisions.
+  table_.set_decision_wait(decision_wait_ns_);
+  spdlog::info("event=sampling_reloaded policies={} decision_wait_ms={}", sampler_.policy_count(),
+               config.decision_wait.count());
+  publish(clock_());
+}
+
+void Pipeline::publish(std::uint64_t /*now_ns*/) {
+  counters_.traces_buffered.store(table_.traces(), std::memory_order_relaxed);
+  counters_.spans_buffered.store(table_.spans(), std::memory_order_relaxed);
+  counters_.bytes_buffered.store(table_.bytes(), std::memory_order_relaxed);
+  counters_.stressed.store(stressed_ ? 1 : 0, std::memory_order_relaxed);
+  counters_.base_probability_ppm.store(
+      static_cast<std::uint64_t>(sampler_.base_probability() * 1e6 + 0.5),
+      std::memory_order_relaxed);
+  std::lock_guard lock(shared_mutex_);
+  published_stats_ = sampler_.stats();
+}
+
+std::vector<sampling::PolicyStats> Pipeline::policy_stats() const {
+  std::lock_guard lock(shared_mutex_);
+  return published_stats_;
 }
 
 }  // namespace tailgate::pipeline

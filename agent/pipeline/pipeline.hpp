@@ -1,34 +1,92 @@
 #pragma once
-// The pipeline stage: one thread that drains the receivers' queue, decides what to keep, and hands
-// kept spans to the exporter's queue. Today every span is kept (the sampler replaces decide());
-// the thread, the queues and the drain-on-stop contract are the ones the sampler will use.
-// start()/stop() are called by the Agent's thread; the rest runs on the pipeline thread.
+// The pipeline stage: one thread that drains the receivers' queue into the trace table, decides
+// each trace with the sampler when it is due (root + decision_wait, max_trace_age, a per-trace
+// cap, memory pressure, shutdown, or at once on the fast path), and hands kept spans to the
+// exporter's queue. Late spans follow their trace's decision through the decision cache. Under
+// stress (buffer or inbox fill past stress_enter, until below stress_exit) new traces are decided
+// on arrival by trace id, errors and slow spans still kept.
+// ingest()/tick()/decide_all()/flush() are the stage itself: the thread calls them, and tests
+// call them directly with their own clock. reload() and policy_stats() are thread-safe.
 
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <thread>
+#include <vector>
 
+#include "config/config.hpp"
 #include "model/span_queue.hpp"
+#include "pipeline/trace_table.hpp"
+#include "sampling/decision_cache.hpp"
+#include "sampling/sampler.hpp"
 #include "telemetry/counters.hpp"
 
 namespace tailgate::pipeline {
 
 class Pipeline final {
  public:
-  Pipeline(model::SpanQueue& in, model::SpanQueue& out, telemetry::Counters& counters);
+  /// Monotonic nanoseconds; the Agent passes the steady clock, tests their own.
+  using Clock = std::function<std::uint64_t()>;
+
+  Pipeline(const config::SamplingConfig& config, model::SpanQueue& in, std::size_t in_capacity,
+           model::SpanQueue& out, telemetry::Counters& counters, Clock clock);
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
 
   void start();
-  /// Drains: closes the inbox, hands on everything still in it, then joins. Receivers must be
-  /// stopped first so that nothing arrives after the drain.
+  /// Drains: closes the inbox, takes in everything still in it, decides every pending trace
+  /// (trigger shutdown), hands the kept spans on, joins. Receivers must be stopped first.
   void stop();
+
+  void ingest(model::SpanBatch& batch, std::uint64_t now_ns);
+  void tick(std::uint64_t now_ns);
+  void decide_all(telemetry::DecisionTrigger trigger);
+  /// Hands the kept spans gathered so far to the exporter's queue (counted if it is full).
+  void flush();
+
+  /// New sampling settings, applied by the pipeline thread before its next batch.
+  void reload(const config::SamplingConfig& config);
+  [[nodiscard]] std::vector<sampling::PolicyStats> policy_stats() const;
+
+  [[nodiscard]] const TraceTable& table() const noexcept { return table_; }
+  [[nodiscard]] bool stressed() const noexcept { return stressed_; }
 
  private:
   void run() noexcept;
+  void ingest_one(model::Span&& span, std::uint64_t now_ns);
+  void follow_decision(model::Span&& span, sampling::DecisionCache::Entry entry);
+  void decide_on_arrival(model::Span&& span);
+  void finalize(const model::TraceId& id, const sampling::Decision& decision,
+                telemetry::DecisionTrigger trigger);
+  void emit(model::Span&& span, const sampling::Decision& decision);
+  void update_stress();
+  void apply(const config::SamplingConfig& config);
+  void publish(std::uint64_t now_ns);
 
+  config::SamplingConfig config_;
+  std::uint64_t decision_wait_ns_;
+  std::uint64_t max_age_ns_;
   model::SpanQueue& in_;
+  const std::size_t in_capacity_;
   model::SpanQueue& out_;
   telemetry::Counters& counters_;
+  Clock clock_;
+
+  TraceTable table_;
+  sampling::Sampler sampler_;
+  sampling::DecisionCache cache_;
+  model::SpanBatch pending_out_;
+  bool stressed_ = false;
+  std::uint64_t last_rate_tick_ns_ = 0;
+
+  mutable std::mutex shared_mutex_;  ///< guards the two members below
+  std::optional<config::SamplingConfig> pending_reload_;
+  std::vector<sampling::PolicyStats> published_stats_;
+  std::atomic<bool> reload_waiting_{false};
+
   std::thread thread_;
 };
 

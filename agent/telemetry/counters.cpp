@@ -34,6 +34,28 @@ std::string_view to_string(DropReason r) noexcept {
   return "unknown";
 }
 
+std::string_view to_string(DecisionTrigger t) noexcept {
+  switch (t) {
+    case DecisionTrigger::Root:
+      return "root";
+    case DecisionTrigger::Timeout:
+      return "timeout";
+    case DecisionTrigger::TraceCap:
+      return "trace_cap";
+    case DecisionTrigger::Memory:
+      return "memory";
+    case DecisionTrigger::Stress:
+      return "stress";
+    case DecisionTrigger::Shutdown:
+      return "shutdown";
+    case DecisionTrigger::FastPath:
+      return "fast_path";
+    case DecisionTrigger::kCount:
+      break;
+  }
+  return "unknown";
+}
+
 bool after_decode(DropReason r) noexcept {
   switch (r) {
     case DropReason::Malformed:

@@ -32,6 +32,19 @@ enum class DropReason : std::uint8_t {
 /// Whether the reason loses spans that were counted as received (see the identity above).
 [[nodiscard]] bool after_decode(DropReason r) noexcept;
 
+/// What made the pipeline decide a trace.
+enum class DecisionTrigger : std::uint8_t {
+  Root,      ///< root span seen, decision_wait passed
+  Timeout,   ///< max_trace_age passed without a root
+  TraceCap,  ///< the trace hit max_spans_per_trace or max_bytes_per_trace
+  Memory,    ///< max_buffered_bytes reached: oldest decided early
+  Stress,    ///< load shedding: decided on arrival by trace id
+  Shutdown,  ///< the agent is stopping
+  FastPath,  ///< kept at once: an error or a slow trace
+  kCount
+};
+[[nodiscard]] std::string_view to_string(DecisionTrigger t) noexcept;
+
 using Counter = std::atomic<std::uint64_t>;
 
 struct Counters {
@@ -39,6 +52,16 @@ struct Counters {
   Counter datagrams_received{0};
   std::array<Counter, static_cast<std::size_t>(DropReason::kCount)> dropped{};
   Counter spans_sampled_out{0};
+  Counter spans_kept{0};  ///< decided kept and accepted by the exporter's queue (incl. late)
+  std::array<Counter, static_cast<std::size_t>(DecisionTrigger::kCount)> decisions{};
+  Counter late_spans_kept{0};         ///< arrived after their trace was kept
+  Counter late_spans_sampled_out{0};  ///< arrived after their trace was sampled out
+  // Gauges, set by the pipeline thread at each tick.
+  Counter traces_buffered{0};
+  Counter spans_buffered{0};
+  Counter bytes_buffered{0};
+  Counter stressed{0};  ///< 1 while shedding load
+  Counter base_probability_ppm{0};
   Counter spans_exported{0};
   Counter export_requests_ok{0};
   Counter export_requests_failed{0};  ///< each failed attempt, retried or not
@@ -49,6 +72,12 @@ struct Counters {
   }
   void add_dropped(DropReason r, std::uint64_t n) noexcept {
     dropped[static_cast<std::size_t>(r)].fetch_add(n, std::memory_order_relaxed);
+  }
+  void add_decision(DecisionTrigger t) noexcept {
+    decisions[static_cast<std::size_t>(t)].fetch_add(1, std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t decisions_of(DecisionTrigger t) const noexcept {
+    return decisions[static_cast<std::size_t>(t)].load(std::memory_order_relaxed);
   }
   [[nodiscard]] std::uint64_t received() const noexcept;
   [[nodiscard]] std::uint64_t dropped_of(DropReason r) const noexcept {

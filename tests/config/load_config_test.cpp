@@ -84,6 +84,14 @@ TEST_CASE("each bad file names its key and line", "[config]") {
       {"not_yaml.yaml", 3, "", "not valid YAML"},
       {"batch_larger_than_queue.yaml", 2, "exporter.max_batch_spans", "must not exceed"},
       {"unset_env.yaml", 4, "exporter.endpoint", "TAILGATE_TEST_UNSET_VARIABLE is not set"},
+      {"duplicate_policy_name.yaml", 4, "sampling.policies[1].name",
+       "duplicate policy name \"error\""},
+      {"bad_probability_above_one.yaml", 6, "sampling.policies[0].probability",
+       "[0, 1], got \"1.5\""},
+      {"bad_latency_threshold_zero.yaml", 3, "sampling.policies[0].threshold", "duration above 0"},
+      {"unknown_policy_type.yaml", 3, "sampling.policies[0].type",
+       "expected one of error, latency"},
+      {"empty_patterns.yaml", 3, "sampling.policies[0].patterns", "at least one pattern"},
   };
   for (const auto& c : cases) {
     DYNAMIC_SECTION(c.file) {
@@ -100,6 +108,27 @@ TEST_CASE("each bad file names its key and line", "[config]") {
       }
     }
   }
+}
+
+TEST_CASE("sampling policies are read in order with their settings", "[config]") {
+  const auto c = load_config_text(R"(
+sampling:
+  decision_wait: 500ms
+  target_spans_per_second: 1000
+  policies:
+    - {name: errors, type: error}
+    - {name: risk_failed, type: attribute, key: risk.passed, values: ["false"], probability: 1}
+    - {name: rest, type: base, probability: 0.05}
+)",
+                                  "t.yaml");
+  CHECK(c.sampling.decision_wait == std::chrono::milliseconds(500));
+  CHECK(c.sampling.target_spans_per_second == 1000);
+  REQUIRE(c.sampling.policies.size() == 3);
+  CHECK(std::get<ErrorPolicyConfig>(c.sampling.policies[0]).name == "errors");
+  const auto& risk = std::get<AttributePolicyConfig>(c.sampling.policies[1]);
+  CHECK(risk.key == "risk.passed");
+  CHECK(risk.values == std::vector<std::string>{"false"});
+  CHECK(std::get<BasePolicyConfig>(c.sampling.policies[2]).probability == 0.05);
 }
 
 TEST_CASE("a missing file is an error naming the file", "[config]") {

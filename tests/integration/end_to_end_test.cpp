@@ -64,7 +64,9 @@ struct Stack {
     REQUIRE(sink_port > 0);
     std::ofstream(dir.file("tailgate.yaml"))
         << "receivers:\n  udp:\n    endpoint: 127.0.0.1:0\n"
-        << "exporter:\n  endpoint: 127.0.0.1:" << sink_port << "\n  max_batch_delay: 50ms\n";
+        << "exporter:\n  endpoint: 127.0.0.1:" << sink_port << "\n  max_batch_delay: 50ms\n"
+        << "sampling:\n  decision_wait: 100ms\n"
+        << "  policies: [{name: everything, type: base, probability: 1.0}]\n";
     agent = std::make_unique<ChildProcess>(
         std::vector<std::string>{TAILGATE_AGENT_BIN, "--config", dir.file("tailgate.yaml")},
         dir.file("agent.out"), dir.file("agent.err"));
@@ -120,8 +122,9 @@ TEST_CASE("1000 spans over UDP arrive at the sink with every field and resource 
   REQUIRE(stack.agent->wait(15s) == 0);
   const auto agent_log = testing::read_file(stack.dir.file("agent.err"));
   INFO(agent_log);
-  CHECK_THAT(agent_log, Catch::Matchers::Contains(
-                            "event=shutdown_complete received=1000 exported=1000 dropped=0"));
+  CHECK_THAT(agent_log,
+             Catch::Matchers::Contains(
+                 "event=shutdown_complete received=1000 exported=1000 sampled_out=0 dropped=0"));
 
   REQUIRE(received.size() == 1000);
   std::set<std::string> seen;
@@ -139,7 +142,11 @@ TEST_CASE("1000 spans over UDP arrive at the sink with every field and resource 
     CHECK(got["flags"] == want.trace_flags);
     CHECK(got["status"]["code"] == static_cast<int>(want.status));
     CHECK(got["status"]["message"] == want.status_message);
-    CHECK(got["attributes"] == expected_attributes(want.attributes));
+    auto attributes = expected_attributes(want.attributes);
+    attributes["sampling.policy"] = "everything";  // the decision travels with the span
+    attributes["sampling.probability"] = 1.0;
+    CHECK(got["attributes"] == attributes);
+    CHECK(got["trace_state"] == "ot=th:0");
     CHECK(got["resource"] == expected_attributes(want.resource->attributes));
     REQUIRE(got["events"].size() == want.events.size());
     for (std::size_t e = 0; e < want.events.size(); ++e) {
@@ -173,7 +180,7 @@ TEST_CASE("garbage datagrams are counted and the agent keeps serving", "[integra
   REQUIRE(stack.agent->wait(15s) == 0);
   const auto log = testing::read_file(stack.dir.file("agent.err"));
   INFO(log);
-  CHECK_THAT(log,
-             Catch::Matchers::Contains("received=1 exported=1 dropped=0 dropped_malformed=10"));
+  CHECK_THAT(log, Catch::Matchers::Contains(
+                      "received=1 exported=1 sampled_out=0 dropped=0 dropped_malformed=10"));
   CHECK_THAT(log, Catch::Matchers::Contains("event=udp_malformed"));
 }

@@ -24,9 +24,11 @@ namespace {
 constexpr const char* kUsage =
     "usage: tailgate-load [--target HOST:PORT] [--traces N] [--rate TRACES_PER_S]\n"
     "                     [--max-seconds S] [--error-fraction F] [--slow-fraction F]\n"
+    "                     [--critical-fraction F]\n"
     "                     [--seed N] [--service NAME] [--datagram-bytes N]\n"
     "  defaults: 127.0.0.1:6830, 1000 traces, 1000/s (0: as fast as possible), 60 s at most,\n"
-    "  5% errors, 5% slow, service tailgate-load, 16384-byte datagrams\n";
+    "  5% errors, 5% slow, 20% critical (order) traces, service tailgate-load,\n"
+    "  16384-byte datagrams\n";
 
 // Packs records into datagrams: a resource record first, then spans until the next one won't fit.
 class DatagramSender {
@@ -128,7 +130,7 @@ int main(int argc, char** argv) {
 
   DatagramSender sender(fd, to, datagram_bytes, service);
   tailgate::tools::WorkflowGenerator generator(workflow);
-  std::uint64_t sent_traces = 0, spans = 0, errors = 0, slow = 0;
+  std::uint64_t sent_traces = 0, spans = 0, errors = 0, slow = 0, slow_only = 0, critical = 0;
   const auto begin = std::chrono::steady_clock::now();
   const auto stop_at = begin + std::chrono::duration<double>(max_seconds);
   for (; sent_traces < traces; ++sent_traces) {
@@ -150,19 +152,19 @@ int main(int argc, char** argv) {
     spans += t.spans;
     errors += t.error;
     slow += t.slow;
+    slow_only += t.slow && !t.error;
+    critical += t.critical;
   }
   sender.flush();
   ::close(fd);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  const auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
   std::printf(
       "{\"traces_sent\":%llu,\"spans_sent\":%llu,\"error_traces\":%llu,\"slow_traces\":%llu,"
-      "\"datagrams\":%llu,\"send_errors\":%llu,\"spans_not_sent\":%llu,\"seconds\":%.3f}\n",
-      static_cast<unsigned long long>(sent_traces),
-      static_cast<unsigned long long>(spans - sender.spans_failed),
-      static_cast<unsigned long long>(errors), static_cast<unsigned long long>(slow),
-      static_cast<unsigned long long>(sender.datagrams),
-      static_cast<unsigned long long>(sender.send_errors),
-      static_cast<unsigned long long>(sender.spans_failed), seconds);
+      "\"slow_only_traces\":%llu,\"critical_traces\":%llu,\"datagrams\":%llu,"
+      "\"send_errors\":%llu,\"spans_not_sent\":%llu,\"seconds\":%.3f}\n",
+      u(sent_traces), u(spans - sender.spans_failed), u(errors), u(slow), u(slow_only), u(critical),
+      u(sender.datagrams), u(sender.send_errors), u(sender.spans_failed), seconds);
   return 0;
 }

@@ -33,6 +33,8 @@ TraceSummary WorkflowGenerator::next_trace(
   TraceSummary summary;
   summary.error = unit(rng_) < options_.error_fraction;
   summary.slow = unit(rng_) < options_.slow_fraction;
+  summary.critical = unit(rng_) < options_.critical_fraction;
+  const bool order = summary.critical;
   const auto symbol = kSymbols[rng_() % kSymbols.size()];
   const bool buy = rng_() % 2 == 0;
   const auto quantity = static_cast<std::int64_t>(1 + rng_() % 100);
@@ -71,31 +73,34 @@ TraceSummary WorkflowGenerator::next_trace(
   };
 
   const auto t_validate = start + 50 * kMicro;
-  child("order.validate", kInternal, t_validate, t_validate + 200 * kMicro, [&](auto& s) {
-    s.attribute("risk.passed", true);
-    s.attribute("risk.check_type", std::string_view("position_limit"));
-  });
+  child(order ? "order.validate" : "market_data.normalize", kInternal, t_validate,
+        t_validate + 200 * kMicro, [&](auto& s) {
+          s.attribute("risk.passed", true);
+          s.attribute("risk.check_type", std::string_view("position_limit"));
+        });
   const auto t_place = t_validate + 200 * kMicro;
-  child("api.exchange.place_order", kClient, t_place, t_place + place_ns, [&](auto& s) {
-    s.attribute("order.side", std::string_view(buy ? "buy" : "sell"));
-    s.attribute("order.quantity", quantity);
-    s.attribute("order.price", price);
-    s.attribute("order.type", std::string_view("limit"));
-    s.attribute("exchange.name", std::string_view("binance"));
-    if (summary.error) {
-      const std::array<wire::AttributeView, 2> attrs{{
-          {"exception.type", std::string_view("ExchangeError")},
-          {"exception.message", std::string_view("insufficient margin")},
-      }};
-      s.event(t_place + place_ns, "exception", attrs);
-      s.set_status(kStatusError);
-      s.status_message("exchange rejected order: insufficient margin");
-    }
-  });
+  child(order ? "api.exchange.place_order" : "signal.evaluate", order ? kClient : kInternal,
+        t_place, t_place + place_ns, [&](auto& s) {
+          s.attribute("order.side", std::string_view(buy ? "buy" : "sell"));
+          s.attribute("order.quantity", quantity);
+          s.attribute("order.price", price);
+          s.attribute("order.type", std::string_view("limit"));
+          s.attribute("exchange.name", std::string_view("binance"));
+          if (summary.error) {
+            const std::array<wire::AttributeView, 2> attrs{{
+                {"exception.type", std::string_view("ExchangeError")},
+                {"exception.message", std::string_view("insufficient margin")},
+            }};
+            s.event(t_place + place_ns, "exception", attrs);
+            s.set_status(kStatusError);
+            s.status_message("exchange rejected order: insufficient margin");
+          }
+        });
   const auto t_confirm = t_place + place_ns;
-  child("order.confirm", kInternal, t_confirm, t_confirm + 300 * kMicro, [&](auto& s) {
-    s.attribute("order.status", std::string_view(summary.error ? "rejected" : "filled"));
-  });
+  child(order ? "order.confirm" : "orderbook.update", kInternal, t_confirm,
+        t_confirm + 300 * kMicro, [&](auto& s) {
+          s.attribute("order.status", std::string_view(summary.error ? "rejected" : "filled"));
+        });
 
   wire::SpanEncoder root(buffer,
                          {.trace_id = trace_id.data(),
@@ -104,7 +109,7 @@ TraceSummary WorkflowGenerator::next_trace(
                           .end_unix_ns = start + total_ns,
                           .kind = kServer,
                           .trace_flags = 1},
-                         "signal_generation");
+                         order ? "signal_generation" : "market_data.tick");
   root.attribute("strategy.name", std::string_view("momentum"));
   root.attribute("signal.symbol", symbol);
   root.attribute("signal.strength", 0.5 + static_cast<double>(rng_() % 50) / 100.0);

@@ -1,8 +1,11 @@
 #pragma once
-// Trading-workflow traces for tailgate-load: a root `signal_generation` with children
-// `order.validate`, `api.exchange.place_order` and `order.confirm`, carrying the order.* and
-// risk.* attributes the trading guides use. Some traces fail at the exchange, some are slow.
-// Encodes straight into wire records, as a producer does. Not thread-safe.
+// Trading-workflow traces for tailgate-load. An order trace (the "critical" kind): root
+// `signal_generation` with children `order.validate`, `api.exchange.place_order` and
+// `order.confirm`, carrying the order.* and risk.* attributes the trading guides use. A market-data
+// trace (the ordinary kind): root `market_data.tick` with `market_data.normalize`,
+// `signal.evaluate` and `orderbook.update`. Either kind can fail (its middle child ends in ERROR)
+// or be slow (its middle child takes 150 ms). Encodes straight into wire records, as a producer
+// does. Not thread-safe.
 
 #include <cstddef>
 #include <cstdint>
@@ -13,8 +16,9 @@
 namespace tailgate::tools {
 
 struct WorkflowOptions {
-  double error_fraction = 0.05;  ///< traces whose order placement fails (status ERROR)
-  double slow_fraction = 0.05;   ///< traces whose order placement takes 150 ms
+  double error_fraction = 0.05;    ///< traces whose order placement fails (status ERROR)
+  double slow_fraction = 0.05;     ///< traces whose order placement takes 150 ms
+  double critical_fraction = 0.2;  ///< order traces; the rest are market-data traces
   std::uint64_t seed = 1;
 };
 
@@ -22,6 +26,7 @@ struct TraceSummary {
   std::size_t spans = 0;
   bool error = false;
   bool slow = false;
+  bool critical = false;
 };
 
 class WorkflowGenerator final {

@@ -1,0 +1,83 @@
+#pragma once
+// Traces being held for a decision, by trace id: their spans, first and last arrival, whether the
+// root has come, any error, the duration so far and the bytes they hold. Keeps two arrival-ordered
+// queues so that the next trace due is found without a scan: root deadlines (root arrival +
+// decision_wait, in arrival order because the wait is constant) and first arrivals (for
+// max_trace_age and for deciding the oldest first under memory pressure). Entries erased early
+// leave stale queue items behind; a sequence number tells them apart.
+// Owned by the pipeline thread; not thread-safe.
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <unordered_map>
+
+#include "model/span.hpp"
+#include "model/trace.hpp"
+
+namespace tailgate::pipeline {
+
+struct TraceIdHash {
+  std::size_t operator()(const model::TraceId& id) const noexcept;
+};
+
+struct BufferedTrace {
+  model::SpanBatch spans;
+  std::uint64_t first_arrival_ns = 0;
+  std::uint64_t last_arrival_ns = 0;
+  std::uint64_t min_start_ns = UINT64_MAX;
+  std::uint64_t max_end_ns = 0;
+  std::size_t bytes = 0;
+  std::uint64_t sequence = 0;
+  bool root_seen = false;
+  bool has_error = false;
+
+  [[nodiscard]] std::uint64_t duration_ns() const noexcept {
+    return max_end_ns > min_start_ns ? max_end_ns - min_start_ns : 0;
+  }
+  [[nodiscard]] model::Trace view(const model::TraceId& id) const noexcept {
+    return {id, spans, has_error, root_seen, duration_ns()};
+  }
+};
+
+class TraceTable final {
+ public:
+  explicit TraceTable(std::uint64_t decision_wait_ns);
+
+  /// Adds a span to its trace, creating the trace if needed; returns the trace.
+  BufferedTrace& add(model::Span&& span, std::uint64_t now_ns);
+  [[nodiscard]] BufferedTrace* find(const model::TraceId& id) noexcept;
+  /// Removes a trace and returns its spans.
+  model::SpanBatch take(const model::TraceId& id);
+
+  /// The next trace whose root deadline has passed, if any.
+  [[nodiscard]] std::optional<model::TraceId> next_root_due(std::uint64_t now_ns);
+  /// The trace that arrived first and is still buffered, if its first arrival is <= `before_ns`.
+  [[nodiscard]] std::optional<model::TraceId> next_oldest(std::uint64_t before_ns = UINT64_MAX);
+
+  /// The wait given to roots that arrive from now on (a reload).
+  void set_decision_wait(std::uint64_t ns) noexcept { decision_wait_ns_ = ns; }
+
+  [[nodiscard]] std::size_t traces() const noexcept { return traces_.size(); }
+  [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
+  [[nodiscard]] std::size_t spans() const noexcept { return spans_; }
+
+ private:
+  struct Due {
+    std::uint64_t at_ns;
+    model::TraceId id;
+    std::uint64_t sequence;
+  };
+  [[nodiscard]] bool live(const Due& d) const;
+
+  std::uint64_t decision_wait_ns_;
+  std::unordered_map<model::TraceId, BufferedTrace, TraceIdHash> traces_;
+  std::deque<Due> root_due_;
+  std::deque<Due> arrivals_;
+  std::size_t bytes_ = 0;
+  std::size_t spans_ = 0;
+  std::uint64_t next_sequence_ = 1;
+};
+
+}  // namespace tailgate::pipeline

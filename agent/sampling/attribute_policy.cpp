@@ -1,0 +1,42 @@
+#include "sampling/attribute_policy.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <charconv>
+
+namespace tailgate::sampling {
+namespace {
+
+// The value as YAML would write it, so the configured text compares as a user expects.
+bool value_equals(const model::AttributeValue& value, const std::string& text) {
+  if (const auto* s = std::get_if<std::string>(&value)) return *s == text;
+  if (const auto* b = std::get_if<bool>(&value)) return text == (*b ? "true" : "false");
+  if (const auto* i = std::get_if<std::int64_t>(&value)) {
+    std::int64_t parsed = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+    return ec == std::errc{} && end == text.data() + text.size() && parsed == *i;
+  }
+  double parsed = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  return ec == std::errc{} && end == text.data() + text.size() && parsed == std::get<double>(value);
+}
+
+}  // namespace
+
+AttributePolicy::AttributePolicy(const Config& config)
+    : key_(config.key), values_(config.values), probability_(config.probability) {
+  assert(!key_.empty() && !values_.empty());
+}
+
+std::optional<double> AttributePolicy::keep_probability(const model::Trace& trace) const noexcept {
+  const bool matched = model::any_span(trace, [this](const model::Span& span) {
+    return std::any_of(span.attributes.begin(), span.attributes.end(), [this](const auto& a) {
+      return a.key == key_ && std::any_of(values_.begin(), values_.end(),
+                                          [&a](const auto& v) { return value_equals(a.value, v); });
+    });
+  });
+  if (!matched) return std::nullopt;
+  return probability_;
+}
+
+}  // namespace tailgate::sampling

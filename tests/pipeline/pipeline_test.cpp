@@ -1,0 +1,265 @@
+// The pipeline stage driven directly with an injected clock: no thread, no sleeping.
+#include "pipeline/pipeline.hpp"
+
+#include <set>
+
+#include <catch2/catch.hpp>
+
+#include "support/span_builder.hpp"
+
+using namespace tailgate;
+using namespace std::chrono_literals;
+using telemetry::DecisionTrigger;
+
+namespace {
+
+constexpr std::uint64_t kMs = 1'000'000;
+
+config::SamplingConfig keep_all() {
+  config::SamplingConfig c;
+  c.decision_wait = 2s;
+  c.max_trace_age = 30s;
+  c.policies = {config::ErrorPolicyConfig{}, config::LatencyPolicyConfig{},
+                config::BasePolicyConfig{.probability = 1.0}};
+  return c;
+}
+
+config::SamplingConfig keep_none_but_errors() {
+  auto c = keep_all();
+  c.policies = {config::ErrorPolicyConfig{}, config::LatencyPolicyConfig{},
+                config::BasePolicyConfig{.probability = 0.0}};
+  return c;
+}
+
+struct Harness {
+  explicit Harness(const config::SamplingConfig& c, std::size_t out_capacity = 1 << 20)
+      : in(1 << 20), out(out_capacity), pipeline(c, in, 1 << 20, out, counters, [] { return 0; }) {}
+
+  void send(std::vector<model::Span> spans, std::uint64_t now_ms) {
+    received += spans.size();
+    pipeline.ingest(spans, now_ms * kMs);
+    pipeline.flush();
+  }
+  void at(std::uint64_t now_ms) {
+    pipeline.tick(now_ms * kMs);
+    pipeline.flush();
+  }
+  std::size_t exported() {
+    model::SpanBatch got;
+    out.pop_all(got, 0ms);
+    for (auto& s : got) delivered.push_back(std::move(s));
+    return delivered.size();
+  }
+  /// received = kept + sampled out + dropped + buffered, to the span.
+  bool accounts() {
+    exported();
+    return received == counters.spans_kept.load() + counters.spans_sampled_out.load() +
+                           counters.dropped_after_decode() + pipeline.table().spans();
+  }
+
+  telemetry::Counters counters;
+  model::SpanQueue in, out;
+  pipeline::Pipeline pipeline;
+  std::uint64_t received = 0;
+  model::SpanBatch delivered;
+};
+
+const auto kResource = testing::test_resource("orders");
+model::Span span(std::uint64_t trace, std::uint64_t index) {
+  auto s = testing::make_span(trace, index, kResource);
+  s.status = model::StatusCode::Unset;  // make_span marks every 7th trace failed; be explicit
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("a trace is decided decision_wait after its root, children first", "[pipeline]") {
+  Harness h(keep_all());
+  h.send({span(1, 1), span(1, 2)}, 0);
+  h.send({span(1, 0)}, 1000);  // the root comes last
+  h.at(2999);
+  CHECK(h.exported() == 0);
+  h.at(3000);
+  CHECK(h.exported() == 3);
+  CHECK(h.counters.decisions_of(DecisionTrigger::Root) == 1);
+  CHECK(h.accounts());
+}
+
+TEST_CASE("children arriving within decision_wait after the root are decided with it",
+          "[pipeline]") {
+  Harness h(keep_all());
+  h.send({span(2, 0)}, 0);
+  h.send({span(2, 1)}, 500);
+  h.send({span(2, 2)}, 1999);
+  h.at(2000);
+  CHECK(h.exported() == 3);
+  CHECK(h.counters.late_spans_kept.load() == 0);
+}
+
+TEST_CASE("a trace without a root is decided at max_trace_age", "[pipeline]") {
+  Harness h(keep_all());
+  h.send({span(3, 1)}, 0);
+  h.send({span(3, 2)}, 20'000);
+  h.at(29'999);
+  CHECK(h.exported() == 0);
+  h.at(30'000);
+  CHECK(h.exported() == 2);
+  CHECK(h.counters.decisions_of(DecisionTrigger::Timeout) == 1);
+}
+
+TEST_CASE("a span after the decision follows it: kept streams, dropped is sampled out",
+          "[pipeline]") {
+  Harness h(keep_none_but_errors());
+  h.send({span(4, 0)}, 0);  // ordinary: will be dropped
+  auto failing = span(5, 1);
+  failing.status = model::StatusCode::Error;
+  h.send({span(5, 0), failing}, 0);  // error: kept at once (fast path)
+  CHECK(h.exported() == 2);
+  CHECK(h.counters.decisions_of(DecisionTrigger::FastPath) == 1);
+  h.at(2000);
+  h.send({span(4, 1), span(5, 2)}, 2500);
+  CHECK(h.exported() == 3);
+  CHECK(h.counters.late_spans_kept.load() == 1);
+  CHECK(h.counters.late_spans_sampled_out.load() == 1);
+  CHECK(h.counters.spans_sampled_out.load() == 2);
+  CHECK(h.accounts());
+}
+
+TEST_CASE("a late error span of a dropped trace is kept all the same", "[pipeline]") {
+  Harness h(keep_none_but_errors());
+  h.send({span(6, 0)}, 0);
+  h.at(2000);
+  auto late = span(6, 1);
+  late.status = model::StatusCode::Error;
+  h.send({late}, 2100);
+  CHECK(h.exported() == 1);
+}
+
+TEST_CASE("a slow trace is kept on the fast path before its root arrives", "[pipeline]") {
+  Harness h(keep_none_but_errors());
+  auto slow = span(7, 1);
+  slow.end_unix_ns = slow.start_unix_ns + 150 * kMs;
+  h.send({span(7, 2), slow}, 0);
+  CHECK(h.exported() == 2);
+  h.send({span(7, 0)}, 10);
+  CHECK(h.exported() == 3);
+}
+
+TEST_CASE("a trace that hits max_spans_per_trace is decided then", "[pipeline]") {
+  auto c = keep_all();
+  c.max_spans_per_trace = 10;
+  Harness h(c);
+  std::vector<model::Span> spans;
+  for (std::uint64_t i = 1; i <= 25; ++i) spans.push_back(span(8, i));
+  h.send(std::move(spans), 0);
+  CHECK(h.exported() == 25);  // 10 at the cap, 15 following the decision
+  CHECK(h.counters.decisions_of(DecisionTrigger::TraceCap) == 1);
+  CHECK(h.pipeline.table().traces() == 0);
+}
+
+TEST_CASE("past max_buffered_bytes the oldest traces are decided early, by policy", "[pipeline]") {
+  auto c = keep_all();
+  c.max_buffered_bytes = 64 * 1024;
+  c.stress_enter = 1.0;  // keep load shedding out of this test
+  c.stress_exit = 0.99;
+  Harness h(c);
+  for (std::uint64_t t = 0; t < 500; ++t) h.send({span(100 + t, 1)}, t);
+  CHECK(h.pipeline.table().bytes() <= c.max_buffered_bytes);
+  CHECK(h.counters.decisions_of(DecisionTrigger::Memory) > 0);
+  CHECK(h.exported() == h.counters.decisions_of(DecisionTrigger::Memory));  // kept, not lost
+  CHECK(h.accounts());
+}
+
+TEST_CASE("under stress new traces are decided on arrival, errors still kept, with hysteresis",
+          "[pipeline]") {
+  auto c = keep_none_but_errors();
+  c.max_buffered_bytes = 64 * 1024;
+  c.stress_enter = 0.5;
+  c.stress_exit = 0.2;
+  Harness h(c);
+  std::uint64_t t = 0;
+  while (!h.pipeline.stressed() && t < 10'000) h.send({span(1000 + t++, 1)}, 0);
+  REQUIRE(h.pipeline.stressed());
+  const auto buffered = h.pipeline.table().traces();
+  auto failing = span(50'000, 1);
+  failing.status = model::StatusCode::Error;
+  h.send({span(40'000, 1), failing}, 0);
+  CHECK(h.pipeline.table().traces() == buffered);                // nothing new buffered
+  CHECK(h.counters.decisions_of(DecisionTrigger::Stress) == 2);  // one dropped, one kept: error
+  CHECK(h.exported() == 1);
+  CHECK(h.delivered[0].status == model::StatusCode::Error);
+  // Draining to just under stress_enter is not enough to leave: hysteresis.
+  h.at(30'000);  // max_trace_age decides everything buffered
+  CHECK_FALSE(h.pipeline.stressed());
+  CHECK(h.accounts());
+}
+
+TEST_CASE("decide_all decides every pending trace and the identity holds", "[pipeline]") {
+  Harness h(keep_all());
+  for (std::uint64_t t = 0; t < 50; ++t) h.send({span(t, 0), span(t, 1)}, 0);
+  h.pipeline.decide_all(DecisionTrigger::Shutdown);
+  h.pipeline.flush();
+  CHECK(h.exported() == 100);
+  CHECK(h.counters.decisions_of(DecisionTrigger::Shutdown) == 50);
+  CHECK(h.accounts());
+}
+
+TEST_CASE("a full exporter queue drops kept spans and counts them", "[pipeline]") {
+  auto c = keep_all();
+  Harness h(c, /*out_capacity=*/3);
+  h.send({span(9, 0), span(9, 1), span(9, 2), span(9, 3)}, 0);
+  h.at(2000);
+  CHECK(h.counters.dropped_of(telemetry::DropReason::ExportQueueFull) == 4);
+  CHECK(h.accounts());
+}
+
+TEST_CASE("reload swaps the policies on the pipeline thread's next batch", "[pipeline]") {
+  Harness h(keep_none_but_errors());
+  h.send({span(10, 0)}, 0);
+  h.at(2000);
+  CHECK(h.exported() == 0);
+  h.pipeline.reload(keep_all());
+  // Without the thread, the reload waits; run the stage's own loop step by hand.
+  h.pipeline.start();
+  h.in.close();
+  h.pipeline.stop();
+  auto late_start = span(11, 0);
+  h.send({late_start}, 3000);
+  h.at(6000);
+  CHECK(h.exported() == 1);
+}
+
+TEST_CASE("the adaptive base rate holds a spans/s budget, errors kept on top", "[pipeline]") {
+  auto c = keep_none_but_errors();
+  c.policies = {config::ErrorPolicyConfig{}, config::BasePolicyConfig{.probability = 0.01}};
+  c.target_spans_per_second = 1000;
+  c.decision_wait = 100ms;
+  Harness h(c);
+  // 50k spans/s of ordinary 5-span traces for 40 simulated seconds, 1 error trace per second.
+  std::uint64_t trace = 1;
+  std::size_t exported_last_10s = 0, error_traces = 0;
+  for (std::uint64_t ms = 0; ms < 40'000; ms += 10) {
+    std::vector<model::Span> batch;
+    for (int t = 0; t < 100; ++t, ++trace) {  // 100 traces per 10 ms = 10k traces/s
+      for (std::uint64_t i = 0; i < 5; ++i) {
+        auto s = span(trace, i);
+        if (ms % 1000 == 0 && t == 0) s.status = model::StatusCode::Error;
+        batch.push_back(std::move(s));
+      }
+      if (ms % 1000 == 0 && t == 0) ++error_traces;
+    }
+    const auto before = h.exported();
+    h.send(std::move(batch), ms);
+    h.at(ms);
+    if (ms >= 30'000) exported_last_10s += h.exported() - before;
+  }
+  const double rate = static_cast<double>(exported_last_10s) / 10.0;
+  CHECK(rate >= 800);
+  CHECK(rate <= 1200);
+  h.at(50'000);
+  std::set<model::TraceId> errors_exported;
+  for (const auto& s : h.delivered) {
+    if (s.status == model::StatusCode::Error) errors_exported.insert(s.trace_id);
+  }
+  CHECK(errors_exported.size() == error_traces);
+}
