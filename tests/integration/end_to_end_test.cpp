@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "support/agent_stack.hpp"
 #include "support/child_process.hpp"
 #include "support/span_builder.hpp"
 #include "wire/encode.hpp"
@@ -23,6 +24,10 @@ using namespace std::chrono_literals;
 using testing::ChildProcess;
 
 namespace {
+
+const std::string kKeepEverything =
+    "sampling:\n  decision_wait: 100ms\n"
+    "  policies: [{name: everything, type: base, probability: 1.0}]\n";
 
 std::string hex(const auto& bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -42,46 +47,11 @@ nlohmann::json expected_attributes(const std::vector<model::Attribute>& attribut
   return out;
 }
 
-int port_after(const std::string& text, const std::string& prefix) {
-  std::smatch m;
-  const std::regex re(prefix + "([0-9]+)");
-  return std::regex_search(text, m, re) ? std::stoi(m[1]) : 0;
-}
-
-struct Stack {
-  testing::TempDir dir;
-  std::unique_ptr<ChildProcess> sink;
-  std::unique_ptr<ChildProcess> agent;
-  int udp_port = 0;
-
-  Stack() {
-    sink = std::make_unique<ChildProcess>(
-        std::vector<std::string>{TAILGATE_SINK_BIN, "--listen", "127.0.0.1:0", "--port-file",
-                                 dir.file("sink.port"), "--jsonl", dir.file("spans.jsonl")},
-        dir.file("sink.out"), dir.file("sink.err"));
-    const auto sink_err = testing::wait_for_text(dir.file("sink.err"), "serving", 10s);
-    const int sink_port = port_after(sink_err, "on port ");
-    REQUIRE(sink_port > 0);
-    std::ofstream(dir.file("tailgate.yaml"))
-        << "receivers:\n  udp:\n    endpoint: 127.0.0.1:0\n"
-        << "exporter:\n  endpoint: 127.0.0.1:" << sink_port << "\n  max_batch_delay: 50ms\n"
-        << "sampling:\n  decision_wait: 100ms\n"
-        << "  policies: [{name: everything, type: base, probability: 1.0}]\n";
-    agent = std::make_unique<ChildProcess>(
-        std::vector<std::string>{TAILGATE_AGENT_BIN, "--config", dir.file("tailgate.yaml")},
-        dir.file("agent.out"), dir.file("agent.err"));
-    const auto agent_err = testing::wait_for_text(dir.file("agent.err"), "event=agent_ready", 10s);
-    INFO(agent_err);
-    udp_port = port_after(agent_err, "receiver=udp endpoint=127.0.0.1:");
-    REQUIRE(udp_port > 0);
-  }
-};
-
 }  // namespace
 
 TEST_CASE("1000 spans over UDP arrive at the sink with every field and resource intact",
           "[integration]") {
-  Stack stack;
+  testing::AgentStack stack(kKeepEverything);
   const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in to{};
   to.sin_family = AF_INET;
@@ -158,7 +128,7 @@ TEST_CASE("1000 spans over UDP arrive at the sink with every field and resource 
 }
 
 TEST_CASE("garbage datagrams are counted and the agent keeps serving", "[integration]") {
-  Stack stack;
+  testing::AgentStack stack(kKeepEverything);
   const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in to{};
   to.sin_family = AF_INET;

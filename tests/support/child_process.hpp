@@ -47,6 +47,7 @@ class ChildProcess {
 
   void signal(int sig) const { ::kill(pid_, sig); }
   [[nodiscard]] bool running() const { return pid_ > 0 && !status_; }
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
 
   /// Waits up to `limit`; the exit code, or nullopt if it is still running (or died by a signal:
   /// then 128 + signal, as a shell reports it).

@@ -95,6 +95,8 @@ int main(int argc, char** argv) {
         workflow.error_fraction = std::stod(argv[++i]);
       else if (arg == "--slow-fraction" && v)
         workflow.slow_fraction = std::stod(argv[++i]);
+      else if (arg == "--critical-fraction" && v)
+        workflow.critical_fraction = std::stod(argv[++i]);
       else if (arg == "--seed" && v)
         seed = std::stoull(argv[++i]);
       else if (arg == "--service" && v)

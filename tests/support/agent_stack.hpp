@@ -1,0 +1,102 @@
+#pragma once
+// A real tailgate-sink process and a real agent process pointed at it, on 127.0.0.1 with ports the
+// kernel picks (discovered from their logs), in a temporary directory. For integration tests.
+
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <string>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "support/child_process.hpp"
+
+namespace tailgate::testing {
+
+inline int port_after(const std::string& text, const std::string& prefix) {
+  std::smatch m;
+  const std::regex re(prefix + "([0-9]+)");
+  return std::regex_search(text, m, re) ? std::stoi(m[1]) : 0;
+}
+
+struct AgentStack {
+  TempDir dir;
+  std::unique_ptr<ChildProcess> sink;
+  std::unique_ptr<ChildProcess> agent;
+  int sink_port = 0;
+  int udp_port = 0;
+  std::string exporter_yaml_;
+
+  /// `extra_yaml` (other top-level sections) is appended to a config that sets the UDP endpoint
+  /// and the exporter endpoint; `exporter_yaml` holds more exporter keys, indented two spaces.
+  explicit AgentStack(const std::string& extra_yaml, const std::string& exporter_yaml = "")
+      : exporter_yaml_(exporter_yaml) {
+    sink = std::make_unique<ChildProcess>(
+        std::vector<std::string>{TAILGATE_SINK_BIN, "--listen", "127.0.0.1:0", "--jsonl",
+                                 dir.file("spans.jsonl")},
+        dir.file("sink.out"), dir.file("sink.err"));
+    sink_port = port_after(wait_for_text(dir.file("sink.err"), "serving", std::chrono::seconds(10)),
+                           "on port ");
+    REQUIRE(sink_port > 0);
+    write_config(extra_yaml);
+    agent = std::make_unique<ChildProcess>(
+        std::vector<std::string>{TAILGATE_AGENT_BIN, "--config", config_path()},
+        dir.file("agent.out"), dir.file("agent.err"));
+    const auto log =
+        wait_for_text(dir.file("agent.err"), "event=agent_ready", std::chrono::seconds(10));
+    INFO(log);
+    udp_port = port_after(log, "receiver=udp endpoint=127.0.0.1:");
+    REQUIRE(udp_port > 0);
+  }
+
+  [[nodiscard]] std::string config_path() const { return dir.file("tailgate.yaml"); }
+  void write_config(const std::string& extra_yaml) const {
+    std::ofstream(config_path()) << "receivers:\n  udp:\n    endpoint: 127.0.0.1:"
+                                 << (udp_port > 0 ? udp_port : 0) << "\n"
+                                 << "exporter:\n  endpoint: 127.0.0.1:" << sink_port
+                                 << "\n  max_batch_delay: 50ms\n"
+                                 << exporter_yaml_ << extra_yaml;
+  }
+  [[nodiscard]] std::string agent_log() const { return read_file(dir.file("agent.err")); }
+
+  /// SIGTERM the agent and wait for its clean exit; returns the log.
+  std::string stop_agent() {
+    agent->signal(SIGTERM);
+    REQUIRE(agent->wait(std::chrono::seconds(30)) == 0);
+    return agent_log();
+  }
+
+  /// The agent's peak resident memory so far (VmHWM), in bytes.
+  [[nodiscard]] std::size_t agent_peak_rss() const {
+    const auto status = read_file("/proc/" + std::to_string(agent->pid()) + "/status");
+    return static_cast<std::size_t>(port_after(status, "VmHWM:\\s+")) * 1024;
+  }
+
+  /// The spans the sink has written so far.
+  [[nodiscard]] std::vector<nlohmann::json> sink_spans() const {
+    std::vector<nlohmann::json> out;
+    std::ifstream in(dir.file("spans.jsonl"));
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line.back() == '}') out.push_back(nlohmann::json::parse(line));
+    }
+    return out;
+  }
+};
+
+/// The key=value fields of the agent's last `event=<event>` line.
+inline std::map<std::string, std::string> log_fields(const std::string& log,
+                                                     const std::string& event) {
+  std::map<std::string, std::string> fields;
+  const auto at = log.rfind("event=" + event + " ");
+  if (at == std::string::npos) return fields;
+  const auto end = log.find('\n', at);
+  std::istringstream line(log.substr(at, end - at));
+  for (std::string kv; line >> kv;) {
+    const auto eq = kv.find('=');
+    if (eq != std::string::npos) fields[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return fields;
+}
+
+}  // namespace tailgate::testing
