@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include "admin/admin_server.hpp"
 #include "config/load_config.hpp"
 #include "export/otlp_exporter.hpp"
 #include "pipeline/pipeline.hpp"
@@ -63,6 +64,8 @@ int Agent::run(const std::string& config_path) {
 // Start order: exporter, pipeline, then receivers, so that nothing is received before there is
 // somewhere to put it.
 void Agent::start() {
+  start_time_unix_seconds_ =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   exporter_ = std::make_unique<exporter::OtlpExporter>(config_.exporter, export_queue_, counters_);
   pipeline_ = std::make_unique<pipeline::Pipeline>(
       config_.sampling, pipeline_queue_, config_.pipeline.queue_spans, export_queue_, counters_,
@@ -85,7 +88,27 @@ void Agent::start() {
     spdlog::info("event=receiver_bound receiver=udp endpoint={} socket_buffer={}",
                  udp_->local_endpoint(), udp_->socket_buffer_bytes());
   }
+  if (config_.admin.enabled) {
+    admin_ = std::make_unique<admin::AdminServer>(config_.admin, [this] { return snapshot(); });
+    admin_->start();
+    spdlog::info("event=admin_listening endpoint={}", admin_->local_endpoint());
+  }
   spdlog::info("event=agent_ready");
+}
+
+admin::Snapshot Agent::snapshot() const {
+  admin::Snapshot s;
+  s.counters = &counters_;
+  s.now_ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                            std::chrono::steady_clock::now().time_since_epoch())
+                                            .count());
+  s.receivers_bound = !config_.receivers.udp.enabled || udp_ != nullptr;
+  s.gauges = {pipeline_queue_.size_spans(), config_.pipeline.queue_spans,
+              export_queue_.size_spans(), config_.exporter.queue_spans, start_time_unix_seconds_};
+  for (const auto& p : pipeline_->policy_stats()) {
+    s.policies.push_back({p.name, p.kept_traces, p.sampled_out_traces});
+  }
+  return s;
 }
 
 // Shutdown is the start order reversed, draining at each step: nothing that was received is
@@ -98,6 +121,8 @@ void Agent::shutdown() {
 }
 
 void Agent::stop_receivers() {
+  // The admin server goes first: it reads the stages' state through snapshot().
+  if (admin_) admin_->stop();
   if (udp_) udp_->stop();
   spdlog::info("event=receivers_stopped");
 }
@@ -127,7 +152,9 @@ void Agent::reload(const std::string& config_path) {
     }
     pipeline_->reload(next.sampling);
     config_.sampling = next.sampling;
+    counters_.config_reloads_ok.fetch_add(1, std::memory_order_relaxed);
   } catch (const config::ConfigError& e) {
+    counters_.config_reloads_failed.fetch_add(1, std::memory_order_relaxed);
     spdlog::error("event=reload_failed kept=previous_config error=\"{}\"", e.what());
   }
 }

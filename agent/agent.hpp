@@ -21,6 +21,10 @@ class Pipeline;
 namespace exporter {
 class OtlpExporter;
 }
+namespace admin {
+class AdminServer;
+struct Snapshot;
+}  // namespace admin
 
 class Agent final {
  public:
@@ -40,6 +44,7 @@ class Agent final {
   void drain_pipeline();
   void flush_exporter();
   void reload(const std::string& config_path);
+  [[nodiscard]] admin::Snapshot snapshot() const;
   void log_stats(const char* event) const;
 
   config::Config config_;
@@ -49,6 +54,8 @@ class Agent final {
   std::unique_ptr<exporter::OtlpExporter> exporter_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<receivers::UdpReceiver> udp_;
+  std::unique_ptr<admin::AdminServer> admin_;
+  double start_time_unix_seconds_ = 0;
 };
 
 }  // namespace tailgate

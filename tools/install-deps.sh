@@ -8,6 +8,7 @@ packages=(
   libboost-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libspdlog-dev libyaml-cpp-dev nlohmann-json3-dev libsystemd-dev
   catch2 libbenchmark-dev python3
+  prometheus  # promtool: tests check /metrics with it
 )
 
 missing=()

@@ -16,10 +16,12 @@ namespace tailgate::config {
 using namespace std::chrono_literals;
 
 enum class LogLevel { Trace, Debug, Info, Warn, Error, Off };
+enum class LogFormat { Text, Json };
 enum class Compression { None, Gzip };
 
 struct LogConfig {
-  LogLevel level = LogLevel::Info;  ///< trace, debug, info, warn, error or off
+  LogLevel level = LogLevel::Info;     ///< trace, debug, info, warn, error or off
+  LogFormat format = LogFormat::Text;  ///< text lines or JSON lines
   bool operator==(const LogConfig&) const = default;
 };
 
@@ -112,8 +114,21 @@ struct ExporterConfig {
   bool operator==(const ExporterConfig&) const = default;
 };
 
+struct AdminConfig {
+  bool enabled = true;
+  std::string endpoint = "127.0.0.1:14271";  ///< /health /ready /metrics /drop-rate
+  std::chrono::milliseconds stall_after =
+      5s;  ///< /health fails when the pipeline is stuck this long
+  std::chrono::milliseconds export_failing_after = 30s;  ///< /ready fails after this much failing
+  double queue_high_water = 0.8;           ///< /ready fails above this export queue fill
+  double drop_rate_threshold = 0.001;      ///< /drop-rate status: dropped / received
+  double export_failure_threshold = 0.01;  ///< /drop-rate status: failed / export requests
+  bool operator==(const AdminConfig&) const = default;
+};
+
 struct Config {
   LogConfig log;
+  AdminConfig admin;
   ReceiversConfig receivers;
   PipelineConfig pipeline;
   SamplingConfig sampling;

@@ -389,7 +389,21 @@ Config parse(const YAML::Node& root, const std::string& file) {
                  {"warn", LogLevel::Warn},
                  {"error", LogLevel::Error},
                  {"off", LogLevel::Off}});
+  log.read_enum("format", config.log.format,
+                {{"text", LogFormat::Text}, {"json", LogFormat::Json}});
   log.finish();
+
+  auto admin = top.child("admin");
+  auto& a = config.admin;
+  admin.read("enabled", a.enabled);
+  admin.read("endpoint", a.endpoint);
+  check_endpoint(admin, "endpoint", "admin.endpoint", a.endpoint);
+  admin.read("stall_after", a.stall_after);
+  admin.read("export_failing_after", a.export_failing_after);
+  admin.read_number("queue_high_water", a.queue_high_water, 0.01, 1.0);
+  admin.read_number("drop_rate_threshold", a.drop_rate_threshold, 0.0, 1.0);
+  admin.read_number("export_failure_threshold", a.export_failure_threshold, 0.0, 1.0);
+  admin.finish();
 
   auto receivers = top.child("receivers");
   auto udp = receivers.child("udp");

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <utility>
 
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
@@ -72,6 +73,7 @@ struct OtlpExporter::Request {
 
 struct OtlpExporter::Call {
   grpc::ClientContext context;
+  std::chrono::steady_clock::time_point sent_at = std::chrono::steady_clock::now();
   collector::ExportTraceServiceResponse response;
   std::unique_ptr<Request> request;
 };
@@ -126,6 +128,20 @@ std::uint64_t OtlpExporter::stop(std::chrono::milliseconds grace) {
 
 bool OtlpExporter::backed_up() const {
   return ready_.size() + retry_.size() >= 2 * config_.max_inflight_requests;
+}
+
+bool OtlpExporter::should_log(Clock::time_point now) {
+  // During an outage every request fails: one line a second says so, with the count it stands for.
+  if (now - last_failure_log_ < std::chrono::seconds(1)) {
+    ++unlogged_failures_;
+    return false;
+  }
+  last_failure_log_ = now;
+  return true;
+}
+
+std::uint64_t OtlpExporter::take_unlogged() {
+  return std::exchange(unlogged_failures_, 0);
 }
 
 bool OtlpExporter::idle() const {
@@ -237,6 +253,18 @@ void OtlpExporter::on_done(Call* raw, const grpc::Status& status) {
   std::unique_ptr<Call> call(raw);
   auto& request = call->request;
   const auto now = Clock::now();
+  counters_.observe_export_latency(static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(now - call->sent_at).count()));
+  const auto now_ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
+  if (status.ok()) {
+    counters_.export_last_success_ns.store(now_ns, std::memory_order_relaxed);
+    counters_.export_failing_since_ns.store(0, std::memory_order_relaxed);
+  } else {
+    std::uint64_t none = 0;  // only the first failure since the last success sets it
+    counters_.export_failing_since_ns.compare_exchange_strong(none, now_ns,
+                                                              std::memory_order_relaxed);
+  }
   std::unique_lock lock(mutex_);
   inflight_.erase(&call->context);
   if (status.ok()) {
@@ -261,9 +289,13 @@ void OtlpExporter::on_done(Call* raw, const grpc::Status& status) {
                          (!draining_ || now + backoff < drain_deadline_);
     if (retryable(status.error_code()) && in_time && !abandoning_) {
       counters_.export_retries.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("event=export_retry code={} message=\"{}\" spans={} attempt={} backoff_ms={}",
-                   static_cast<int>(status.error_code()), status.error_message(), request->spans,
-                   request->attempts, backoff.count());
+      if (should_log(now)) {
+        spdlog::warn(
+            "event=export_retry code={} message=\"{}\" spans={} attempt={} backoff_ms={} "
+            "similar_unlogged={}",
+            static_cast<int>(status.error_code()), status.error_message(), request->spans,
+            request->attempts, backoff.count(), take_unlogged());
+      }
       request->next_attempt = now + backoff;
       retry_.push_back(std::move(request));
     } else if (abandoning_) {
@@ -271,9 +303,13 @@ void OtlpExporter::on_done(Call* raw, const grpc::Status& status) {
       counters_.add_dropped(telemetry::DropReason::ExportFailed, request->spans);
     } else {
       counters_.add_dropped(telemetry::DropReason::ExportFailed, request->spans);
-      spdlog::error("event=export_failed code={} message=\"{}\" spans={} attempts={}",
-                    static_cast<int>(status.error_code()), status.error_message(), request->spans,
-                    request->attempts);
+      if (should_log(now)) {
+        spdlog::error(
+            "event=export_failed code={} message=\"{}\" spans={} attempts={} "
+            "similar_unlogged={}",
+            static_cast<int>(status.error_code()), status.error_message(), request->spans,
+            request->attempts, take_unlogged());
+      }
     }
   }
   lock.unlock();

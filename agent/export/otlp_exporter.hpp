@@ -52,8 +52,10 @@ class OtlpExporter final {
   void dispatch_ready();
   void send(std::unique_ptr<Request> request);
   void on_done(Call* call, const grpc::Status& status);
-  [[nodiscard]] bool backed_up() const;  // mutex_ held
-  [[nodiscard]] bool idle() const;       // mutex_ held
+  [[nodiscard]] bool backed_up() const;    // mutex_ held
+  [[nodiscard]] bool idle() const;         // mutex_ held
+  bool should_log(Clock::time_point now);  // mutex_ held
+  std::uint64_t take_unlogged();           // mutex_ held
 
   const config::ExporterConfig config_;
   model::SpanQueue& in_;
@@ -72,6 +74,8 @@ class OtlpExporter final {
   bool draining_ = false;
   Clock::time_point drain_deadline_{};
   bool abandoning_ = false;  ///< past the grace deadline: failures are final
+  Clock::time_point last_failure_log_{};
+  std::uint64_t unlogged_failures_ = 0;
 
   std::thread thread_;
 };

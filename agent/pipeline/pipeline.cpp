@@ -70,6 +70,7 @@ void Pipeline::run() noexcept {
       if (next) apply(*next);
     }
     const auto now = clock_();
+    counters_.pipeline_heartbeat_ns.store(now, std::memory_order_relaxed);
     if (n > 0) ingest(batch, now);
     tick(now);
     flush();
@@ -194,8 +195,10 @@ void Pipeline::tick(std::uint64_t now_ns) {
   if (now_ns - last_rate_tick_ns_ >= kRateIntervalNs) {
     sampler_.tick(static_cast<double>(now_ns - last_rate_tick_ns_) / 1e9);
     last_rate_tick_ns_ = now_ns;
-    publish(now_ns);
   }
+  // Every turn (tens of ms): a scrape then sees decisions and buffers as they are. The copy is
+  // a few policies' counts.
+  publish(now_ns);
 }
 
 void Pipeline::decide_all(DecisionTrigger trigger) {

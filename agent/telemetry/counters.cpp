@@ -72,6 +72,14 @@ bool after_decode(DropReason r) noexcept {
   return false;
 }
 
+void Counters::observe_export_latency(std::uint64_t micros) noexcept {
+  const double seconds = static_cast<double>(micros) / 1e6;
+  std::size_t bucket = 0;
+  while (bucket < kExportLatencyBounds.size() && seconds > kExportLatencyBounds[bucket]) ++bucket;
+  export_latency[bucket].fetch_add(1, std::memory_order_relaxed);
+  export_latency_sum_us.fetch_add(micros, std::memory_order_relaxed);
+}
+
 std::uint64_t Counters::received() const noexcept {
   std::uint64_t total = 0;
   for (const auto& c : spans_received) total += c.load(std::memory_order_relaxed);

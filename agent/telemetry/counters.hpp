@@ -47,6 +47,12 @@ enum class DecisionTrigger : std::uint8_t {
 
 using Counter = std::atomic<std::uint64_t>;
 
+/// Upper bounds of the export latency histogram, in seconds (Prometheus `le`); one more bucket
+/// holds everything slower.
+inline constexpr std::size_t kExportLatencyBuckets = 12;
+inline constexpr std::array<double, kExportLatencyBuckets> kExportLatencyBounds = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+
 struct Counters {
   std::array<Counter, static_cast<std::size_t>(Receiver::kCount)> spans_received{};
   Counter datagrams_received{0};
@@ -62,6 +68,18 @@ struct Counters {
   Counter bytes_buffered{0};
   Counter stressed{0};  ///< 1 while shedding load
   Counter base_probability_ppm{0};
+  Counter pipeline_heartbeat_ns{0};  ///< steady-clock ns of the pipeline loop's last turn
+  // Export health, for /ready: steady-clock ns of the last success, and of the first failure
+  // since then (0: not failing).
+  Counter export_last_success_ns{0};
+  Counter export_failing_since_ns{0};
+  /// Export request latency: cumulative-free buckets (le = kExportLatencyBounds), sum in µs.
+  std::array<Counter, kExportLatencyBuckets + 1> export_latency{};
+  Counter export_latency_sum_us{0};
+  Counter config_reloads_ok{0};
+  Counter config_reloads_failed{0};
+
+  void observe_export_latency(std::uint64_t micros) noexcept;
   Counter spans_exported{0};
   Counter export_requests_ok{0};
   Counter export_requests_failed{0};  ///< each failed attempt, retried or not

@@ -1,13 +1,58 @@
 #include "telemetry/logging.hpp"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 namespace tailgate::telemetry {
+namespace {
+
+// %j: the message as a JSON string body, so that a log line with quotes or backslashes (error
+// texts, config values) stays one valid JSON object.
+class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    for (const char c : msg.payload) {
+      switch (c) {
+        case '"':
+          dest.append(std::string_view("\\\""));
+          break;
+        case '\\':
+          dest.append(std::string_view("\\\\"));
+          break;
+        case '\n':
+          dest.append(std::string_view("\\n"));
+          break;
+        case '\t':
+          dest.append(std::string_view("\\t"));
+          break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            fmt::format_to(std::back_inserter(dest), "\\u{:04x}", static_cast<int>(c));
+          } else {
+            dest.push_back(c);
+          }
+      }
+    }
+  }
+  [[nodiscard]] std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonEscapedMessage>();
+  }
+};
+
+}  // namespace
 
 void setup_logging(const config::LogConfig& config) {
   auto logger = spdlog::stderr_logger_mt("tailgate");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  if (config.format == config::LogFormat::Json) {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<JsonEscapedMessage>('j').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%e","level":"%l","msg":"%j"})");
+    logger->set_formatter(std::move(formatter));
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  }
   using config::LogLevel;
   switch (config.level) {
     case LogLevel::Trace:
@@ -29,7 +74,7 @@ void setup_logging(const config::LogConfig& config) {
       logger->set_level(spdlog::level::off);
       break;
   }
-  // Warnings and errors are rare and matter at once; info lines may wait for the buffer.
+  // Info lines are few (events, stats every 10 s) and an operator wants them at once.
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(std::move(logger));
 }

@@ -66,7 +66,8 @@ TEST_CASE("a port already taken fails start-up with exit 1 and names the endpoin
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   const auto endpoint = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
-  std::ofstream(dir.file("t.yaml")) << "receivers: {udp: {endpoint: \"" << endpoint << "\"}}\n";
+  std::ofstream(dir.file("t.yaml")) << "receivers: {udp: {endpoint: \"" << endpoint << "\"}}\n"
+                                    << "admin: {enabled: false}\n";
   const auto r = run({"--config", dir.file("t.yaml")});
   ::close(fd);
   CHECK(r.code == 1);

@@ -26,6 +26,7 @@ struct AgentStack {
   std::unique_ptr<ChildProcess> agent;
   int sink_port = 0;
   int udp_port = 0;
+  int admin_port = 0;
   std::string exporter_yaml_;
 
   /// `extra_yaml` (other top-level sections) is appended to a config that sets the UDP endpoint
@@ -47,13 +48,18 @@ struct AgentStack {
         wait_for_text(dir.file("agent.err"), "event=agent_ready", std::chrono::seconds(10));
     INFO(log);
     udp_port = port_after(log, "receiver=udp endpoint=127.0.0.1:");
+    admin_port = port_after(log, "event=admin_listening endpoint=127.0.0.1:");
     REQUIRE(udp_port > 0);
+    REQUIRE(admin_port > 0);
   }
 
   [[nodiscard]] std::string config_path() const { return dir.file("tailgate.yaml"); }
   void write_config(const std::string& extra_yaml) const {
     std::ofstream(config_path()) << "receivers:\n  udp:\n    endpoint: 127.0.0.1:"
                                  << (udp_port > 0 ? udp_port : 0) << "\n"
+                                 << "admin:\n  endpoint: 127.0.0.1:"
+                                 << (admin_port > 0 ? admin_port : 0)
+                                 << "\n  export_failing_after: 500ms\n"
                                  << "exporter:\n  endpoint: 127.0.0.1:" << sink_port
                                  << "\n  max_batch_delay: 50ms\n"
                                  << exporter_yaml_ << extra_yaml;

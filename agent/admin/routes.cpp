@@ -1,0 +1,106 @@
+#include "admin/routes.hpp"
+
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+namespace tailgate::admin {
+namespace {
+
+std::uint64_t to_ns(std::chrono::milliseconds d) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+}
+
+Response json(unsigned status, const nlohmann::json& body) {
+  return {status, "application/json", body.dump() + "\n", {}};
+}
+
+Response health(const Snapshot& s, const config::AdminConfig& config) {
+  const auto beat = s.counters->pipeline_heartbeat_ns.load(std::memory_order_relaxed);
+  const auto age_ns = s.now_ns > beat ? s.now_ns - beat : 0;
+  const bool alive = beat != 0 && age_ns < to_ns(config.stall_after);
+  nlohmann::json body = {{"status", alive ? "ok" : "pipeline_stalled"},
+                         {"pipeline_heartbeat_age_seconds", static_cast<double>(age_ns) / 1e9}};
+  return json(alive ? 200 : 503, body);
+}
+
+Response ready(const Snapshot& s, const config::AdminConfig& config) {
+  const auto& c = *s.counters;
+  std::vector<std::string> reasons;
+  if (!s.receivers_bound) reasons.emplace_back("receivers_not_bound");
+  const auto failing_since = c.export_failing_since_ns.load(std::memory_order_relaxed);
+  const auto failing_ns =
+      failing_since != 0 && s.now_ns > failing_since ? s.now_ns - failing_since : 0;
+  if (failing_since != 0 && failing_ns >= to_ns(config.export_failing_after)) {
+    reasons.emplace_back("export_failing");
+  }
+  const double fill = s.gauges.export_queue_capacity == 0
+                          ? 0.0
+                          : static_cast<double>(s.gauges.export_queue_spans) /
+                                static_cast<double>(s.gauges.export_queue_capacity);
+  if (fill > config.queue_high_water) reasons.emplace_back("export_queue_above_high_water");
+  nlohmann::json body = {{"status", reasons.empty() ? "ready" : "not_ready"},
+                         {"reasons", reasons},
+                         {"export_failing_seconds", static_cast<double>(failing_ns) / 1e9},
+                         {"export_queue_fill", fill}};
+  return json(reasons.empty() ? 200 : 503, body);
+}
+
+Response drop_rate(const Snapshot& s, const config::AdminConfig& config) {
+  nlohmann::json windows = nlohmann::json::object();
+  std::string overall = "ok";
+  for (const auto& w : s.windows) {
+    const bool drop_ok = w.drop_rate() <= config.drop_rate_threshold;
+    const bool export_ok = w.export_failure_rate() <= config.export_failure_threshold;
+    const std::string status = drop_ok && export_ok ? "ok" : "degraded";
+    if (w.name == "1m") overall = status;  // the status answers "now", not the whole history
+    windows[w.name] = {{"seconds", w.seconds},
+                       {"received", w.delta.received},
+                       {"dropped", w.delta.dropped},
+                       {"sampled_out", w.delta.sampled_out},
+                       {"drop_rate", w.drop_rate()},
+                       {"export_requests", w.delta.export_requests},
+                       {"export_failures", w.delta.export_failures},
+                       {"export_failure_rate", w.export_failure_rate()},
+                       {"status", status}};
+  }
+  return json(200, {{"status", overall},
+                    {"thresholds",
+                     {{"drop_rate", config.drop_rate_threshold},
+                      {"export_failure_rate", config.export_failure_threshold}}},
+                    {"windows", windows}});
+}
+
+}  // namespace
+
+Response handle(std::string_view method, std::string_view target, const Snapshot& snapshot,
+                const config::AdminConfig& config) {
+  const auto path = target.substr(0, target.find('?'));
+  Response (*route)(const Snapshot&, const config::AdminConfig&) = nullptr;
+  if (path == "/health")
+    route = health;
+  else if (path == "/ready")
+    route = ready;
+  else if (path == "/drop-rate")
+    route = drop_rate;
+  else if (path == "/metrics") {
+    route = [](const Snapshot& s, const config::AdminConfig&) {
+      return Response{200,
+                      "text/plain; version=0.0.4; charset=utf-8",
+                      telemetry::prometheus_text(*s.counters, s.gauges, s.policies),
+                      {}};
+    };
+  } else {
+    return {404,
+            "text/plain; charset=utf-8",
+            "not found; try /health /ready /metrics /drop-rate\n",
+            {}};
+  }
+  if (method != "GET" && method != "HEAD") {
+    return {405, "text/plain; charset=utf-8", "method not allowed\n", "GET, HEAD"};
+  }
+  return route(snapshot, config);
+}
+
+}  // namespace tailgate::admin

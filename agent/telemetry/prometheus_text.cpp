@@ -1,0 +1,146 @@
+#include "telemetry/prometheus_text.hpp"
+
+#include <fmt/format.h>
+
+namespace tailgate::telemetry {
+namespace {
+
+class Writer {
+ public:
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  }
+  void sample(std::string_view name, std::string_view labels, double value) {
+    if (labels.empty())
+      out_ += fmt::format("{} {}\n", name, value);
+    else
+      out_ += fmt::format("{}{{{}}} {}\n", name, labels, value);
+  }
+  void sample(std::string_view name, std::string_view labels, std::uint64_t value) {
+    if (labels.empty())
+      out_ += fmt::format("{} {}\n", name, value);
+    else
+      out_ += fmt::format("{}{{{}}} {}\n", name, labels, value);
+  }
+  void counter(std::string_view name, std::string_view help, std::uint64_t value) {
+    family(name, "counter", help);
+    sample(name, "", value);
+  }
+  void gauge(std::string_view name, std::string_view help, double value) {
+    family(name, "gauge", help);
+    sample(name, "", value);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+std::uint64_t get(const Counter& c) {
+  return c.load(std::memory_order_relaxed);
+}
+
+// Label values are our own names, but a policy name comes from the config: escape it.
+std::string escape(std::string_view v) {
+  std::string out;
+  for (const char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string prometheus_text(const Counters& c, const Gauges& g,
+                            const std::vector<PolicyCounts>& policies) {
+  Writer w;
+  w.family("tailgate_spans_received_total", "counter", "Spans decoded, by receiver.");
+  for (std::size_t i = 0; i < c.spans_received.size(); ++i) {
+    w.sample("tailgate_spans_received_total",
+             fmt::format("receiver=\"{}\"", to_string(static_cast<Receiver>(i))),
+             get(c.spans_received[i]));
+  }
+  w.counter("tailgate_datagrams_received_total", "UDP datagrams received.",
+            get(c.datagrams_received));
+  w.family("tailgate_spans_dropped_total", "counter",
+           "Spans lost, by reason (malformed counts records, kernel_buffer datagrams).");
+  for (std::size_t i = 0; i < c.dropped.size(); ++i) {
+    w.sample("tailgate_spans_dropped_total",
+             fmt::format("reason=\"{}\"", to_string(static_cast<DropReason>(i))),
+             get(c.dropped[i]));
+  }
+  w.counter("tailgate_spans_sampled_out_total",
+            "Spans not kept by the sampling decision (a decision, not a drop).",
+            get(c.spans_sampled_out));
+  w.counter("tailgate_spans_kept_total", "Spans kept and handed to the exporter.",
+            get(c.spans_kept));
+  w.counter("tailgate_spans_exported_total", "Spans the backend accepted.", get(c.spans_exported));
+  w.family("tailgate_traces_decided_total", "counter", "Trace decisions, by policy and outcome.");
+  for (const auto& p : policies) {
+    const auto name = escape(p.name);
+    w.sample("tailgate_traces_decided_total", fmt::format("policy=\"{}\",outcome=\"kept\"", name),
+             p.kept_traces);
+    w.sample("tailgate_traces_decided_total",
+             fmt::format("policy=\"{}\",outcome=\"sampled_out\"", name), p.sampled_out_traces);
+  }
+  w.family("tailgate_trace_decisions_total", "counter", "Trace decisions, by what triggered them.");
+  for (std::size_t i = 0; i < c.decisions.size(); ++i) {
+    w.sample("tailgate_trace_decisions_total",
+             fmt::format("trigger=\"{}\"", to_string(static_cast<DecisionTrigger>(i))),
+             get(c.decisions[i]));
+  }
+  w.family("tailgate_late_spans_total", "counter",
+           "Spans that arrived after their trace was decided, by the decision they followed.");
+  w.sample("tailgate_late_spans_total", "decision=\"kept\"", get(c.late_spans_kept));
+  w.sample("tailgate_late_spans_total", "decision=\"sampled_out\"", get(c.late_spans_sampled_out));
+  w.family("tailgate_export_requests_total", "counter", "Export requests, by result.");
+  w.sample("tailgate_export_requests_total", "result=\"ok\"", get(c.export_requests_ok));
+  w.sample("tailgate_export_requests_total", "result=\"failed\"", get(c.export_requests_failed));
+  w.counter("tailgate_export_retries_total", "Export requests scheduled for another attempt.",
+            get(c.export_retries));
+
+  w.family("tailgate_export_latency_seconds", "histogram", "Export request latency.");
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < kExportLatencyBounds.size(); ++i) {
+    cumulative += get(c.export_latency[i]);
+    w.sample("tailgate_export_latency_seconds_bucket",
+             fmt::format("le=\"{}\"", kExportLatencyBounds[i]), cumulative);
+  }
+  cumulative += get(c.export_latency[kExportLatencyBounds.size()]);
+  w.sample("tailgate_export_latency_seconds_bucket", "le=\"+Inf\"", cumulative);
+  w.sample("tailgate_export_latency_seconds_sum", "",
+           static_cast<double>(get(c.export_latency_sum_us)) / 1e6);
+  w.sample("tailgate_export_latency_seconds_count", "", cumulative);
+
+  w.gauge("tailgate_pipeline_queue_spans", "Spans waiting for the pipeline thread.",
+          static_cast<double>(g.pipeline_queue_spans));
+  w.gauge("tailgate_pipeline_queue_capacity_spans", "Bound of the pipeline queue.",
+          static_cast<double>(g.pipeline_queue_capacity));
+  w.gauge("tailgate_export_queue_spans", "Kept spans waiting for the exporter.",
+          static_cast<double>(g.export_queue_spans));
+  w.gauge("tailgate_export_queue_capacity_spans", "Bound of the export queue.",
+          static_cast<double>(g.export_queue_capacity));
+  w.gauge("tailgate_buffered_traces", "Traces held for a decision.",
+          static_cast<double>(get(c.traces_buffered)));
+  w.gauge("tailgate_buffered_spans", "Spans held for a decision.",
+          static_cast<double>(get(c.spans_buffered)));
+  w.gauge("tailgate_buffered_bytes", "Memory held by buffered spans.",
+          static_cast<double>(get(c.bytes_buffered)));
+  w.gauge("tailgate_sampling_stressed", "1 while load shedding decides traces on arrival.",
+          static_cast<double>(get(c.stressed)));
+  w.gauge("tailgate_sampling_base_probability", "Current probability of the base policy.",
+          static_cast<double>(get(c.base_probability_ppm)) / 1e6);
+  w.family("tailgate_config_reloads_total", "counter", "SIGHUP reloads, by result.");
+  w.sample("tailgate_config_reloads_total", "result=\"ok\"", get(c.config_reloads_ok));
+  w.sample("tailgate_config_reloads_total", "result=\"failed\"", get(c.config_reloads_failed));
+  w.gauge("tailgate_start_time_seconds", "Start time of the process since the unix epoch.",
+          g.start_time_unix_seconds);
+  return w.take();
+}
+
+}  // namespace tailgate::telemetry

@@ -1,0 +1,46 @@
+#pragma once
+// A small synchronous HTTP client for tests (Boost.Beast), bounded by a timeout.
+
+#include <chrono>
+#include <string>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace tailgate::testing {
+
+struct HttpResult {
+  unsigned status = 0;
+  std::string body;
+  std::string content_type;
+  std::string allow;
+};
+
+inline HttpResult http_request(const std::string& host, int port, const std::string& target,
+                               boost::beast::http::verb verb = boost::beast::http::verb::get) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  boost::asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.expires_after(std::chrono::seconds(10));
+  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address(host),
+                                                static_cast<unsigned short>(port)));
+  http::request<http::empty_body> req(verb, target, 11);
+  req.set(http::field::host, host);
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res);
+  beast::error_code ignored;
+  stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+  return {res.result_int(), res.body(), std::string(res[http::field::content_type]),
+          std::string(res[http::field::allow])};
+}
+
+inline HttpResult http_get(int port, const std::string& target) {
+  return http_request("127.0.0.1", port, target);
+}
+
+}  // namespace tailgate::testing
