@@ -58,7 +58,10 @@ std::string with_threshold(std::string_view tracestate, std::string_view th) {
         auto e = value.find(';', p);
         if (e == std::string_view::npos) e = value.size();
         const auto field = value.substr(p, e - p);
-        if (!field.empty() && !field.starts_with("th:")) ot += ";" + std::string(field);
+        if (!field.empty() && !field.starts_with("th:")) {
+          ot += ';';
+          ot += field;
+        }
         p = e + 1;
       }
     } else if (!member.empty()) {
@@ -67,7 +70,10 @@ std::string with_threshold(std::string_view tracestate, std::string_view th) {
     pos = end + 1;
   }
   // A modified member moves to the front (W3C tracestate rules).
-  for (const auto m : others) ot += "," + std::string(m);
+  for (const auto m : others) {
+    ot += ',';
+    ot += m;
+  }
   return ot;
 }
 

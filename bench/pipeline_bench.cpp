@@ -1,0 +1,113 @@
+// The sampler stage alone on one core: spans through Pipeline::ingest + tick (insert into the
+// trace table, decide by the default policies, annotate and hand kept spans on), with the memory a
+// buffered span costs beside its encoded size. No thread, no sockets: the stage's own cost.
+#include <random>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "model/span_queue.hpp"
+#include "pipeline/pipeline.hpp"
+#include "wire/encode.hpp"
+
+using namespace tailgate;
+
+namespace {
+
+// A trading-workflow trace like tailgate-load's: a root and three children with order.* tags.
+std::vector<model::Span> make_traces(std::size_t traces, std::size_t spans_per_trace,
+                                     std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const auto resource = std::make_shared<const model::Resource>(model::Resource{
+      {{"service.name", std::string("orders")}, {"host.name", std::string("trading-1")}}});
+  std::vector<model::Span> out;
+  out.reserve(traces * spans_per_trace);
+  for (std::size_t t = 0; t < traces; ++t) {
+    model::TraceId id{};
+    for (auto& b : id) b = static_cast<std::uint8_t>(rng());
+    model::SpanId root{};
+    for (auto& b : root) b = static_cast<std::uint8_t>(rng());
+    for (std::size_t i = 0; i < spans_per_trace; ++i) {
+      model::Span s;
+      s.trace_id = id;
+      if (i == 0)
+        s.span_id = root;
+      else {
+        for (auto& b : s.span_id) b = static_cast<std::uint8_t>(rng());
+        s.parent_span_id = root;
+      }
+      s.start_unix_ns = 1'700'000'000'000'000'000ULL + i * 1000;
+      s.end_unix_ns = s.start_unix_ns + 400'000;
+      s.kind = model::SpanKind::Internal;
+      s.name =
+          i == 0 ? "signal_generation" : (i == 2 ? "api.exchange.place_order" : "order.validate");
+      s.status = rng() % 100 == 0 ? model::StatusCode::Error : model::StatusCode::Unset;
+      s.attributes = {{"order.symbol", std::string("BTCUSDT")}, {"order.side", std::string("buy")},
+                      {"order.quantity", std::int64_t{10}},     {"order.price", 43250.5},
+                      {"order.type", std::string("limit")},     {"risk.passed", true}};
+      s.resource = resource;
+      out.push_back(std::move(s));
+    }
+  }
+  // Children before roots, as finished spans arrive.
+  return out;
+}
+
+void BM_SamplerStage(benchmark::State& state) {
+  const auto spans_per_trace = static_cast<std::size_t>(state.range(0));
+  const std::size_t traces = 200'000 / spans_per_trace;
+  const auto source = make_traces(traces, spans_per_trace, 42);
+  config::SamplingConfig config;
+  config.decision_wait = std::chrono::milliseconds(1);
+  std::uint64_t kept = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto batch = source;
+    telemetry::Counters counters;
+    model::SpanQueue in(1), out(source.size() + 1);
+    pipeline::Pipeline stage(config, in, 1, out, counters, [] { return 0; });
+    state.ResumeTiming();
+    // Feed 512 spans at a time, then let their roots' decision_wait pass.
+    std::uint64_t now = 0;
+    for (std::size_t at = 0; at < batch.size(); at += 512) {
+      model::SpanBatch chunk(
+          std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(at)),
+          std::make_move_iterator(batch.begin() +
+                                  static_cast<std::ptrdiff_t>(std::min(at + 512, batch.size()))));
+      stage.ingest(chunk, now);
+      now += 2'000'000;
+      stage.tick(now);
+      stage.flush();
+    }
+    kept = counters.spans_kept.load();
+    state.PauseTiming();
+    model::SpanBatch drained;
+    out.pop_all(drained, std::chrono::milliseconds(0));
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * source.size()));
+  state.counters["kept_fraction"] = static_cast<double>(kept) / static_cast<double>(source.size());
+}
+BENCHMARK(BM_SamplerStage)->Arg(1)->Arg(4)->Arg(10)->Arg(100)->Unit(benchmark::kMillisecond);
+
+// Bytes a buffered span holds in the trace table, against its wire encoding.
+void BM_BufferedSpanMemory(benchmark::State& state) {
+  const auto spans = make_traces(1000, 4, 7);
+  std::vector<std::byte> buffer(wire::kMaxRecordSize);
+  double memory = 0, encoded = 0;
+  for (auto _ : state) {
+    memory = encoded = 0;
+    for (const auto& s : spans) {
+      memory += static_cast<double>(model::memory_bytes(s));
+      encoded += static_cast<double>(wire::encode_span(s, buffer));
+    }
+  }
+  state.counters["memory_bytes_per_span"] = memory / static_cast<double>(spans.size());
+  state.counters["encoded_bytes_per_span"] = encoded / static_cast<double>(spans.size());
+  state.counters["ratio"] = memory / encoded;
+}
+BENCHMARK(BM_BufferedSpanMemory)->Iterations(1);
+
+}  // namespace
+
+BENCHMARK_MAIN();
