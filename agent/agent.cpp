@@ -160,22 +160,23 @@ void Agent::reload(const std::string& config_path) {
 }
 
 void Agent::log_stats(const char* event) const {
-  using telemetry::DropReason;
   const auto& c = counters_;
+  const auto get = [](const telemetry::Counter& x) { return x.load(std::memory_order_relaxed); };
+  // received (+ recovered from an earlier run's spool) = exported + sampled_out + dropped
+  // + spooled + in flight.
+  std::string drops;
+  for (std::size_t i = 0; i < c.dropped.size(); ++i) {
+    const auto r = static_cast<telemetry::DropReason>(i);
+    drops += fmt::format(" dropped_{}={}", telemetry::to_string(r), c.dropped_of(r));
+  }
   spdlog::info(
-      "event={} received={} exported={} sampled_out={} dropped={} dropped_malformed={} "
-      "dropped_kernel_buffer={} dropped_producer_loss={} dropped_pipeline_full={} "
-      "dropped_export_queue_full={} dropped_export_failed={} dropped_export_rejected={} "
-      "export_requests_ok={} export_requests_failed={} export_retries={}",
-      event, c.received(), c.spans_exported.load(std::memory_order_relaxed),
-      c.spans_sampled_out.load(std::memory_order_relaxed), c.dropped_after_decode(),
-      c.dropped_of(DropReason::Malformed), c.dropped_of(DropReason::KernelBuffer),
-      c.dropped_of(DropReason::ProducerLoss), c.dropped_of(DropReason::PipelineFull),
-      c.dropped_of(DropReason::ExportQueueFull), c.dropped_of(DropReason::ExportFailed),
-      c.dropped_of(DropReason::ExportRejected),
-      c.export_requests_ok.load(std::memory_order_relaxed),
-      c.export_requests_failed.load(std::memory_order_relaxed),
-      c.export_retries.load(std::memory_order_relaxed));
+      "event={} received={} exported={} sampled_out={} dropped={} spooled={} recovered={}{} "
+      "export_requests_ok={} export_requests_failed={} export_retries={} spool_bytes={} "
+      "spool_replayed_batches={} spool_corrupt_files={}",
+      event, c.received(), get(c.spans_exported), get(c.spans_sampled_out),
+      c.dropped_after_decode(), get(c.spool_spans), get(c.spool_spans_recovered), drops,
+      get(c.export_requests_ok), get(c.export_requests_failed), get(c.export_retries),
+      get(c.spool_bytes), get(c.spool_batches_replayed), get(c.spool_corrupt_files));
   std::string triggers;
   for (std::size_t i = 0; i < c.decisions.size(); ++i) {
     const auto t = static_cast<telemetry::DecisionTrigger>(i);

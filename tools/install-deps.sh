@@ -9,6 +9,7 @@ packages=(
   libspdlog-dev libyaml-cpp-dev nlohmann-json3-dev libsystemd-dev
   catch2 libbenchmark-dev python3
   prometheus  # promtool: tests check /metrics with it
+  openssl     # tests make TLS certificates
 )
 
 missing=()

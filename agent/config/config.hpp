@@ -97,9 +97,11 @@ struct SamplingConfig {
 };
 
 struct ExporterConfig {
-  std::string endpoint = "localhost:4317";     ///< OTLP/gRPC host:port
-  bool insecure = true;                        ///< plaintext; false means TLS
-  std::string ca_file;                         ///< PEM roots for TLS; empty: the system's roots
+  std::string endpoint = "localhost:4317";  ///< OTLP/gRPC host:port
+  bool insecure = true;                     ///< plaintext; false means TLS
+  std::string ca_file;                      ///< PEM roots for TLS; empty: the system's roots
+  std::string client_cert_file;             ///< PEM client certificate for mutual TLS; empty: none
+  std::string client_key_file;              ///< its private key
   std::map<std::string, std::string> headers;  ///< gRPC metadata sent with every request
   Compression compression = Compression::None;
   std::chrono::milliseconds timeout = 5s;  ///< deadline of one export request
@@ -111,6 +113,8 @@ struct ExporterConfig {
   std::chrono::milliseconds max_backoff = 5s;
   std::chrono::milliseconds max_retry_time = 60s;  ///< give up on a batch after this long
   std::chrono::milliseconds shutdown_grace = 5s;   ///< how long shutdown waits for delivery
+  std::string spool_directory;  ///< undelivered batches wait here across outages and restarts
+  std::size_t spool_max_bytes = 1u << 30;
   bool operator==(const ExporterConfig&) const = default;
 };
 

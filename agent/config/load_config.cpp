@@ -427,6 +427,8 @@ Config parse(const YAML::Node& root, const std::string& file) {
   exporter.read("endpoint", e.endpoint);
   exporter.read("insecure", e.insecure);
   exporter.read("ca_file", e.ca_file);
+  exporter.read("client_cert_file", e.client_cert_file);
+  exporter.read("client_key_file", e.client_key_file);
   exporter.read("headers", e.headers);
   exporter.read_enum("compression", e.compression,
                      {{"none", Compression::None}, {"gzip", Compression::Gzip}});
@@ -439,6 +441,8 @@ Config parse(const YAML::Node& root, const std::string& file) {
   exporter.read("max_backoff", e.max_backoff);
   exporter.read("max_retry_time", e.max_retry_time);
   exporter.read("shutdown_grace", e.shutdown_grace);
+  exporter.read("spool_directory", e.spool_directory);
+  exporter.read_size("spool_max_bytes", e.spool_max_bytes);
   exporter.finish();
   top.finish();
 
@@ -453,8 +457,17 @@ Config parse(const YAML::Node& root, const std::string& file) {
 
   apply_otel_environment(e);
   check_endpoint(exporter, "endpoint", "exporter.endpoint", e.endpoint);
-  if (!e.insecure && !e.ca_file.empty() && !std::ifstream(e.ca_file)) {
-    exporter.fail(exporter.at("ca_file"), "exporter.ca_file", "cannot read " + quoted(e.ca_file));
+  for (const auto& [key, path] :
+       {std::pair{"ca_file", &e.ca_file}, std::pair{"client_cert_file", &e.client_cert_file},
+        std::pair{"client_key_file", &e.client_key_file}}) {
+    if (!e.insecure && !path->empty() && !std::ifstream(*path)) {
+      exporter.fail(exporter.at(key), std::string("exporter.") + key,
+                    "cannot read " + quoted(*path));
+    }
+  }
+  if (e.client_cert_file.empty() != e.client_key_file.empty()) {
+    exporter.fail(exporter.at("client_cert_file"), "exporter.client_cert_file",
+                  "client_cert_file and client_key_file go together");
   }
   return config;
 }

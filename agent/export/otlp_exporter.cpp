@@ -10,6 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include "export/otlp_mapping.hpp"
+#include "export/retry.hpp"
+#include "export/spool.hpp"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 
 namespace tailgate::exporter {
@@ -17,20 +19,11 @@ namespace {
 
 namespace collector = otlp::collector::trace::v1;
 
-// Retryable per the OTLP specification's "Failures" table. RESOURCE_EXHAUSTED is retryable only
-// with a RetryInfo the server sends; without it we treat it as final.
-bool retryable(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::CANCELLED:
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-    case grpc::StatusCode::ABORTED:
-    case grpc::StatusCode::OUT_OF_RANGE:
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::DATA_LOSS:
-      return true;
-    default:
-      return false;
-  }
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 std::shared_ptr<grpc::Channel> make_channel(const config::ExporterConfig& config) {
@@ -39,11 +32,10 @@ std::shared_ptr<grpc::Channel> make_channel(const config::ExporterConfig& config
     credentials = grpc::InsecureChannelCredentials();
   } else {
     grpc::SslCredentialsOptions tls;
-    if (!config.ca_file.empty()) {
-      std::ifstream in(config.ca_file);
-      std::stringstream pem;
-      pem << in.rdbuf();
-      tls.pem_root_certs = pem.str();
+    if (!config.ca_file.empty()) tls.pem_root_certs = read_file(config.ca_file);
+    if (!config.client_cert_file.empty()) {
+      tls.pem_cert_chain = read_file(config.client_cert_file);
+      tls.pem_private_key = read_file(config.client_key_file);
     }
     credentials = grpc::SslCredentials(tls);
   }
@@ -57,6 +49,11 @@ std::shared_ptr<grpc::Channel> make_channel(const config::ExporterConfig& config
   return grpc::CreateCustomChannel(config.endpoint, credentials, args);
 }
 
+std::uint64_t steady_ns(std::chrono::steady_clock::time_point t) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
+
 }  // namespace
 
 struct OtlpExporter::StubHolder {
@@ -66,6 +63,7 @@ struct OtlpExporter::StubHolder {
 struct OtlpExporter::Request {
   collector::ExportTraceServiceRequest message;
   std::size_t spans = 0;
+  std::uint64_t spool_sequence = 0;  ///< its file when it came from the spool; 0 otherwise
   int attempts = 0;
   Clock::time_point first_attempt{};
   Clock::time_point next_attempt{};
@@ -73,7 +71,7 @@ struct OtlpExporter::Request {
 
 struct OtlpExporter::Call {
   grpc::ClientContext context;
-  std::chrono::steady_clock::time_point sent_at = std::chrono::steady_clock::now();
+  Clock::time_point sent_at = Clock::now();
   collector::ExportTraceServiceResponse response;
   std::unique_ptr<Request> request;
 };
@@ -84,7 +82,13 @@ OtlpExporter::OtlpExporter(const config::ExporterConfig& config, model::SpanQueu
       in_(in),
       counters_(counters),
       channel_(make_channel(config)),
-      stub_(std::make_unique<StubHolder>(StubHolder{collector::TraceService::NewStub(channel_)})) {}
+      stub_(std::make_unique<StubHolder>(StubHolder{collector::TraceService::NewStub(channel_)})) {
+  if (!config.spool_directory.empty()) {
+    spool_ = std::make_unique<Spool>(config.spool_directory, config.spool_max_bytes);
+    counters_.spool_spans_recovered.fetch_add(spool_->spans(), std::memory_order_relaxed);
+    publish_spool();
+  }
+}
 
 OtlpExporter::~OtlpExporter() {
   stop(std::chrono::milliseconds(0));
@@ -96,7 +100,7 @@ void OtlpExporter::start() {
 
 std::uint64_t OtlpExporter::stop(std::chrono::milliseconds grace) {
   if (!thread_.joinable()) return 0;
-  const auto failed_before = counters_.dropped_of(telemetry::DropReason::ExportFailed);
+  const auto failed_before = counters_.dropped_after_decode();
   {
     std::lock_guard lock(mutex_);
     draining_ = true;
@@ -105,25 +109,33 @@ std::uint64_t OtlpExporter::stop(std::chrono::milliseconds grace) {
   changed_.notify_all();
   thread_.join();
 
-  // Past the deadline: cancel what is still on the wire and wait for gRPC to hand it back.
+  // Past the deadline: cancel what is still on the wire and wait for gRPC to hand it back (the
+  // callbacks spool it).
   std::unique_lock lock(mutex_);
   abandoning_ = true;
   for (auto* context : inflight_) context->TryCancel();
   changed_.wait(lock, [this] { return inflight_.empty(); });
-  std::uint64_t abandoned = 0;
+  std::uint64_t left = 0;
   for (auto* list : {&ready_, &retry_}) {
-    for (const auto& r : *list) abandoned += r->spans;
+    for (auto& r : *list) {
+      left += r->spans;
+      spool_or_drop(std::move(r), telemetry::DropReason::ExportFailed);
+    }
     list->clear();
   }
+  lock.unlock();
+  // Spans still queued (the deadline came first): batch them for the spool too.
   model::SpanBatch rest;
   while (in_.pop_all(rest, std::chrono::milliseconds(0)) > 0) {
   }
-  abandoned += rest.size();
-  if (abandoned > 0) {
-    counters_.add_dropped(telemetry::DropReason::ExportFailed, abandoned);
-    spdlog::error("event=export_abandoned spans={} reason=shutdown_grace_exceeded", abandoned);
+  left += rest.size();
+  cut_batches(rest, true, /*to_spool=*/true);
+  if (left > 0) {
+    spdlog::warn("event=export_unfinished spans={} spooled={} reason=shutdown_grace_exceeded", left,
+                 spool_ != nullptr);
   }
-  return counters_.dropped_of(telemetry::DropReason::ExportFailed) - failed_before;
+  publish_spool();
+  return counters_.dropped_after_decode() - failed_before;
 }
 
 bool OtlpExporter::backed_up() const {
@@ -154,16 +166,21 @@ void OtlpExporter::run() noexcept {
   constexpr auto kPoll = std::chrono::milliseconds(50);
   while (true) {
     bool draining = false;
+    bool spill = false;
     {
       std::unique_lock lock(mutex_);
       draining = draining_;
-      if (draining && Clock::now() >= drain_deadline_) return;
+      if (draining && Clock::now() >= drain_deadline_) break;
       if (backed_up()) {
-        // Take no more spans: the queue in front of us fills and counts its drops instead.
-        changed_.wait_for(lock, kPoll);
-        lock.unlock();
-        dispatch_ready();
-        continue;
+        if (spool_) {
+          spill = true;  // keep draining the queue, onto disk
+        } else {
+          // No spool: take no more spans; the queue in front fills and counts its drops.
+          changed_.wait_for(lock, kPoll);
+          lock.unlock();
+          dispatch_ready();
+          continue;
+        }
       }
     }
     const auto now = Clock::now();
@@ -177,8 +194,7 @@ void OtlpExporter::run() noexcept {
     in_.pop_all(pending, wait);
     if (was_empty && !pending.empty()) batch_deadline = Clock::now() + config_.max_batch_delay;
     const bool inbox_done = draining && in_.closed() && in_.size_spans() == 0;
-    const bool flush = inbox_done || Clock::now() >= batch_deadline;
-    cut_batches(pending, flush);
+    cut_batches(pending, inbox_done || Clock::now() >= batch_deadline, spill);
     if (pending.empty()) batch_deadline = Clock::time_point::max();
     dispatch_ready();
     if (inbox_done && pending.empty()) {
@@ -190,12 +206,14 @@ void OtlpExporter::run() noexcept {
         dispatch_ready();
         lock.lock();
       }
-      return;
+      break;
     }
   }
+  // The deadline may come with spans still unbatched: batch them, so stop() can spool them.
+  cut_batches(pending, true);
 }
 
-void OtlpExporter::cut_batches(model::SpanBatch& pending, bool flush_all) {
+void OtlpExporter::cut_batches(model::SpanBatch& pending, bool flush_all, bool to_spool) {
   while (pending.size() >= config_.max_batch_spans || (flush_all && !pending.empty())) {
     const auto n = std::min(pending.size(), config_.max_batch_spans);
     auto request = std::make_unique<Request>();
@@ -203,8 +221,32 @@ void OtlpExporter::cut_batches(model::SpanBatch& pending, bool flush_all) {
     append_spans(std::span(pending.data(), n), request->message);
     pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(n));
     std::lock_guard lock(mutex_);
-    ready_.push_back(std::move(request));
+    if (to_spool)
+      spool_or_drop(std::move(request), telemetry::DropReason::ExportQueueFull);
+    else
+      ready_.push_back(std::move(request));
   }
+}
+
+void OtlpExporter::spool_or_drop(std::unique_ptr<Request> request, telemetry::DropReason reason) {
+  if (request->spool_sequence != 0) {
+    spool_->release(request->spool_sequence);  // already on disk: it stays there
+    return;
+  }
+  if (spool_ && spool_->put(request->message.SerializeAsString(),
+                            static_cast<std::uint32_t>(request->spans))) {
+    counters_.spool_spans_written.fetch_add(request->spans, std::memory_order_relaxed);
+    publish_spool();
+    return;
+  }
+  counters_.add_dropped(spool_ ? telemetry::DropReason::SpoolFull : reason, request->spans);
+}
+
+void OtlpExporter::publish_spool() {
+  if (!spool_) return;
+  counters_.spool_bytes.store(spool_->bytes(), std::memory_order_relaxed);
+  counters_.spool_spans.store(spool_->spans(), std::memory_order_relaxed);
+  counters_.spool_corrupt_files.store(spool_->corrupt_files(), std::memory_order_relaxed);
 }
 
 void OtlpExporter::dispatch_ready() {
@@ -223,12 +265,35 @@ void OtlpExporter::dispatch_ready() {
       } else if (!ready_.empty()) {
         next = std::move(ready_.front());
         ready_.pop_front();
+      } else if (spool_ && !draining_ && retry_.empty() &&
+                 counters_.export_failing_since_ns.load(std::memory_order_relaxed) == 0) {
+        // Nothing newer waits and the backend answers: replay the spool, oldest first. While
+        // exports fail, the retries probe the backend; the spool waits for their success.
+        next = take_from_spool();
+        if (!next) return;
       } else {
         return;
       }
     }
     send(std::move(next));
   }
+}
+
+std::unique_ptr<OtlpExporter::Request> OtlpExporter::take_from_spool() {
+  while (auto batch = spool_->take_oldest()) {
+    auto request = std::make_unique<Request>();
+    if (!request->message.ParseFromString(batch->payload)) {
+      // The checksum held but the payload is not a request: written by something else.
+      spool_->remove(batch->sequence);
+      counters_.spool_corrupt_files.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    request->spans = batch->spans;
+    request->spool_sequence = batch->sequence;
+    return request;
+  }
+  publish_spool();
+  return nullptr;
 }
 
 void OtlpExporter::send(std::unique_ptr<Request> request) {
@@ -255,65 +320,79 @@ void OtlpExporter::on_done(Call* raw, const grpc::Status& status) {
   const auto now = Clock::now();
   counters_.observe_export_latency(static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(now - call->sent_at).count()));
-  const auto now_ns = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
   if (status.ok()) {
-    counters_.export_last_success_ns.store(now_ns, std::memory_order_relaxed);
+    counters_.export_last_success_ns.store(steady_ns(now), std::memory_order_relaxed);
     counters_.export_failing_since_ns.store(0, std::memory_order_relaxed);
   } else {
     std::uint64_t none = 0;  // only the first failure since the last success sets it
-    counters_.export_failing_since_ns.compare_exchange_strong(none, now_ns,
+    counters_.export_failing_since_ns.compare_exchange_strong(none, steady_ns(now),
                                                               std::memory_order_relaxed);
   }
   std::unique_lock lock(mutex_);
   inflight_.erase(&call->context);
   if (status.ok()) {
-    counters_.export_requests_ok.fetch_add(1, std::memory_order_relaxed);
-    const auto rejected = static_cast<std::uint64_t>(
-        std::max<std::int64_t>(0, call->response.partial_success().rejected_spans()));
-    const auto accepted = request->spans - std::min<std::uint64_t>(rejected, request->spans);
-    counters_.spans_exported.fetch_add(accepted, std::memory_order_relaxed);
-    if (rejected > 0) {
-      counters_.add_dropped(telemetry::DropReason::ExportRejected, request->spans - accepted);
-      spdlog::warn("event=export_partial_success rejected={} message=\"{}\"", rejected,
-                   call->response.partial_success().error_message());
-    }
+    on_success(*call);
   } else {
-    counters_.export_requests_failed.fetch_add(1, std::memory_order_relaxed);
-    const auto shift = std::min(request->attempts - 1, 20);
-    auto backoff = std::min(config_.initial_backoff * (1 << shift), config_.max_backoff);
-    // Full jitter on the upper half: spreads a fleet's retries without ever retrying at once.
-    std::uniform_int_distribution<std::int64_t> spread(backoff.count() / 2, backoff.count());
-    backoff = std::chrono::milliseconds(spread(jitter_));
-    const bool in_time = now + backoff - request->first_attempt < config_.max_retry_time &&
-                         (!draining_ || now + backoff < drain_deadline_);
-    if (retryable(status.error_code()) && in_time && !abandoning_) {
-      counters_.export_retries.fetch_add(1, std::memory_order_relaxed);
-      if (should_log(now)) {
-        spdlog::warn(
-            "event=export_retry code={} message=\"{}\" spans={} attempt={} backoff_ms={} "
-            "similar_unlogged={}",
-            static_cast<int>(status.error_code()), status.error_message(), request->spans,
-            request->attempts, backoff.count(), take_unlogged());
-      }
-      request->next_attempt = now + backoff;
-      retry_.push_back(std::move(request));
-    } else if (abandoning_) {
-      // stop() counts nothing for calls it cancelled; count them here, once.
-      counters_.add_dropped(telemetry::DropReason::ExportFailed, request->spans);
-    } else {
-      counters_.add_dropped(telemetry::DropReason::ExportFailed, request->spans);
-      if (should_log(now)) {
-        spdlog::error(
-            "event=export_failed code={} message=\"{}\" spans={} attempts={} "
-            "similar_unlogged={}",
-            static_cast<int>(status.error_code()), status.error_message(), request->spans,
-            request->attempts, take_unlogged());
-      }
-    }
+    on_failure(std::move(request), status, now);
   }
   lock.unlock();
   changed_.notify_all();
+}
+
+void OtlpExporter::on_success(Call& call) {
+  auto& request = call.request;
+  counters_.export_requests_ok.fetch_add(1, std::memory_order_relaxed);
+  const auto rejected = static_cast<std::uint64_t>(
+      std::max<std::int64_t>(0, call.response.partial_success().rejected_spans()));
+  const auto accepted = request->spans - std::min<std::uint64_t>(rejected, request->spans);
+  counters_.spans_exported.fetch_add(accepted, std::memory_order_relaxed);
+  if (rejected > 0) {
+    counters_.add_dropped(telemetry::DropReason::ExportRejected, request->spans - accepted);
+    spdlog::warn("event=export_partial_success rejected={} message=\"{}\"", rejected,
+                 call.response.partial_success().error_message());
+  }
+  if (request->spool_sequence != 0) {
+    spool_->remove(request->spool_sequence);
+    counters_.spool_batches_replayed.fetch_add(1, std::memory_order_relaxed);
+    publish_spool();
+  }
+}
+
+void OtlpExporter::on_failure(std::unique_ptr<Request> request, const grpc::Status& status,
+                              Clock::time_point now) {
+  counters_.export_requests_failed.fetch_add(1, std::memory_order_relaxed);
+  const auto plan = plan_retry(status, request->attempts, config_, jitter_);
+  const bool in_time = plan.retry &&
+                       now + plan.delay - request->first_attempt < config_.max_retry_time &&
+                       (!draining_ || now + plan.delay < drain_deadline_);
+  if (in_time && !abandoning_) {
+    counters_.export_retries.fetch_add(1, std::memory_order_relaxed);
+    if (should_log(now)) {
+      spdlog::warn(
+          "event=export_retry code={} message=\"{}\" spans={} attempt={} backoff_ms={} "
+          "server_delay={} similar_unlogged={}",
+          static_cast<int>(status.error_code()), status.error_message(), request->spans,
+          request->attempts, plan.delay.count(), plan.from_server, take_unlogged());
+    }
+    request->next_attempt = now + plan.delay;
+    retry_.push_back(std::move(request));
+  } else if (plan.retry) {
+    // Retryable, but out of time (or the agent is stopping): keep it on disk for later.
+    spool_or_drop(std::move(request), telemetry::DropReason::ExportFailed);
+  } else {
+    if (should_log(now)) {
+      spdlog::error(
+          "event=export_failed code={} message=\"{}\" spans={} attempts={} "
+          "similar_unlogged={}",
+          static_cast<int>(status.error_code()), status.error_message(), request->spans,
+          request->attempts, take_unlogged());
+    }
+    if (request->spool_sequence != 0) {
+      spool_->remove(request->spool_sequence);  // the backend will never take it
+      publish_spool();
+    }
+    counters_.add_dropped(telemetry::DropReason::ExportFailed, request->spans);
+  }
 }
 
 }  // namespace tailgate::exporter

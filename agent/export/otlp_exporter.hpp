@@ -2,9 +2,12 @@
 // The OTLP/gRPC exporter: one thread that batches kept spans (max spans, max delay), maps them to
 // ExportTraceServiceRequest and sends them with gRPC's asynchronous callback API, several requests
 // in flight. Retryable failures (the OTLP specification's list) are retried with exponential
-// backoff and jitter until max_retry_time; the rest, and partial-success rejections, are counted.
-// Memory is bounded: when requests back up, the exporter stops taking spans and its queue fills
-// and drops (counted) instead. start()/stop() run on the Agent's thread; gRPC callbacks on gRPC's.
+// backoff and jitter, or after the delay the server asks for, until max_retry_time. What cannot
+// be delivered in time (backend down, requests backed up, shutdown) goes to the disk spool and is
+// replayed, oldest first, once the backend answers, in this run or the next. Without a spool,
+// memory is bounded by the queue in front, which fills and drops (counted). Non-retryable
+// failures and partial-success rejections are counted.
+// start()/stop() run on the Agent's thread; gRPC callbacks on gRPC's.
 
 #include <chrono>
 #include <condition_variable>
@@ -28,6 +31,8 @@ class Status;
 
 namespace tailgate::exporter {
 
+class Spool;
+
 class OtlpExporter final {
  public:
   OtlpExporter(const config::ExporterConfig& config, model::SpanQueue& in,
@@ -48,10 +53,18 @@ class OtlpExporter final {
   using Clock = std::chrono::steady_clock;
 
   void run() noexcept;
-  void cut_batches(model::SpanBatch& pending, bool flush_all);
+  void cut_batches(model::SpanBatch& pending, bool flush_all, bool to_spool = false);
   void dispatch_ready();
   void send(std::unique_ptr<Request> request);
   void on_done(Call* call, const grpc::Status& status);
+  void on_success(Call& call);  // mutex_ held
+  void on_failure(std::unique_ptr<Request> request, const grpc::Status& status,
+                  Clock::time_point now);  // mutex_ held
+  /// Puts an undeliverable request on disk, or counts its spans dropped (spool_full, or
+  /// `reason` without a spool). One that came from the spool simply stays there.
+  void spool_or_drop(std::unique_ptr<Request> request, telemetry::DropReason reason);
+  [[nodiscard]] std::unique_ptr<Request> take_from_spool();
+  void publish_spool();
   [[nodiscard]] bool backed_up() const;    // mutex_ held
   [[nodiscard]] bool idle() const;         // mutex_ held
   bool should_log(Clock::time_point now);  // mutex_ held
@@ -63,6 +76,7 @@ class OtlpExporter final {
   std::shared_ptr<grpc::Channel> channel_;
   struct StubHolder;
   std::unique_ptr<StubHolder> stub_;
+  std::unique_ptr<Spool> spool_;  ///< null without exporter.spool_directory
 
   // Shared between the exporter thread and gRPC callbacks.
   mutable std::mutex mutex_;

@@ -28,6 +28,8 @@ std::string_view to_string(DropReason r) noexcept {
       return "export_failed";
     case DropReason::ExportRejected:
       return "export_rejected";
+    case DropReason::SpoolFull:
+      return "spool_full";
     case DropReason::kCount:
       break;
   }
@@ -67,6 +69,7 @@ bool after_decode(DropReason r) noexcept {
     case DropReason::ExportQueueFull:
     case DropReason::ExportFailed:
     case DropReason::ExportRejected:
+    case DropReason::SpoolFull:
       return true;
   }
   return false;

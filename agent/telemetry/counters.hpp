@@ -26,6 +26,7 @@ enum class DropReason : std::uint8_t {
   ExportQueueFull,  ///< the exporter's queue was full
   ExportFailed,     ///< export gave up: non-retryable error, or retries exhausted
   ExportRejected,   ///< the backend accepted the request but rejected these spans
+  SpoolFull,        ///< undeliverable now, and the spool was full (or unwritable, or off)
   kCount
 };
 [[nodiscard]] std::string_view to_string(DropReason r) noexcept;
@@ -76,6 +77,14 @@ struct Counters {
   /// Export request latency: cumulative-free buckets (le = kExportLatencyBounds), sum in µs.
   std::array<Counter, kExportLatencyBuckets + 1> export_latency{};
   Counter export_latency_sum_us{0};
+  // The disk spool. Spans recovered from an earlier run's spool count as received again, so the
+  // identity becomes received + recovered = exported + sampled_out + dropped + in flight.
+  Counter spool_spans_written{0};
+  Counter spool_spans_recovered{0};
+  Counter spool_batches_replayed{0};
+  Counter spool_corrupt_files{0};
+  Counter spool_bytes{0};  ///< gauge
+  Counter spool_spans{0};  ///< gauge
   Counter config_reloads_ok{0};
   Counter config_reloads_failed{0};
 

@@ -135,6 +135,19 @@ std::string prometheus_text(const Counters& c, const Gauges& g,
           static_cast<double>(get(c.stressed)));
   w.gauge("tailgate_sampling_base_probability", "Current probability of the base policy.",
           static_cast<double>(get(c.base_probability_ppm)) / 1e6);
+  w.gauge("tailgate_spool_spans", "Spans waiting in the disk spool.",
+          static_cast<double>(get(c.spool_spans)));
+  w.gauge("tailgate_spool_bytes", "Bytes the disk spool holds.",
+          static_cast<double>(get(c.spool_bytes)));
+  w.counter("tailgate_spool_spans_written_total", "Spans written to the disk spool.",
+            get(c.spool_spans_written));
+  w.counter("tailgate_spool_spans_recovered_total",
+            "Spans found in the spool at start-up, left by an earlier run.",
+            get(c.spool_spans_recovered));
+  w.counter("tailgate_spool_batches_replayed_total", "Spooled batches delivered.",
+            get(c.spool_batches_replayed));
+  w.counter("tailgate_spool_corrupt_files_total", "Spool files found damaged and removed.",
+            get(c.spool_corrupt_files));
   w.family("tailgate_config_reloads_total", "counter", "SIGHUP reloads, by result.");
   w.sample("tailgate_config_reloads_total", "result=\"ok\"", get(c.config_reloads_ok));
   w.sample("tailgate_config_reloads_total", "result=\"failed\"", get(c.config_reloads_failed));

@@ -150,7 +150,7 @@ TEST_CASE("garbage datagrams are counted and the agent keeps serving", "[integra
   REQUIRE(stack.agent->wait(15s) == 0);
   const auto log = testing::read_file(stack.dir.file("agent.err"));
   INFO(log);
-  CHECK_THAT(log, Catch::Matchers::Contains(
-                      "received=1 exported=1 sampled_out=0 dropped=0 dropped_malformed=10"));
+  CHECK_THAT(log, Catch::Matchers::Contains("received=1 exported=1 sampled_out=0 dropped=0 "
+                                            "spooled=0 recovered=0 dropped_malformed=10"));
   CHECK_THAT(log, Catch::Matchers::Contains("event=udp_malformed"));
 }

@@ -18,18 +18,24 @@ namespace {
 constexpr const char* kUsage =
     "usage: tailgate-sink [--listen HOST:PORT] [--port-file FILE] [--jsonl FILE]\n"
     "                     [--fail-for-ms N] [--require-header KEY=VALUE]... [--no-gzip]\n"
+    "                     [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
+    "                     [--throttle-for-ms N [--retry-delay-ms D]]\n"
     "  --listen          address to serve OTLP/gRPC on (default 127.0.0.1:4317; port 0: any)\n"
     "  --port-file       write the bound port there once serving\n"
     "  --jsonl           write every received span as one JSON line\n"
     "  --fail-for-ms     answer UNAVAILABLE for the first N ms after start\n"
     "  --require-header  answer PERMISSION_DENIED to requests without this metadata\n"
-    "  --no-gzip         refuse compressed requests (proves a client compresses)\n";
+    "  --no-gzip         refuse compressed requests (proves a client compresses)\n"
+    "  --tls-cert F --tls-key F [--tls-client-ca F]  serve TLS (and require client certs)\n"
+    "  --throttle-for-ms N [--retry-delay-ms D]  answer RESOURCE_EXHAUSTED with RetryInfo D\n";
 }
 
 int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:4317";
   std::string port_file;
   long fail_for_ms = 0;
+  long throttle_for_ms = 0;
+  long retry_delay_ms = 1000;
   tailgate::tools::OtlpSink::Options options;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -69,7 +75,13 @@ int main(int argc, char** argv) {
       server.sink().fail_until(std::chrono::steady_clock::now() +
                                std::chrono::milliseconds(fail_for_ms));
     }
-    std::fprintf(stderr, "tailgate-sink: serving OTLP/gRPC on port %d\n", server.port());
+    if (throttle_for_ms > 0) {
+      server.sink().throttle_until(
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(throttle_for_ms),
+          std::chrono::milliseconds(retry_delay_ms));
+    }
+    std::fprintf(stderr, "tailgate-sink: serving OTLP/gRPC%s on port %d\n",
+                 options.tls_cert_file.empty() ? "" : " over TLS", server.port());
     if (!port_file.empty()) {
       const auto tmp = port_file + ".tmp";
       std::ofstream(tmp) << server.port() << '\n';
@@ -82,6 +94,7 @@ int main(int argc, char** argv) {
     std::cout << nlohmann::json{{"requests", s.requests},
                                 {"refused_requests", s.refused_requests},
                                 {"rejected_requests", s.rejected_requests},
+                                {"throttled_requests", s.throttled_requests},
                                 {"spans", s.spans},
                                 {"error_spans", s.error_spans},
                                 {"spans_by_policy", s.spans_by_policy},

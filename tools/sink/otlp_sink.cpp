@@ -1,8 +1,11 @@
 #include "otlp_sink.hpp"
 
+#include <sstream>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
+
+#include "google/rpc/status.pb.h"
 
 namespace tailgate::tools {
 namespace {
@@ -93,6 +96,20 @@ grpc::ServerUnaryReactor* OtlpSink::Export(
     otlp::collector::trace::v1::ExportTraceServiceResponse* /*response*/) {
   auto* reactor = context->DefaultReactor();
   std::lock_guard lock(mutex_);
+  if (std::chrono::steady_clock::now() < throttle_until_) {
+    ++stats_.throttled_requests;
+    google::rpc::RetryInfo info;
+    info.mutable_retry_delay()->set_seconds(throttle_delay_.count() / 1000);
+    info.mutable_retry_delay()->set_nanos(static_cast<int>(throttle_delay_.count() % 1000) *
+                                          1'000'000);
+    google::rpc::Status details;
+    details.set_code(static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED));
+    details.set_message("tailgate-sink: throttling on request");
+    details.add_details()->PackFrom(info);
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, details.message(),
+                                 details.SerializeAsString()));
+    return reactor;
+  }
   if (std::chrono::steady_clock::now() < fail_until_) {
     ++stats_.refused_requests;
     reactor->Finish(
@@ -134,6 +151,13 @@ void OtlpSink::fail_until(std::chrono::steady_clock::time_point until) {
   fail_until_ = until;
 }
 
+void OtlpSink::throttle_until(std::chrono::steady_clock::time_point until,
+                              std::chrono::milliseconds delay) {
+  std::lock_guard lock(mutex_);
+  throttle_until_ = until;
+  throttle_delay_ = delay;
+}
+
 SinkStats OtlpSink::stats() const {
   std::lock_guard lock(mutex_);
   return stats_;
@@ -144,10 +168,25 @@ std::vector<ReceivedSpan> OtlpSink::spans() const {
   return spans_;
 }
 
-SinkServer::SinkServer(const std::string& address, OtlpSink::Options options)
-    : sink_(std::move(options)) {
+SinkServer::SinkServer(const std::string& address, OtlpSink::Options options) : sink_(options) {
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!options.tls_cert_file.empty()) {
+    const auto read = [](const std::string& path) {
+      std::ifstream in(path);
+      std::stringstream text;
+      text << in.rdbuf();
+      return text.str();
+    };
+    grpc::SslServerCredentialsOptions tls(
+        options.tls_client_ca_file.empty()
+            ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    tls.pem_key_cert_pairs.push_back({read(options.tls_key_file), read(options.tls_cert_file)});
+    if (!options.tls_client_ca_file.empty()) tls.pem_root_certs = read(options.tls_client_ca_file);
+    credentials = grpc::SslServerCredentials(tls);
+  }
+  builder.AddListeningPort(address, credentials, &port_);
   if (!sink_.accepts_gzip()) {
     // Identity only: gRPC then refuses a gzip request (UNIMPLEMENTED) before the service sees
     // it, which is how a test proves a client really compressed (the service cannot tell).

@@ -28,9 +28,10 @@ struct ReceivedSpan {
 };
 
 struct SinkStats {
-  std::uint64_t requests = 0;           ///< answered OK
-  std::uint64_t refused_requests = 0;   ///< answered UNAVAILABLE (failure window)
-  std::uint64_t rejected_requests = 0;  ///< missing a required header
+  std::uint64_t requests = 0;            ///< answered OK
+  std::uint64_t refused_requests = 0;    ///< answered UNAVAILABLE (failure window)
+  std::uint64_t rejected_requests = 0;   ///< missing a required header
+  std::uint64_t throttled_requests = 0;  ///< answered RESOURCE_EXHAUSTED with a RetryInfo
   std::uint64_t spans = 0;
   std::map<std::string, std::uint64_t> spans_by_policy;  ///< the sampling.policy attribute
   std::map<std::string, std::uint64_t> spans_by_service;
@@ -43,7 +44,10 @@ class OtlpSink final : public otlp::collector::trace::v1::TraceService::Callback
     std::string jsonl_path;   ///< write every span as one JSON line; empty: don't
     bool keep_spans = false;  ///< keep received spans in memory (tests)
     std::map<std::string, std::string> required_headers;  ///< else PERMISSION_DENIED
-    bool accept_gzip = true;  ///< false: gRPC refuses compressed requests (UNIMPLEMENTED)
+    bool accept_gzip = true;         ///< false: gRPC refuses compressed requests (UNIMPLEMENTED)
+    std::string tls_cert_file;       ///< PEM server certificate; empty: plaintext
+    std::string tls_key_file;        ///< its private key
+    std::string tls_client_ca_file;  ///< require client certificates signed by this CA
   };
 
   explicit OtlpSink(Options options);
@@ -55,6 +59,8 @@ class OtlpSink final : public otlp::collector::trace::v1::TraceService::Callback
 
   /// Answer UNAVAILABLE until `until` (steady clock).
   void fail_until(std::chrono::steady_clock::time_point until);
+  /// Answer RESOURCE_EXHAUSTED with a RetryInfo asking for `delay` until `until`.
+  void throttle_until(std::chrono::steady_clock::time_point until, std::chrono::milliseconds delay);
   [[nodiscard]] SinkStats stats() const;
   [[nodiscard]] std::vector<ReceivedSpan> spans() const;
   [[nodiscard]] bool accepts_gzip() const noexcept { return options_.accept_gzip; }
@@ -64,6 +70,8 @@ class OtlpSink final : public otlp::collector::trace::v1::TraceService::Callback
   mutable std::mutex mutex_;
   std::ofstream jsonl_;
   std::chrono::steady_clock::time_point fail_until_{};
+  std::chrono::steady_clock::time_point throttle_until_{};
+  std::chrono::milliseconds throttle_delay_{0};
   SinkStats stats_;
   std::vector<ReceivedSpan> spans_;
 };

@@ -1,0 +1,73 @@
+#pragma once
+// The exporter's disk spool: export requests that could not be delivered in time (backend down,
+// queue backed up, agent stopping) wait here, and are replayed oldest first when the backend
+// answers again and at the next start. One file per request:
+//
+//   <sequence, 20 digits>.otlp = magic "TGSP" | version u32 | spans u32 | crc32 u32 |
+//                                payload bytes u64 | payload (serialized ExportTraceServiceRequest)
+//
+// Written as .tmp, fsynced, renamed, and the directory fsynced: a crash leaves either a whole
+// file or a .tmp that the next start deletes. A file whose length or checksum is wrong (a torn
+// write the filesystem let through, a disk error) is counted and removed, never sent. Delivery is
+// at least once: a crash between a successful export and the file's removal sends it again.
+// Bounded in bytes; past the bound put() refuses and the caller counts the drop.
+// Thread-safe (the exporter thread writes, gRPC callbacks remove).
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+
+namespace tailgate::exporter {
+
+class Spool final {
+ public:
+  struct Batch {
+    std::uint64_t sequence = 0;
+    std::uint32_t spans = 0;
+    std::string payload;
+  };
+
+  /// Opens (creating it, mode 0700) the directory and indexes what an earlier run left. Throws
+  /// std::runtime_error naming the directory if it cannot be used.
+  Spool(std::string directory, std::size_t max_bytes);
+
+  /// Writes a batch; false (nothing written) when it would pass max_bytes or the write fails.
+  bool put(const std::string& payload, std::uint32_t spans);
+  /// The oldest batch not already taken, read and verified; corrupt files are removed and
+  /// counted on the way. Taken batches stay on disk until remove() or release().
+  std::optional<Batch> take_oldest();
+  /// Delivered: delete it.
+  void remove(std::uint64_t sequence);
+  /// Not delivered: it stays on disk and may be taken again.
+  void release(std::uint64_t sequence);
+
+  [[nodiscard]] std::size_t bytes() const;
+  [[nodiscard]] std::size_t files() const;
+  [[nodiscard]] std::size_t available() const;  ///< files not taken
+  [[nodiscard]] std::uint64_t corrupt_files() const;
+  [[nodiscard]] std::uint64_t spans() const;  ///< spans in all files
+
+ private:
+  struct FileInfo {
+    std::size_t bytes;
+    std::uint32_t spans;
+  };
+  [[nodiscard]] std::string path_of(std::uint64_t sequence, const char* suffix) const;
+  void drop_file(std::uint64_t sequence);  // mutex_ held
+
+  const std::string directory_;
+  const std::size_t max_bytes_;
+  mutable std::mutex mutex_;
+  std::map<std::uint64_t, FileInfo> files_;
+  std::set<std::uint64_t> taken_;
+  std::uint64_t next_sequence_ = 1;
+  std::size_t bytes_ = 0;
+  std::uint64_t spans_ = 0;
+  std::uint64_t corrupt_ = 0;
+};
+
+}  // namespace tailgate::exporter
