@@ -23,7 +23,7 @@ constexpr auto kStatsInterval = std::chrono::seconds(10);
 Agent::Agent(config::Config config)
     : config_(std::move(config)),
       pipeline_queue_(config_.pipeline.queue_spans),
-      export_queue_(config_.exporter.queue_spans) {}
+      export_queue_(config_.exporter.queue_spans, config_.exporter.queue_bytes) {}
 
 Agent::~Agent() = default;
 
@@ -104,7 +104,8 @@ admin::Snapshot Agent::snapshot() const {
                                             .count());
   s.receivers_bound = !config_.receivers.udp.enabled || udp_ != nullptr;
   s.gauges = {pipeline_queue_.size_spans(), config_.pipeline.queue_spans,
-              export_queue_.size_spans(), config_.exporter.queue_spans, start_time_unix_seconds_};
+              export_queue_.size_spans(),   config_.exporter.queue_spans,
+              export_queue_.size_bytes(),   start_time_unix_seconds_};
   for (const auto& p : pipeline_->policy_stats()) {
     s.policies.push_back({p.name, p.kept_traces, p.sampled_out_traces});
   }

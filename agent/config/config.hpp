@@ -107,7 +107,8 @@ struct ExporterConfig {
   std::chrono::milliseconds timeout = 5s;  ///< deadline of one export request
   std::size_t max_batch_spans = 512;
   std::chrono::milliseconds max_batch_delay = 200ms;
-  std::size_t queue_spans = 262144;  ///< pipeline → exporter hand-off bound
+  std::size_t queue_spans = 262144;      ///< pipeline → exporter hand-off bound
+  std::size_t queue_bytes = 128u << 20;  ///< ... and the memory those spans may hold
   std::size_t max_inflight_requests = 4;
   std::chrono::milliseconds initial_backoff = 100ms;
   std::chrono::milliseconds max_backoff = 5s;

@@ -436,6 +436,7 @@ Config parse(const YAML::Node& root, const std::string& file) {
   exporter.read_count("max_batch_spans", e.max_batch_spans);
   exporter.read("max_batch_delay", e.max_batch_delay);
   exporter.read_count("queue_spans", e.queue_spans);
+  exporter.read_size("queue_bytes", e.queue_bytes);
   exporter.read_count("max_inflight_requests", e.max_inflight_requests);
   exporter.read("initial_backoff", e.initial_backoff);
   exporter.read("max_backoff", e.max_backoff);

@@ -4,14 +4,21 @@
 
 namespace tailgate::model {
 
-SpanQueue::SpanQueue(std::size_t max_spans) : max_spans_(max_spans) {}
+SpanQueue::SpanQueue(std::size_t max_spans, std::size_t max_bytes)
+    : max_spans_(max_spans), max_bytes_(max_bytes) {}
 
 bool SpanQueue::try_push(SpanBatch& batch) {
   if (batch.empty()) return true;
+  std::size_t bytes = 0;
+  if (max_bytes_ != 0) {
+    for (const auto& span : batch) bytes += memory_bytes(span);  // outside the lock
+  }
   {
     std::lock_guard lock(mutex_);
     if (spans_ + batch.size() > max_spans_) return false;
+    if (max_bytes_ != 0 && bytes_ + bytes > max_bytes_) return false;
     spans_ += batch.size();
+    bytes_ += bytes;
     batches_.push_back(std::move(batch));
   }
   batch.clear();
@@ -26,6 +33,7 @@ std::size_t SpanQueue::pop_all(SpanBatch& out, std::chrono::milliseconds timeout
     nonempty_.wait_for(lock, timeout, [this] { return spans_ > 0 || closed_; });
     taken.swap(batches_);
     spans_ = 0;
+    bytes_ = 0;
   }
   std::size_t appended = 0;
   for (auto& batch : taken) {
@@ -56,6 +64,11 @@ bool SpanQueue::closed() const {
 std::size_t SpanQueue::size_spans() const {
   std::lock_guard lock(mutex_);
   return spans_;
+}
+
+std::size_t SpanQueue::size_bytes() const {
+  std::lock_guard lock(mutex_);
+  return bytes_;
 }
 
 }  // namespace tailgate::model

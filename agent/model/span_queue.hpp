@@ -1,7 +1,8 @@
 #pragma once
 // The hand-off between pipeline threads: receivers → pipeline, pipeline → exporter. Many producers,
-// one consumer; bounded in spans so a stalled consumer costs memory up to the bound and then
-// drops (the caller counts the drop with its reason). Thread-safe.
+// one consumer; bounded in spans and, optionally, in the bytes those spans hold, so a stalled
+// consumer costs memory up to the bound and then drops (the caller counts the drop with its
+// reason). Thread-safe.
 
 #include <chrono>
 #include <condition_variable>
@@ -15,7 +16,8 @@ namespace tailgate::model {
 
 class SpanQueue final {
  public:
-  explicit SpanQueue(std::size_t max_spans);
+  /// `max_bytes` 0: bounded in spans only (the bytes are then not even measured).
+  explicit SpanQueue(std::size_t max_spans, std::size_t max_bytes = 0);
   SpanQueue(const SpanQueue&) = delete;
   SpanQueue& operator=(const SpanQueue&) = delete;
 
@@ -31,13 +33,16 @@ class SpanQueue final {
   void close();
   [[nodiscard]] bool closed() const;
   [[nodiscard]] std::size_t size_spans() const;
+  [[nodiscard]] std::size_t size_bytes() const;
 
  private:
   const std::size_t max_spans_;
+  const std::size_t max_bytes_;
   mutable std::mutex mutex_;
   std::condition_variable nonempty_;
   std::deque<SpanBatch> batches_;
   std::size_t spans_ = 0;
+  std::size_t bytes_ = 0;
   bool closed_ = false;
 };
 

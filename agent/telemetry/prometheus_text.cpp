@@ -125,6 +125,8 @@ std::string prometheus_text(const Counters& c, const Gauges& g,
           static_cast<double>(g.export_queue_spans));
   w.gauge("tailgate_export_queue_capacity_spans", "Bound of the export queue.",
           static_cast<double>(g.export_queue_capacity));
+  w.gauge("tailgate_export_queue_bytes", "Memory held by spans waiting for the exporter.",
+          static_cast<double>(g.export_queue_bytes));
   w.gauge("tailgate_buffered_traces", "Traces held for a decision.",
           static_cast<double>(get(c.traces_buffered)));
   w.gauge("tailgate_buffered_spans", "Spans held for a decision.",

@@ -23,6 +23,7 @@ struct Gauges {
   std::uint64_t pipeline_queue_capacity = 0;
   std::uint64_t export_queue_spans = 0;
   std::uint64_t export_queue_capacity = 0;
+  std::uint64_t export_queue_bytes = 0;
   double start_time_unix_seconds = 0;
 };
 

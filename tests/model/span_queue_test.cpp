@@ -79,3 +79,19 @@ TEST_CASE("many producers, one consumer: every span arrives exactly once", "[mod
     ++next[p];
   }
 }
+
+TEST_CASE("a byte bound refuses a batch whose spans would hold too much memory", "[model]") {
+  SpanBatch big(4);
+  for (auto& s : big) s.name.assign(1000, 'x');  // about 1 KiB of heap each
+  const std::size_t one = memory_bytes(big[0]);
+  SpanQueue q(1000, 3 * one);
+  SpanBatch two(big.begin(), big.begin() + 2);
+  CHECK(q.try_push(two));
+  CHECK(q.size_bytes() == 2 * one);
+  SpanBatch two_more(big.begin() + 2, big.end());
+  CHECK_FALSE(q.try_push(two_more));  // 4 spans' worth would pass the bound
+  SpanBatch out;
+  q.pop_all(out, std::chrono::milliseconds(0));
+  CHECK(q.size_bytes() == 0);
+  CHECK(q.try_push(two_more));
+}
