@@ -8,12 +8,14 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 
 #include "admin/admin_server.hpp"
 #include "config/load_config.hpp"
 #include "export/otlp_exporter.hpp"
 #include "pipeline/pipeline.hpp"
 #include "receivers/udp_receiver.hpp"
+#include "telemetry/logging.hpp"
 
 namespace tailgate {
 namespace {
@@ -29,6 +31,8 @@ Agent::~Agent() = default;
 
 int Agent::run(const std::string& config_path) {
   start();
+  // systemd (Type=notify): ready once every receiver is bound. Without NOTIFY_SOCKET it is a no-op.
+  sd_notify(0, "READY=1");
   boost::asio::io_context io;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   boost::asio::signal_set hangup(io, SIGHUP);
@@ -50,11 +54,34 @@ int Agent::run(const std::string& config_path) {
     });
   };
   schedule_stats();
+  // The watchdog is fed only while the pipeline thread turns: a stuck pipeline stops the pings
+  // and systemd restarts the agent, as /health would tell Kubernetes.
+  std::uint64_t watchdog_usec = 0;
+  boost::asio::steady_timer watchdog_timer(io);
+  std::function<void()> schedule_watchdog = [&] {
+    watchdog_timer.expires_after(std::chrono::microseconds(watchdog_usec / 2));
+    watchdog_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      const auto beat = counters_.pipeline_heartbeat_ns.load(std::memory_order_relaxed);
+      const auto now =
+          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::steady_clock::now().time_since_epoch())
+                                         .count());
+      if (beat != 0 && now - beat < watchdog_usec * 1000 / 2)
+        sd_notify(0, "WATCHDOG=1");
+      else
+        spdlog::error("event=watchdog_withheld reason=pipeline_stalled");
+      schedule_watchdog();
+    });
+  };
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) schedule_watchdog();
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     spdlog::info("event=signal_received signal={}", signal);
     stats_timer.cancel();
     hangup.cancel();
+    watchdog_timer.cancel();
+    sd_notify(0, "STOPPING=1");
   });
   io.run();
   shutdown();
@@ -147,12 +174,26 @@ void Agent::reload(const std::string& config_path) {
   }
   try {
     auto next = config::load_config(config_path);
-    if (next.receivers != config_.receivers || next.exporter != config_.exporter ||
-        next.pipeline != config_.pipeline || next.log != config_.log) {
-      spdlog::warn("event=reload_partial reason=restart_needed_for_non_sampling_changes");
+    // Live: sampling and the log level. The rest is bound to sockets, threads and memory.
+    std::string restart_needed;
+    const auto note = [&](bool changed, const char* section) {
+      if (changed) restart_needed += (restart_needed.empty() ? "" : ",") + std::string(section);
+    };
+    note(next.receivers != config_.receivers, "receivers");
+    note(next.pipeline != config_.pipeline, "pipeline");
+    note(next.exporter != config_.exporter, "exporter");
+    note(next.admin != config_.admin, "admin");
+    note(next.log.format != config_.log.format, "log.format");
+    if (!restart_needed.empty()) {
+      spdlog::warn("event=reload_needs_restart sections={} applied=sampling,log.level",
+                   restart_needed);
     }
     pipeline_->reload(next.sampling);
     config_.sampling = next.sampling;
+    if (next.log.level != config_.log.level) {
+      telemetry::set_log_level(next.log.level);
+      config_.log.level = next.log.level;
+    }
     counters_.config_reloads_ok.fetch_add(1, std::memory_order_relaxed);
   } catch (const config::ConfigError& e) {
     counters_.config_reloads_failed.fetch_add(1, std::memory_order_relaxed);

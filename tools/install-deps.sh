@@ -10,6 +10,7 @@ packages=(
   catch2 libbenchmark-dev python3
   prometheus  # promtool: tests check /metrics with it
   openssl     # tests make TLS certificates
+  systemd adduser  # the package test: systemd-analyze, and the postinst that adds the user
 )
 
 missing=()

@@ -41,7 +41,30 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
   }
 };
 
+spdlog::level::level_enum to_spdlog(config::LogLevel level) {
+  using config::LogLevel;
+  switch (level) {
+    case LogLevel::Trace:
+      return spdlog::level::trace;
+    case LogLevel::Debug:
+      return spdlog::level::debug;
+    case LogLevel::Info:
+      return spdlog::level::info;
+    case LogLevel::Warn:
+      return spdlog::level::warn;
+    case LogLevel::Error:
+      return spdlog::level::err;
+    case LogLevel::Off:
+      return spdlog::level::off;
+  }
+  return spdlog::level::info;
+}
+
 }  // namespace
+
+void set_log_level(config::LogLevel level) {
+  spdlog::default_logger()->set_level(to_spdlog(level));
+}
 
 void setup_logging(const config::LogConfig& config) {
   auto logger = spdlog::stderr_logger_mt("tailgate");

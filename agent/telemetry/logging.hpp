@@ -7,5 +7,7 @@
 namespace tailgate::telemetry {
 
 void setup_logging(const config::LogConfig& config);
+/// A new level for the running logger (SIGHUP).
+void set_log_level(config::LogLevel level);
 
 }  // namespace tailgate::telemetry

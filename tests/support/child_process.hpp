@@ -20,8 +20,9 @@ namespace tailgate::testing {
 
 class ChildProcess {
  public:
+  /// `environment`: extra NAME=value entries for the child, on top of ours.
   ChildProcess(std::vector<std::string> argv, const std::string& stdout_path,
-               const std::string& stderr_path) {
+               const std::string& stderr_path, const std::vector<std::string>& environment = {}) {
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
@@ -29,6 +30,7 @@ class ChildProcess {
       const int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       ::dup2(out, 1);
       ::dup2(err, 2);
+      for (const auto& entry : environment) ::putenv(const_cast<char*>(entry.c_str()));
       std::vector<char*> args;
       for (auto& a : argv) args.push_back(a.data());
       args.push_back(nullptr);

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the .deb with CPack, installs it, and checks what an operator gets: the service account,
+# the installed agent validating the installed config, and the unit passing systemd-analyze
+# verify with an exposure rating of 2.0 or better. Removes the package afterwards.
+# Needs root (it installs a package): skipped (exit 77) otherwise.
+set -euo pipefail
+build_dir=$1
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deb_test: needs root to install a package; skipped"
+  exit 77
+fi
+if dpkg-query -W -f='${Status}' tailgate 2>/dev/null | grep -q "install ok installed"; then
+  echo "deb_test: a tailgate package is installed already; not touching it; skipped"
+  exit 77
+fi
+cd "$build_dir"
+rm -f tailgate_*.deb
+cpack -G DEB >/dev/null
+deb=$(ls tailgate_*.deb)
+trap 'dpkg --purge tailgate >/dev/null 2>&1 || true' EXIT
+dpkg -i "$deb" >/dev/null
+
+getent group tailgate >/dev/null || { echo "FAIL: no tailgate group"; exit 1; }
+getent passwd tailgate >/dev/null || { echo "FAIL: no tailgate user"; exit 1; }
+/usr/bin/tailgate --validate --config /etc/tailgate/tailgate.yaml
+unit=/usr/lib/systemd/system/tailgate.service
+systemd-analyze verify "$unit"
+rating=$(systemd-analyze security --offline=true "$unit" | awk '/Overall exposure level/ {print $(NF-2)}')
+echo "exposure rating: $rating"
+awk -v r="$rating" 'BEGIN { exit !(r + 0 <= 2.0) }' || { echo "FAIL: exposure $rating > 2.0"; exit 1; }
+echo "deb_test: installed, validated, verified"
