@@ -1,6 +1,7 @@
 // tailgate-load: sends trading-workflow traces to the agent's UDP receiver, bounded in count and
 // time, paced to a rate, and prints what it sent as one JSON line.
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -116,17 +117,20 @@ int main(int argc, char** argv) {
   }
   workflow.seed = seed;
 
+  // host:port; the host may be a name (a compose service) or an IPv4 literal.
   sockaddr_in to{};
-  to.sin_family = AF_INET;
   const auto colon = target.rfind(':');
-  const std::string host = colon == std::string::npos ? "" : target.substr(0, colon);
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
   if (colon == std::string::npos ||
-      inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host.c_str(), &to.sin_addr) != 1) {
-    return std::fprintf(stderr, "tailgate-load: --target must be IPv4:port, got %s\n",
-                        target.c_str()),
-           2;
+      ::getaddrinfo(target.substr(0, colon).c_str(), target.substr(colon + 1).c_str(), &hints,
+                    &found) != 0) {
+    return std::fprintf(stderr, "tailgate-load: cannot resolve --target %s\n", target.c_str()), 2;
   }
-  to.sin_port = htons(static_cast<std::uint16_t>(std::stoul(target.substr(colon + 1))));
+  std::memcpy(&to, found->ai_addr, sizeof to);
+  ::freeaddrinfo(found);
   const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::perror("tailgate-load: socket"), 1;
 
