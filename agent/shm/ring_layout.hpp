@@ -1,0 +1,85 @@
+#pragma once
+// The shared-memory segment a producer process creates and the agent drains: its bytes, drawn.
+// One file per producer under the ring directory, named <pid>-<start time>.ring, so a reused pid
+// can never be taken for a dead process. All integers little-endian; the agent and its producers
+// share one host.
+//
+// Segment (file offsets):
+//
+//   0     SegmentHeader (4096 bytes: one page)
+//           0  magic u64 "TGRING01"   written last, with release: the segment is complete
+//           8  layout_version u32      16  lane_bytes u64 (power of two)
+//          12  lane_count u32          24  pid u32   28 reserved
+//          32  start_time u64 (/proc/<pid>/stat field 22, clock ticks since boot)
+//          40  lanes_claimed u32 (atomic: a producer thread takes the next lane once)
+//          44  resource_bytes u32      48 reserved
+//          64  resource record (wire format, type Resource), up to kMaxResourceBytes
+//   4096  lane 0: LaneControl (256 bytes) then lane_bytes of records
+//   ...   lane i at 4096 + i * (256 + lane_bytes)
+//
+// LaneControl, fields grouped by the thread that writes them (producer and consumer never share
+// a cache line):
+//
+//     0  tail u64      producer: position after the last whole record (release store = commit)
+//     8  dropped u64   producer: records it dropped because the lane was full (cumulative)
+//    64  head u64      consumer: position after the last record the agent has taken (release)
+//
+// Positions grow without wrapping (2^64 bytes is centuries); the byte offset is pos % lane_bytes.
+// Records use the wire format (wire/span_record.hpp) and never straddle the end: a padding record
+// fills the gap. A producer that dropped records writes a loss record (its count) before the next
+// record that fits, so the agent knows exactly what was lost and when.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace tailgate::shm {
+
+inline constexpr std::uint64_t kMagic = 0x31304749'52474754ULL;  // "TGRING01", little-endian
+inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::size_t kHeaderBytes = 4096;
+inline constexpr std::size_t kLaneControlBytes = 256;
+inline constexpr std::size_t kResourceOffset = 64;
+inline constexpr std::size_t kMaxResourceBytes = kHeaderBytes - kResourceOffset;
+inline constexpr std::size_t kCacheLine = 64;
+
+struct SegmentHeader {
+  std::atomic<std::uint64_t> magic;
+  std::uint32_t layout_version;
+  std::uint32_t lane_count;
+  std::uint64_t lane_bytes;
+  std::uint32_t pid;
+  std::uint32_t reserved0;
+  std::uint64_t start_time;
+  std::atomic<std::uint32_t> lanes_claimed;
+  std::uint32_t resource_bytes;
+  std::uint8_t reserved1[16];
+};
+static_assert(sizeof(SegmentHeader) == kResourceOffset);
+static_assert(offsetof(SegmentHeader, layout_version) == 8 &&
+              offsetof(SegmentHeader, lane_bytes) == 16);
+static_assert(offsetof(SegmentHeader, pid) == 24 && offsetof(SegmentHeader, start_time) == 32);
+static_assert(offsetof(SegmentHeader, lanes_claimed) == 40 &&
+              offsetof(SegmentHeader, resource_bytes) == 44);
+
+struct LaneControl {
+  alignas(kCacheLine) std::atomic<std::uint64_t> tail;  // producer's line
+  std::atomic<std::uint64_t> dropped;
+  alignas(kCacheLine) std::atomic<std::uint64_t> head;  // consumer's line
+  std::uint8_t reserved[kLaneControlBytes - kCacheLine - sizeof(std::uint64_t)];
+};
+static_assert(sizeof(LaneControl) == kLaneControlBytes);
+static_assert(offsetof(LaneControl, dropped) == 8 && offsetof(LaneControl, head) == kCacheLine);
+// Shared memory between processes: the atomics must be plain lock-free words.
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+
+[[nodiscard]] constexpr std::size_t lane_offset(std::size_t lane, std::size_t lane_bytes) noexcept {
+  return kHeaderBytes + lane * (kLaneControlBytes + lane_bytes);
+}
+[[nodiscard]] constexpr std::size_t segment_bytes(std::size_t lanes,
+                                                  std::size_t lane_bytes) noexcept {
+  return lane_offset(lanes, lane_bytes);
+}
+
+}  // namespace tailgate::shm
