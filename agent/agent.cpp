@@ -14,6 +14,7 @@
 #include "config/load_config.hpp"
 #include "export/otlp_exporter.hpp"
 #include "pipeline/pipeline.hpp"
+#include "receivers/ring_receiver.hpp"
 #include "receivers/udp_receiver.hpp"
 #include "telemetry/logging.hpp"
 
@@ -105,11 +106,19 @@ void Agent::start() {
     udp_ =
         std::make_unique<receivers::UdpReceiver>(config_.receivers.udp, pipeline_queue_, counters_);
   }
+  if (config_.receivers.ring.enabled) {
+    ring_ = std::make_unique<receivers::RingReceiver>(config_.receivers.ring, pipeline_queue_,
+                                                      counters_);
+  }
   exporter_->start();
   pipeline_->start();
   spdlog::info("event=exporter_started endpoint={} tls={} compression={}",
                config_.exporter.endpoint, !config_.exporter.insecure,
                config_.exporter.compression == config::Compression::Gzip ? "gzip" : "none");
+  if (ring_) {
+    ring_->start();
+    spdlog::info("event=receiver_bound receiver=ring directory={}", ring_->directory());
+  }
   if (udp_) {
     udp_->start();
     spdlog::info("event=receiver_bound receiver=udp endpoint={} socket_buffer={}",
@@ -129,7 +138,8 @@ admin::Snapshot Agent::snapshot() const {
   s.now_ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                             std::chrono::steady_clock::now().time_since_epoch())
                                             .count());
-  s.receivers_bound = !config_.receivers.udp.enabled || udp_ != nullptr;
+  s.receivers_bound = (!config_.receivers.udp.enabled || udp_ != nullptr) &&
+                      (!config_.receivers.ring.enabled || ring_ != nullptr);
   s.gauges = {pipeline_queue_.size_spans(), config_.pipeline.queue_spans,
               export_queue_.size_spans(),   config_.exporter.queue_spans,
               export_queue_.size_bytes(),   start_time_unix_seconds_};
@@ -151,6 +161,7 @@ void Agent::shutdown() {
 void Agent::stop_receivers() {
   // The admin server goes first: it reads the stages' state through snapshot().
   if (admin_) admin_->stop();
+  if (ring_) ring_->stop();
   if (udp_) udp_->stop();
   spdlog::info("event=receivers_stopped");
 }

@@ -14,7 +14,8 @@ namespace tailgate {
 
 namespace receivers {
 class UdpReceiver;
-}
+class RingReceiver;
+}  // namespace receivers
 namespace pipeline {
 class Pipeline;
 }
@@ -54,6 +55,7 @@ class Agent final {
   std::unique_ptr<exporter::OtlpExporter> exporter_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<receivers::UdpReceiver> udp_;
+  std::unique_ptr<receivers::RingReceiver> ring_;
   std::unique_ptr<admin::AdminServer> admin_;
   double start_time_unix_seconds_ = 0;
 };

@@ -73,6 +73,7 @@ def main():
             with open(config, "w") as f:
                 # Default sampling policies; a shorter decision_wait only to keep the demo short.
                 f.write("receivers:\n  udp:\n    endpoint: 127.0.0.1:0\n"
+                        f"  ring:\n    directory: {tmp}/ring\n"
                         "admin:\n  endpoint: 127.0.0.1:0\n"
                         f"exporter:\n  endpoint: 127.0.0.1:{sink_port}\n"
                         "  max_batch_delay: 100ms\n"

@@ -32,8 +32,16 @@ struct UdpReceiverConfig {
   bool operator==(const UdpReceiverConfig&) const = default;
 };
 
+struct RingReceiverConfig {
+  bool enabled = true;
+  std::string directory = "/dev/shm/tailgate";      ///< where producers create their segments
+  std::chrono::milliseconds scan_interval = 200ms;  ///< new segments and dead producers
+  bool operator==(const RingReceiverConfig&) const = default;
+};
+
 struct ReceiversConfig {
   UdpReceiverConfig udp;
+  RingReceiverConfig ring;
   bool operator==(const ReceiversConfig&) const = default;
 };
 

@@ -413,6 +413,12 @@ Config parse(const YAML::Node& root, const std::string& file) {
   check_endpoint(udp, "endpoint", "receivers.udp.endpoint", u.endpoint);
   udp.read_size("socket_buffer", u.socket_buffer_bytes);
   udp.finish();
+  auto ring = receivers.child("ring");
+  auto& r = config.receivers.ring;
+  ring.read("enabled", r.enabled);
+  ring.read("directory", r.directory);
+  ring.read("scan_interval", r.scan_interval);
+  ring.finish();
   receivers.finish();
 
   auto pipeline = top.child("pipeline");

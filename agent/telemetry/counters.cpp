@@ -6,6 +6,8 @@ std::string_view to_string(Receiver r) noexcept {
   switch (r) {
     case Receiver::Udp:
       return "udp";
+    case Receiver::Ring:
+      return "ring";
     case Receiver::kCount:
       break;
   }

@@ -15,7 +15,7 @@
 
 namespace tailgate::telemetry {
 
-enum class Receiver : std::uint8_t { Udp, kCount };
+enum class Receiver : std::uint8_t { Udp, Ring, kCount };
 [[nodiscard]] std::string_view to_string(Receiver r) noexcept;
 
 enum class DropReason : std::uint8_t {
@@ -83,8 +83,11 @@ struct Counters {
   Counter spool_spans_recovered{0};
   Counter spool_batches_replayed{0};
   Counter spool_corrupt_files{0};
-  Counter spool_bytes{0};  ///< gauge
-  Counter spool_spans{0};  ///< gauge
+  Counter spool_bytes{0};             ///< gauge
+  Counter spool_spans{0};             ///< gauge
+  Counter ring_segments_attached{0};  ///< gauge
+  Counter ring_segments_refused{0};
+  Counter ring_producers_reaped{0};  ///< producers found dead, drained and removed
   Counter config_reloads_ok{0};
   Counter config_reloads_failed{0};
 

@@ -67,6 +67,13 @@ std::string prometheus_text(const Counters& c, const Gauges& g,
   }
   w.counter("tailgate_datagrams_received_total", "UDP datagrams received.",
             get(c.datagrams_received));
+  w.gauge("tailgate_ring_segments", "Producer segments the ring receiver drains.",
+          static_cast<double>(get(c.ring_segments_attached)));
+  w.counter("tailgate_ring_segments_refused_total",
+            "Segments refused (bad magic, layout version or sizes).", get(c.ring_segments_refused));
+  w.counter("tailgate_ring_producers_reaped_total",
+            "Producers found dead, drained and their segments removed.",
+            get(c.ring_producers_reaped));
   w.family("tailgate_spans_dropped_total", "counter",
            "Spans lost, by reason (malformed counts records, kernel_buffer datagrams).");
   for (std::size_t i = 0; i < c.dropped.size(); ++i) {

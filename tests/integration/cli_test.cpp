@@ -66,8 +66,9 @@ TEST_CASE("a port already taken fails start-up with exit 1 and names the endpoin
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   const auto endpoint = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
-  std::ofstream(dir.file("t.yaml")) << "receivers: {udp: {endpoint: \"" << endpoint << "\"}}\n"
-                                    << "admin: {enabled: false}\n";
+  std::ofstream(dir.file("t.yaml"))
+      << "receivers: {udp: {endpoint: \"" << endpoint << "\"}, ring: {enabled: false}}\n"
+      << "admin: {enabled: false}\n";  // only the UDP port matters
   const auto r = run({"--config", dir.file("t.yaml")});
   ::close(fd);
   CHECK(r.code == 1);

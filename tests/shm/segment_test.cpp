@@ -78,7 +78,7 @@ TEST_CASE("a child process's records are read from its segment after it exits", 
   CHECK(next == 100);
 }
 
-TEST_CASE("a running producer is alive; its start time tells a reused pid apart", "[shm]") {
+TEST_CASE("a running producer is alive, and its start time tells a reused pid apart", "[shm]") {
   testing::TempDir dir;
   auto segment =
       shm::Segment::create({.directory = dir.file("ring"), .lanes = 1, .lane_bytes = 4096});

@@ -54,9 +54,12 @@ struct AgentStack {
   }
 
   [[nodiscard]] std::string config_path() const { return dir.file("tailgate.yaml"); }
+  [[nodiscard]] std::string ring_directory() const { return dir.file("ring"); }
   void write_config(const std::string& extra_yaml) const {
     std::ofstream(config_path()) << "receivers:\n  udp:\n    endpoint: 127.0.0.1:"
                                  << (udp_port > 0 ? udp_port : 0) << "\n"
+                                 << "  ring:\n    directory: " << ring_directory()
+                                 << "\n    scan_interval: 50ms\n"
                                  << "admin:\n  endpoint: 127.0.0.1:"
                                  << (admin_port > 0 ? admin_port : 0)
                                  << "\n  export_failing_after: 500ms\n"

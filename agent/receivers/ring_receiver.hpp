@@ -1,0 +1,59 @@
+#pragma once
+// The shared-memory ring receiver: finds producers' segments in the ring directory (a rescan every
+// scan_interval), checks and attaches them (a bad one is refused once, logged, never written to),
+// drains every lane on its own thread (busy: straight on; idle: backing off to a few ms), decodes
+// the records with the segment's resource and hands the spans to the pipeline. Loss records
+// become dropped{producer_loss}. A producer that has died (pid gone, or reused: start time
+// differs) is drained one last time, then its segment is removed. The read position lives in the
+// segment, so an agent restart resumes exactly where this one stopped.
+// start()/stop() on the Agent's thread; the rest on the receiver thread.
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "config/config.hpp"
+#include "model/span_queue.hpp"
+#include "telemetry/counters.hpp"
+
+namespace tailgate::shm {
+class Segment;
+}
+
+namespace tailgate::receivers {
+
+class RingReceiver final {
+ public:
+  /// Creates the directory (mode 2770: producers of the group create their segments there).
+  RingReceiver(const config::RingReceiverConfig& config, model::SpanQueue& out,
+               telemetry::Counters& counters);
+  ~RingReceiver();
+  RingReceiver(const RingReceiver&) = delete;
+  RingReceiver& operator=(const RingReceiver&) = delete;
+
+  void start();
+  /// Stops after one last drain of every segment; live producers' segments stay for the next run.
+  void stop();
+  [[nodiscard]] const std::string& directory() const noexcept { return config_.directory; }
+
+ private:
+  struct Attached;
+  void run() noexcept;
+  void rescan();
+  std::size_t drain_all();
+  std::size_t drain(Attached& segment);
+
+  config::RingReceiverConfig config_;
+  model::SpanQueue& out_;
+  telemetry::Counters& counters_;
+  std::map<std::string, std::unique_ptr<Attached>> segments_;
+  std::set<std::string> refused_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace tailgate::receivers

@@ -1,0 +1,164 @@
+// The shared-memory fast path through the real agent: producer processes (forked here) write spans
+// into their own segments; the agent drains them to the real sink.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "shm/segment.hpp"
+#include "support/agent_stack.hpp"
+#include "support/span_builder.hpp"
+#include "wire/encode.hpp"
+
+using namespace tailgate;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kKeepAll =
+    "sampling:\n  decision_wait: 100ms\n"
+    "  policies: [{name: all, type: base, probability: 1.0}]\n";
+
+/// Forks a producer: it creates its segment, writes `first` spans (traces of 4), touches
+/// `ready`, then waits (bounded) for `go` to write `second` more, touches `done`, and sleeps
+/// until killed or 30 s pass. Trace numbers start at `trace_base`.
+pid_t fork_producer(const std::string& ring, const std::string& dir, std::uint64_t trace_base,
+                    std::uint64_t first, std::uint64_t second) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  const auto resource = testing::test_resource("ring-producer");
+  std::vector<std::byte> record(wire::kMaxRecordSize);
+  std::vector<std::byte> resource_record(1024);
+  resource_record.resize(wire::encode_resource(*resource, resource_record));
+  auto segment = shm::Segment::create(
+      {.directory = ring, .lanes = 2, .lane_bytes = 1 << 20, .resource = resource_record});
+  auto lane = segment->claim_lane();
+  const auto write = [&](std::uint64_t from, std::uint64_t count) {
+    for (std::uint64_t i = from; i < from + count; ++i) {
+      auto span = testing::make_span(trace_base + i / 4, i % 4, resource);
+      const auto n = wire::encode_span(span, record);
+      if (n == 0 || !lane.try_write(std::span(record.data(), n))) ::_exit(3);
+    }
+  };
+  const auto wait_for_file = [](const std::string& path) {
+    for (int i = 0; i < 3000 && !fs::exists(path); ++i) std::this_thread::sleep_for(10ms);
+    return fs::exists(path);
+  };
+  write(0, first);
+  std::ofstream(dir + "/ready") << "1";
+  if (second > 0) {
+    if (!wait_for_file(dir + "/go")) ::_exit(4);
+    write(first, second);
+    std::ofstream(dir + "/done") << "1";
+  }
+  std::this_thread::sleep_for(30s);
+  ::_exit(0);
+}
+
+bool wait_file(const std::string& path) {
+  for (int i = 0; i < 3000 && !fs::exists(path); ++i) std::this_thread::sleep_for(10ms);
+  return fs::exists(path);
+}
+
+std::size_t spans_at_sink(const testing::AgentStack& stack) {
+  std::set<std::string> ids;
+  for (const auto& e : fs::directory_iterator(stack.dir.file(""))) {
+    if (e.path().extension() != ".jsonl") continue;
+    std::ifstream in(e.path());
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line.back() == '}')
+        ids.insert(nlohmann::json::parse(line)["span_id"].get<std::string>());
+    }
+  }
+  return ids.size();
+}
+
+template <typename Predicate>
+bool eventually(Predicate&& done, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+void reap(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+}  // namespace
+
+TEST_CASE("spans from producer processes' segments reach the sink with their resource",
+          "[integration]") {
+  testing::AgentStack stack(kKeepAll);
+  testing::TempDir a, b;
+  const pid_t one = fork_producer(stack.ring_directory(), a.file(""), 0, 400, 0);
+  const pid_t two = fork_producer(stack.ring_directory(), b.file(""), 1000, 400, 0);
+  REQUIRE(wait_file(a.file("ready")));
+  REQUIRE(wait_file(b.file("ready")));
+  CHECK(eventually([&] { return spans_at_sink(stack) == 800; }, 20s));
+  const auto spans = stack.sink_spans();
+  REQUIRE_FALSE(spans.empty());
+  CHECK(spans[0]["resource"]["service.name"] == "ring-producer");
+  reap(one);
+  reap(two);
+  const auto log = stack.stop_agent();
+  const auto stats = testing::log_fields(log, "shutdown_complete");
+  CHECK(stats.at("received") == "800");
+  CHECK(stats.at("dropped") == "0");
+}
+
+TEST_CASE("a producer killed with SIGKILL: its committed spans arrive, its segment is removed",
+          "[integration]") {
+  testing::AgentStack stack(kKeepAll);
+  testing::TempDir a;
+  const pid_t producer = fork_producer(stack.ring_directory(), a.file(""), 0, 1000, 0);
+  REQUIRE(wait_file(a.file("ready")));
+  ::kill(producer, SIGKILL);
+  ::waitpid(producer, nullptr, 0);
+  CHECK(eventually([&] { return spans_at_sink(stack) == 1000; }, 20s));
+  CHECK(eventually([&] { return fs::is_empty(stack.ring_directory()); }, 10s));
+  CHECK_THAT(stack.agent_log(), Catch::Matchers::Contains("event=producer_gone"));
+}
+
+TEST_CASE(
+    "an agent restarted while a producer writes resumes where it stopped: nothing lost, "
+    "nothing twice",
+    "[integration]") {
+  testing::AgentStack stack(kKeepAll);
+  testing::TempDir a;
+  const pid_t producer = fork_producer(stack.ring_directory(), a.file(""), 0, 200, 300);
+  REQUIRE(wait_file(a.file("ready")));
+  REQUIRE(eventually([&] { return spans_at_sink(stack) == 200; }, 20s));
+  stack.stop_agent();
+  std::ofstream(a.file("go")) << "1";  // the producer writes 300 more with no agent running
+  REQUIRE(wait_file(a.file("done")));
+  stack.agent = std::make_unique<testing::ChildProcess>(
+      std::vector<std::string>{TAILGATE_AGENT_BIN, "--config", stack.config_path()},
+      stack.dir.file("agent2.out"), stack.dir.file("agent2.err"));
+  CHECK(eventually([&] { return spans_at_sink(stack) == 500; }, 20s));
+  std::this_thread::sleep_for(300ms);
+  std::size_t lines = 0;
+  for (const auto& e : fs::directory_iterator(stack.dir.file(""))) {
+    if (e.path().extension() != ".jsonl") continue;
+    std::ifstream in(e.path());
+    for (std::string line; std::getline(in, line);) lines += !line.empty();
+  }
+  CHECK(lines == 500);  // the second agent did not send the first 200 again
+  reap(producer);
+}
+
+TEST_CASE("a segment with a foreign layout is refused and left alone", "[integration]") {
+  testing::AgentStack stack(kKeepAll);
+  std::ofstream(stack.ring_directory() + "/1-1.ring") << std::string(8192, 'x');
+  CHECK_THAT(testing::wait_for_text(stack.dir.file("agent.err"), "event=segment_refused", 10s),
+             Catch::Matchers::Contains("bad magic"));
+  CHECK(fs::file_size(stack.ring_directory() + "/1-1.ring") == 8192);
+}
