@@ -16,6 +16,11 @@ std::uint64_t to_ns(std::chrono::milliseconds d) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
 }
 
+sampling::DecisionCache::Entry cache_entry(const sampling::Decision& d) {
+  return {d.keep, d.policy == sampling::Decision::kNoPolicy ? kNoPolicyInCache
+                                                            : static_cast<std::uint8_t>(d.policy)};
+}
+
 // A one-span view for rules that judge a span by itself (the fast path, load shedding).
 model::Trace single_span_view(const model::Span& span, bool has_error, std::uint64_t duration_ns) {
   return {span.trace_id, std::span(&span, 1), has_error, span.is_root(), duration_ns};
@@ -139,9 +144,7 @@ void Pipeline::decide_on_arrival(model::Span&& span) {
   const auto view =
       single_span_view(span, span.status == model::StatusCode::Error, span.duration_ns());
   const auto decision = sampler_.decide_on_arrival(view);
-  cache_.record(span.trace_id, {decision.keep, decision.policy == sampling::Decision::kNoPolicy
-                                                   ? kNoPolicyInCache
-                                                   : static_cast<std::uint8_t>(decision.policy)});
+  cache_.record(span.trace_id, cache_entry(decision));
   counters_.add_decision(DecisionTrigger::Stress);
   if (decision.keep) {
     emit(std::move(span), decision);
@@ -153,9 +156,7 @@ void Pipeline::decide_on_arrival(model::Span&& span) {
 void Pipeline::finalize(const model::TraceId& id, const sampling::Decision& decision,
                         DecisionTrigger trigger) {
   auto spans = table_.take(id);
-  cache_.record(id, {decision.keep, decision.policy == sampling::Decision::kNoPolicy
-                                        ? kNoPolicyInCache
-                                        : static_cast<std::uint8_t>(decision.policy)});
+  cache_.record(id, cache_entry(decision));
   counters_.add_decision(trigger);
   if (decision.keep) {
     for (auto& span : spans) emit(std::move(span), decision);

@@ -145,22 +145,19 @@ std::size_t RingReceiver::drain(Attached& attached) {
       ++malformed;
     }
   };
+  const auto hand_on = [&] {
+    const auto n = batch.size();
+    counters_.add_received(telemetry::Receiver::Ring, n);
+    if (!out_.try_push(batch)) counters_.add_dropped(telemetry::DropReason::PipelineFull, n);
+    batch.clear();
+  };
   for (std::size_t lane = 0; lane < attached.segment->lane_count(); ++lane) {
     const auto drained = attached.segment->reader(lane).drain(handle, kRecordsPerLaneDrain);
     records += drained.records;
     if (drained.skipped_bytes > 0) ++malformed;
-    if (batch.size() >= kBatchSpans) {
-      const auto n = batch.size();
-      counters_.add_received(telemetry::Receiver::Ring, n);
-      if (!out_.try_push(batch)) counters_.add_dropped(telemetry::DropReason::PipelineFull, n);
-      batch.clear();
-    }
+    if (batch.size() >= kBatchSpans) hand_on();
   }
-  if (!batch.empty()) {
-    const auto n = batch.size();
-    counters_.add_received(telemetry::Receiver::Ring, n);
-    if (!out_.try_push(batch)) counters_.add_dropped(telemetry::DropReason::PipelineFull, n);
-  }
+  if (!batch.empty()) hand_on();
   if (malformed > 0) counters_.add_dropped(telemetry::DropReason::Malformed, malformed);
   if (lost > 0) counters_.add_dropped(telemetry::DropReason::ProducerLoss, lost);
   return records;

@@ -10,6 +10,7 @@
 
 #include "otlp_sink.hpp"
 #include "support/child_process.hpp"
+#include "support/eventually.hpp"
 #include "support/span_builder.hpp"
 
 using namespace tailgate;
@@ -38,16 +39,6 @@ void push_spans(model::SpanQueue& q, std::uint64_t traces, std::uint64_t spans_p
   REQUIRE(q.try_push(batch));
 }
 
-template <typename Predicate>
-bool eventually(Predicate&& done, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
-
 }  // namespace
 
 TEST_CASE("queued spans reach the server in batches of at most max_batch_spans", "[export]") {
@@ -57,7 +48,7 @@ TEST_CASE("queued spans reach the server in batches of at most max_batch_spans",
   exporter::OtlpExporter exporter(exporter_config(server.port()), queue, counters);
   exporter.start();
   push_spans(queue, 250, 4);
-  REQUIRE(eventually([&] { return server.sink().stats().spans == 1000; }));
+  REQUIRE(testing::eventually([&] { return server.sink().stats().spans == 1000; }));
   queue.close();
   CHECK(exporter.stop(1s) == 0);
   CHECK(server.sink().stats().requests >= 10);
@@ -74,7 +65,7 @@ TEST_CASE("a partial batch is sent once max_batch_delay has passed", "[export]")
   exporter::OtlpExporter exporter(exporter_config(server.port()), queue, counters);
   exporter.start();
   push_spans(queue, 1, 3);
-  CHECK(eventually([&] { return server.sink().stats().spans == 3; }, 5s));
+  CHECK(testing::eventually([&] { return server.sink().stats().spans == 3; }, 5s));
   queue.close();
   exporter.stop(1s);
 }
@@ -88,7 +79,7 @@ TEST_CASE("while the backend answers UNAVAILABLE, batches are retried and all ar
   exporter::OtlpExporter exporter(exporter_config(server.port()), queue, counters);
   exporter.start();
   push_spans(queue, 100, 5);
-  REQUIRE(eventually([&] { return server.sink().stats().spans == 500; }));
+  REQUIRE(testing::eventually([&] { return server.sink().stats().spans == 500; }));
   queue.close();
   CHECK(exporter.stop(1s) == 0);
   CHECK(server.sink().stats().refused_requests > 0);
@@ -106,8 +97,8 @@ TEST_CASE("a non-retryable refusal is dropped and counted, not retried", "[expor
   exporter::OtlpExporter exporter(exporter_config(server.port()), queue, counters);
   exporter.start();
   push_spans(queue, 10, 2);
-  REQUIRE(
-      eventually([&] { return counters.dropped_of(telemetry::DropReason::ExportFailed) == 20; }));
+  REQUIRE(testing::eventually(
+      [&] { return counters.dropped_of(telemetry::DropReason::ExportFailed) == 20; }));
   queue.close();
   exporter.stop(1s);
   CHECK(counters.export_retries.load() == 0);
@@ -129,7 +120,7 @@ TEST_CASE("configured headers and gzip reach the server", "[export]") {
     exporter::OtlpExporter exporter(config(server.port()), queue, counters);
     exporter.start();
     push_spans(queue, 10, 2);
-    REQUIRE(eventually([&] { return server.sink().stats().spans == 20; }));
+    REQUIRE(testing::eventually([&] { return server.sink().stats().spans == 20; }));
     queue.close();
     exporter.stop(1s);
   }
@@ -140,8 +131,8 @@ TEST_CASE("configured headers and gzip reach the server", "[export]") {
     exporter::OtlpExporter exporter(config(server.port()), queue, counters);
     exporter.start();
     push_spans(queue, 10, 2);
-    REQUIRE(
-        eventually([&] { return counters.dropped_of(telemetry::DropReason::ExportFailed) == 20; }));
+    REQUIRE(testing::eventually(
+        [&] { return counters.dropped_of(telemetry::DropReason::ExportFailed) == 20; }));
     queue.close();
     exporter.stop(1s);
     CHECK(server.sink().stats().spans == 0);
@@ -176,7 +167,7 @@ TEST_CASE("throttled with a RetryInfo, the exporter waits as long as the server 
   const auto begin = std::chrono::steady_clock::now();
   exporter.start();
   push_spans(queue, 2, 2);
-  REQUIRE(eventually([&] { return server.sink().stats().spans == 4; }));
+  REQUIRE(testing::eventually([&] { return server.sink().stats().spans == 4; }));
   // Backoff alone would have retried after 10-20 ms; the server asked for 600 ms.
   CHECK(std::chrono::steady_clock::now() - begin >= 600ms);
   CHECK(server.sink().stats().throttled_requests >= 1);
@@ -201,13 +192,13 @@ TEST_CASE("with the backend gone, batches wait in the spool and are replayed whe
   exporter::OtlpExporter exporter(config, queue, counters);
   exporter.start();
   push_spans(queue, 100, 5);  // 500 spans, 5 batches
-  REQUIRE(eventually([&] { return counters.spool_spans_written.load() == 500; }));
+  REQUIRE(testing::eventually([&] { return counters.spool_spans_written.load() == 500; }));
   CHECK(counters.dropped_after_decode() == 0);
 
   tools::SinkServer server("127.0.0.1:" + std::to_string(port), {.keep_spans = true});
   // Replay waits for a success; new spans make one.
   push_spans(queue, 1, 1);
-  REQUIRE(eventually([&] { return server.sink().stats().spans == 501; }, 20s));
+  REQUIRE(testing::eventually([&] { return server.sink().stats().spans == 501; }, 20s));
   std::set<std::string> ids;
   for (const auto& s : server.sink().spans()) ids.insert(s.span.span_id());
   CHECK(ids.size() == 500);  // span (0,0) was sent twice on purpose; nothing else repeats
@@ -243,7 +234,7 @@ TEST_CASE("stopping with the backend down spools everything, and the next export
   exporter::OtlpExporter exporter(config, queue, counters);
   CHECK(counters.spool_spans_recovered.load() == 300);
   exporter.start();
-  REQUIRE(eventually([&] { return server.sink().stats().spans == 300; }, 20s));
+  REQUIRE(testing::eventually([&] { return server.sink().stats().spans == 300; }, 20s));
   queue.close();
   exporter.stop(1s);
 }

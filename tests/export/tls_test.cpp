@@ -8,6 +8,7 @@
 #include "export/otlp_exporter.hpp"
 #include "otlp_sink.hpp"
 #include "support/child_process.hpp"
+#include "support/eventually.hpp"
 #include "support/span_builder.hpp"
 
 using namespace tailgate;
@@ -52,16 +53,6 @@ config::ExporterConfig tls_config(int port, const std::string& ca) {
   return c;
 }
 
-template <typename Predicate>
-bool eventually(Predicate&& done, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
-
 void push(model::SpanQueue& q, std::uint64_t n) {
   model::SpanBatch b;
   for (std::uint64_t i = 0; i < n; ++i)
@@ -80,7 +71,7 @@ TEST_CASE("spans reach a TLS backend whose certificate the configured CA signed"
   exporter::OtlpExporter exporter(tls_config(server.port(), certs.file("ca.pem")), queue, counters);
   exporter.start();
   push(queue, 20);
-  CHECK(eventually([&] { return server.sink().stats().spans == 20; }));
+  CHECK(testing::eventually([&] { return server.sink().stats().spans == 20; }));
   queue.close();
   exporter.stop(1s);
 }
@@ -97,7 +88,8 @@ TEST_CASE("with the wrong CA the handshake fails: retried, counted, nothing deli
   exporter::OtlpExporter exporter(config, queue, counters);
   exporter.start();
   push(queue, 20);
-  CHECK(eventually([&] { return counters.dropped_of(telemetry::DropReason::ExportFailed) == 20; }));
+  CHECK(testing::eventually(
+      [&] { return counters.dropped_of(telemetry::DropReason::ExportFailed) == 20; }));
   CHECK(counters.export_retries.load() > 0);
   CHECK(server.sink().stats().spans == 0);
   queue.close();
@@ -118,7 +110,7 @@ TEST_CASE("mutual TLS: the client certificate is required and presented", "[expo
     exporter::OtlpExporter exporter(config, queue, counters);
     exporter.start();
     push(queue, 5);
-    CHECK(eventually([&] { return server.sink().stats().spans == 5; }));
+    CHECK(testing::eventually([&] { return server.sink().stats().spans == 5; }));
     queue.close();
     exporter.stop(1s);
   }
@@ -130,8 +122,8 @@ TEST_CASE("mutual TLS: the client certificate is required and presented", "[expo
     exporter::OtlpExporter exporter(config, queue, counters);
     exporter.start();
     push(queue, 5);
-    CHECK(
-        eventually([&] { return counters.dropped_of(telemetry::DropReason::ExportFailed) == 5; }));
+    CHECK(testing::eventually(
+        [&] { return counters.dropped_of(telemetry::DropReason::ExportFailed) == 5; }));
     CHECK(server.sink().stats().spans == 0);
     queue.close();
     exporter.stop(1s);

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/agent_stack.hpp"
+#include "support/eventually.hpp"
 
 using namespace tailgate;
 using namespace std::chrono_literals;
@@ -68,16 +69,6 @@ std::size_t sent_spans(const testing::AgentStack& stack, const std::string& tag)
       testing::read_file(stack.dir.file("load-" + tag + ".out")))["spans_sent"];
 }
 
-template <typename Predicate>
-bool eventually(Predicate&& done, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
-
 }  // namespace
 
 TEST_CASE("a backend outage under steady load loses nothing and duplicates nothing",
@@ -91,7 +82,7 @@ TEST_CASE("a backend outage under steady load loses nothing and duplicates nothi
   stack.sink = start_sink(stack, "b");
   REQUIRE(load->wait(60s) == 0);
   const auto sent = sent_spans(stack, "a");
-  REQUIRE(eventually([&] { return arrived(stack).first.size() >= sent; }, 30s));
+  REQUIRE(testing::eventually([&] { return arrived(stack).first.size() >= sent; }, 30s, 50ms));
   const auto log = stack.stop_agent();
   INFO(log);
   const auto [ids, lines] = arrived(stack);
@@ -121,8 +112,9 @@ TEST_CASE("SIGTERM with the backend down spools everything; the next start deliv
       std::vector<std::string>{TAILGATE_AGENT_BIN, "--config", stack.config_path()},
       stack.dir.file("agent2.out"), stack.dir.file("agent2.err"));
   const auto sent = sent_spans(stack, "a");
-  CHECK(eventually([&] { return arrived(stack).first.size() == sent; }, 30s));
-  CHECK(eventually([&] { return std::filesystem::is_empty(spool.file("spool")); }, 10s));
+  CHECK(testing::eventually([&] { return arrived(stack).first.size() == sent; }, 30s, 50ms));
+  CHECK(testing::eventually([&] { return std::filesystem::is_empty(spool.file("spool")); }, 10s,
+                            50ms));
 }
 
 TEST_CASE("batches spooled before a SIGKILL are delivered by the next start", "[integration]") {
@@ -134,7 +126,7 @@ TEST_CASE("batches spooled before a SIGKILL are delivered by the next start", "[
   REQUIRE(load->wait(30s) == 0);
   const auto sent = sent_spans(stack, "a");
   // Retries give up after 300 ms and the batches go to disk.
-  REQUIRE(eventually(
+  REQUIRE(testing::eventually(
       [&] {
         const auto text = testing::read_file(stack.dir.file("agent.err"));
         return !std::filesystem::is_empty(spool.file("spool"));
@@ -148,7 +140,7 @@ TEST_CASE("batches spooled before a SIGKILL are delivered by the next start", "[
   stack.agent = std::make_unique<ChildProcess>(
       std::vector<std::string>{TAILGATE_AGENT_BIN, "--config", stack.config_path()},
       stack.dir.file("agent2.out"), stack.dir.file("agent2.err"));
-  CHECK(eventually([&] { return arrived(stack).first.size() == sent; }, 30s));
+  CHECK(testing::eventually([&] { return arrived(stack).first.size() == sent; }, 30s, 50ms));
   CHECK_THAT(testing::read_file(stack.dir.file("agent2.err")),
              Catch::Matchers::Contains("event=spool_found"));
 }

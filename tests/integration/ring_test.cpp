@@ -11,6 +11,7 @@
 
 #include "shm/segment.hpp"
 #include "support/agent_stack.hpp"
+#include "support/eventually.hpp"
 #include "support/span_builder.hpp"
 #include "wire/encode.hpp"
 
@@ -78,16 +79,6 @@ std::size_t spans_at_sink(const testing::AgentStack& stack) {
   return ids.size();
 }
 
-template <typename Predicate>
-bool eventually(Predicate&& done, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
-
 void reap(pid_t pid) {
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
@@ -103,7 +94,7 @@ TEST_CASE("spans from producer processes' segments reach the sink with their res
   const pid_t two = fork_producer(stack.ring_directory(), b.file(""), 1000, 400, 0);
   REQUIRE(wait_file(a.file("ready")));
   REQUIRE(wait_file(b.file("ready")));
-  CHECK(eventually([&] { return spans_at_sink(stack) == 800; }, 20s));
+  CHECK(testing::eventually([&] { return spans_at_sink(stack) == 800; }, 20s, 20ms));
   const auto spans = stack.sink_spans();
   REQUIRE_FALSE(spans.empty());
   CHECK(spans[0]["resource"]["service.name"] == "ring-producer");
@@ -123,8 +114,8 @@ TEST_CASE("a producer killed with SIGKILL: its committed spans arrive, its segme
   REQUIRE(wait_file(a.file("ready")));
   ::kill(producer, SIGKILL);
   ::waitpid(producer, nullptr, 0);
-  CHECK(eventually([&] { return spans_at_sink(stack) == 1000; }, 20s));
-  CHECK(eventually([&] { return fs::is_empty(stack.ring_directory()); }, 10s));
+  CHECK(testing::eventually([&] { return spans_at_sink(stack) == 1000; }, 20s, 20ms));
+  CHECK(testing::eventually([&] { return fs::is_empty(stack.ring_directory()); }, 10s, 20ms));
   CHECK_THAT(stack.agent_log(), Catch::Matchers::Contains("event=producer_gone"));
 }
 
@@ -136,14 +127,14 @@ TEST_CASE(
   testing::TempDir a;
   const pid_t producer = fork_producer(stack.ring_directory(), a.file(""), 0, 200, 300);
   REQUIRE(wait_file(a.file("ready")));
-  REQUIRE(eventually([&] { return spans_at_sink(stack) == 200; }, 20s));
+  REQUIRE(testing::eventually([&] { return spans_at_sink(stack) == 200; }, 20s, 20ms));
   stack.stop_agent();
   std::ofstream(a.file("go")) << "1";  // the producer writes 300 more with no agent running
   REQUIRE(wait_file(a.file("done")));
   stack.agent = std::make_unique<testing::ChildProcess>(
       std::vector<std::string>{TAILGATE_AGENT_BIN, "--config", stack.config_path()},
       stack.dir.file("agent2.out"), stack.dir.file("agent2.err"));
-  CHECK(eventually([&] { return spans_at_sink(stack) == 500; }, 20s));
+  CHECK(testing::eventually([&] { return spans_at_sink(stack) == 500; }, 20s, 20ms));
   std::this_thread::sleep_for(300ms);
   std::size_t lines = 0;
   for (const auto& e : fs::directory_iterator(stack.dir.file(""))) {
