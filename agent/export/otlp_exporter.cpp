@@ -114,7 +114,7 @@ std::uint64_t OtlpExporter::stop(std::chrono::milliseconds grace) {
   std::unique_lock lock(mutex_);
   abandoning_ = true;
   for (auto* context : inflight_) context->TryCancel();
-  changed_.wait(lock, [this] { return inflight_.empty(); });
+  changed_.wait(lock, [this] { return callbacks_pending_ == 0; });
   std::uint64_t left = 0;
   for (auto* list : {&ready_, &retry_}) {
     for (auto& r : *list) {
@@ -157,7 +157,7 @@ std::uint64_t OtlpExporter::take_unlogged() {
 }
 
 bool OtlpExporter::idle() const {
-  return ready_.empty() && retry_.empty() && inflight_.empty();
+  return ready_.empty() && retry_.empty() && callbacks_pending_ == 0;
 }
 
 void OtlpExporter::run() noexcept {
@@ -254,7 +254,7 @@ void OtlpExporter::dispatch_ready() {
     std::unique_ptr<Request> next;
     {
       std::lock_guard lock(mutex_);
-      if (inflight_.size() >= config_.max_inflight_requests) return;
+      if (callbacks_pending_ >= config_.max_inflight_requests) return;
       const auto now = Clock::now();
       // Oldest data first: a due retry goes before a new batch.
       auto due = std::find_if(retry_.begin(), retry_.end(),
@@ -309,6 +309,7 @@ void OtlpExporter::send(std::unique_ptr<Request> request) {
   {
     std::lock_guard lock(mutex_);
     inflight_.insert(&raw->context);
+    ++callbacks_pending_;
   }
   stub_->stub->async()->Export(&raw->context, &raw->request->message, &raw->response,
                                [this, raw](grpc::Status status) { on_done(raw, status); });
@@ -329,14 +330,19 @@ void OtlpExporter::on_done(Call* raw, const grpc::Status& status) {
                                                               std::memory_order_relaxed);
   }
   std::unique_lock lock(mutex_);
-  inflight_.erase(&call->context);
+  inflight_.erase(&call->context);  // no longer cancellable: stop() will not touch it
   if (status.ok()) {
     on_success(*call);
   } else {
     on_failure(std::move(request), status, now);
   }
   lock.unlock();
-  changed_.notify_all();
+  // The context and response go before this callback reports itself finished: once it has, stop()
+  // may return and the exporter, its channel and this condition variable be destroyed.
+  call.reset();
+  lock.lock();
+  --callbacks_pending_;
+  changed_.notify_all();  // under the lock, so the waiter cannot destroy us mid-notify
 }
 
 void OtlpExporter::on_success(Call& call) {

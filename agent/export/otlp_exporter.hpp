@@ -84,6 +84,7 @@ class OtlpExporter final {
   std::deque<std::unique_ptr<Request>> ready_;  ///< built, waiting for an in-flight slot
   std::deque<std::unique_ptr<Request>> retry_;  ///< failed, waiting for next_attempt
   std::set<grpc::ClientContext*> inflight_;     ///< for cancellation at the grace deadline
+  std::size_t callbacks_pending_ = 0;  ///< sent and not yet fully finished (context destroyed)
   std::minstd_rand jitter_{std::random_device{}()};
   bool draining_ = false;
   Clock::time_point drain_deadline_{};

@@ -82,8 +82,10 @@ std::unique_ptr<Segment> Segment::create(const SegmentOptions& options) {
   header->pid = static_cast<std::uint32_t>(pid);
   header->start_time = start;
   header->resource_bytes = static_cast<std::uint32_t>(options.resource.size());
-  std::memcpy(static_cast<std::byte*>(map) + kResourceOffset, options.resource.data(),
-              options.resource.size());
+  if (!options.resource.empty()) {  // an empty span's data() may be null: no memcpy from it
+    std::memcpy(static_cast<std::byte*>(map) + kResourceOffset, options.resource.data(),
+                options.resource.size());
+  }
   header->magic.store(kMagic, std::memory_order_release);  // last: pairs with attach()'s acquire
   const auto path = name + ".ring";
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
