@@ -156,7 +156,10 @@ TEST_CASE("a flood past max_buffered_bytes and one 100k-span trace stay within m
   INFO(log);
   INFO("idle RSS " << idle_rss << ", peak RSS " << peak);
   // Fixed overhead beyond the budget: the two 20k-span queues, the exporter's requests, gRPC.
+  // (Under AddressSanitizer memory is shadowed and freed blocks quarantined: no bound to check.)
+#if !defined(__SANITIZE_ADDRESS__)
   CHECK(peak < idle_rss + kBudget + (96u << 20));
+#endif
 
   // Decided early: at the budget (memory) or, past stress_enter, on arrival (stress)...
   const auto sampling = testing::log_fields(log, "shutdown_complete_sampling");
