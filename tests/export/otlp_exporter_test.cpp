@@ -29,6 +29,12 @@ config::ExporterConfig exporter_config(int port) {
   return c;
 }
 
+/// A loopback port nobody listens on (a server held it a moment ago): a backend that is down.
+int closed_port() {
+  tools::SinkServer gone("127.0.0.1:0", {});
+  return gone.port();
+}
+
 void push_spans(model::SpanQueue& q, std::uint64_t traces, std::uint64_t spans_per_trace) {
   const auto resource = testing::test_resource("orders");
   model::SpanBatch batch;
@@ -140,11 +146,7 @@ TEST_CASE("configured headers and gzip reach the server", "[export]") {
 }
 
 TEST_CASE("stop gives up after the grace period and counts what it could not deliver", "[export]") {
-  int port = 0;
-  {
-    tools::SinkServer gone("127.0.0.1:0", {});
-    port = gone.port();  // a port nobody listens on once this server is gone
-  }
+  const int port = closed_port();
   telemetry::Counters counters;
   model::SpanQueue queue(1000);
   exporter::OtlpExporter exporter(exporter_config(port), queue, counters);
@@ -178,11 +180,7 @@ TEST_CASE("throttled with a RetryInfo, the exporter waits as long as the server 
 TEST_CASE("with the backend gone, batches wait in the spool and are replayed when it is back",
           "[export]") {
   testing::TempDir dir;
-  int port = 0;
-  {
-    tools::SinkServer probe("127.0.0.1:0", {});
-    port = probe.port();
-  }
+  const int port = closed_port();
   auto config = exporter_config(port);
   config.spool_directory = dir.file("spool");
   config.max_retry_time = 300ms;  // give up on memory quickly: the spool takes over
@@ -211,11 +209,7 @@ TEST_CASE("with the backend gone, batches wait in the spool and are replayed whe
 TEST_CASE("stopping with the backend down spools everything, and the next exporter sends it",
           "[export]") {
   testing::TempDir dir;
-  int port = 0;
-  {
-    tools::SinkServer probe("127.0.0.1:0", {});
-    port = probe.port();
-  }
+  const int port = closed_port();
   auto config = exporter_config(port);
   config.spool_directory = dir.file("spool");
   {
