@@ -40,6 +40,18 @@ std::uint64_t get(const Counter& c) {
   return c.load(std::memory_order_relaxed);
 }
 
+// A counter family with one sample per value of an enum (receiver, drop reason, trigger): the
+// label set is closed because the enum is.
+template <typename Enum, std::size_t N>
+void per_enum(Writer& w, std::string_view name, std::string_view help, std::string_view label,
+              const std::array<Counter, N>& counters) {
+  w.family(name, "counter", help);
+  for (std::size_t i = 0; i < N; ++i) {
+    w.sample(name, fmt::format("{}=\"{}\"", label, to_string(static_cast<Enum>(i))),
+             get(counters[i]));
+  }
+}
+
 // Label values are our own names, but a policy name comes from the config: escape it.
 std::string escape(std::string_view v) {
   std::string out;
@@ -59,12 +71,8 @@ std::string escape(std::string_view v) {
 std::string prometheus_text(const Counters& c, const Gauges& g,
                             const std::vector<PolicyCounts>& policies) {
   Writer w;
-  w.family("tailgate_spans_received_total", "counter", "Spans decoded, by receiver.");
-  for (std::size_t i = 0; i < c.spans_received.size(); ++i) {
-    w.sample("tailgate_spans_received_total",
-             fmt::format("receiver=\"{}\"", to_string(static_cast<Receiver>(i))),
-             get(c.spans_received[i]));
-  }
+  per_enum<Receiver>(w, "tailgate_spans_received_total", "Spans decoded, by receiver.", "receiver",
+                     c.spans_received);
   w.counter("tailgate_datagrams_received_total", "UDP datagrams received.",
             get(c.datagrams_received));
   w.gauge("tailgate_ring_segments", "Producer segments the ring receiver drains.",
@@ -74,13 +82,9 @@ std::string prometheus_text(const Counters& c, const Gauges& g,
   w.counter("tailgate_ring_producers_reaped_total",
             "Producers found dead, drained and their segments removed.",
             get(c.ring_producers_reaped));
-  w.family("tailgate_spans_dropped_total", "counter",
-           "Spans lost, by reason (malformed counts records, kernel_buffer datagrams).");
-  for (std::size_t i = 0; i < c.dropped.size(); ++i) {
-    w.sample("tailgate_spans_dropped_total",
-             fmt::format("reason=\"{}\"", to_string(static_cast<DropReason>(i))),
-             get(c.dropped[i]));
-  }
+  per_enum<DropReason>(w, "tailgate_spans_dropped_total",
+                       "Spans lost, by reason (malformed counts records, kernel_buffer datagrams).",
+                       "reason", c.dropped);
   w.counter("tailgate_spans_sampled_out_total",
             "Spans not kept by the sampling decision (a decision, not a drop).",
             get(c.spans_sampled_out));
@@ -95,12 +99,8 @@ std::string prometheus_text(const Counters& c, const Gauges& g,
     w.sample("tailgate_traces_decided_total",
              fmt::format("policy=\"{}\",outcome=\"sampled_out\"", name), p.sampled_out_traces);
   }
-  w.family("tailgate_trace_decisions_total", "counter", "Trace decisions, by what triggered them.");
-  for (std::size_t i = 0; i < c.decisions.size(); ++i) {
-    w.sample("tailgate_trace_decisions_total",
-             fmt::format("trigger=\"{}\"", to_string(static_cast<DecisionTrigger>(i))),
-             get(c.decisions[i]));
-  }
+  per_enum<DecisionTrigger>(w, "tailgate_trace_decisions_total",
+                            "Trace decisions, by what triggered them.", "trigger", c.decisions);
   w.family("tailgate_late_spans_total", "counter",
            "Spans that arrived after their trace was decided, by the decision they followed.");
   w.sample("tailgate_late_spans_total", "decision=\"kept\"", get(c.late_spans_kept));
