@@ -36,6 +36,8 @@ struct RingReceiverConfig {
   bool enabled = true;
   std::string directory = "/dev/shm/tailgate";      ///< where producers create their segments
   std::chrono::milliseconds scan_interval = 200ms;  ///< new segments and dead producers
+  /// An overflow-lane record claimed and not committed for this long is given up (counted lost).
+  std::chrono::milliseconds stalled_write_timeout = 1000ms;
   bool operator==(const RingReceiverConfig&) const = default;
 };
 

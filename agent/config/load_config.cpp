@@ -418,6 +418,7 @@ Config parse(const YAML::Node& root, const std::string& file) {
   ring.read("enabled", r.enabled);
   ring.read("directory", r.directory);
   ring.read("scan_interval", r.scan_interval);
+  ring.read("stalled_write_timeout", r.stalled_write_timeout);
   ring.finish();
   receivers.finish();
 

@@ -1,8 +1,14 @@
 #include "receivers/ring_receiver.hpp"
 
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <optional>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -17,11 +23,32 @@ constexpr std::size_t kRecordsPerLaneDrain = 4096;  // bounds one lane's turn; o
 constexpr std::size_t kBatchSpans = 2048;
 constexpr auto kMaxIdleSleep = std::chrono::milliseconds(5);
 
+/// A descriptor that turns readable when `pid` exits, or -1 (kernel before 5.3, or no such pid).
+int open_pidfd(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  return -1;
+#endif
+}
+
 }  // namespace
 
 struct RingReceiver::Attached {
+  Attached() = default;
+  Attached(const Attached&) = delete;
+  Attached& operator=(const Attached&) = delete;
+  ~Attached() {
+    if (pidfd >= 0) ::close(pidfd);
+  }
   std::unique_ptr<shm::Segment> segment;
   std::shared_ptr<const model::Resource> resource;
+  int pidfd = -1;
+  bool exited = false;  ///< the pidfd said so: reap at once, without waiting for the rescan
+  /// The overflow lane's uncommitted record that draining stopped at, and since when.
+  std::optional<std::uint64_t> stalled_at;
+  std::chrono::steady_clock::time_point stalled_since;
 };
 
 RingReceiver::RingReceiver(const config::RingReceiverConfig& config, model::SpanQueue& out,
@@ -32,10 +59,18 @@ RingReceiver::RingReceiver(const config::RingReceiverConfig& config, model::Span
     ::chmod(config_.directory.c_str(), 02770);  // setgid: segments inherit the directory's group
   }
   if (ec) throw std::runtime_error("ring directory " + config_.directory + ": " + ec.message());
+  inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  // Segments appear by rename (complete) and vanish by unlink (reaped, or a producer's cleanup).
+  if (inotify_fd_ >= 0 &&
+      ::inotify_add_watch(inotify_fd_, config_.directory.c_str(), IN_MOVED_TO | IN_DELETE) < 0) {
+    ::close(inotify_fd_);
+    inotify_fd_ = -1;
+  }
 }
 
 RingReceiver::~RingReceiver() {
   stop();
+  if (inotify_fd_ >= 0) ::close(inotify_fd_);
 }
 
 void RingReceiver::start() {
@@ -62,11 +97,48 @@ void RingReceiver::run() noexcept {
       // Idle: back off to a few milliseconds, so that an idle agent costs almost nothing.
       idle_sleep = std::min<std::chrono::microseconds>(
           idle_sleep * 2 + std::chrono::microseconds(50), kMaxIdleSleep);
-      std::this_thread::sleep_for(idle_sleep);
+      wait_idle(idle_sleep);
+      bool exited = false;
+      for (const auto& [path, attached] : segments_) exited |= attached->exited;
+      if (exited) next_scan = std::chrono::steady_clock::now();  // reap now
     }
   }
   // One last drain, bounded: producers that keep writing are read by the next run.
   for (int round = 0; round < 64 && drain_all() > 0; ++round) {
+  }
+}
+
+void RingReceiver::wait_idle(std::chrono::microseconds timeout) {
+  std::vector<pollfd> fds;
+  std::vector<Attached*> owners;
+  if (inotify_fd_ >= 0) {
+    fds.push_back({inotify_fd_, POLLIN, 0});
+    owners.push_back(nullptr);
+  }
+  for (auto& [path, attached] : segments_) {
+    if (attached->pidfd < 0 || attached->exited) continue;
+    fds.push_back({attached->pidfd, POLLIN, 0});
+    owners.push_back(attached.get());
+  }
+  const int ms = static_cast<int>((timeout.count() + 999) / 1000);
+  if (fds.empty() || ::poll(fds.data(), fds.size(), ms) <= 0) {
+    if (fds.empty()) std::this_thread::sleep_for(timeout);
+    return;
+  }
+  bool directory_changed = false;
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    if (fds[i].revents == 0) continue;
+    if (owners[i] != nullptr) {
+      owners[i]->exited = true;
+    } else {
+      directory_changed = true;
+    }
+  }
+  if (directory_changed) {  // last: a rescan may remove segments that `owners` points at
+    alignas(inotify_event) char events[4096];
+    while (::read(inotify_fd_, events, sizeof events) > 0) {
+    }
+    rescan();  // what changed is in the directory; the rescan reads it whole
   }
 }
 
@@ -90,6 +162,8 @@ void RingReceiver::rescan() {
       } else {
         attached->resource = wire::unknown_resource();
       }
+      attached->pidfd = open_pidfd(attached->segment->pid());
+      if (!attached->segment->producer_alive()) attached->exited = true;  // pid reused, or gone
       spdlog::info("event=segment_attached path={} pid={} lanes={}", path, attached->segment->pid(),
                    attached->segment->lane_count());
       segments_.emplace(path, std::move(attached));
@@ -103,14 +177,17 @@ void RingReceiver::rescan() {
   // Producers that died: drain what they committed, then remove their segment.
   for (auto it = segments_.begin(); it != segments_.end();) {
     auto& attached = *it->second;
-    if (present.contains(it->first) && attached.segment->producer_alive()) {
+    if (present.contains(it->first) && !attached.exited && attached.segment->producer_alive()) {
       ++it;
       continue;
     }
     while (drain(attached) > 0) {
     }
-    spdlog::info("event=producer_gone path={} pid={} dropped_by_producer={}", it->first,
-                 attached.segment->pid(), attached.segment->producer_dropped());
+    // What it was writing when it died: never committed, so counted here.
+    const auto torn = attached.segment->torn_records() + (attached.stalled_at ? 1 : 0);
+    if (torn > 0) counters_.add_dropped(telemetry::DropReason::ProducerLoss, torn);
+    spdlog::info("event=producer_gone path={} pid={} dropped_by_producer={} torn={}", it->first,
+                 attached.segment->pid(), attached.segment->producer_dropped(), torn);
     fs::remove(it->first, ec);
     counters_.ring_producers_reaped.fetch_add(1, std::memory_order_relaxed);
     it = segments_.erase(it);
@@ -151,11 +228,27 @@ std::size_t RingReceiver::drain(Attached& attached) {
     if (!out_.try_push(batch)) counters_.add_dropped(telemetry::DropReason::PipelineFull, n);
     batch.clear();
   };
-  for (std::size_t lane = 0; lane < attached.segment->lane_count(); ++lane) {
-    const auto drained = attached.segment->reader(lane).drain(handle, kRecordsPerLaneDrain);
+  const std::size_t overflow = attached.segment->lane_count();
+  for (std::size_t lane = 0; lane <= overflow; ++lane) {
+    auto reader = attached.segment->reader(lane);
+    const auto drained = reader.drain(handle, kRecordsPerLaneDrain);
     records += drained.records;
     if (drained.skipped_bytes > 0) ++malformed;
     if (batch.size() >= kBatchSpans) hand_on();
+    if (lane != overflow) continue;
+    // A claim not committed: its writer is slow, stopped or dead. Give it up after a while, or
+    // every record behind it in the overflow lane would wait with it.
+    const auto now = std::chrono::steady_clock::now();
+    if (drained.stalled_at != attached.stalled_at) {
+      attached.stalled_at = drained.stalled_at;
+      attached.stalled_since = now;
+    } else if (attached.stalled_at &&
+               now - attached.stalled_since >= config_.stalled_write_timeout &&
+               reader.abandon(*attached.stalled_at)) {
+      ++lost;
+      attached.stalled_at.reset();
+      ++records;  // progress: drain again straight away
+    }
   }
   if (!batch.empty()) hand_on();
   if (malformed > 0) counters_.add_dropped(telemetry::DropReason::Malformed, malformed);

@@ -1,11 +1,14 @@
 #pragma once
-// The shared-memory ring receiver: finds producers' segments in the ring directory (a rescan every
-// scan_interval), checks and attaches them (a bad one is refused once, logged, never written to),
-// drains every lane on its own thread (busy: straight on; idle: backing off to a few ms), decodes
-// the records with the segment's resource and hands the spans to the pipeline. Loss records
-// become dropped{producer_loss}. A producer that has died (pid gone, or reused: start time
-// differs) is drained one last time, then its segment is removed. The read position lives in the
-// segment, so an agent restart resumes exactly where this one stopped.
+// The shared-memory ring receiver: finds producers' segments in the ring directory (inotify, and a
+// rescan every scan_interval as the safety net), checks and attaches them (a bad one is refused
+// once, logged, never written to), drains every lane on its own thread (busy: straight on; idle:
+// waiting up to a few ms in poll() on the directory's inotify descriptor and the producers'
+// pidfds, so a new segment or a dead producer wakes it at once), decodes the records with the
+// segment's resource and hands the spans to the pipeline. Loss records, records torn by a dying
+// producer and overflow-lane claims abandoned after stalled_write_timeout all become
+// dropped{producer_loss}. A producer that has died (pid gone, or reused: start time differs) is
+// drained one last time, then its segment is removed. The read position lives in the segment, so
+// an agent restart resumes exactly where this one stopped.
 // start()/stop() on the Agent's thread; the rest on the receiver thread.
 
 #include <atomic>
@@ -43,6 +46,7 @@ class RingReceiver final {
  private:
   struct Attached;
   void run() noexcept;
+  void wait_idle(std::chrono::microseconds timeout);
   void rescan();
   std::size_t drain_all();
   std::size_t drain(Attached& segment);
@@ -52,6 +56,7 @@ class RingReceiver final {
   telemetry::Counters& counters_;
   std::map<std::string, std::unique_ptr<Attached>> segments_;
   std::set<std::string> refused_;
+  int inotify_fd_ = -1;  ///< -1 where inotify is unavailable: the rescan still finds segments
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

@@ -1,20 +1,53 @@
 #include "shm/lane.hpp"
 
+#include <atomic>
+
 namespace tailgate::shm {
 namespace {
 
+constexpr std::size_t kLossSize = wire::kRecordHeaderSize + sizeof(std::uint64_t);
+
+std::uint64_t header_word(std::size_t length, std::uint16_t type) noexcept {
+  return static_cast<std::uint64_t>(length) | (static_cast<std::uint64_t>(type) << 32) |
+         (static_cast<std::uint64_t>(wire::kSchemaVersion) << 48);
+}
+
+std::atomic_ref<std::uint64_t> header_at(std::byte* at) noexcept {
+  // Records start at multiples of 8 from an 8-aligned lane: the header is one aligned word.
+  return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(at));
+}
+
 void put_header(std::byte* at, std::size_t length, wire::RecordType type) noexcept {
-  const wire::RecordHeader header{static_cast<std::uint32_t>(length),
-                                  static_cast<std::uint16_t>(type), wire::kSchemaVersion};
-  std::memcpy(at, &header, sizeof header);
+  const auto word = header_word(length, static_cast<std::uint16_t>(type));
+  std::memcpy(at, &word, sizeof word);
+}
+
+/// Where `pieces` (record sizes, 0 = absent) written from `tail` end, a padding record standing
+/// in wherever a piece would straddle the end of the lane.
+std::uint64_t extent(std::uint64_t tail, std::span<const std::size_t> pieces,
+                     std::size_t capacity) noexcept {
+  for (const auto piece : pieces) {
+    if (piece == 0) continue;
+    const std::size_t room = capacity - (tail & (capacity - 1));
+    if (room < piece) tail += room;
+    tail += piece;
+  }
+  return tail;
+}
+
+void bump(std::atomic<std::uint64_t>& counter) noexcept {
+  // Own lane: this thread is the field's only writer, so no locked instruction is needed.
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
 }  // namespace
 
 bool LaneWriter::drop() noexcept {
   ++dropped_;
-  ++unreported_;
-  if (control_ != nullptr) control_->dropped.fetch_add(1, std::memory_order_relaxed);
+  if (control_ != nullptr) {
+    bump(control_->dropped);
+    bump(control_->unreported);
+  }
   return false;
 }
 
@@ -25,20 +58,14 @@ bool LaneWriter::write_slow(std::span<const std::byte> record) noexcept {
   if (control_ == nullptr || record.size() < wire::kRecordHeaderSize || size > capacity_ / 2) {
     return drop();
   }
-  constexpr std::size_t kLossSize = wire::kRecordHeaderSize + sizeof(std::uint64_t);
-  const std::size_t pieces[2] = {unreported_ != 0 ? kLossSize : 0, size};
-  // Bytes needed from tail_, counting a padding record wherever a piece would straddle the end.
-  std::uint64_t at = tail_;
-  for (const auto piece : pieces) {
-    if (piece == 0) continue;
-    const std::size_t room = capacity_ - (at & (capacity_ - 1));
-    if (room < piece) at += room;
-    at += piece;
-  }
-  if (at - head_cache_ > capacity_) {
+  const std::uint64_t unreported = control_->unreported.load(std::memory_order_relaxed);
+  const std::size_t pieces[2] = {unreported != 0 ? kLossSize : 0, size};
+  const std::uint64_t end = extent(tail_, pieces, capacity_);
+  if (end - head_cache_ > capacity_) {
     head_cache_ = control_->head.load(std::memory_order_acquire);  // pairs with publish in drain()
-    if (at - head_cache_ > capacity_) return drop();
+    if (end - head_cache_ > capacity_) return drop();
   }
+  control_->writing.store(1, std::memory_order_relaxed);
   for (std::size_t i = 0; i < 2; ++i) {
     const auto piece = pieces[i];
     if (piece == 0) continue;
@@ -50,18 +77,85 @@ bool LaneWriter::write_slow(std::span<const std::byte> record) noexcept {
     }
     if (i == 0) {
       put_header(data_ + pos, kLossSize, wire::RecordType::Loss);
-      std::memcpy(data_ + pos + wire::kRecordHeaderSize, &unreported_, sizeof unreported_);
-      unreported_ = 0;
+      std::memcpy(data_ + pos + wire::kRecordHeaderSize, &unreported, sizeof unreported);
+      control_->unreported.store(0, std::memory_order_relaxed);
     } else {
       std::memcpy(data_ + pos, record.data(), record.size());
     }
     tail_ += piece;
   }
   control_->tail.store(tail_, std::memory_order_release);  // commit; pairs with drain()'s acquire
+  control_->writing.store(0, std::memory_order_relaxed);
   return true;
 }
 
+bool SharedLaneWriter::try_write(std::span<const std::byte> record) noexcept {
+  const std::size_t size = wire::align_record(record.size());
+  const auto drop = [this] {
+    if (control_ == nullptr) return false;
+    control_->dropped.fetch_add(1, std::memory_order_relaxed);
+    control_->unreported.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  };
+  if (control_ == nullptr || record.size() < wire::kRecordHeaderSize || size > capacity_ / 2) {
+    return drop();
+  }
+  // Claim: room for the record, and for a loss record if drops wait to be announced.
+  bool with_loss = false;
+  std::uint64_t start = control_->tail.load(std::memory_order_relaxed);
+  for (;;) {
+    with_loss = control_->unreported.load(std::memory_order_relaxed) != 0;
+    const std::size_t pieces[2] = {with_loss ? kLossSize : 0, size};
+    const std::uint64_t end = extent(start, pieces, capacity_);
+    // Acquire: the consumer has read and zeroed everything before its head.
+    if (end - control_->head.load(std::memory_order_acquire) > capacity_) return drop();
+    if (control_->tail.compare_exchange_weak(start, end, std::memory_order_acq_rel,
+                                             std::memory_order_relaxed)) {
+      break;
+    }
+  }
+  // Places a piece at `at`, committing a padding record first if it would straddle the end.
+  const auto place = [&](std::uint64_t& at, std::size_t piece) {
+    std::size_t pos = at & (capacity_ - 1);
+    if (capacity_ - pos < piece) {
+      header_at(data_ + pos)
+          .store(
+              header_word(capacity_ - pos, static_cast<std::uint16_t>(wire::RecordType::Padding)),
+              std::memory_order_release);
+      at += capacity_ - pos;
+      pos = 0;
+    }
+    at += piece;
+    return pos;
+  };
+  std::uint64_t at = start;
+  if (with_loss) {
+    const std::size_t pos = place(at, kLossSize);
+    // Another writer may have announced them meanwhile: then this slot is padding.
+    const std::uint64_t taken = control_->unreported.exchange(0, std::memory_order_relaxed);
+    std::memcpy(data_ + pos + wire::kRecordHeaderSize, &taken, sizeof taken);
+    header_at(data_ + pos)
+        .store(header_word(kLossSize,
+                           static_cast<std::uint16_t>(taken != 0 ? wire::RecordType::Loss
+                                                                 : wire::RecordType::Padding)),
+               std::memory_order_release);
+  }
+  const std::size_t pos = place(at, size);
+  auto header = header_at(data_ + pos);
+  std::uint64_t pending = header_word(record.size(), kPendingType);
+  header.store(pending, std::memory_order_relaxed);  // from here on the agent knows its length
+  if (between_claim_and_commit != nullptr) between_claim_and_commit();
+  std::memcpy(data_ + pos + wire::kRecordHeaderSize, record.data() + wire::kRecordHeaderSize,
+              record.size() - wire::kRecordHeaderSize);
+  wire::RecordHeader own{};
+  std::memcpy(&own, record.data(), sizeof own);
+  // The commit. It fails only if the agent abandoned this claim: then the record is its loss.
+  return header.compare_exchange_strong(pending, header_word(record.size(), own.type),
+                                        std::memory_order_release, std::memory_order_relaxed);
+}
+
 LaneReader::Drained LaneReader::drain(const RecordFn& fn, std::size_t max_records) {
+  if (shared_) return drain_shared(fn, max_records);
   Drained result;
   const std::uint64_t tail = control_->tail.load(std::memory_order_acquire);  // pairs with commit
   std::uint64_t head = control_->head.load(std::memory_order_relaxed);        // our own field
@@ -88,6 +182,58 @@ LaneReader::Drained LaneReader::drain(const RecordFn& fn, std::size_t max_record
   // Once per drain, after every byte above was read: the producer may now reuse them.
   control_->head.store(head, std::memory_order_release);  // pairs with the writer's acquire
   return result;
+}
+
+LaneReader::Drained LaneReader::drain_shared(const RecordFn& fn, std::size_t max_records) {
+  Drained result;
+  const std::uint64_t tail = control_->tail.load(std::memory_order_acquire);  // claimed so far
+  std::uint64_t head = control_->head.load(std::memory_order_relaxed);
+  while (head < tail && result.records < max_records) {
+    const std::size_t pos = head & (capacity_ - 1);
+    auto word = header_at(data_ + pos);
+    const std::uint64_t h = word.load(std::memory_order_acquire);  // pairs with the commit
+    const auto length = static_cast<std::uint32_t>(h);
+    const auto type = static_cast<std::uint16_t>(h >> 32);
+    if (h == 0 || type == kPendingType) {
+      result.stalled_at = head;  // claimed, not committed yet: records after it wait their turn
+      break;
+    }
+    const bool padding = type == static_cast<std::uint16_t>(wire::RecordType::Padding);
+    const std::size_t advance = padding ? length : wire::align_record(length);
+    if (length < wire::kRecordHeaderSize || length > capacity_ - pos || head + advance > tail) {
+      // Only a hostile writer gets here. Clear what was claimed so that positions read 0 again.
+      for (std::uint64_t at = head; at < tail; at += sizeof(std::uint64_t)) {
+        header_at(data_ + (at & (capacity_ - 1))).store(0, std::memory_order_relaxed);
+      }
+      result.skipped_bytes += tail - head;
+      head = tail;
+      break;
+    }
+    if (!padding) {
+      fn(static_cast<wire::RecordType>(type),
+         std::span<const std::byte>(data_ + pos + wire::kRecordHeaderSize,
+                                    length - wire::kRecordHeaderSize));
+      ++result.records;
+    }
+    // Back to zeros, all of it: any word may be the start of a later record, and a claimed
+    // position must read 0 until its writer stores a header. Published by the head's release.
+    std::memset(data_ + pos + sizeof(std::uint64_t), 0, advance - sizeof(std::uint64_t));
+    word.store(0, std::memory_order_relaxed);
+    head += advance;
+  }
+  control_->head.store(head, std::memory_order_release);  // pairs with the claim's acquire
+  return result;
+}
+
+bool LaneReader::abandon(std::uint64_t position) noexcept {
+  if (!shared_ || position != control_->head.load(std::memory_order_relaxed)) return false;
+  auto word = header_at(data_ + (position & (capacity_ - 1)));
+  std::uint64_t h = word.load(std::memory_order_acquire);
+  if (static_cast<std::uint16_t>(h >> 32) != kPendingType) return false;
+  const auto skip = wire::align_record(static_cast<std::uint32_t>(h));
+  return word.compare_exchange_strong(
+      h, header_word(skip, static_cast<std::uint16_t>(wire::RecordType::Padding)),
+      std::memory_order_acq_rel, std::memory_order_relaxed);
 }
 
 }  // namespace tailgate::shm

@@ -1,19 +1,22 @@
 #pragma once
-// One single-producer/single-consumer lane of a ring segment (ring_layout.hpp draws it).
-// LaneWriter is the producer half: one thread per lane, inline on purpose (the trading thread's
-// hot path): no lock, no allocation, no syscall; a full lane drops the record and counts it, never
-// waits. LaneReader is the consumer half: the agent's ring receiver thread.
+// The lanes of a ring segment (ring_layout.hpp draws them). LaneWriter is the producer half of a
+// lane of one's own: one thread, inline on purpose (the trading thread's hot path): no lock, no
+// locked instruction, no allocation, no syscall; a full lane drops the record and counts it, never
+// waits. SharedLaneWriter writes the overflow lane, shared by threads that found every lane taken:
+// one CAS to claim, one to commit. LaneReader is the consumer half of either kind: the agent's
+// ring receiver thread.
 //
-// The commit is the tail: the producer copies whole records, then release-stores the new tail;
-// the consumer acquire-loads it and reads only up to it. A record torn by a producer dying
-// mid-copy is therefore never visible. The consumer publishes its head with a release store once
-// per drain, after it has finished with the bytes; the producer acquire-loads the head only when
-// the lane looks full (its cached copy says so).
+// Own lane: the commit is the tail. The producer copies whole records, then release-stores the new
+// tail; the consumer acquire-loads it and reads only up to it, so a record torn by a producer
+// dying mid-copy is never visible. The consumer publishes its head with a release store once per
+// drain, after it has finished with the bytes; the producer acquire-loads the head only when the
+// lane looks full (its cached copy says so).
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <span>
 
 #include "shm/ring_layout.hpp"
@@ -28,7 +31,8 @@ class LaneWriter final {
       : control_(control),
         data_(data),
         capacity_(capacity),
-        tail_(control->tail.load(std::memory_order_relaxed)),  // own field: resume where we were
+        // Own fields, left by this lane's previous owner: the claim's acquire made them visible.
+        tail_(control->tail.load(std::memory_order_relaxed)),
         head_cache_(control->head.load(std::memory_order_acquire)) {}
 
   [[nodiscard]] bool attached() const noexcept { return control_ != nullptr; }
@@ -37,8 +41,8 @@ class LaneWriter final {
   /// False when it does not fit: the record is dropped and counted.
   bool try_write(std::span<const std::byte> record) noexcept {
     const std::size_t size = wire::align_record(record.size());
-    if (control_ == nullptr || unreported_ != 0 || record.size() < wire::kRecordHeaderSize ||
-        size > capacity_ / 2) {
+    if (control_ == nullptr || record.size() < wire::kRecordHeaderSize || size > capacity_ / 2 ||
+        control_->unreported.load(std::memory_order_relaxed) != 0) {
       return write_slow(record);
     }
     const std::size_t pos = tail_ & (capacity_ - 1);
@@ -47,10 +51,18 @@ class LaneWriter final {
       head_cache_ = control_->head.load(std::memory_order_acquire);  // pairs with publish()
       if (tail_ + size - head_cache_ > capacity_) return drop();
     }
+    control_->writing.store(1, std::memory_order_relaxed);  // read only once we are dead
     std::memcpy(data_ + pos, record.data(), record.size());
     tail_ += size;
     control_->tail.store(tail_, std::memory_order_release);  // commit; pairs with drain()'s acquire
+    control_->writing.store(0, std::memory_order_relaxed);
     return true;
+  }
+
+  /// Gives the lane back (thread exit): the next thread to claim it continues from its tail.
+  void release() noexcept {
+    if (control_ != nullptr) control_->owner.store(0, std::memory_order_release);
+    control_ = nullptr;
   }
 
   /// Records dropped since this writer was made (the segment keeps the cumulative count).
@@ -65,33 +77,69 @@ class LaneWriter final {
   std::size_t capacity_ = 0;
   std::uint64_t tail_ = 0;
   std::uint64_t head_cache_ = 0;
-  std::uint64_t unreported_ = 0;  ///< drops not yet announced by a loss record
   std::uint64_t dropped_ = 0;
+};
+
+class SharedLaneWriter final {
+ public:
+  SharedLaneWriter() = default;
+  SharedLaneWriter(LaneControl* control, std::byte* data, std::size_t capacity) noexcept
+      : control_(control), data_(data), capacity_(capacity) {}
+
+  /// As LaneWriter::try_write, for any number of threads at once. Also false when the agent
+  /// abandoned the claim because this thread stalled between claim and commit (the agent counts
+  /// that record as lost).
+  bool try_write(std::span<const std::byte> record) noexcept;
+
+  /// Tests only: called between the claim and the commit, to stop a writer there.
+  void (*between_claim_and_commit)() = nullptr;
+
+ private:
+  LaneControl* control_ = nullptr;
+  std::byte* data_ = nullptr;
+  std::size_t capacity_ = 0;
 };
 
 class LaneReader final {
  public:
-  LaneReader(LaneControl* control, const std::byte* data, std::size_t capacity) noexcept
-      : control_(control), data_(data), capacity_(capacity) {}
+  LaneReader(LaneControl* control, const std::byte* data, std::size_t capacity,
+             bool shared = false) noexcept
+      : control_(control),
+        data_(const_cast<std::byte*>(data)),
+        capacity_(capacity),
+        shared_(shared) {}
 
   struct Drained {
     std::size_t records = 0;          ///< span, resource and loss records handed to the callback
     std::uint64_t skipped_bytes = 0;  ///< bytes given up because a header was corrupt
+    /// Overflow lane: the position of a claimed record not committed yet, where draining stopped.
+    std::optional<std::uint64_t> stalled_at;
   };
   using RecordFn = std::function<void(wire::RecordType, std::span<const std::byte> payload)>;
 
   /// Hands each committed record to `fn` (at most `max_records`), then publishes the new head.
   Drained drain(const RecordFn& fn, std::size_t max_records);
-  /// Bytes committed and not yet read.
+  /// Overflow lane: gives up the pending record at `position` (it stalled there since an earlier
+  /// drain). True if it was abandoned, so one record is lost; false if it was committed meanwhile
+  /// or its writer has not even stored its header (then its length is unknown: keep waiting).
+  bool abandon(std::uint64_t position) noexcept;
+  /// Own lane: the producer died while copying a record (one record torn, never visible).
+  [[nodiscard]] bool torn() const noexcept {
+    return control_->writing.load(std::memory_order_relaxed) != 0;
+  }
+  /// Bytes committed (own lane) or claimed (overflow lane) and not yet read.
   [[nodiscard]] std::uint64_t backlog() const noexcept {
     return control_->tail.load(std::memory_order_acquire) -
            control_->head.load(std::memory_order_relaxed);
   }
 
  private:
+  Drained drain_shared(const RecordFn& fn, std::size_t max_records);
+
   LaneControl* control_;
-  const std::byte* data_;
+  std::byte* data_;  ///< written only by drain_shared (it zeroes consumed headers) and abandon()
   std::size_t capacity_;
+  bool shared_;
 };
 
 }  // namespace tailgate::shm

@@ -11,23 +11,38 @@
 //           8  layout_version u32      16  lane_bytes u64 (power of two)
 //          12  lane_count u32          24  pid u32   28 reserved
 //          32  start_time u64 (/proc/<pid>/stat field 22, clock ticks since boot)
-//          40  lanes_claimed u32 (atomic: a producer thread takes the next lane once)
-//          44  resource_bytes u32      48 reserved
+//          40  reserved u32            44  resource_bytes u32      48 reserved
 //          64  resource record (wire format, type Resource), up to kMaxResourceBytes
 //   4096  lane 0: LaneControl (256 bytes) then lane_bytes of records
-//   ...   lane i at 4096 + i * (256 + lane_bytes)
+//   ...   lane i at 4096 + i * (256 + lane_bytes), for i < lane_count: one writer thread each
+//   ...   lane lane_count: the overflow lane, shared by threads that found every lane taken
 //
 // LaneControl, fields grouped by the thread that writes them (producer and consumer never share
 // a cache line):
 //
-//     0  tail u64      producer: position after the last whole record (release store = commit)
-//     8  dropped u64   producer: records it dropped because the lane was full (cumulative)
-//    64  head u64      consumer: position after the last record the agent has taken (release)
+//     0  tail u64        producer: own lane: position after the last whole record (release
+//                        store = commit); overflow lane: position after the last claimed record
+//     8  dropped u64     producer: records dropped because the lane was full (cumulative)
+//    16  owner u32       own lane: tid of the thread holding it, 0 = free (claimed by CAS once
+//                        per thread, released at thread exit)
+//    20  writing u32     own lane: 1 while a record is being copied; a producer found dead with
+//                        it set tore one record, which the agent counts as lost
+//    24  unreported u64  drops not yet announced by a loss record (survives a lane's release)
+//    64  head u64        consumer: position after the last record the agent has taken (release)
 //
 // Positions grow without wrapping (2^64 bytes is centuries); the byte offset is pos % lane_bytes.
 // Records use the wire format (wire/span_record.hpp) and never straddle the end: a padding record
 // fills the gap. A producer that dropped records writes a loss record (its count) before the next
 // record that fits, so the agent knows exactly what was lost and when.
+//
+// The overflow lane has several writers, so the tail cannot be the commit. A writer claims bytes
+// by CAS on the tail, stores the record header with type kPendingType, copies the payload and
+// commits by CAS of the header to its real type (release). The consumer reads a header with
+// acquire: 0 means claimed and not yet begun, pending means begun; it stops there. It zeroes each
+// record it has consumed before publishing its head, so a reused position reads 0 until claimed.
+// A record left pending for longer than a timeout (its writer stopped, or died with the process)
+// is abandoned: the consumer CASes it to padding and counts one record lost; the writer's commit
+// CAS then fails and it drops the record.
 
 #include <atomic>
 #include <cstddef>
@@ -36,12 +51,14 @@
 namespace tailgate::shm {
 
 inline constexpr std::uint64_t kMagic = 0x31304749'52474754ULL;  // "TGRING01", little-endian
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;
 inline constexpr std::size_t kHeaderBytes = 4096;
 inline constexpr std::size_t kLaneControlBytes = 256;
 inline constexpr std::size_t kResourceOffset = 64;
 inline constexpr std::size_t kMaxResourceBytes = kHeaderBytes - kResourceOffset;
 inline constexpr std::size_t kCacheLine = 64;
+/// The record type of an overflow-lane record whose writer has not committed it yet.
+inline constexpr std::uint16_t kPendingType = 0xFFFF;
 
 struct SegmentHeader {
   std::atomic<std::uint64_t> magic;
@@ -51,25 +68,29 @@ struct SegmentHeader {
   std::uint32_t pid;
   std::uint32_t reserved0;
   std::uint64_t start_time;
-  std::atomic<std::uint32_t> lanes_claimed;
+  std::uint32_t reserved1;
   std::uint32_t resource_bytes;
-  std::uint8_t reserved1[16];
+  std::uint8_t reserved2[16];
 };
 static_assert(sizeof(SegmentHeader) == kResourceOffset);
 static_assert(offsetof(SegmentHeader, layout_version) == 8 &&
               offsetof(SegmentHeader, lane_bytes) == 16);
 static_assert(offsetof(SegmentHeader, pid) == 24 && offsetof(SegmentHeader, start_time) == 32);
-static_assert(offsetof(SegmentHeader, lanes_claimed) == 40 &&
-              offsetof(SegmentHeader, resource_bytes) == 44);
+static_assert(offsetof(SegmentHeader, resource_bytes) == 44);
 
 struct LaneControl {
   alignas(kCacheLine) std::atomic<std::uint64_t> tail;  // producer's line
   std::atomic<std::uint64_t> dropped;
+  std::atomic<std::uint32_t> owner;
+  std::atomic<std::uint32_t> writing;
+  std::atomic<std::uint64_t> unreported;
   alignas(kCacheLine) std::atomic<std::uint64_t> head;  // consumer's line
   std::uint8_t reserved[kLaneControlBytes - kCacheLine - sizeof(std::uint64_t)];
 };
 static_assert(sizeof(LaneControl) == kLaneControlBytes);
-static_assert(offsetof(LaneControl, dropped) == 8 && offsetof(LaneControl, head) == kCacheLine);
+static_assert(offsetof(LaneControl, dropped) == 8 && offsetof(LaneControl, owner) == 16);
+static_assert(offsetof(LaneControl, writing) == 20 && offsetof(LaneControl, unreported) == 24);
+static_assert(offsetof(LaneControl, head) == kCacheLine);
 // Shared memory between processes: the atomics must be plain lock-free words.
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
@@ -77,9 +98,10 @@ static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 [[nodiscard]] constexpr std::size_t lane_offset(std::size_t lane, std::size_t lane_bytes) noexcept {
   return kHeaderBytes + lane * (kLaneControlBytes + lane_bytes);
 }
+/// The whole file: `lanes` own lanes and the overflow lane.
 [[nodiscard]] constexpr std::size_t segment_bytes(std::size_t lanes,
                                                   std::size_t lane_bytes) noexcept {
-  return lane_offset(lanes, lane_bytes);
+  return lane_offset(lanes + 1, lane_bytes);
 }
 
 }  // namespace tailgate::shm

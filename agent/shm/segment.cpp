@@ -135,17 +135,28 @@ LaneControl* Segment::control(std::size_t lane) const noexcept {
 }
 
 LaneWriter Segment::claim_lane() noexcept {
-  auto& h = *reinterpret_cast<SegmentHeader*>(base_);
-  // Once per thread, not per span: the only shared atomic write a producer thread ever makes.
-  const auto lane = h.lanes_claimed.fetch_add(1, std::memory_order_relaxed);
-  if (lane >= h.lane_count) return {};
-  return {control(lane), reinterpret_cast<std::byte*>(control(lane)) + kLaneControlBytes,
-          h.lane_bytes};
+  // Once per thread, not per span: the only locked instruction a producer thread's own lane costs.
+  const auto tid = static_cast<std::uint32_t>(::gettid());
+  for (std::size_t lane = 0; lane < lane_count(); ++lane) {
+    std::uint32_t free = 0;
+    // Acquire: pairs with release() of the lane's previous owner, whose tail we continue.
+    if (control(lane)->owner.compare_exchange_strong(free, tid, std::memory_order_acquire,
+                                                     std::memory_order_relaxed)) {
+      return {control(lane), reinterpret_cast<std::byte*>(control(lane)) + kLaneControlBytes,
+              header().lane_bytes};
+    }
+  }
+  return {};
+}
+
+SharedLaneWriter Segment::overflow_lane() noexcept {
+  auto* c = control(lane_count());
+  return {c, reinterpret_cast<std::byte*>(c) + kLaneControlBytes, header().lane_bytes};
 }
 
 LaneReader Segment::reader(std::size_t lane) noexcept {
   return {control(lane), reinterpret_cast<const std::byte*>(control(lane)) + kLaneControlBytes,
-          header().lane_bytes};
+          header().lane_bytes, lane == lane_count()};
 }
 
 std::span<const std::byte> Segment::resource() const noexcept {
@@ -159,9 +170,16 @@ bool Segment::producer_alive() const {
 
 std::uint64_t Segment::producer_dropped() const noexcept {
   std::uint64_t total = 0;
-  for (std::size_t i = 0; i < lane_count(); ++i)
+  for (std::size_t i = 0; i <= lane_count(); ++i)
     total += control(i)->dropped.load(std::memory_order_relaxed);
   return total;
+}
+
+std::uint64_t Segment::torn_records() const noexcept {
+  std::uint64_t torn = 0;
+  for (std::size_t i = 0; i < lane_count(); ++i)
+    torn += control(i)->writing.load(std::memory_order_relaxed) != 0 ? 1 : 0;
+  return torn;
 }
 
 }  // namespace tailgate::shm

@@ -38,10 +38,15 @@ class Segment final {
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;
 
-  /// A lane for the calling producer thread, or a detached writer (drops, counts) when all lanes
-  /// are taken.
+  /// A lane of its own for the calling producer thread (once per thread; give it back with
+  /// LaneWriter::release() when the thread ends), or a detached writer when all lanes are taken:
+  /// then write to overflow_lane().
   [[nodiscard]] LaneWriter claim_lane() noexcept;
+  /// The lane shared by threads that found every lane taken.
+  [[nodiscard]] SharedLaneWriter overflow_lane() noexcept;
+  /// Lane `lane` < lane_count(), or the overflow lane at lane_count().
   [[nodiscard]] LaneReader reader(std::size_t lane) noexcept;
+  /// Lanes of one's own; the overflow lane comes after them.
   [[nodiscard]] std::uint32_t lane_count() const noexcept { return header().lane_count; }
   [[nodiscard]] std::span<const std::byte> resource() const noexcept;
   [[nodiscard]] pid_t pid() const noexcept { return static_cast<pid_t>(header().pid); }
@@ -50,6 +55,9 @@ class Segment final {
   [[nodiscard]] bool producer_alive() const;
   /// Records the producer dropped because a lane was full, over all lanes.
   [[nodiscard]] std::uint64_t producer_dropped() const noexcept;
+  /// For a dead producer: records it was copying into a lane of its own when it died (torn, never
+  /// visible). The overflow lane's torn record shows as a stall instead (LaneReader::Drained).
+  [[nodiscard]] std::uint64_t torn_records() const noexcept;
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
  private:

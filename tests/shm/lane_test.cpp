@@ -166,3 +166,130 @@ TEST_CASE("one producer thread and one consumer thread: 1M records, exactly once
   CHECK(std::is_sorted(seen.sequences.begin(), seen.sequences.end()));
   CHECK(std::adjacent_find(seen.sequences.begin(), seen.sequences.end()) == seen.sequences.end());
 }
+
+TEST_CASE("a lane given back keeps its unannounced drops for the next owner to report", "[shm]") {
+  Lane lane(4096);
+  auto first = lane.writer();
+  std::uint64_t accepted = 0;
+  for (std::uint64_t seq = 0; seq < 100; ++seq) accepted += first.try_write(record(seq, 120));
+  const auto refused = 100 - accepted;
+  REQUIRE(refused > 0);
+  first.release();
+  Seen seen;
+  auto reader = lane.reader();
+  collect(reader, seen);
+  auto second = lane.writer();
+  REQUIRE(second.try_write(record(500, 120)));
+  collect(reader, seen);
+  CHECK(seen.lost == refused);
+  CHECK(seen.sequences.size() == accepted + 1);
+}
+
+namespace {
+
+struct SharedLane : Lane {
+  using Lane::Lane;
+  shm::SharedLaneWriter writer() { return {control, data, capacity}; }
+  shm::LaneReader reader() { return {control, data, capacity, true}; }
+};
+
+}  // namespace
+
+TEST_CASE("overflow lane: four writer threads, exactly once, in each thread's order, drops counted",
+          "[shm]") {
+  SharedLane lane(1 << 14);  // small: it fills, so loss records are exercised too
+  constexpr std::uint64_t kPerThread = 250'000;
+  constexpr int kThreads = 4;
+  std::atomic<int> running{kThreads};
+  std::atomic<std::uint64_t> accepted{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      auto writer = lane.writer();
+      std::uint64_t ok = 0;
+      for (std::uint64_t i = 0; i < kPerThread; ++i) {
+        const std::uint64_t seq = (static_cast<std::uint64_t>(t) << 32) | i;
+        ok += writer.try_write(record(seq, 8 + i % 200));
+      }
+      accepted += ok;
+      running.fetch_sub(1, std::memory_order_release);
+    });
+  }
+  auto reader = lane.reader();
+  Seen seen;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const bool finished = running.load(std::memory_order_acquire) == 0;
+    collect(reader, seen);
+    if (finished && reader.backlog() == 0) break;
+  }
+  for (auto& w : writers) w.join();
+  collect(reader, seen);
+  CHECK(seen.intact);
+  CHECK(seen.sequences.size() == accepted.load());
+  // Drops announced by loss records, plus those still waiting for the next record that fits.
+  CHECK(seen.lost + lane.control->unreported.load() + seen.sequences.size() ==
+        kPerThread * kThreads);
+  CHECK(lane.control->dropped.load() == kPerThread * kThreads - accepted.load());
+  std::vector<std::uint64_t> last(kThreads, 0);
+  std::vector<bool> any(kThreads, false);
+  bool ordered = true;
+  for (const auto seq : seen.sequences) {
+    const auto t = seq >> 32, i = seq & 0xFFFFFFFF;
+    if (any[t] && i <= last[t]) ordered = false;
+    any[t] = true;
+    last[t] = i;
+  }
+  CHECK(ordered);
+}
+
+namespace {
+std::atomic<bool> g_release_stalled{false};
+std::atomic<bool> g_stalled{false};
+void stall_until_released() {
+  g_stalled = true;
+  for (int i = 0; i < 10'000 && !g_release_stalled; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+}  // namespace
+
+TEST_CASE("overflow lane: a writer stopped between claim and commit holds up nobody for good",
+          "[shm]") {
+  SharedLane lane(4096);
+  auto reader = lane.reader();
+  g_release_stalled = false;
+  g_stalled = false;
+  std::thread stalled([&] {
+    auto writer = lane.writer();
+    writer.between_claim_and_commit = stall_until_released;
+    CHECK_FALSE(writer.try_write(record(99, 40)));  // the agent gave it up: its commit fails
+  });
+  while (!g_stalled) std::this_thread::yield();
+  auto other = lane.writer();
+  for (std::uint64_t seq = 0; seq < 5; ++seq) REQUIRE(other.try_write(record(seq, 40)));
+  Seen seen;
+  auto drained = reader.drain([](wire::RecordType, std::span<const std::byte>) {}, SIZE_MAX);
+  CHECK(drained.records == 0);  // everything waits behind the claim
+  REQUIRE(drained.stalled_at.has_value());
+  REQUIRE(reader.abandon(*drained.stalled_at));
+  collect(reader, seen);
+  CHECK(seen.sequences == std::vector<std::uint64_t>{0, 1, 2, 3, 4});
+  g_release_stalled = true;
+  stalled.join();
+  // The lane goes on as before.
+  REQUIRE(other.try_write(record(5, 40)));
+  collect(reader, seen);
+  CHECK(seen.sequences.back() == 5);
+  CHECK(seen.intact);
+}
+
+TEST_CASE("overflow lane: a commit that beats the agent's abandon is kept", "[shm]") {
+  SharedLane lane(4096);
+  auto writer = lane.writer();
+  REQUIRE(writer.try_write(record(1, 40)));
+  auto reader = lane.reader();
+  CHECK_FALSE(reader.abandon(0));  // committed: nothing to give up
+  Seen seen;
+  collect(reader, seen);
+  CHECK(seen.sequences == std::vector<std::uint64_t>{1});
+}

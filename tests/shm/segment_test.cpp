@@ -114,7 +114,8 @@ TEST_CASE("attach refuses a foreign file, another layout version and a size mism
                     Catch::Matchers::Contains("shorter"));
 }
 
-TEST_CASE("threads beyond the lane count get a detached writer that drops and counts", "[shm]") {
+TEST_CASE("lanes are claimed once per thread, given back, and threads beyond share the overflow",
+          "[shm]") {
   testing::TempDir dir;
   auto segment =
       shm::Segment::create({.directory = dir.file("ring"), .lanes = 2, .lane_bytes = 4096});
@@ -124,4 +125,28 @@ TEST_CASE("threads beyond the lane count get a detached writer that drops and co
   CHECK(a.attached());
   CHECK(b.attached());
   CHECK_FALSE(c.attached());
+  const auto rec = [](std::uint64_t seq) {
+    std::vector<std::byte> r(16);
+    const wire::RecordHeader h{16, static_cast<std::uint16_t>(wire::RecordType::Span), 1};
+    std::memcpy(r.data(), &h, sizeof h);
+    std::memcpy(r.data() + 8, &seq, sizeof seq);
+    return r;
+  };
+  REQUIRE(segment->overflow_lane().try_write(rec(7)));
+  REQUIRE(a.try_write(rec(1)));
+  a.release();  // the thread ended: the next thread continues the lane where it stopped
+  auto d = segment->claim_lane();
+  REQUIRE(d.attached());
+  REQUIRE(d.try_write(rec(2)));
+  std::vector<std::uint64_t> seen;
+  for (std::size_t lane = 0; lane <= segment->lane_count(); ++lane) {
+    segment->reader(lane).drain(
+        [&](wire::RecordType, std::span<const std::byte> payload) {
+          std::uint64_t seq = 0;
+          std::memcpy(&seq, payload.data(), sizeof seq);
+          seen.push_back(seq);
+        },
+        SIZE_MAX);
+  }
+  CHECK(seen == std::vector<std::uint64_t>{1, 2, 7});
 }
