@@ -65,9 +65,17 @@ void ByteWriter::value(const ValueView& v) noexcept {
   }
 }
 
-SpanEncoder::SpanEncoder(std::span<std::byte> out, const SpanHeader& h,
-                         std::string_view name) noexcept
-    : w_(out) {
+SpanEncoder::SpanEncoder(std::span<std::byte> out, const EncoderState& state) noexcept
+    : w_(out, state.used),
+      items_(state.items),
+      dropped_items_(state.dropped_items),
+      skip_items_(true) {
+  if (state.failed) w_.fail();
+}
+
+SpanEncoder::SpanEncoder(std::span<std::byte> out, const SpanHeader& h, std::string_view name,
+                         bool skip_items) noexcept
+    : w_(out), skip_items_(skip_items) {
   RecordHeader placeholder{};  // written for real by finish()
   w_.bytes(&placeholder, sizeof placeholder);
   SpanFixed fixed{};
@@ -87,24 +95,32 @@ SpanEncoder::SpanEncoder(std::span<std::byte> out, const SpanHeader& h,
   w_.bytes(name.data(), name.size());
 }
 
-void SpanEncoder::begin_item(ItemTag tag) noexcept {
+bool SpanEncoder::begin_item(ItemTag tag) noexcept {
+  if (w_.failed()) return false;  // the record is lost already: nothing to skip
+  item_start_ = w_.size();
   if (++items_ > kMaxItems) w_.fail();
   w_.u8(static_cast<std::uint8_t>(tag));
+  return true;
+}
+
+void SpanEncoder::end_item() noexcept {
+  if (!w_.failed() || !skip_items_) return;
+  w_.rewind(item_start_);  // left out, counted; the record goes on without it
+  --items_;
+  ++dropped_items_;
 }
 
 void SpanEncoder::attribute(std::string_view key, const ValueView& value) noexcept {
-  begin_item(ItemTag::Attribute);
+  if (!begin_item(ItemTag::Attribute)) return;
   w_.str16(key);
   w_.value(value);
+  end_item();
 }
 
 void SpanEncoder::event(std::uint64_t time_unix_ns, std::string_view name,
                         std::span<const AttributeView> attributes) noexcept {
-  if (attributes.size() > kMaxEventAttributes) {
-    w_.fail();
-    return;
-  }
-  begin_item(ItemTag::Event);
+  if (!begin_item(ItemTag::Event)) return;
+  if (attributes.size() > kMaxEventAttributes) w_.fail();
   w_.u64(time_unix_ns);
   w_.str16(name);
   w_.u8(static_cast<std::uint8_t>(attributes.size()));
@@ -112,16 +128,19 @@ void SpanEncoder::event(std::uint64_t time_unix_ns, std::string_view name,
     w_.str16(a.key);
     w_.value(a.value);
   }
+  end_item();
 }
 
 void SpanEncoder::status_message(std::string_view message) noexcept {
-  begin_item(ItemTag::StatusMessage);
+  if (!begin_item(ItemTag::StatusMessage)) return;
   w_.str16(message);
+  end_item();
 }
 
 void SpanEncoder::trace_state(std::string_view state) noexcept {
-  begin_item(ItemTag::TraceState);
+  if (!begin_item(ItemTag::TraceState)) return;
   w_.str16(state);
+  end_item();
 }
 
 void SpanEncoder::set_status(std::uint8_t status) noexcept {

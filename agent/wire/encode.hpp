@@ -41,7 +41,8 @@ struct SpanHeader {
 /// Appends bytes to a fixed buffer and remembers whether everything fitted.
 class ByteWriter {
  public:
-  explicit ByteWriter(std::span<std::byte> out) noexcept : out_(out) {}
+  explicit ByteWriter(std::span<std::byte> out, std::size_t used = 0) noexcept
+      : out_(out), used_(used) {}
   void bytes(const void* data, std::size_t n) noexcept;
   void u8(std::uint8_t v) noexcept { bytes(&v, 1); }
   void u16(std::uint16_t v) noexcept { bytes(&v, 2); }
@@ -51,6 +52,11 @@ class ByteWriter {
   void fail() noexcept { failed_ = true; }
   [[nodiscard]] bool failed() const noexcept { return failed_; }
   [[nodiscard]] std::size_t size() const noexcept { return used_; }
+  /// Back to an earlier size(), and no longer failed: the caller gives up what came after.
+  void rewind(std::size_t size) noexcept {
+    used_ = size;
+    failed_ = false;
+  }
   [[nodiscard]] std::byte* data() noexcept { return out_.data(); }
 
  private:
@@ -59,10 +65,28 @@ class ByteWriter {
   bool failed_ = false;
 };
 
+/// Where a SpanEncoder stands, so a record can be built across calls (the client's Span keeps one
+/// beside its buffer).
+struct EncoderState {
+  std::uint32_t used = 0;
+  std::uint16_t items = 0;
+  std::uint16_t dropped_items = 0;
+  bool failed = false;
+};
+
 /// Writes one span record: header and name first, then items in any order, then finish().
+/// By default an item that does not fit fails the record; with skip_items it is left out and
+/// counted (dropped_items), so that a span with too much detail still arrives.
 class SpanEncoder final {
  public:
-  SpanEncoder(std::span<std::byte> out, const SpanHeader& header, std::string_view name) noexcept;
+  SpanEncoder(std::span<std::byte> out, const SpanHeader& header, std::string_view name,
+              bool skip_items = false) noexcept;
+  /// Continues a record begun over the same buffer (skip_items mode).
+  SpanEncoder(std::span<std::byte> out, const EncoderState& state) noexcept;
+  [[nodiscard]] EncoderState state() const noexcept {
+    return {static_cast<std::uint32_t>(w_.size()), static_cast<std::uint16_t>(items_),
+            dropped_items_, w_.failed()};
+  }
   void attribute(std::string_view key, const ValueView& value) noexcept;
   void event(std::uint64_t time_unix_ns, std::string_view name,
              std::span<const AttributeView> attributes = {}) noexcept;
@@ -75,9 +99,13 @@ class SpanEncoder final {
   [[nodiscard]] std::size_t finish() noexcept;
 
  private:
-  void begin_item(ItemTag tag) noexcept;
+  bool begin_item(ItemTag tag) noexcept;
+  void end_item() noexcept;
   ByteWriter w_;
   std::size_t items_ = 0;
+  std::size_t item_start_ = 0;
+  std::uint16_t dropped_items_ = 0;
+  bool skip_items_ = false;
 };
 
 /// Writes a resource record; returns its length, or 0 if it did not fit.

@@ -28,4 +28,17 @@ systemd-analyze verify "$unit"
 rating=$(systemd-analyze security --offline=true "$unit" | awk '/Overall exposure level/ {print $(NF-2)}')
 echo "exposure rating: $rating"
 awk -v r="$rating" 'BEGIN { exit !(r + 0 <= 2.0) }' || { echo "FAIL: exposure $rating > 2.0"; exit 1; }
-echo "deb_test: installed, validated, verified"
+# The client as a trading process gets it: the library through the loader, the Python module.
+ring=$(mktemp -d)
+/usr/bin/python3 -c "
+import tailgate
+t = tailgate.Tracer('deb-test', directory='$ring')
+assert t.error == '', t.error
+with t.span('installed.span', ok=True):
+    pass
+assert t.stats()['dropped'] == 0
+"
+ls "$ring"/*.ring >/dev/null
+rm -rf "$ring"
+test -f /usr/include/tailgate/tailgate.hpp && test -f /usr/include/tailgate/tailgate.h
+echo "deb_test: installed, validated, verified; the client library and module load"

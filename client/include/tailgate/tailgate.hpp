@@ -1,0 +1,190 @@
+#pragma once
+// tailgate's C++ client: what trading code links to hand finished spans to the tailgate agent
+// through this process's shared-memory segment.
+//
+//   tailgate::Tracer tracer({.service_name = "genesis-orders", .service_version = "1.4.2"});
+//   {
+//     auto span = tracer.span("genesis.order.execute_market");
+//     span.set("order.symbol", "BTCUSDT").set("order.quantity", 0.5);
+//     if (!filled) span.error("rejected by venue");
+//   }  // ends here: encoded into the span's own buffer and copied into this thread's lane
+//
+// The hot path (span(), set(), event(), the end) takes no lock, allocates nothing and makes no
+// syscall: ids come from a per-thread generator, times from the TSC calibrated against the
+// system clock, and the record goes into a lane this thread claimed once. A full lane drops the
+// span and counts it; the agent being slow, restarting or absent never blocks the caller. One
+// Tracer per process (it owns the process's segment); Spans are used by one thread at a time.
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+// libtailgate.so exports only what is declared with this.
+#define TAILGATE_API __attribute__((visibility("default")))
+
+namespace tailgate {
+
+/// An attribute value: the four types the wire format carries.
+using Value = std::variant<std::string_view, std::int64_t, double, bool>;
+
+struct Attribute {
+  std::string_view key;
+  Value value;
+};
+
+/// OTLP span kinds.
+enum class SpanKind : std::uint8_t {
+  Unspecified = 0,
+  Internal = 1,
+  Server = 2,
+  Client = 3,
+  Producer = 4,
+  Consumer = 5
+};
+
+/// Identifies a span across processes: what W3C traceparent carries.
+struct TAILGATE_API SpanContext {
+  std::array<std::uint8_t, 16> trace_id{};
+  std::array<std::uint8_t, 8> span_id{};
+  std::uint8_t trace_flags = 1;  ///< bit 0: sampled
+
+  [[nodiscard]] bool valid() const noexcept;
+  /// "00-<trace id>-<span id>-<flags>", 55 characters; writes into `out` without allocating.
+  void traceparent(std::span<char, 55> out) const noexcept;
+  [[nodiscard]] std::string traceparent() const;
+  /// Parses a W3C traceparent header; nullopt if malformed (or all-zero ids, or version ff).
+  [[nodiscard]] static std::optional<SpanContext> from_traceparent(
+      std::string_view header) noexcept;
+  [[nodiscard]] std::string trace_id_hex() const;
+  [[nodiscard]] std::string span_id_hex() const;
+};
+
+struct TracerOptions {
+  std::string service_name = "unknown_service";
+  std::string service_version;
+  /// More resource attributes (deployment.environment, ...). host.name, process.pid and
+  /// telemetry.sdk.* are added unless given here.
+  std::vector<std::pair<std::string, std::string>> resource;
+  std::string directory = "/dev/shm/tailgate";  ///< the agent's receivers.ring.directory
+  std::uint32_t lanes = 8;                      ///< threads with a lane of their own
+  std::size_t lane_bytes = 1u << 20;            ///< per lane; a power of two
+};
+
+/// What the tracer did, over all threads.
+struct TracerStats {
+  std::uint64_t dropped = 0;  ///< spans lost in this process: lanes full, no segment, too large
+  std::uint64_t dropped_items = 0;  ///< attributes and events left out of spans that were too big
+  bool attached = false;            ///< a segment exists (false: every span is dropped)
+};
+
+class Tracer;
+
+/// A span in progress. Ends (and is handed to the agent) when it goes out of scope or at end().
+/// Not copyable or movable: it encodes into its own buffer, on the caller's stack.
+class TAILGATE_API Span final {
+ public:
+  /// Bytes a span's record may take; what does not fit is left out and counted (dropped_items).
+  static constexpr std::size_t kBufferBytes = 1024;
+
+  ~Span() { end(); }
+  Span(const Span&) = delete;
+  Span& operator=(const Span&) = delete;
+
+  Span& set(std::string_view key, std::string_view value) noexcept {
+    return put(key, Value(value));
+  }
+  Span& set(std::string_view key, const char* value) noexcept {
+    return put(key, Value(std::string_view(value)));
+  }
+  Span& set(std::string_view key, bool value) noexcept { return put(key, Value(value)); }
+  template <std::integral T>
+  requires(!std::same_as<T, bool>) Span& set(std::string_view key, T value) noexcept {
+    return put(key, Value(static_cast<std::int64_t>(value)));
+  }
+  template <std::floating_point T>
+  Span& set(std::string_view key, T value) noexcept {
+    return put(key, Value(static_cast<double>(value)));
+  }
+
+  /// A timestamped event with up to 255 attributes.
+  Span& event(std::string_view name, std::initializer_list<Attribute> attributes = {}) noexcept;
+  /// Status ERROR with a message.
+  Span& error(std::string_view message) noexcept;
+  /// Status ERROR and OpenTelemetry's exception event (type, message).
+  Span& exception(std::string_view type, std::string_view message) noexcept;
+  Span& exception(const std::exception& e) noexcept;
+  /// Status OK (an explicit success; the default is unset).
+  Span& ok() noexcept;
+  /// W3C tracestate to pass on with this span.
+  Span& trace_state(std::string_view state) noexcept;
+
+  [[nodiscard]] const SpanContext& context() const noexcept { return context_; }
+  [[nodiscard]] bool ended() const noexcept { return tracer_ == nullptr; }
+  /// Ends the span now; later calls do nothing. Returns false if it was dropped.
+  bool end() noexcept;
+
+ private:
+  friend class Tracer;
+  Span(Tracer& tracer, std::string_view name, const SpanContext* parent, SpanKind kind) noexcept;
+  Span& put(std::string_view key, const Value& value) noexcept;
+
+  Tracer* tracer_;
+  SpanContext context_;
+  std::uint64_t start_ticks_;
+  std::uint32_t used_ = 0;
+  std::uint16_t items_ = 0;
+  std::uint16_t dropped_items_ = 0;
+  bool failed_ = false;
+  std::uint8_t status_ = 0;
+  alignas(8) std::array<std::byte, kBufferBytes> buffer_;
+};
+
+class TAILGATE_API Tracer final {
+ public:
+  /// Creates this process's segment under options.directory (and the directory if need be). If
+  /// that fails (no such group, read-only /dev/shm) the tracer still works: it drops and counts
+  /// every span, and error() says why. Throws std::logic_error if another Tracer is alive.
+  explicit Tracer(const TracerOptions& options);
+  ~Tracer();
+  Tracer(const Tracer&) = delete;
+  Tracer& operator=(const Tracer&) = delete;
+
+  /// Starts a span: a root span, or a child of `parent` (same trace id) if it is valid.
+  [[nodiscard]] Span span(std::string_view name, const SpanContext& parent = {},
+                          SpanKind kind = SpanKind::Internal) noexcept {
+    return Span(*this, name, parent.valid() ? &parent : nullptr, kind);
+  }
+  [[nodiscard]] Span span(std::string_view name, const Span& parent,
+                          SpanKind kind = SpanKind::Internal) noexcept {
+    return Span(*this, name, &parent.context(), kind);
+  }
+
+  /// Hands one finished, encoded wire record to the agent (the C ABI and Python use this).
+  bool emit(std::span<const std::byte> record) noexcept;
+  [[nodiscard]] TracerStats stats() const noexcept;
+  /// Why there is no segment, or empty.
+  [[nodiscard]] const std::string& error() const noexcept;
+  /// The segment file, or empty.
+  [[nodiscard]] const std::string& segment_path() const noexcept;
+
+  /// Wall-clock time in unix nanoseconds, from the TSC (no syscall).
+  [[nodiscard]] std::uint64_t now_ns() const noexcept;
+
+  struct Impl;
+
+ private:
+  friend class Span;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tailgate

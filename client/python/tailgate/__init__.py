@@ -1,0 +1,359 @@
+"""tailgate's Python client: finished spans to the tailgate agent through shared memory.
+
+    import tailgate
+    tracer = tailgate.Tracer("signal-bot", service_version="2.1.0")
+    with tracer.span("signal_generation", symbol="BTCUSDT") as s:
+        s.set_attribute("signal.strength", 0.83)
+        s.add_event("model.scored", model="momentum")
+
+Standard library only. Each span is encoded here into the wire format (docs/wire-format.md) and
+handed over with one foreign call (libtailgate.so's tailgate_emit), which copies it into this
+thread's lane of the process's segment: no syscall, never blocking; a full lane drops the span and
+counts it. The current span follows threads and asyncio tasks (contextvars): a span started inside
+another is its child.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ctypes
+import ctypes.util
+import os
+import random
+import socket
+import struct
+import time
+import traceback
+from typing import Any, Mapping, MutableMapping, Optional
+
+__all__ = ["Tracer", "Span", "SpanContext", "SpanKind", "current_span", "load_library"]
+
+
+class SpanKind:
+    UNSPECIFIED = 0
+    INTERNAL = 1
+    SERVER = 2
+    CLIENT = 3
+    PRODUCER = 4
+    CONSUMER = 5
+
+
+_STATUS_UNSET, _STATUS_OK, _STATUS_ERROR = 0, 1, 2
+_SPAN, _ALIGN = 1, 8
+# Record header (length, type, schema) and the span's fixed part, in one go.
+_FIXED = struct.Struct("<IHH16s8s8sQQBBBBHH")
+_ATTR_STR = struct.Struct("<BH")
+_U16 = struct.Struct("<H")
+_TAG_ATTR, _TAG_EVENT, _TAG_STATUS, _TAG_STATE = b"\x01", b"\x02", b"\x03", b"\x04"
+_V_STR, _V_INT, _V_DOUBLE, _V_BOOL = 1, 2, 3, 4
+_INT = struct.Struct("<Bq")
+_DOUBLE = struct.Struct("<Bd")
+_EVENT = struct.Struct("<Q")
+_MAX_STR = 0xFFFF
+_ZERO8 = bytes(8)
+
+
+def _string(text: str) -> bytes:
+    raw = text.encode("utf-8", "replace")[:_MAX_STR]
+    return _U16.pack(len(raw)) + raw
+
+
+def _value(value: Any) -> bytes:
+    if isinstance(value, bool):
+        return bytes((_V_BOOL, 1 if value else 0))
+    if isinstance(value, int):
+        if -(1 << 63) <= value < (1 << 63):
+            return _INT.pack(_V_INT, value)
+        value = str(value)
+    elif isinstance(value, float):
+        return _DOUBLE.pack(_V_DOUBLE, value)
+    elif not isinstance(value, str):
+        value = str(value)
+    raw = value.encode("utf-8", "replace")[:_MAX_STR]
+    return _ATTR_STR.pack(_V_STR, len(raw)) + raw
+
+
+def _attribute(key: str, value: Any) -> bytes:
+    return _TAG_ATTR + _string(key) + _value(value)
+
+
+class SpanContext:
+    """What W3C traceparent carries: trace id (16 bytes), span id (8 bytes), flags."""
+
+    __slots__ = ("trace_id", "span_id", "trace_flags", "trace_state")
+
+    def __init__(self, trace_id: bytes, span_id: bytes, trace_flags: int = 1,
+                 trace_state: str = ""):
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.trace_flags = trace_flags
+        self.trace_state = trace_state
+
+    @property
+    def trace_id_hex(self) -> str:
+        return self.trace_id.hex()
+
+    @property
+    def span_id_hex(self) -> str:
+        return self.span_id.hex()
+
+    def traceparent(self) -> str:
+        return f"00-{self.trace_id.hex()}-{self.span_id.hex()}-{self.trace_flags:02x}"
+
+    @classmethod
+    def from_traceparent(cls, header: str, trace_state: str = "") -> Optional["SpanContext"]:
+        """Parses a W3C traceparent; None if it is malformed."""
+        header = header.strip()
+        parts = header.split("-")
+        if len(parts) < 4 or len(parts[0]) != 2 or parts[0] == "ff":
+            return None
+        if parts[0] == "00" and len(parts) != 4:
+            return None
+        version, trace, span, flags = parts[0], parts[1], parts[2], parts[3]
+        if len(trace) != 32 or len(span) != 16 or len(flags) != 2:
+            return None
+        hexdigits = "0123456789abcdef"
+        if any(c not in hexdigits for c in version + trace + span + flags):
+            return None
+        trace_id, span_id = bytes.fromhex(trace), bytes.fromhex(span)
+        if not any(trace_id) or not any(span_id):
+            return None
+        return cls(trace_id, span_id, int(flags, 16), trace_state)
+
+    def __repr__(self) -> str:
+        return f"SpanContext({self.traceparent()})"
+
+
+_current: contextvars.ContextVar[Optional["Span"]] = contextvars.ContextVar(
+    "tailgate_current_span", default=None)
+
+
+def current_span() -> Optional["Span"]:
+    """The innermost span open in this thread or asyncio task, or None."""
+    return _current.get()
+
+
+class Span:
+    """A span in progress; a context manager. Ends (and is handed to the agent) on exit."""
+
+    __slots__ = ("_tracer", "_parts", "_status", "_token", "context", "name", "_ended",
+                 "_kind", "_parent_id", "_start")
+
+    def __init__(self, tracer: "Tracer", name: str, parent: Optional[SpanContext], kind: int,
+                 attributes: Mapping[str, Any]):
+        getrandbits = random.getrandbits
+        if parent is not None:
+            trace_id, flags, state = parent.trace_id, parent.trace_flags, parent.trace_state
+            self._parent_id = parent.span_id
+        else:
+            trace_id, flags, state = getrandbits(128).to_bytes(16, "little"), 1, ""
+            self._parent_id = _ZERO8
+        span_id = (getrandbits(64) | 1).to_bytes(8, "little")
+        self.context = SpanContext(trace_id, span_id, flags, state)
+        self._tracer = tracer
+        self.name = name
+        self._kind = kind
+        self._status = _STATUS_UNSET
+        self._parts = [_attribute(k, v) for k, v in attributes.items()]
+        if state:
+            self._parts.append(_TAG_STATE + _string(state))
+        self._token = None
+        self._ended = False
+        self._start = time.time_ns()
+
+    # The trading guides' names.
+    def set_attribute(self, key: str, value: Any) -> "Span":
+        self._parts.append(_attribute(key, value))
+        return self
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> "Span":
+        for k, v in attributes.items():
+            self._parts.append(_attribute(k, v))
+        return self
+
+    def add_event(self, name: str, attributes: Optional[Mapping[str, Any]] = None,
+                  **more: Any) -> "Span":
+        attrs = dict(attributes or {}, **more)
+        body = [_TAG_EVENT, _EVENT.pack(time.time_ns()), _string(name), bytes((min(len(attrs), 255),))]
+        for i, (k, v) in enumerate(attrs.items()):
+            if i == 255:
+                break
+            body.append(_string(k))
+            body.append(_value(v))
+        self._parts.append(b"".join(body))
+        return self
+
+    def set_status_error(self, message: str = "") -> "Span":
+        self._status = _STATUS_ERROR
+        if message:
+            self._parts.append(_TAG_STATUS + _string(message))
+        return self
+
+    def set_status_ok(self) -> "Span":
+        self._status = _STATUS_OK
+        return self
+
+    def record_exception(self, exc: BaseException, escaped: bool = False) -> "Span":
+        """OpenTelemetry's exception event (type, message, stack trace); status ERROR."""
+        stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self.add_event("exception", {
+            "exception.type": type(exc).__qualname__,
+            "exception.message": str(exc),
+            "exception.stacktrace": stack,
+            "exception.escaped": escaped,
+        })
+        return self.set_status_error(f"{type(exc).__qualname__}: {exc}")
+
+    def end(self) -> bool:
+        """Ends the span now (later calls do nothing). False if it was dropped."""
+        record = self._finish()
+        return record is not None and self._tracer._emit(record, len(self._parts))
+
+    def _finish(self) -> Optional[bytes]:
+        """Ends the span and returns its encoded record (None if it had ended already)."""
+        if self._ended:
+            return None
+        self._ended = True
+        end = time.time_ns()
+        ctx = self.context
+        name = self.name.encode("utf-8", "replace")[:_MAX_STR]
+        body = b"".join(self._parts)
+        length = _FIXED.size + len(name) + len(body)
+        head = _FIXED.pack(length, _SPAN, 1, ctx.trace_id, ctx.span_id, self._parent_id,
+                           self._start, end, self._kind, self._status, ctx.trace_flags, 0,
+                           len(name), len(self._parts))
+        return head + name + body
+
+    def __enter__(self) -> "Span":
+        self._token = _current.set(self)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is not None:
+            self.record_exception(exc, escaped=True)
+        if self._token is not None:
+            try:
+                _current.reset(self._token)
+            except ValueError:  # exited in another context than entered: leave it be
+                pass
+            self._token = None
+        self.end()
+
+
+def load_library(path: Optional[str] = None) -> ctypes.CDLL:
+    """libtailgate.so: `path`, $TAILGATE_LIBRARY, or the system's (ldconfig)."""
+    candidates = [path, os.environ.get("TAILGATE_LIBRARY"), ctypes.util.find_library("tailgate"),
+                  "libtailgate.so.0"]
+    errors = []
+    for candidate in candidates:
+        if not candidate:
+            continue
+        try:
+            lib = ctypes.CDLL(candidate)
+        except OSError as e:
+            errors.append(str(e))
+            continue
+        lib.tailgate_tracer_new.restype = ctypes.c_void_p
+        lib.tailgate_tracer_new.argtypes = [ctypes.POINTER(ctypes.c_char_p),
+                                            ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t,
+                                            ctypes.c_void_p]
+        lib.tailgate_tracer_free.argtypes = [ctypes.c_void_p]
+        lib.tailgate_error.restype = ctypes.c_char_p
+        lib.tailgate_error.argtypes = [ctypes.c_void_p]
+        lib.tailgate_emit.restype = ctypes.c_int
+        lib.tailgate_emit.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+        lib.tailgate_emit_batch.restype = ctypes.c_size_t
+        lib.tailgate_emit_batch.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+        lib.tailgate_stats_get.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Stats)]
+        return lib
+    raise OSError("libtailgate.so not found (set TAILGATE_LIBRARY): " + "; ".join(errors))
+
+
+class _Options(ctypes.Structure):
+    _fields_ = [("directory", ctypes.c_char_p), ("lanes", ctypes.c_uint32),
+                ("lane_bytes", ctypes.c_uint64)]
+
+
+class _Stats(ctypes.Structure):
+    _fields_ = [("dropped", ctypes.c_uint64), ("dropped_items", ctypes.c_uint64),
+                ("attached", ctypes.c_int)]
+
+
+class Tracer:
+    """The process's tracer (one per process): owns its shared-memory segment."""
+
+    def __init__(self, service_name: str, service_version: str = "",
+                 resource: Optional[Mapping[str, str]] = None, directory: Optional[str] = None,
+                 lanes: int = 0, lane_bytes: int = 0, library: Optional[str] = None):
+        self._lib = load_library(library)
+        attrs = {"service.name": service_name, "host.name": socket.gethostname(),
+                 "telemetry.sdk.name": "tailgate", "telemetry.sdk.language": "python"}
+        if service_version:
+            attrs["service.version"] = service_version
+        attrs.update(resource or {})
+        keys = (ctypes.c_char_p * len(attrs))(*[k.encode() for k in attrs])
+        values = (ctypes.c_char_p * len(attrs))(*[str(v).encode() for v in attrs.values()])
+        options = _Options(directory.encode() if directory else None, lanes, lane_bytes)
+        handle = self._lib.tailgate_tracer_new(keys, values, len(attrs), ctypes.byref(options))
+        if not handle:
+            raise RuntimeError("tailgate: one Tracer per process, and one exists already")
+        self._handle = handle
+        self._emit_one = self._lib.tailgate_emit
+        self.dropped_items = 0
+
+    @property
+    def error(self) -> str:
+        """Why there is no shared-memory segment (then every span is dropped), or ""."""
+        return self._lib.tailgate_error(self._handle).decode()
+
+    def span(self, name: str, parent: Optional[SpanContext] = None,
+             kind: int = SpanKind.INTERNAL, **attributes: Any) -> Span:
+        """A span: a child of `parent`, else of the current span, else a new trace's root."""
+        if parent is None:
+            current = _current.get()
+            if current is not None:
+                parent = current.context
+        return Span(self, name, parent, kind, attributes)
+
+    def _emit(self, record: bytes, items: int) -> bool:
+        if items > 0xFFFF or len(record) > 65000:
+            self.dropped_items += items
+            return False
+        return self._emit_one(self._handle, record, len(record)) == 1
+
+    def end_all(self, spans: list[Span]) -> int:
+        """Ends several spans with one foreign call (a loop that makes many short spans pays
+        the call once); returns how many were written."""
+        records = [r for r in (s._finish() for s in spans) if r is not None]
+        data = b"".join(r + bytes(-len(r) % _ALIGN) for r in records)
+        return self._lib.tailgate_emit_batch(self._handle, data, len(data))
+
+    def stats(self) -> dict:
+        s = _Stats()
+        self._lib.tailgate_stats_get(self._handle, ctypes.byref(s))
+        return {"dropped": s.dropped, "dropped_items": s.dropped_items + self.dropped_items,
+                "attached": bool(s.attached)}
+
+    def close(self) -> None:
+        """Gives up the segment handle; committed spans still reach the agent."""
+        if self._handle:
+            self._lib.tailgate_tracer_free(self._handle)
+            self._handle = None
+
+    def inject(self, headers: MutableMapping[str, str], span: Optional[Span] = None) -> None:
+        """Adds W3C traceparent (and tracestate) of `span` or the current span to `headers`."""
+        span = span or _current.get()
+        if span is None:
+            return
+        headers["traceparent"] = span.context.traceparent()
+        if span.context.trace_state:
+            headers["tracestate"] = span.context.trace_state
+
+    @staticmethod
+    def extract(headers: Mapping[str, str]) -> Optional[SpanContext]:
+        """The SpanContext in W3C headers (any letter case), or None."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        value = lowered.get("traceparent")
+        if not isinstance(value, str):
+            return None
+        return SpanContext.from_traceparent(value, lowered.get("tracestate", "") or "")

@@ -1,0 +1,441 @@
+// The C++ client: Tracer (the process's segment, its resource, the clock), Span (encoding into its
+// own buffer) and SpanContext (W3C traceparent). See tailgate/tailgate.hpp.
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+#include <thread>
+#include <typeinfo>
+
+#include "tailgate/tailgate.hpp"
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+#include "shm/segment.hpp"
+#include "wire/encode.hpp"
+
+namespace tailgate {
+namespace {
+
+static_assert(std::is_same_v<Value, wire::ValueView>, "the client's Value is the wire's");
+
+std::uint64_t realtime_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::uint64_t ticks() noexcept {
+#if defined(__x86_64__)
+  return __rdtsc();
+#else
+  return realtime_ns();  // one tick per nanosecond
+#endif
+}
+
+// Wall-clock time from the TSC. The process anchor and the rate are measured when the Tracer is
+// made; each thread re-anchors to the system clock about once a second (one vDSO read, no
+// syscall) with the rate refined over everything measured since, so it never drifts far.
+struct Calibration {
+  std::uint64_t anchor_ticks = 0;
+  std::uint64_t anchor_ns = 0;
+  double ns_per_tick = 1.0;
+};
+std::atomic<std::uint64_t> g_anchor_ticks{0};
+std::atomic<std::uint64_t> g_anchor_ns{0};
+std::atomic<double> g_ns_per_tick{1.0};
+
+Calibration calibrate_process() noexcept {
+  const auto t0 = ticks();
+  const auto n0 = realtime_ns();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const auto t1 = ticks();
+  const auto n1 = realtime_ns();
+  Calibration c{t0, n0,
+                t1 > t0 ? static_cast<double>(n1 - n0) / static_cast<double>(t1 - t0) : 1.0};
+  g_anchor_ticks.store(c.anchor_ticks, std::memory_order_relaxed);
+  g_anchor_ns.store(c.anchor_ns, std::memory_order_relaxed);
+  g_ns_per_tick.store(c.ns_per_tick, std::memory_order_relaxed);
+  return c;
+}
+
+struct ThreadClock {
+  Calibration c;
+  std::uint64_t next_anchor = 0;  ///< ticks at which to re-anchor
+
+  [[gnu::noinline]] void reanchor(std::uint64_t now) noexcept {
+    const auto ns = realtime_ns();  // `now` was read just before: the pair is tens of ns apart
+    const auto process_ticks = g_anchor_ticks.load(std::memory_order_relaxed);
+    const auto process_ns = g_anchor_ns.load(std::memory_order_relaxed);
+    double rate = g_ns_per_tick.load(std::memory_order_relaxed);
+    if (now > process_ticks + 1'000'000 && ns > process_ns) {
+      rate = static_cast<double>(ns - process_ns) / static_cast<double>(now - process_ticks);
+      g_ns_per_tick.store(rate, std::memory_order_relaxed);
+    }
+    c = {now, ns, rate};
+    next_anchor = now + static_cast<std::uint64_t>(1e9 / rate);  // about a second
+  }
+  std::uint64_t to_ns(std::uint64_t t) noexcept {
+    if (t >= next_anchor) [[unlikely]]
+      reanchor(t);
+    return c.anchor_ns +
+           static_cast<std::uint64_t>(static_cast<double>(t - c.anchor_ticks) * c.ns_per_tick);
+  }
+};
+
+// Ids: wyrand, seeded per thread from getrandom (once). Fast, and unpredictable enough that
+// trace ids from different threads and processes do not collide.
+struct IdGenerator {
+  std::uint64_t state = 0;
+  std::uint64_t next() noexcept {
+    if (state == 0) [[unlikely]] {
+      if (::getrandom(&state, sizeof state, 0) != sizeof state) state = ticks() ^ ::gettid();
+      state |= 1;
+    }
+    state += 0xa0761d6478bd642fULL;
+    __extension__ using u128 = unsigned __int128;
+    const u128 m = static_cast<u128>(state) * (state ^ 0xe7037ed1a0b428dbULL);
+    return static_cast<std::uint64_t>(m >> 64) ^ static_cast<std::uint64_t>(m);
+  }
+};
+
+std::atomic<std::uint64_t> g_live_generation{0};
+std::atomic<std::uint64_t> g_next_generation{1};
+
+/// This thread's lane in the live tracer's segment: claimed at its first span, given back at
+/// thread exit. Threads beyond the segment's lanes share the overflow lane.
+struct ThreadLane {
+  std::uint64_t generation = 0;
+  shm::LaneWriter own;
+  shm::SharedLaneWriter overflow;
+  ThreadLane() = default;
+  ThreadLane(const ThreadLane&) = delete;
+  ThreadLane& operator=(const ThreadLane&) = delete;
+  ~ThreadLane() {
+    if (generation != 0 && generation == g_live_generation.load(std::memory_order_acquire))
+      own.release();
+  }
+};
+
+thread_local ThreadClock t_clock;
+thread_local IdGenerator t_ids;
+thread_local ThreadLane t_lane;
+
+constexpr char kHex[] = "0123456789abcdef";
+
+template <std::size_t N>
+void to_hex(const std::array<std::uint8_t, N>& bytes, char* out) noexcept {
+  for (std::size_t i = 0; i < N; ++i) {
+    out[2 * i] = kHex[bytes[i] >> 4];
+    out[2 * i + 1] = kHex[bytes[i] & 0xF];
+  }
+}
+
+int hex_digit(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;  // W3C: lowercase only
+}
+
+template <std::size_t N>
+bool from_hex(std::string_view text, std::array<std::uint8_t, N>& out) noexcept {
+  if (text.size() != 2 * N) return false;
+  bool any = false;
+  for (std::size_t i = 0; i < N; ++i) {
+    const int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+    any |= out[i] != 0;
+  }
+  return any;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "unknown";
+  return name;
+}
+
+}  // namespace
+
+struct Tracer::Impl {
+  std::uint64_t generation = 0;
+  std::unique_ptr<shm::Segment> segment;
+  std::string error;
+  std::string path;
+  std::atomic<std::uint64_t> dropped_unattached{0};  ///< no segment, or a record not encoded
+  std::atomic<std::uint64_t> dropped_items{0};
+
+  [[gnu::noinline]] void attach_thread() noexcept {
+    t_lane.own.release();  // a lane of an earlier tracer in this thread: already gone with it
+    t_lane.own = segment->claim_lane();
+    if (!t_lane.own.attached()) t_lane.overflow = segment->overflow_lane();
+    t_lane.generation = generation;
+  }
+};
+
+// --- SpanContext ---------------------------------------------------------------------------
+
+bool SpanContext::valid() const noexcept {
+  std::uint8_t any_trace = 0, any_span = 0;
+  for (auto b : trace_id) any_trace |= b;
+  for (auto b : span_id) any_span |= b;
+  return any_trace != 0 && any_span != 0;
+}
+
+void SpanContext::traceparent(std::span<char, 55> out) const noexcept {
+  char* p = out.data();
+  *p++ = '0';
+  *p++ = '0';
+  *p++ = '-';
+  to_hex(trace_id, p);
+  p += 32;
+  *p++ = '-';
+  to_hex(span_id, p);
+  p += 16;
+  *p++ = '-';
+  *p++ = kHex[trace_flags >> 4];
+  *p = kHex[trace_flags & 0xF];
+}
+
+std::string SpanContext::traceparent() const {
+  std::string out(55, '\0');
+  traceparent(std::span<char, 55>(out.data(), 55));
+  return out;
+}
+
+std::optional<SpanContext> SpanContext::from_traceparent(std::string_view h) noexcept {
+  // version "-" trace-id "-" parent-id "-" flags; a later version may append "-" fields.
+  if (h.size() < 55 || h[2] != '-' || h[35] != '-' || h[52] != '-') return std::nullopt;
+  std::array<std::uint8_t, 1> version{}, flags{};
+  if (hex_digit(h[0]) < 0 || hex_digit(h[1]) < 0) return std::nullopt;
+  version[0] = static_cast<std::uint8_t>(hex_digit(h[0]) << 4 | hex_digit(h[1]));
+  if (version[0] == 0xFF || (version[0] == 0 && h.size() != 55)) return std::nullopt;
+  if (h.size() > 55 && h[55] != '-') return std::nullopt;
+  SpanContext c;
+  if (!from_hex(h.substr(3, 32), c.trace_id) || !from_hex(h.substr(36, 16), c.span_id)) {
+    return std::nullopt;
+  }
+  if (hex_digit(h[53]) < 0 || hex_digit(h[54]) < 0) return std::nullopt;
+  flags[0] = static_cast<std::uint8_t>(hex_digit(h[53]) << 4 | hex_digit(h[54]));
+  c.trace_flags = flags[0];
+  return c;
+}
+
+std::string SpanContext::trace_id_hex() const {
+  std::string out(32, '\0');
+  to_hex(trace_id, out.data());
+  return out;
+}
+
+std::string SpanContext::span_id_hex() const {
+  std::string out(16, '\0');
+  to_hex(span_id, out.data());
+  return out;
+}
+
+// --- Tracer --------------------------------------------------------------------------------
+
+Tracer::Tracer(const TracerOptions& options) : impl_(std::make_unique<Impl>()) {
+  std::uint64_t none = 0;
+  impl_->generation = g_next_generation.fetch_add(1);
+  if (!g_live_generation.compare_exchange_strong(none, impl_->generation)) {
+    throw std::logic_error("tailgate: one Tracer per process, and one is alive already");
+  }
+  calibrate_process();
+  t_clock.next_anchor = 0;
+  // The resource: the caller's attributes first, then the defaults it did not give.
+  std::vector<std::pair<std::string, std::string>> attrs{{"service.name", options.service_name}};
+  if (!options.service_version.empty())
+    attrs.emplace_back("service.version", options.service_version);
+  for (const auto& a : options.resource) attrs.push_back(a);
+  const auto has = [&](std::string_view key) {
+    for (const auto& a : attrs)
+      if (a.first == key) return true;
+    return false;
+  };
+  if (!has("host.name")) attrs.emplace_back("host.name", host_name());
+  if (!has("process.pid")) attrs.emplace_back("process.pid", std::to_string(::getpid()));
+  if (!has("telemetry.sdk.name")) attrs.emplace_back("telemetry.sdk.name", "tailgate");
+  if (!has("telemetry.sdk.language")) attrs.emplace_back("telemetry.sdk.language", "cpp");
+  std::vector<wire::AttributeView> views;
+  for (const auto& [k, v] : attrs) views.push_back({k, std::string_view(v)});
+  std::vector<std::byte> resource(shm::kMaxResourceBytes);
+  resource.resize(wire::encode_resource(resource, views));
+  try {
+    if (resource.empty()) throw std::runtime_error("the resource attributes exceed 4032 bytes");
+    impl_->segment = shm::Segment::create({.directory = options.directory,
+                                           .lanes = options.lanes,
+                                           .lane_bytes = options.lane_bytes,
+                                           .resource = resource});
+    impl_->path = impl_->segment->path();
+  } catch (const std::exception& e) {
+    impl_->error = e.what();  // no segment: spans are dropped and counted, the caller goes on
+  }
+}
+
+Tracer::~Tracer() {
+  g_live_generation.store(0, std::memory_order_release);
+  if (t_lane.generation == impl_->generation) t_lane.own.release();
+  t_lane.generation = 0;
+  // The segment stays: the agent drains what is committed, sees this process gone and removes it.
+}
+
+bool Tracer::emit(std::span<const std::byte> record) noexcept {
+  if (!impl_->segment) [[unlikely]] {
+    impl_->dropped_unattached.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (t_lane.generation != impl_->generation) [[unlikely]]
+    impl_->attach_thread();
+  return t_lane.own.attached() ? t_lane.own.try_write(record) : t_lane.overflow.try_write(record);
+}
+
+TracerStats Tracer::stats() const noexcept {
+  TracerStats s;
+  s.attached = impl_->segment != nullptr;
+  s.dropped = impl_->dropped_unattached.load(std::memory_order_relaxed) +
+              (impl_->segment ? impl_->segment->producer_dropped() : 0);
+  s.dropped_items = impl_->dropped_items.load(std::memory_order_relaxed);
+  return s;
+}
+
+const std::string& Tracer::error() const noexcept {
+  return impl_->error;
+}
+
+const std::string& Tracer::segment_path() const noexcept {
+  return impl_->path;
+}
+
+std::uint64_t Tracer::now_ns() const noexcept {
+  return t_clock.to_ns(ticks());
+}
+
+// --- Span ----------------------------------------------------------------------------------
+
+Span::Span(Tracer& tracer, std::string_view name, const SpanContext* parent, SpanKind kind) noexcept
+    : tracer_(&tracer) {
+  if (parent != nullptr) {
+    context_.trace_id = parent->trace_id;
+    context_.trace_flags = parent->trace_flags;
+  } else {
+    const std::uint64_t hi = t_ids.next(), lo = t_ids.next();
+    std::memcpy(context_.trace_id.data(), &hi, 8);
+    std::memcpy(context_.trace_id.data() + 8, &lo, 8);
+  }
+  std::uint64_t id = 0;
+  while (id == 0) id = t_ids.next();
+  std::memcpy(context_.span_id.data(), &id, 8);
+  start_ticks_ = ticks();
+  const wire::SpanHeader header{.trace_id = context_.trace_id.data(),
+                                .span_id = context_.span_id.data(),
+                                .parent_span_id = parent ? parent->span_id.data() : nullptr,
+                                .start_unix_ns = t_clock.to_ns(start_ticks_),
+                                .end_unix_ns = 0,
+                                .kind = static_cast<std::uint8_t>(kind),
+                                .status = 0,
+                                .trace_flags = context_.trace_flags};
+  wire::SpanEncoder encoder(buffer_, header, name, /*skip_items=*/true);
+  const auto s = encoder.state();
+  used_ = s.used;
+  failed_ = s.failed;
+}
+
+namespace {
+// Runs `write` on an encoder resumed over the span's buffer, then keeps where it stands.
+template <typename Write>
+void with_encoder(std::span<std::byte> buffer, std::uint32_t& used, std::uint16_t& items,
+                  std::uint16_t& dropped, bool& failed, Write write) noexcept {
+  wire::SpanEncoder e(buffer, wire::EncoderState{used, items, dropped, failed});
+  write(e);
+  const auto s = e.state();
+  used = s.used;
+  items = s.items;
+  dropped = s.dropped_items;
+  failed = s.failed;
+}
+}  // namespace
+
+Span& Span::put(std::string_view key, const Value& value) noexcept {
+  if (tracer_ == nullptr) return *this;
+  with_encoder(buffer_, used_, items_, dropped_items_, failed_,
+               [&](wire::SpanEncoder& e) { e.attribute(key, value); });
+  return *this;
+}
+
+Span& Span::event(std::string_view name, std::initializer_list<Attribute> attributes) noexcept {
+  if (tracer_ == nullptr) return *this;
+  std::array<wire::AttributeView, wire::kMaxEventAttributes> views;
+  std::size_t n = 0;
+  for (const auto& a : attributes) {
+    if (n == views.size()) break;
+    views[n++] = {a.key, a.value};
+  }
+  const auto when = t_clock.to_ns(ticks());
+  with_encoder(buffer_, used_, items_, dropped_items_, failed_,
+               [&](wire::SpanEncoder& e) { e.event(when, name, std::span(views.data(), n)); });
+  return *this;
+}
+
+Span& Span::error(std::string_view message) noexcept {
+  if (tracer_ == nullptr) return *this;
+  status_ = 2;  // OTLP STATUS_CODE_ERROR
+  if (!message.empty()) {
+    with_encoder(buffer_, used_, items_, dropped_items_, failed_,
+                 [&](wire::SpanEncoder& e) { e.status_message(message); });
+  }
+  return *this;
+}
+
+Span& Span::exception(std::string_view type, std::string_view message) noexcept {
+  event("exception", {{"exception.type", type}, {"exception.message", message}});
+  return error(message);
+}
+
+Span& Span::exception(const std::exception& e) noexcept {
+  return exception(typeid(e).name(), e.what());
+}
+
+Span& Span::ok() noexcept {
+  if (tracer_ != nullptr) status_ = 1;  // OTLP STATUS_CODE_OK
+  return *this;
+}
+
+Span& Span::trace_state(std::string_view state) noexcept {
+  if (tracer_ == nullptr) return *this;
+  with_encoder(buffer_, used_, items_, dropped_items_, failed_,
+               [&](wire::SpanEncoder& e) { e.trace_state(state); });
+  return *this;
+}
+
+bool Span::end() noexcept {
+  if (tracer_ == nullptr) return false;
+  Tracer& tracer = *tracer_;
+  tracer_ = nullptr;
+  std::uint64_t start_ns = 0;
+  std::memcpy(&start_ns,
+              buffer_.data() + wire::kRecordHeaderSize + offsetof(wire::SpanFixed, start_unix_ns),
+              sizeof start_ns);
+  const auto elapsed = static_cast<double>(ticks() - start_ticks_) * t_clock.c.ns_per_tick;
+  wire::SpanEncoder e(buffer_, wire::EncoderState{used_, items_, dropped_items_, failed_});
+  e.set_end(start_ns + static_cast<std::uint64_t>(elapsed));
+  e.set_status(status_);
+  const auto length = e.finish();
+  if (dropped_items_ != 0) [[unlikely]]
+    tracer.impl_->dropped_items.fetch_add(dropped_items_, std::memory_order_relaxed);
+  if (length == 0) [[unlikely]] {
+    tracer.impl_->dropped_unattached.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  return tracer.emit(std::span(buffer_.data(), length));
+}
+
+}  // namespace tailgate

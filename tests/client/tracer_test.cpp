@@ -1,0 +1,266 @@
+// The C++ client against a real segment: spans are read back from the file the way the agent reads
+// them (attach, drain every lane, decode).
+#include <sys/stat.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "shm/segment.hpp"
+#include "support/child_process.hpp"
+#include "tailgate/tailgate.hpp"
+#include "wire/decode.hpp"
+
+using namespace tailgate;
+
+namespace {
+
+std::vector<model::Span> drain(const std::string& path, model::Resource* resource_out = nullptr) {
+  auto segment = shm::Segment::attach(path);
+  auto resource = std::make_shared<model::Resource>();
+  const auto bytes = segment->resource();
+  REQUIRE(wire::decode_resource(bytes.subspan(wire::kRecordHeaderSize), *resource) ==
+          wire::DecodeError::None);
+  if (resource_out != nullptr) *resource_out = *resource;
+  std::vector<model::Span> spans;
+  for (std::size_t lane = 0; lane <= segment->lane_count(); ++lane) {
+    segment->reader(lane).drain(
+        [&](wire::RecordType type, std::span<const std::byte> payload) {
+          if (type != wire::RecordType::Span) return;
+          model::Span span;
+          REQUIRE(wire::decode_span(payload, resource, span) == wire::DecodeError::None);
+          spans.push_back(std::move(span));
+        },
+        SIZE_MAX);
+  }
+  return spans;
+}
+
+const model::AttributeValue* attribute(const model::Span& span, std::string_view key) {
+  for (const auto& a : span.attributes)
+    if (a.key == key) return &a.value;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("a span carries its name, typed attributes, events, status and parent", "[client]") {
+  testing::TempDir dir;
+  Tracer tracer({.service_name = "orders",
+                 .service_version = "1.4.2",
+                 .resource = {{"deployment.environment", "test"}},
+                 .directory = dir.file("ring")});
+  REQUIRE(tracer.error().empty());
+  SpanContext parent_context;
+  {
+    auto parent = tracer.span("genesis.order.execute_market", {}, SpanKind::Server);
+    parent_context = parent.context();
+    auto child = tracer.span("genesis.risk.check", parent);
+    child.set("order.symbol", "BTCUSDT")
+        .set("order.quantity", 0.5)
+        .set("order.id", 12345)
+        .set("risk.passed", false)
+        .set("order.venue", std::string("binance"));
+    child.event("risk.limit_hit", {{"limit", "position"}, {"value", std::int64_t{7}}});
+    child.error("position limit");
+  }
+  const auto spans = drain(tracer.segment_path());
+  REQUIRE(spans.size() == 2);
+  const auto& child = spans[0];  // ended first
+  const auto& parent = spans[1];
+  CHECK(child.name == "genesis.risk.check");
+  CHECK(parent.name == "genesis.order.execute_market");
+  CHECK(parent.kind == model::SpanKind::Server);
+  CHECK(child.trace_id == parent.trace_id);
+  CHECK(child.parent_span_id == parent.span_id);
+  CHECK(std::equal(parent.span_id.begin(), parent.span_id.end(), parent_context.span_id.begin()));
+  CHECK(parent.parent_span_id == model::SpanId{});
+  CHECK(std::get<std::string>(*attribute(child, "order.symbol")) == "BTCUSDT");
+  CHECK(std::get<double>(*attribute(child, "order.quantity")) == 0.5);
+  CHECK(std::get<std::int64_t>(*attribute(child, "order.id")) == 12345);
+  CHECK(std::get<bool>(*attribute(child, "risk.passed")) == false);
+  CHECK(std::get<std::string>(*attribute(child, "order.venue")) == "binance");
+  REQUIRE(child.events.size() == 1);
+  CHECK(child.events[0].name == "risk.limit_hit");
+  CHECK(child.events[0].attributes.size() == 2);
+  CHECK(child.status == model::StatusCode::Error);
+  CHECK(child.status_message == "position limit");
+  CHECK(child.start_unix_ns >= parent.start_unix_ns);
+  CHECK(child.end_unix_ns >= child.start_unix_ns);
+  CHECK(parent.end_unix_ns >= child.end_unix_ns);
+  const auto& resource = *child.resource;
+  std::map<std::string, std::string> r;
+  for (const auto& a : resource.attributes) r[a.key] = std::get<std::string>(a.value);
+  CHECK(r["service.name"] == "orders");
+  CHECK(r["service.version"] == "1.4.2");
+  CHECK(r["deployment.environment"] == "test");
+  CHECK(r["telemetry.sdk.language"] == "cpp");
+  CHECK_FALSE(r["host.name"].empty());
+}
+
+TEST_CASE("an exception becomes status ERROR and OpenTelemetry's exception event", "[client]") {
+  testing::TempDir dir;
+  Tracer tracer({.service_name = "orders", .directory = dir.file("ring")});
+  try {
+    auto span = tracer.span("genesis.order.place");
+    try {
+      throw std::runtime_error("venue timeout");
+    } catch (const std::exception& e) {
+      span.exception(e);
+    }
+  } catch (...) {
+  }
+  const auto spans = drain(tracer.segment_path());
+  REQUIRE(spans.size() == 1);
+  CHECK(spans[0].status == model::StatusCode::Error);
+  REQUIRE(spans[0].events.size() == 1);
+  CHECK(spans[0].events[0].name == "exception");
+  std::map<std::string, std::string> e;
+  for (const auto& a : spans[0].events[0].attributes) e[a.key] = std::get<std::string>(a.value);
+  CHECK(e["exception.message"] == "venue timeout");
+  CHECK_THAT(e["exception.type"], Catch::Matchers::Contains("runtime_error"));
+}
+
+TEST_CASE("the clock agrees with the system clock, and times are in order", "[client]") {
+  testing::TempDir dir;
+  Tracer tracer({.service_name = "clock", .directory = dir.file("ring")});
+  const auto system_ns = [] {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  };
+  const auto before = system_ns();
+  const auto ours = tracer.now_ns();
+  const auto after = system_ns();
+  // Within a millisecond of the system clock (calibration error is microseconds).
+  CHECK(ours + 1'000'000 >= before);
+  CHECK(ours <= after + 1'000'000);
+  std::uint64_t last = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const auto t = tracer.now_ns();
+    CHECK(t >= last);
+    last = t;
+  }
+}
+
+TEST_CASE("W3C traceparent: inject, extract, and the specification's examples", "[client]") {
+  const auto parsed =
+      SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  REQUIRE(parsed.has_value());
+  CHECK(parsed->trace_id_hex() == "4bf92f3577b34da6a3ce929d0e0e4736");
+  CHECK(parsed->span_id_hex() == "00f067aa0ba902b7");
+  CHECK(parsed->trace_flags == 1);
+  CHECK(parsed->traceparent() == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  // Not sampled; a future version with more fields is read by its known part.
+  CHECK(SpanContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+            ->trace_flags == 0);
+  CHECK(SpanContext::from_traceparent(
+            "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-holds")
+            .has_value());
+  for (const auto* bad : {
+           "00-00000000000000000000000000000000-00f067aa0ba902b7-01",   // zero trace id
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",   // zero span id
+           "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",   // forbidden version
+           "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",   // upper case
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",  // v00 with more
+           "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",    // short
+           "",
+       }) {
+    INFO(bad);
+    CHECK_FALSE(SpanContext::from_traceparent(bad).has_value());
+  }
+  testing::TempDir dir;
+  Tracer tracer({.service_name = "gateway", .directory = dir.file("ring")});
+  std::string header;
+  {
+    auto outgoing = tracer.span("gateway.call", {}, SpanKind::Client);
+    header = outgoing.context().traceparent();
+  }
+  const auto incoming = SpanContext::from_traceparent(header);
+  REQUIRE(incoming.has_value());
+  { auto server = tracer.span("orders.handle", *incoming, SpanKind::Server); }
+  const auto spans = drain(tracer.segment_path());
+  REQUIRE(spans.size() == 2);
+  CHECK(spans[1].trace_id == spans[0].trace_id);
+  CHECK(spans[1].parent_span_id == spans[0].span_id);
+}
+
+TEST_CASE("with no agent the lanes fill, then spans are dropped and counted, never waited for",
+          "[client]") {
+  testing::TempDir dir;
+  Tracer tracer(
+      {.service_name = "orders", .directory = dir.file("ring"), .lanes = 1, .lane_bytes = 4096});
+  int ended = 0;
+  for (int i = 0; i < 200; ++i) {
+    auto span = tracer.span("genesis.md.tick");
+    span.set("market.symbol", "ETHUSDT");
+    ++ended;
+  }
+  const auto stats = tracer.stats();
+  const auto spans = drain(tracer.segment_path());
+  CHECK(stats.dropped > 0);
+  CHECK(spans.size() + stats.dropped == static_cast<std::size_t>(ended));
+}
+
+TEST_CASE("without a segment the tracer says why, and drops and counts", "[client]") {
+  testing::TempDir dir;
+  std::ofstream(dir.file("not-a-directory")) << "x";
+  Tracer tracer({.service_name = "orders", .directory = dir.file("not-a-directory/ring")});
+  CHECK_FALSE(tracer.error().empty());
+  CHECK_FALSE(tracer.stats().attached);
+  { auto span = tracer.span("a"); }
+  { auto span = tracer.span("b"); }
+  CHECK(tracer.stats().dropped == 2);
+}
+
+TEST_CASE("a span with more than fits keeps what fits and counts the rest", "[client]") {
+  testing::TempDir dir;
+  Tracer tracer({.service_name = "orders", .directory = dir.file("ring")});
+  {
+    auto span = tracer.span("big");
+    for (int i = 0; i < 100; ++i) span.set("attribute.number." + std::to_string(i), i);
+  }
+  const auto spans = drain(tracer.segment_path());
+  REQUIRE(spans.size() == 1);
+  CHECK(spans[0].attributes.size() > 10);
+  CHECK(spans[0].attributes.size() + tracer.stats().dropped_items == 100);
+}
+
+TEST_CASE("one tracer per process", "[client]") {
+  testing::TempDir dir;
+  Tracer tracer({.service_name = "a", .directory = dir.file("ring")});
+  CHECK_THROWS_AS(Tracer({.service_name = "b", .directory = dir.file("ring")}), std::logic_error);
+}
+
+TEST_CASE("threads beyond the lanes share the overflow lane; every span once, in thread order",
+          "[client]") {
+  testing::TempDir dir;
+  Tracer tracer(
+      {.service_name = "orders", .directory = dir.file("ring"), .lanes = 2, .lane_bytes = 1 << 20});
+  constexpr int kThreads = 6, kSpans = 500;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&tracer, t] {
+      for (int i = 0; i < kSpans; ++i) {
+        auto span = tracer.span("worker");
+        span.set("thread", t).set("seq", i);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const auto spans = drain(tracer.segment_path());
+  CHECK(tracer.stats().dropped == 0);
+  REQUIRE(spans.size() == kThreads * kSpans);
+  std::map<std::int64_t, std::int64_t> next;
+  bool ordered = true;
+  for (const auto& s : spans) {
+    const auto t = std::get<std::int64_t>(*attribute(s, "thread"));
+    const auto seq = std::get<std::int64_t>(*attribute(s, "seq"));
+    ordered &= seq == next[t];
+    next[t] = seq + 1;
+  }
+  CHECK(ordered);
+}
