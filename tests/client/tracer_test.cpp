@@ -235,7 +235,7 @@ TEST_CASE("one tracer per process", "[client]") {
   CHECK_THROWS_AS(Tracer({.service_name = "b", .directory = dir.file("ring")}), std::logic_error);
 }
 
-TEST_CASE("threads beyond the lanes share the overflow lane; every span once, in thread order",
+TEST_CASE("threads beyond the lanes share the overflow lane: every span once, in thread order",
           "[client]") {
   testing::TempDir dir;
   Tracer tracer(

@@ -93,7 +93,7 @@ TEST_CASE("a backend outage under steady load loses nothing and duplicates nothi
   CHECK(std::stoul(stats.at("export_retries")) > 0);
 }
 
-TEST_CASE("SIGTERM with the backend down spools everything; the next start delivers it",
+TEST_CASE("SIGTERM with the backend down spools everything, and the next start delivers it",
           "[integration]") {
   testing::TempDir spool;
   const auto exporter = exporter_yaml(spool.file("spool"), "  shutdown_grace: 500ms\n");
@@ -145,7 +145,7 @@ TEST_CASE("batches spooled before a SIGKILL are delivered by the next start", "[
              Catch::Matchers::Contains("event=spool_found"));
 }
 
-TEST_CASE("past the spool's bound the overflow is dropped and counted; the disk stays bounded",
+TEST_CASE("past the spool bound the overflow is dropped and counted, and the disk stays bounded",
           "[integration]") {
   testing::TempDir spool;
   testing::AgentStack stack(kKeepAll,
