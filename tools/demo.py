@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The tailgate demo: tailgate-load -> tailgate (UDP receiver -> pipeline -> OTLP/gRPC exporter)
--> tailgate-sink, all on 127.0.0.1 with ports picked by the kernel. Prints what was sent,
+"""The tailgate demo: tailgate-load -> tailgate (shared-memory ring, or UDP, receiver -> pipeline ->
+OTLP/gRPC exporter) -> tailgate-sink, all on 127.0.0.1 with ports picked by the kernel. Prints what was sent,
 received, kept (and why) and delivered; exits 1 if the numbers do not add up.
 
 Standard library only. Usually run through tools/demo.sh, which builds first.
@@ -48,6 +48,8 @@ def main():
     ap.add_argument("--rate", type=float, default=2000, help="traces per second")
     ap.add_argument("--error-fraction", type=float, default=0.05)
     ap.add_argument("--slow-fraction", type=float, default=0.05)
+    ap.add_argument("--transport", choices=("ring", "udp"), default="ring",
+                    help="how tailgate-load hands spans over (default: the shared-memory ring)")
     args = ap.parse_args()
 
     agent_bin = os.path.join(args.build_dir, "agent", "tailgate")
@@ -85,10 +87,15 @@ def main():
             if not m:
                 sys.exit("demo: the agent did not start:\n" + open(os.path.join(tmp, "agent.err")).read())
             udp_port = int(m.group(1))
-            print(f"demo: sink on 127.0.0.1:{sink_port} (OTLP/gRPC), agent UDP on 127.0.0.1:{udp_port}")
-            print(f"demo: sending {args.traces} trading-workflow traces at {args.rate:g}/s ...")
+            ring = os.path.join(tmp, "ring")
+            print(f"demo: sink on 127.0.0.1:{sink_port} (OTLP/gRPC); agent reading the ring in "
+                  f"{ring} and UDP on 127.0.0.1:{udp_port}")
+            print(f"demo: sending {args.traces} trading-workflow traces at {args.rate:g}/s "
+                  f"through the {'shared-memory ring' if args.transport == 'ring' else 'UDP receiver'} ...")
+            via = (["--ring-directory", ring] if args.transport == "ring"
+                   else ["--target", f"127.0.0.1:{udp_port}"])
             load = subprocess.run(
-                [load_bin, "--target", f"127.0.0.1:{udp_port}", "--traces", str(args.traces),
+                [load_bin, *via, "--traces", str(args.traces),
                  "--rate", str(args.rate), "--error-fraction", str(args.error_fraction),
                  "--slow-fraction", str(args.slow_fraction), "--seed", "42", "--max-seconds", "120"],
                 check=True, capture_output=True, text=True)
@@ -132,7 +139,9 @@ def main():
 
     print()
     print(f"  sent by tailgate-load     {sent['spans_sent']:>8} spans in {sent['traces_sent']} traces "
-          f"({sent['error_traces']} failing, {sent['slow_traces']} slow) over {sent['datagrams']} datagrams")
+          f"({sent['error_traces']} failing, {sent['slow_traces']} slow) "
+          + (f"over {sent['datagrams']} datagrams" if sent["transport"] == "udp"
+             else f"through the ring ({sent['spans_not_sent']} dropped by full lanes)"))
     print(f"  received by the agent     {counts['received']:>8} spans")
     print(f"  sampled out (a decision)  {counts['sampled_out']:>8} spans")
     print(f"  lost before decoding      {counts['dropped_malformed'] + counts['dropped_kernel_buffer']:>8} "
@@ -166,6 +175,8 @@ def main():
         problems.append(f"the agent exited {agent_rc}")
     if sink_rc != 0:
         problems.append(f"the sink exited {sink_rc}")
+    if sent["spans_not_sent"] != 0:
+        problems.append(f"{sent['spans_not_sent']} spans not sent (lanes full, or send errors)")
     if sent["spans_sent"] != counts["received"]:
         problems.append(f"{sent['spans_sent']} spans sent but {counts['received']} received")
     if counts["received"] != counts["exported"] + counts["sampled_out"] + counts["dropped"]:

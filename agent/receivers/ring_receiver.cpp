@@ -22,6 +22,8 @@ namespace fs = std::filesystem;
 constexpr std::size_t kRecordsPerLaneDrain = 4096;  // bounds one lane's turn; others wait less
 constexpr std::size_t kBatchSpans = 2048;
 constexpr auto kMaxIdleSleep = std::chrono::milliseconds(5);
+constexpr std::size_t kBusyPass = 1024;  // records in one pass over all lanes that mean "busy"
+constexpr auto kTricklePause = std::chrono::microseconds(100);
 
 /// A descriptor that turns readable when `pid` exits, or -1 (kernel before 5.3, or no such pid).
 int open_pidfd(pid_t pid) {
@@ -91,8 +93,14 @@ void RingReceiver::run() noexcept {
       rescan();
       next_scan = std::chrono::steady_clock::now() + config_.scan_interval;
     }
-    if (drain_all() > 0) {
+    const auto taken = drain_all();
+    if (taken >= kBusyPass) {
       idle_sleep = std::chrono::microseconds(0);  // busy: go straight on
+    } else if (taken > 0) {
+      // A trickle: pause briefly instead of spinning on the producers' tail lines, which would
+      // pull those cache lines away from the trading threads on every span they write.
+      idle_sleep = std::chrono::microseconds(0);
+      std::this_thread::sleep_for(kTricklePause);
     } else {
       // Idle: back off to a few milliseconds, so that an idle agent costs almost nothing.
       idle_sleep = std::min<std::chrono::microseconds>(

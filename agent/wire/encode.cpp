@@ -31,24 +31,6 @@ std::size_t finish_record(ByteWriter& w, RecordType type) noexcept {
 
 }  // namespace
 
-void ByteWriter::bytes(const void* data, std::size_t n) noexcept {
-  if (failed_ || n > out_.size() - used_) {
-    failed_ = true;
-    return;
-  }
-  if (n != 0) std::memcpy(out_.data() + used_, data, n);
-  used_ += n;
-}
-
-void ByteWriter::str16(std::string_view s) noexcept {
-  if (s.size() > kMaxStringLength) {
-    failed_ = true;
-    return;
-  }
-  u16(static_cast<std::uint16_t>(s.size()));
-  bytes(s.data(), s.size());
-}
-
 void ByteWriter::value(const ValueView& v) noexcept {
   if (const auto* s = std::get_if<std::string_view>(&v)) {
     u8(static_cast<std::uint8_t>(ValueType::String));

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string_view>
 #include <variant>
@@ -43,11 +44,26 @@ class ByteWriter {
  public:
   explicit ByteWriter(std::span<std::byte> out, std::size_t used = 0) noexcept
       : out_(out), used_(used) {}
-  void bytes(const void* data, std::size_t n) noexcept;
+  // Inline: a span's encoding is dozens of these, on the client's hot path.
+  void bytes(const void* data, std::size_t n) noexcept {
+    if (failed_ || n > out_.size() - used_) [[unlikely]] {
+      failed_ = true;
+      return;
+    }
+    if (n != 0) std::memcpy(out_.data() + used_, data, n);
+    used_ += n;
+  }
   void u8(std::uint8_t v) noexcept { bytes(&v, 1); }
   void u16(std::uint16_t v) noexcept { bytes(&v, 2); }
   void u64(std::uint64_t v) noexcept { bytes(&v, 8); }
-  void str16(std::string_view s) noexcept;
+  void str16(std::string_view s) noexcept {
+    if (s.size() > kMaxStringLength) [[unlikely]] {
+      failed_ = true;
+      return;
+    }
+    u16(static_cast<std::uint16_t>(s.size()));
+    bytes(s.data(), s.size());
+  }
   void value(const ValueView& v) noexcept;
   void fail() noexcept { failed_ = true; }
   [[nodiscard]] bool failed() const noexcept { return failed_; }

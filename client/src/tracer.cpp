@@ -109,24 +109,31 @@ struct IdGenerator {
 std::atomic<std::uint64_t> g_live_generation{0};
 std::atomic<std::uint64_t> g_next_generation{1};
 
-/// This thread's lane in the live tracer's segment: claimed at its first span, given back at
-/// thread exit. Threads beyond the segment's lanes share the overflow lane.
-struct ThreadLane {
+/// Gives this thread's lane back when the thread exits. Touched only when a thread first emits,
+/// so that the hot path's thread state below stays trivially destructible (no TLS guard).
+struct LaneRelease {
+  shm::LaneWriter* lane = nullptr;
   std::uint64_t generation = 0;
-  shm::LaneWriter own;
-  shm::SharedLaneWriter overflow;
-  ThreadLane() = default;
-  ThreadLane(const ThreadLane&) = delete;
-  ThreadLane& operator=(const ThreadLane&) = delete;
-  ~ThreadLane() {
-    if (generation != 0 && generation == g_live_generation.load(std::memory_order_acquire))
-      own.release();
+  ~LaneRelease() {
+    if (lane != nullptr && generation == g_live_generation.load(std::memory_order_acquire))
+      lane->release();
   }
 };
 
-thread_local ThreadClock t_clock;
-thread_local IdGenerator t_ids;
-thread_local ThreadLane t_lane;
+/// Everything a thread's spans touch, in one place: one TLS access per call. initial-exec: an
+/// offset from the thread pointer, not a __tls_get_addr call (the library is small enough for the
+/// static TLS reserve, also when Python loads it with dlopen).
+struct ThreadState {
+  ThreadClock clock;
+  IdGenerator ids;
+  std::uint64_t generation = 0;  ///< the tracer whose segment `own`/`overflow` point into
+  shm::LaneWriter own;
+  shm::SharedLaneWriter overflow;
+};
+static_assert(std::is_trivially_destructible_v<ThreadState>);
+
+[[gnu::tls_model("initial-exec")]] thread_local ThreadState t_state;
+thread_local LaneRelease t_release;
 
 constexpr char kHex[] = "0123456789abcdef";
 
@@ -173,11 +180,12 @@ struct Tracer::Impl {
   std::atomic<std::uint64_t> dropped_unattached{0};  ///< no segment, or a record not encoded
   std::atomic<std::uint64_t> dropped_items{0};
 
-  [[gnu::noinline]] void attach_thread() noexcept {
-    t_lane.own.release();  // a lane of an earlier tracer in this thread: already gone with it
-    t_lane.own = segment->claim_lane();
-    if (!t_lane.own.attached()) t_lane.overflow = segment->overflow_lane();
-    t_lane.generation = generation;
+  [[gnu::noinline]] void attach_thread(ThreadState& t) noexcept {
+    t.own = segment->claim_lane();
+    if (!t.own.attached()) t.overflow = segment->overflow_lane();
+    t.generation = generation;
+    t_release.lane = &t.own;
+    t_release.generation = generation;
   }
 };
 
@@ -250,7 +258,7 @@ Tracer::Tracer(const TracerOptions& options) : impl_(std::make_unique<Impl>()) {
     throw std::logic_error("tailgate: one Tracer per process, and one is alive already");
   }
   calibrate_process();
-  t_clock.next_anchor = 0;
+  t_state.clock.next_anchor = 0;
   // The resource: the caller's attributes first, then the defaults it did not give.
   std::vector<std::pair<std::string, std::string>> attrs{{"service.name", options.service_name}};
   if (!options.service_version.empty())
@@ -283,8 +291,8 @@ Tracer::Tracer(const TracerOptions& options) : impl_(std::make_unique<Impl>()) {
 
 Tracer::~Tracer() {
   g_live_generation.store(0, std::memory_order_release);
-  if (t_lane.generation == impl_->generation) t_lane.own.release();
-  t_lane.generation = 0;
+  if (t_state.generation == impl_->generation) t_state.own.release();
+  t_state.generation = 0;
   // The segment stays: the agent drains what is committed, sees this process gone and removes it.
 }
 
@@ -293,9 +301,10 @@ bool Tracer::emit(std::span<const std::byte> record) noexcept {
     impl_->dropped_unattached.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  if (t_lane.generation != impl_->generation) [[unlikely]]
-    impl_->attach_thread();
-  return t_lane.own.attached() ? t_lane.own.try_write(record) : t_lane.overflow.try_write(record);
+  auto& t = t_state;
+  if (t.generation != impl_->generation) [[unlikely]]
+    impl_->attach_thread(t);
+  return t.own.attached() ? t.own.try_write(record) : t.overflow.try_write(record);
 }
 
 TracerStats Tracer::stats() const noexcept {
@@ -316,29 +325,30 @@ const std::string& Tracer::segment_path() const noexcept {
 }
 
 std::uint64_t Tracer::now_ns() const noexcept {
-  return t_clock.to_ns(ticks());
+  return t_state.clock.to_ns(ticks());
 }
 
 // --- Span ----------------------------------------------------------------------------------
 
 Span::Span(Tracer& tracer, std::string_view name, const SpanContext* parent, SpanKind kind) noexcept
     : tracer_(&tracer) {
+  auto& t = t_state;
   if (parent != nullptr) {
     context_.trace_id = parent->trace_id;
     context_.trace_flags = parent->trace_flags;
   } else {
-    const std::uint64_t hi = t_ids.next(), lo = t_ids.next();
+    const std::uint64_t hi = t.ids.next(), lo = t.ids.next();
     std::memcpy(context_.trace_id.data(), &hi, 8);
     std::memcpy(context_.trace_id.data() + 8, &lo, 8);
   }
   std::uint64_t id = 0;
-  while (id == 0) id = t_ids.next();
+  while (id == 0) id = t.ids.next();
   std::memcpy(context_.span_id.data(), &id, 8);
   start_ticks_ = ticks();
   const wire::SpanHeader header{.trace_id = context_.trace_id.data(),
                                 .span_id = context_.span_id.data(),
                                 .parent_span_id = parent ? parent->span_id.data() : nullptr,
-                                .start_unix_ns = t_clock.to_ns(start_ticks_),
+                                .start_unix_ns = t.clock.to_ns(start_ticks_),
                                 .end_unix_ns = 0,
                                 .kind = static_cast<std::uint8_t>(kind),
                                 .status = 0,
@@ -379,7 +389,7 @@ Span& Span::event(std::string_view name, std::initializer_list<Attribute> attrib
     if (n == views.size()) break;
     views[n++] = {a.key, a.value};
   }
-  const auto when = t_clock.to_ns(ticks());
+  const auto when = t_state.clock.to_ns(ticks());
   with_encoder(buffer_, used_, items_, dropped_items_, failed_,
                [&](wire::SpanEncoder& e) { e.event(when, name, std::span(views.data(), n)); });
   return *this;
@@ -424,7 +434,7 @@ bool Span::end() noexcept {
   std::memcpy(&start_ns,
               buffer_.data() + wire::kRecordHeaderSize + offsetof(wire::SpanFixed, start_unix_ns),
               sizeof start_ns);
-  const auto elapsed = static_cast<double>(ticks() - start_ticks_) * t_clock.c.ns_per_tick;
+  const auto elapsed = static_cast<double>(ticks() - start_ticks_) * t_state.clock.c.ns_per_tick;
   wire::SpanEncoder e(buffer_, wire::EncoderState{used_, items_, dropped_items_, failed_});
   e.set_end(start_ns + static_cast<std::uint64_t>(elapsed));
   e.set_status(status_);

@@ -153,3 +153,72 @@ TEST_CASE("a segment with a foreign layout is refused and left alone", "[integra
              Catch::Matchers::Contains("bad magic"));
   CHECK(fs::file_size(stack.ring_directory() + "/1-1.ring") == 8192);
 }
+
+namespace {
+std::string g_release_file;
+void block_until_released() {
+  std::ofstream(g_release_file + ".stalled") << "1";
+  for (int i = 0; i < 3000 && !fs::exists(g_release_file); ++i) std::this_thread::sleep_for(10ms);
+}
+}  // namespace
+
+TEST_CASE(
+    "a writer stopped between claim and commit in the overflow lane: the records behind it "
+    "arrive, its own is counted lost, and the segment goes when the producer is killed",
+    "[integration]") {
+  testing::AgentStack stack(kKeepAll);  // stalled_write_timeout: 300ms
+  testing::TempDir a;
+  g_release_file = a.file("release");
+  const pid_t producer = ::fork();
+  if (producer == 0) {
+    const auto resource = testing::test_resource("ring-producer");
+    std::vector<std::byte> resource_record(1024);
+    resource_record.resize(wire::encode_resource(*resource, resource_record));
+    auto segment = shm::Segment::create({.directory = stack.ring_directory(),
+                                         .lanes = 1,
+                                         .lane_bytes = 1 << 20,
+                                         .resource = resource_record});
+    const auto encode = [&](std::uint64_t i) {
+      std::vector<std::byte> record(wire::kMaxRecordSize);
+      auto span = testing::make_span(i / 4, i % 4, resource);
+      record.resize(wire::encode_span(span, record));
+      return record;
+    };
+    std::thread stalled([&] {
+      auto writer = segment->overflow_lane();
+      writer.between_claim_and_commit = block_until_released;
+      writer.try_write(encode(1'000'000));
+    });
+    for (int i = 0; i < 3000 && !fs::exists(g_release_file + ".stalled"); ++i)
+      std::this_thread::sleep_for(10ms);
+    auto behind = segment->overflow_lane();
+    for (std::uint64_t i = 0; i < 100; ++i) {
+      if (!behind.try_write(encode(i))) ::_exit(3);
+    }
+    std::ofstream(a.file("ready")) << "1";
+    stalled.join();  // blocked in the hook until killed
+    ::_exit(0);
+  }
+  REQUIRE(wait_file(a.file("ready")));
+  CHECK(testing::eventually([&] { return spans_at_sink(stack) == 100; }, 20s, 20ms));
+  reap(producer);
+  CHECK(testing::eventually([&] { return fs::is_empty(stack.ring_directory()); }, 10s, 20ms));
+  const auto stats = testing::log_fields(stack.stop_agent(), "shutdown_complete");
+  CHECK(stats.at("received") == "100");
+  CHECK(stats.at("dropped_producer_loss") == "1");  // abandoned once, not counted again at reap
+}
+
+TEST_CASE("spans from the C++ client library reach the sink through the agent", "[integration]") {
+  testing::AgentStack stack(kKeepAll);
+  testing::ChildProcess load(
+      {TAILGATE_LOAD_BIN, "--ring-directory", stack.ring_directory(), "--traces", "250", "--rate",
+       "5000", "--seed", "7", "--max-seconds", "30"},
+      stack.dir.file("load.out"), stack.dir.file("load.err"));
+  REQUIRE(load.wait(60s) == 0);
+  const auto sent = nlohmann::json::parse(testing::read_file(stack.dir.file("load.out")));
+  CHECK(sent["transport"] == "ring");
+  CHECK(sent["spans_not_sent"] == 0);
+  CHECK(testing::eventually(
+      [&] { return spans_at_sink(stack) == sent["spans_sent"].get<std::size_t>(); }, 20s, 20ms));
+  CHECK(testing::eventually([&] { return fs::is_empty(stack.ring_directory()); }, 10s, 20ms));
+}

@@ -60,6 +60,7 @@ struct AgentStack {
                                  << (udp_port > 0 ? udp_port : 0) << "\n"
                                  << "  ring:\n    directory: " << ring_directory()
                                  << "\n    scan_interval: 50ms\n"
+                                 << "    stalled_write_timeout: 300ms\n"
                                  << "admin:\n  endpoint: 127.0.0.1:"
                                  << (admin_port > 0 ? admin_port : 0)
                                  << "\n  export_failing_after: 500ms\n"

@@ -1,5 +1,6 @@
-// tailgate-load: sends trading-workflow traces to the agent's UDP receiver, bounded in count and
-// time, paced to a rate, and prints what it sent as one JSON line.
+// tailgate-load: sends trading-workflow traces to the agent, bounded in count and time, paced to a
+// rate, and prints what it sent as one JSON line. Through the shared-memory ring by default (as a
+// trading process does, with libtailgate), or to the UDP receiver with --target.
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -10,12 +11,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "tailgate/tailgate.hpp"
 #include "wire/encode.hpp"
 #include "wire/span_record.hpp"
 #include "workflow.hpp"
@@ -23,13 +26,13 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: tailgate-load [--target HOST:PORT] [--traces N] [--rate TRACES_PER_S]\n"
-    "                     [--max-seconds S] [--error-fraction F] [--slow-fraction F]\n"
-    "                     [--critical-fraction F]\n"
+    "usage: tailgate-load [--ring-directory DIR | --target HOST:PORT] [--traces N]\n"
+    "                     [--rate TRACES_PER_S] [--max-seconds S] [--error-fraction F]\n"
+    "                     [--slow-fraction F] [--critical-fraction F]\n"
     "                     [--seed N] [--service NAME] [--datagram-bytes N]\n"
-    "  defaults: 127.0.0.1:6830, 1000 traces, 1000/s (0: as fast as possible), 60 s at most,\n"
-    "  5% errors, 5% slow, 20% critical (order) traces, service tailgate-load,\n"
-    "  16384-byte datagrams\n";
+    "  defaults: the shared-memory ring in /dev/shm/tailgate (--target: UDP datagrams of\n"
+    "  --datagram-bytes, 16384, instead), 1000 traces, 1000/s (0: as fast as possible),\n"
+    "  60 s at most, 5% errors, 5% slow, 20% critical (order) traces, service tailgate-load\n";
 
 // Packs records into datagrams: a resource record first, then spans until the next one won't fit.
 class DatagramSender {
@@ -75,7 +78,7 @@ class DatagramSender {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string target = "127.0.0.1:6830", service = "tailgate-load";
+  std::string target, ring_directory = "/dev/shm/tailgate", service = "tailgate-load";
   std::uint64_t traces = 1000, seed = std::random_device{}();
   double rate = 1000, max_seconds = 60;
   std::size_t datagram_bytes = 16384;
@@ -86,6 +89,8 @@ int main(int argc, char** argv) {
       const bool v = i + 1 < argc;
       if (arg == "--target" && v)
         target = argv[++i];
+      else if (arg == "--ring-directory" && v)
+        ring_directory = argv[++i];
       else if (arg == "--traces" && v)
         traces = std::stoull(argv[++i]);
       else if (arg == "--rate" && v)
@@ -117,24 +122,43 @@ int main(int argc, char** argv) {
   }
   workflow.seed = seed;
 
-  // host:port; the host may be a name (a compose service) or an IPv4 literal.
-  sockaddr_in to{};
-  const auto colon = target.rfind(':');
-  addrinfo hints{};
-  hints.ai_family = AF_INET;
-  hints.ai_socktype = SOCK_DGRAM;
-  addrinfo* found = nullptr;
-  if (colon == std::string::npos ||
-      ::getaddrinfo(target.substr(0, colon).c_str(), target.substr(colon + 1).c_str(), &hints,
-                    &found) != 0) {
-    return std::fprintf(stderr, "tailgate-load: cannot resolve --target %s\n", target.c_str()), 2;
+  // Where the spans go: a UDP socket (--target), or this process's ring segment.
+  std::unique_ptr<DatagramSender> udp;
+  std::unique_ptr<tailgate::Tracer> ring;
+  std::uint64_t ring_accepted = 0;
+  int fd = -1;
+  if (!target.empty()) {
+    // host:port; the host may be a name (a compose service) or an IPv4 literal.
+    sockaddr_in to{};
+    const auto colon = target.rfind(':');
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_DGRAM;
+    addrinfo* found = nullptr;
+    if (colon == std::string::npos ||
+        ::getaddrinfo(target.substr(0, colon).c_str(), target.substr(colon + 1).c_str(), &hints,
+                      &found) != 0) {
+      return std::fprintf(stderr, "tailgate-load: cannot resolve --target %s\n", target.c_str()), 2;
+    }
+    std::memcpy(&to, found->ai_addr, sizeof to);
+    ::freeaddrinfo(found);
+    fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return std::perror("tailgate-load: socket"), 1;
+    udp = std::make_unique<DatagramSender>(fd, to, datagram_bytes, service);
+  } else {
+    ring = std::make_unique<tailgate::Tracer>(tailgate::TracerOptions{
+        .service_name = service, .service_version = "0.1.0", .directory = ring_directory});
+    if (!ring->error().empty()) {
+      return std::fprintf(stderr, "tailgate-load: %s\n", ring->error().c_str()), 1;
+    }
   }
-  std::memcpy(&to, found->ai_addr, sizeof to);
-  ::freeaddrinfo(found);
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::perror("tailgate-load: socket"), 1;
-
-  DatagramSender sender(fd, to, datagram_bytes, service);
+  const auto emit = [&](std::span<const std::byte> record) {
+    if (udp) {
+      udp->add(record);
+    } else {
+      ring_accepted += ring->emit(record) ? 1 : 0;
+    }
+  };
   tailgate::tools::WorkflowGenerator generator(workflow);
   std::uint64_t sent_traces = 0, spans = 0, errors = 0, slow = 0, slow_only = 0, critical = 0;
   const auto begin = std::chrono::steady_clock::now();
@@ -146,7 +170,7 @@ int main(int argc, char** argv) {
       const auto due =
           begin + std::chrono::duration<double>(static_cast<double>(sent_traces) / rate);
       if (due > now) {
-        sender.flush();  // don't hold spans back while we wait
+        if (udp) udp->flush();  // don't hold spans back while we wait
         std::this_thread::sleep_until(due);
       }
     }
@@ -154,23 +178,31 @@ int main(int argc, char** argv) {
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count());
-    const auto t = generator.next_trace(unix_ns, [&](auto record) { sender.add(record); });
+    const auto t = generator.next_trace(unix_ns, emit);
     spans += t.spans;
     errors += t.error;
     slow += t.slow;
     slow_only += t.slow && !t.error;
     critical += t.critical;
   }
-  sender.flush();
-  ::close(fd);
+  std::uint64_t not_sent = 0, datagrams = 0, send_errors = 0;
+  if (udp) {
+    udp->flush();
+    ::close(fd);
+    not_sent = udp->spans_failed;
+    datagrams = udp->datagrams;
+    send_errors = udp->send_errors;
+  } else {
+    not_sent = spans - ring_accepted;  // lanes full: dropped and counted by the producer
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   const auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
   std::printf(
-      "{\"traces_sent\":%llu,\"spans_sent\":%llu,\"error_traces\":%llu,\"slow_traces\":%llu,"
-      "\"slow_only_traces\":%llu,\"critical_traces\":%llu,\"datagrams\":%llu,"
-      "\"send_errors\":%llu,\"spans_not_sent\":%llu,\"seconds\":%.3f}\n",
-      u(sent_traces), u(spans - sender.spans_failed), u(errors), u(slow), u(slow_only), u(critical),
-      u(sender.datagrams), u(sender.send_errors), u(sender.spans_failed), seconds);
+      "{\"transport\":\"%s\",\"traces_sent\":%llu,\"spans_sent\":%llu,\"error_traces\":%llu,"
+      "\"slow_traces\":%llu,\"slow_only_traces\":%llu,\"critical_traces\":%llu,"
+      "\"datagrams\":%llu,\"send_errors\":%llu,\"spans_not_sent\":%llu,\"seconds\":%.3f}\n",
+      udp ? "udp" : "ring", u(sent_traces), u(spans - not_sent), u(errors), u(slow), u(slow_only),
+      u(critical), u(datagrams), u(send_errors), u(not_sent), seconds);
   return 0;
 }

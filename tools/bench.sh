@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds tailgate in Release (into build-release/) and runs the benchmarks on this machine,
+# loopback only, each bounded in time: the ring's producer side (per-call percentiles, the drop
+# path, one lane saturated, the same span over UDP), the Python client, and the sampler stage.
+# Prints tables and writes bench-results/*.json.
+# Usage: tools/bench.sh [--quick]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+quick=${1:-}
+export TAILGATE_BUILD_DIR=${TAILGATE_BUILD_DIR:-$root/build-release}
+"$root/tools/install-deps.sh"
+"$root/tools/build.sh" Release -DTAILGATE_BUILD_TESTS=OFF >/dev/null
+out=$root/bench-results
+mkdir -p "$out"
+b=$TAILGATE_BUILD_DIR
+echo "== ring: producer cost per call (rdtsc brackets; ~10 ns of each is the bracket itself)"
+"$b/bench/ring_bench" ${quick:+--quick} --json "$out/ring.json"
+echo
+echo "== python client"
+PYTHONPATH=$root/client/python TAILGATE_LIBRARY=$b/client/libtailgate.so \
+  /usr/bin/python3 "$root/bench/python_span_bench.py" --spans "$([ -n "$quick" ] && echo 2000 || echo 100000)" \
+  --json "$out/python.json"
+echo
+echo "== sampler stage (one core)"
+"$b/bench/pipeline_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+  ${quick:+--benchmark_min_time=0.01} --benchmark_out="$out/pipeline.json" --benchmark_out_format=json
+echo "results in $out/"
