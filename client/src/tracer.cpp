@@ -274,6 +274,7 @@ Tracer::Tracer(const TracerOptions& options) : impl_(std::make_unique<Impl>()) {
   if (!has("telemetry.sdk.name")) attrs.emplace_back("telemetry.sdk.name", "tailgate");
   if (!has("telemetry.sdk.language")) attrs.emplace_back("telemetry.sdk.language", "cpp");
   std::vector<wire::AttributeView> views;
+  views.reserve(attrs.size());
   for (const auto& [k, v] : attrs) views.push_back({k, std::string_view(v)});
   std::vector<std::byte> resource(shm::kMaxResourceBytes);
   resource.resize(wire::encode_resource(resource, views));
