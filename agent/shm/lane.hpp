@@ -102,12 +102,9 @@ class SharedLaneWriter final {
 
 class LaneReader final {
  public:
-  LaneReader(LaneControl* control, const std::byte* data, std::size_t capacity,
+  LaneReader(LaneControl* control, std::byte* data, std::size_t capacity,
              bool shared = false) noexcept
-      : control_(control),
-        data_(const_cast<std::byte*>(data)),
-        capacity_(capacity),
-        shared_(shared) {}
+      : control_(control), data_(data), capacity_(capacity), shared_(shared) {}
 
   struct Drained {
     std::size_t records = 0;          ///< span, resource and loss records handed to the callback

@@ -156,7 +156,7 @@ SharedLaneWriter Segment::overflow_lane() noexcept {
 }
 
 LaneReader Segment::reader(std::size_t lane) noexcept {
-  return {control(lane), reinterpret_cast<const std::byte*>(control(lane)) + kLaneControlBytes,
+  return {control(lane), reinterpret_cast<std::byte*>(control(lane)) + kLaneControlBytes,
           header().lane_bytes, lane == lane_count()};
 }
 

@@ -14,21 +14,10 @@ import time
 import pytest
 
 import tailgate
+from demo import wait_for  # tools/demo.py: polls a log file for a pattern
 
 KEEP_ALL = ("sampling:\n  decision_wait: 100ms\n"
             "  policies: [{name: all, type: base, probability: 1.0}]\n")
-
-
-def wait_for(path, pattern, seconds=10):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if os.path.exists(path):
-            with open(path, encoding="utf-8", errors="replace") as f:
-                m = re.search(pattern, f.read())
-            if m:
-                return m
-        time.sleep(0.02)
-    return None
 
 
 class Stack:
@@ -42,7 +31,7 @@ class Stack:
             [os.environ["TAILGATE_SINK_BIN"], "--listen", "127.0.0.1:0", "--jsonl", self.jsonl],
             stdout=open(os.path.join(tmp, "sink.out"), "w"),
             stderr=open(os.path.join(tmp, "sink.err"), "w"))
-        m = wait_for(os.path.join(tmp, "sink.err"), r"on port (\d+)")
+        m = wait_for(os.path.join(tmp, "sink.err"), r"on port (\d+)", 10)
         assert m, "tailgate-sink did not start"
         config = os.path.join(tmp, "tailgate.yaml")
         with open(config, "w") as f:
@@ -54,7 +43,7 @@ class Stack:
         self.agent = subprocess.Popen([os.environ["TAILGATE_AGENT_BIN"], "--config", config],
                                       stdout=subprocess.DEVNULL,
                                       stderr=open(os.path.join(tmp, "agent.err"), "w"))
-        assert wait_for(os.path.join(tmp, "agent.err"), r"event=agent_ready"), self.log()
+        assert wait_for(os.path.join(tmp, "agent.err"), r"event=agent_ready", 10), self.log()
 
     def log(self):
         with open(os.path.join(self.tmp, "agent.err")) as f:
