@@ -31,30 +31,6 @@ std::size_t finish_record(ByteWriter& w, RecordType type) noexcept {
 
 }  // namespace
 
-void ByteWriter::value(const ValueView& v) noexcept {
-  if (const auto* s = std::get_if<std::string_view>(&v)) {
-    u8(static_cast<std::uint8_t>(ValueType::String));
-    str16(*s);
-  } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
-    u8(static_cast<std::uint8_t>(ValueType::Int64));
-    bytes(i, 8);
-  } else if (const auto* d = std::get_if<double>(&v)) {
-    u8(static_cast<std::uint8_t>(ValueType::Double));
-    bytes(d, 8);
-  } else {
-    u8(static_cast<std::uint8_t>(ValueType::Bool));
-    u8(std::get<bool>(v) ? 1 : 0);
-  }
-}
-
-SpanEncoder::SpanEncoder(std::span<std::byte> out, const EncoderState& state) noexcept
-    : w_(out, state.used),
-      items_(state.items),
-      dropped_items_(state.dropped_items),
-      skip_items_(true) {
-  if (state.failed) w_.fail();
-}
-
 SpanEncoder::SpanEncoder(std::span<std::byte> out, const SpanHeader& h, std::string_view name,
                          bool skip_items) noexcept
     : w_(out), skip_items_(skip_items) {
@@ -75,28 +51,6 @@ SpanEncoder::SpanEncoder(std::span<std::byte> out, const SpanHeader& h, std::str
   fixed.name_len = static_cast<std::uint16_t>(name.size());
   w_.bytes(&fixed, sizeof fixed);
   w_.bytes(name.data(), name.size());
-}
-
-bool SpanEncoder::begin_item(ItemTag tag) noexcept {
-  if (w_.failed()) return false;  // the record is lost already: nothing to skip
-  item_start_ = w_.size();
-  if (++items_ > kMaxItems) w_.fail();
-  w_.u8(static_cast<std::uint8_t>(tag));
-  return true;
-}
-
-void SpanEncoder::end_item() noexcept {
-  if (!w_.failed() || !skip_items_) return;
-  w_.rewind(item_start_);  // left out, counted; the record goes on without it
-  --items_;
-  ++dropped_items_;
-}
-
-void SpanEncoder::attribute(std::string_view key, const ValueView& value) noexcept {
-  if (!begin_item(ItemTag::Attribute)) return;
-  w_.str16(key);
-  w_.value(value);
-  end_item();
 }
 
 void SpanEncoder::event(std::uint64_t time_unix_ns, std::string_view name,

@@ -9,9 +9,10 @@
 #include <cstring>
 #include <span>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 
-#include "wire/span_record.hpp"
+#include "span_record.hpp"  // a sibling: this pair is also installed as <tailgate/wire/...>
 
 namespace tailgate::model {
 struct Span;
@@ -64,7 +65,26 @@ class ByteWriter {
     u16(static_cast<std::uint16_t>(s.size()));
     bytes(s.data(), s.size());
   }
-  void value(const ValueView& v) noexcept;
+  // One writer per type, so that a caller whose type is known pays no variant dispatch.
+  void value(std::string_view v) noexcept {
+    u8(static_cast<std::uint8_t>(ValueType::String));
+    str16(v);
+  }
+  void value(std::int64_t v) noexcept {
+    u8(static_cast<std::uint8_t>(ValueType::Int64));
+    bytes(&v, 8);
+  }
+  void value(double v) noexcept {
+    u8(static_cast<std::uint8_t>(ValueType::Double));
+    bytes(&v, 8);
+  }
+  void value(bool v) noexcept {
+    u8(static_cast<std::uint8_t>(ValueType::Bool));
+    u8(v ? 1 : 0);
+  }
+  void value(const ValueView& v) noexcept {
+    std::visit([this](const auto& x) { value(x); }, v);
+  }
   void fail() noexcept { failed_ = true; }
   [[nodiscard]] bool failed() const noexcept { return failed_; }
   [[nodiscard]] std::size_t size() const noexcept { return used_; }
@@ -98,12 +118,30 @@ class SpanEncoder final {
   SpanEncoder(std::span<std::byte> out, const SpanHeader& header, std::string_view name,
               bool skip_items = false) noexcept;
   /// Continues a record begun over the same buffer (skip_items mode).
-  SpanEncoder(std::span<std::byte> out, const EncoderState& state) noexcept;
+  SpanEncoder(std::span<std::byte> out, const EncoderState& state) noexcept
+      : w_(out, state.used),
+        items_(state.items),
+        dropped_items_(state.dropped_items),
+        skip_items_(true) {
+    if (state.failed) w_.fail();
+  }
   [[nodiscard]] EncoderState state() const noexcept {
     return {static_cast<std::uint32_t>(w_.size()), static_cast<std::uint16_t>(items_),
             dropped_items_, w_.failed()};
   }
-  void attribute(std::string_view key, const ValueView& value) noexcept;
+  // Inline, like the rest of an attribute's path: the client calls it per attribute, per span.
+  // `V` is ValueView or one of its four types (then encoded without a variant dispatch).
+  template <typename V>
+  void attribute(std::string_view key, const V& value) noexcept {
+    static_assert(std::is_same_v<V, ValueView> || std::is_same_v<V, std::string_view> ||
+                      std::is_same_v<V, std::int64_t> || std::is_same_v<V, double> ||
+                      std::is_same_v<V, bool>,
+                  "an attribute value is a ValueView, string_view, int64_t, double or bool");
+    if (!begin_item(ItemTag::Attribute)) return;
+    w_.str16(key);
+    w_.value(value);
+    end_item();
+  }
   void event(std::uint64_t time_unix_ns, std::string_view name,
              std::span<const AttributeView> attributes = {}) noexcept;
   void status_message(std::string_view message) noexcept;
@@ -115,8 +153,19 @@ class SpanEncoder final {
   [[nodiscard]] std::size_t finish() noexcept;
 
  private:
-  bool begin_item(ItemTag tag) noexcept;
-  void end_item() noexcept;
+  bool begin_item(ItemTag tag) noexcept {
+    if (w_.failed()) return false;  // the record is lost already: nothing to skip
+    item_start_ = w_.size();
+    if (++items_ > kMaxItems) w_.fail();
+    w_.u8(static_cast<std::uint8_t>(tag));
+    return true;
+  }
+  void end_item() noexcept {
+    if (!w_.failed() || !skip_items_) return;
+    w_.rewind(item_start_);  // left out, counted; the record goes on without it
+    --items_;
+    ++dropped_items_;
+  }
   ByteWriter w_;
   std::size_t items_ = 0;
   std::size_t item_start_ = 0;

@@ -23,8 +23,6 @@
 namespace tailgate {
 namespace {
 
-static_assert(std::is_same_v<Value, wire::ValueView>, "the client's Value is the wire's");
-
 std::uint64_t realtime_ns() noexcept {
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);
@@ -192,10 +190,10 @@ struct Tracer::Impl {
 // --- SpanContext ---------------------------------------------------------------------------
 
 bool SpanContext::valid() const noexcept {
-  std::uint8_t any_trace = 0, any_span = 0;
-  for (auto b : trace_id) any_trace |= b;
-  for (auto b : span_id) any_span |= b;
-  return any_trace != 0 && any_span != 0;
+  std::uint64_t t[2], id = 0;
+  std::memcpy(t, trace_id.data(), sizeof t);
+  std::memcpy(&id, span_id.data(), sizeof id);
+  return (t[0] | t[1]) != 0 && id != 0;
 }
 
 void SpanContext::traceparent(std::span<char, 55> out) const noexcept {
@@ -355,32 +353,18 @@ Span::Span(Tracer& tracer, std::string_view name, const SpanContext* parent, Spa
                                 .status = 0,
                                 .trace_flags = context_.trace_flags};
   wire::SpanEncoder encoder(buffer_, header, name, /*skip_items=*/true);
-  const auto s = encoder.state();
-  used_ = s.used;
-  failed_ = s.failed;
+  state_ = encoder.state();
 }
 
 namespace {
 // Runs `write` on an encoder resumed over the span's buffer, then keeps where it stands.
 template <typename Write>
-void with_encoder(std::span<std::byte> buffer, std::uint32_t& used, std::uint16_t& items,
-                  std::uint16_t& dropped, bool& failed, Write write) noexcept {
-  wire::SpanEncoder e(buffer, wire::EncoderState{used, items, dropped, failed});
+void with_encoder(std::span<std::byte> buffer, wire::EncoderState& state, Write write) noexcept {
+  wire::SpanEncoder e(buffer, state);
   write(e);
-  const auto s = e.state();
-  used = s.used;
-  items = s.items;
-  dropped = s.dropped_items;
-  failed = s.failed;
+  state = e.state();
 }
 }  // namespace
-
-Span& Span::put(std::string_view key, const Value& value) noexcept {
-  if (tracer_ == nullptr) return *this;
-  with_encoder(buffer_, used_, items_, dropped_items_, failed_,
-               [&](wire::SpanEncoder& e) { e.attribute(key, value); });
-  return *this;
-}
 
 Span& Span::event(std::string_view name, std::initializer_list<Attribute> attributes) noexcept {
   if (tracer_ == nullptr) return *this;
@@ -391,7 +375,7 @@ Span& Span::event(std::string_view name, std::initializer_list<Attribute> attrib
     views[n++] = {a.key, a.value};
   }
   const auto when = t_state.clock.to_ns(ticks());
-  with_encoder(buffer_, used_, items_, dropped_items_, failed_,
+  with_encoder(buffer_, state_,
                [&](wire::SpanEncoder& e) { e.event(when, name, std::span(views.data(), n)); });
   return *this;
 }
@@ -400,8 +384,7 @@ Span& Span::error(std::string_view message) noexcept {
   if (tracer_ == nullptr) return *this;
   status_ = 2;  // OTLP STATUS_CODE_ERROR
   if (!message.empty()) {
-    with_encoder(buffer_, used_, items_, dropped_items_, failed_,
-                 [&](wire::SpanEncoder& e) { e.status_message(message); });
+    with_encoder(buffer_, state_, [&](wire::SpanEncoder& e) { e.status_message(message); });
   }
   return *this;
 }
@@ -422,8 +405,7 @@ Span& Span::ok() noexcept {
 
 Span& Span::trace_state(std::string_view state) noexcept {
   if (tracer_ == nullptr) return *this;
-  with_encoder(buffer_, used_, items_, dropped_items_, failed_,
-               [&](wire::SpanEncoder& e) { e.trace_state(state); });
+  with_encoder(buffer_, state_, [&](wire::SpanEncoder& e) { e.trace_state(state); });
   return *this;
 }
 
@@ -436,12 +418,12 @@ bool Span::end() noexcept {
               buffer_.data() + wire::kRecordHeaderSize + offsetof(wire::SpanFixed, start_unix_ns),
               sizeof start_ns);
   const auto elapsed = static_cast<double>(ticks() - start_ticks_) * t_state.clock.c.ns_per_tick;
-  wire::SpanEncoder e(buffer_, wire::EncoderState{used_, items_, dropped_items_, failed_});
+  wire::SpanEncoder e(buffer_, state_);
   e.set_end(start_ns + static_cast<std::uint64_t>(elapsed));
   e.set_status(status_);
   const auto length = e.finish();
-  if (dropped_items_ != 0) [[unlikely]]
-    tracer.impl_->dropped_items.fetch_add(dropped_items_, std::memory_order_relaxed);
+  if (state_.dropped_items != 0) [[unlikely]]
+    tracer.impl_->dropped_items.fetch_add(state_.dropped_items, std::memory_order_relaxed);
   if (length == 0) [[unlikely]] {
     tracer.impl_->dropped_unattached.fetch_add(1, std::memory_order_relaxed);
     return false;

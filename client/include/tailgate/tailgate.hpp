@@ -29,13 +29,17 @@
 #include <variant>
 #include <vector>
 
+// The record encoder, inline so that a span's attributes cost no calls into the library. Installed
+// beside this header as <tailgate/wire/encode.hpp>; in the source tree it is agent/wire/.
+#include "wire/encode.hpp"
+
 // libtailgate.so exports only what is declared with this.
 #define TAILGATE_API __attribute__((visibility("default")))
 
 namespace tailgate {
 
 /// An attribute value: the four types the wire format carries.
-using Value = std::variant<std::string_view, std::int64_t, double, bool>;
+using Value = wire::ValueView;
 
 struct Attribute {
   std::string_view key;
@@ -100,20 +104,18 @@ class TAILGATE_API Span final {
   Span(const Span&) = delete;
   Span& operator=(const Span&) = delete;
 
-  Span& set(std::string_view key, std::string_view value) noexcept {
-    return put(key, Value(value));
-  }
+  Span& set(std::string_view key, std::string_view value) noexcept { return put(key, value); }
   Span& set(std::string_view key, const char* value) noexcept {
-    return put(key, Value(std::string_view(value)));
+    return put(key, std::string_view(value));
   }
-  Span& set(std::string_view key, bool value) noexcept { return put(key, Value(value)); }
+  Span& set(std::string_view key, bool value) noexcept { return put(key, value); }
   template <std::integral T>
   requires(!std::same_as<T, bool>) Span& set(std::string_view key, T value) noexcept {
-    return put(key, Value(static_cast<std::int64_t>(value)));
+    return put(key, static_cast<std::int64_t>(value));
   }
   template <std::floating_point T>
   Span& set(std::string_view key, T value) noexcept {
-    return put(key, Value(static_cast<double>(value)));
+    return put(key, static_cast<double>(value));
   }
 
   /// A timestamped event with up to 255 attributes.
@@ -136,15 +138,22 @@ class TAILGATE_API Span final {
  private:
   friend class Tracer;
   Span(Tracer& tracer, std::string_view name, const SpanContext* parent, SpanKind kind) noexcept;
-  Span& put(std::string_view key, const Value& value) noexcept;
+  // Inline with the value's own type: no call into the library and no variant dispatch per
+  // attribute (measured: ~90 instructions per attribute when it was out of line on a Value).
+  template <typename V>
+  [[gnu::always_inline]] Span& put(std::string_view key, const V& value) noexcept {
+    if (tracer_ != nullptr) {
+      wire::SpanEncoder encoder(buffer_, state_);
+      encoder.attribute(key, value);
+      state_ = encoder.state();
+    }
+    return *this;
+  }
 
   Tracer* tracer_;
   SpanContext context_;
   std::uint64_t start_ticks_;
-  std::uint32_t used_ = 0;
-  std::uint16_t items_ = 0;
-  std::uint16_t dropped_items_ = 0;
-  bool failed_ = false;
+  wire::EncoderState state_;
   std::uint8_t status_ = 0;
   alignas(8) std::array<std::byte, kBufferBytes> buffer_;
 };
