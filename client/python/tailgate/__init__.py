@@ -58,23 +58,51 @@ def _string(text: str) -> bytes:
     return _U16.pack(len(raw)) + raw
 
 
-def _value(value: Any) -> bytes:
-    if isinstance(value, bool):
-        return bytes((_V_BOOL, 1 if value else 0))
-    if isinstance(value, int):
-        if -(1 << 63) <= value < (1 << 63):
-            return _INT.pack(_V_INT, value)
-        value = str(value)
-    elif isinstance(value, float):
-        return _DOUBLE.pack(_V_DOUBLE, value)
-    elif not isinstance(value, str):
-        value = str(value)
+# Trading code uses a few dozen keys and symbols over and over: their encodings are kept (bounded,
+# so that unbounded values such as order ids cannot grow the caches).
+_CACHE_LIMIT = 4096
+_key_cache: dict = {}
+_text_cache: dict = {}
+_name_cache: dict = {}
+
+
+def _encoded_str(value: str) -> bytes:
     raw = value.encode("utf-8", "replace")[:_MAX_STR]
     return _ATTR_STR.pack(_V_STR, len(raw)) + raw
 
 
+def _value(value: Any) -> bytes:
+    kind = type(value)  # exact types first: the common case, and bool before int
+    if kind is str:
+        encoded = _text_cache.get(value)
+        if encoded is None:
+            encoded = _encoded_str(value)
+            if len(value) <= 64 and len(_text_cache) < _CACHE_LIMIT:
+                _text_cache[value] = encoded
+        return encoded
+    if kind is float:
+        return _DOUBLE.pack(_V_DOUBLE, value)
+    if kind is bool:
+        return b"\x04\x01" if value else b"\x04\x00"
+    if kind is int and -(1 << 63) <= value < (1 << 63):
+        return _INT.pack(_V_INT, value)
+    # Subclasses (IntEnum, numpy scalars...) and everything else.
+    if isinstance(value, bool):
+        return bytes((_V_BOOL, 1 if value else 0))
+    if isinstance(value, int) and -(1 << 63) <= value < (1 << 63):
+        return _INT.pack(_V_INT, int(value))
+    if isinstance(value, float):
+        return _DOUBLE.pack(_V_DOUBLE, float(value))
+    return _encoded_str(value if isinstance(value, str) else str(value))
+
+
 def _attribute(key: str, value: Any) -> bytes:
-    return _TAG_ATTR + _string(key) + _value(value)
+    head = _key_cache.get(key)
+    if head is None:
+        head = _TAG_ATTR + _string(key)
+        if len(_key_cache) < _CACHE_LIMIT:
+            _key_cache[key] = head
+    return head + _value(value)
 
 
 class SpanContext:
@@ -216,7 +244,11 @@ class Span:
         self._ended = True
         end = time.time_ns()
         ctx = self.context
-        name = self.name.encode("utf-8", "replace")[:_MAX_STR]
+        name = _name_cache.get(self.name)
+        if name is None:
+            name = self.name.encode("utf-8", "replace")[:_MAX_STR]
+            if len(_name_cache) < _CACHE_LIMIT:
+                _name_cache[self.name] = name
         body = b"".join(self._parts)
         length = _FIXED.size + len(name) + len(body)
         head = _FIXED.pack(length, _SPAN, 1, ctx.trace_id, ctx.span_id, self._parent_id,
