@@ -65,7 +65,7 @@ bool LaneWriter::write_slow(std::span<const std::byte> record) noexcept {
     head_cache_ = control_->head.load(std::memory_order_acquire);  // pairs with publish in drain()
     if (end - head_cache_ > capacity_) return drop();
   }
-  control_->writing.store(1, std::memory_order_relaxed);
+  control_->writing.store(writing_mark(end), std::memory_order_relaxed);
   for (std::size_t i = 0; i < 2; ++i) {
     const auto piece = pieces[i];
     if (piece == 0) continue;

@@ -51,7 +51,8 @@ class LaneWriter final {
       head_cache_ = control_->head.load(std::memory_order_acquire);  // pairs with publish()
       if (tail_ + size - head_cache_ > capacity_) return drop();
     }
-    control_->writing.store(1, std::memory_order_relaxed);  // read only once we are dead
+    // Read only once we are dead: "copying up to this tail" (ring_layout.hpp).
+    control_->writing.store(writing_mark(tail_ + size), std::memory_order_relaxed);
     std::memcpy(data_ + pos, record.data(), record.size());
     tail_ += size;
     control_->tail.store(tail_, std::memory_order_release);  // commit; pairs with drain()'s acquire
@@ -120,10 +121,6 @@ class LaneReader final {
   /// drain). True if it was abandoned, so one record is lost; false if it was committed meanwhile
   /// or its writer has not even stored its header (then its length is unknown: keep waiting).
   bool abandon(std::uint64_t position) noexcept;
-  /// Own lane: the producer died while copying a record (one record torn, never visible).
-  [[nodiscard]] bool torn() const noexcept {
-    return control_->writing.load(std::memory_order_relaxed) != 0;
-  }
   /// Bytes committed (own lane) or claimed (overflow lane) and not yet read.
   [[nodiscard]] std::uint64_t backlog() const noexcept {
     return control_->tail.load(std::memory_order_acquire) -

@@ -25,8 +25,10 @@
 //     8  dropped u64     producer: records dropped because the lane was full (cumulative)
 //    16  owner u32       own lane: tid of the thread holding it, 0 = free (claimed by CAS once
 //                        per thread, released at thread exit)
-//    20  writing u32     own lane: 1 while a record is being copied; a producer found dead with
-//                        it set tore one record, which the agent counts as lost
+//    20  writing u32     own lane: while a record is copied, the low 32 bits of the tail that will
+//                        commit it, | 1 (tails are multiples of 8); 0 when idle. A producer found
+//                        dead with it set and its tail short of it tore one record, which the
+//                        agent counts as lost (exact: a death between commit and reset is not)
 //    24  unreported u64  drops not yet announced by a loss record (survives a lane's release)
 //    64  head u64        consumer: position after the last record the agent has taken (release)
 //
@@ -98,6 +100,11 @@ static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 [[nodiscard]] constexpr std::size_t lane_offset(std::size_t lane, std::size_t lane_bytes) noexcept {
   return kHeaderBytes + lane * (kLaneControlBytes + lane_bytes);
 }
+/// LaneControl::writing while the record that ends at `tail` is being copied.
+[[nodiscard]] constexpr std::uint32_t writing_mark(std::uint64_t tail) noexcept {
+  return static_cast<std::uint32_t>(tail) | 1;
+}
+
 /// The whole file: `lanes` own lanes and the overflow lane.
 [[nodiscard]] constexpr std::size_t segment_bytes(std::size_t lanes,
                                                   std::size_t lane_bytes) noexcept {

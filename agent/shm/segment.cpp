@@ -178,8 +178,11 @@ std::uint64_t Segment::producer_dropped() const noexcept {
 
 std::uint64_t Segment::torn_records() const noexcept {
   std::uint64_t torn = 0;
-  for (std::size_t i = 0; i < lane_count(); ++i)
-    torn += control(i)->writing.load(std::memory_order_relaxed) != 0 ? 1 : 0;
+  for (std::size_t i = 0; i < lane_count(); ++i) {
+    const auto writing = control(i)->writing.load(std::memory_order_relaxed);
+    const auto tail = control(i)->tail.load(std::memory_order_relaxed);
+    torn += writing != 0 && writing != writing_mark(tail) ? 1 : 0;  // died before its commit
+  }
   return torn;
 }
 

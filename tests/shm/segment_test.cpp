@@ -150,3 +150,25 @@ TEST_CASE("lanes are claimed once per thread, given back, and threads beyond sha
   }
   CHECK(seen == std::vector<std::uint64_t>{1, 2, 7});
 }
+
+TEST_CASE("a dead producer's lane says whether it died before or after committing its record",
+          "[shm]") {
+  testing::TempDir dir;
+  std::string path;
+  {
+    auto segment =
+        shm::Segment::create({.directory = dir.file("ring"), .lanes = 1, .lane_bytes = 4096});
+    path = segment->path();
+  }
+  const auto set_writing = [&](std::uint32_t value) {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(shm::lane_offset(0, 4096) +
+                                        offsetof(shm::LaneControl, writing)));
+    f.write(reinterpret_cast<const char*>(&value), sizeof value);
+  };
+  CHECK(shm::Segment::attach(path)->torn_records() == 0);  // idle
+  set_writing(shm::writing_mark(64));                      // copying up to 64; the tail is 0
+  CHECK(shm::Segment::attach(path)->torn_records() == 1);
+  set_writing(shm::writing_mark(0));  // the tail reached its mark: committed, then died
+  CHECK(shm::Segment::attach(path)->torn_records() == 0);
+}
