@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config git
   libboost-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libspdlog-dev libyaml-cpp-dev nlohmann-json3-dev libsystemd-dev
-  catch2 libbenchmark-dev python3 python3-pytest
+  catch2 libbenchmark-dev python3 python3-pytest python3-structlog
   prometheus  # promtool: tests check /metrics with it
   openssl     # tests make TLS certificates
   systemd adduser  # the package test: systemd-analyze, and the postinst that adds the user

@@ -39,7 +39,11 @@ void to_otlp(const model::Span& span, otlp::trace::v1::Span& out) {
   if (!span.is_root())
     out.set_parent_span_id(span.parent_span_id.data(), span.parent_span_id.size());
   if (!span.trace_state.empty()) out.set_trace_state(span.trace_state);
-  out.set_flags(span.trace_flags);
+  // OTLP's span flags: W3C trace flags in the low byte; whether the parent is remote (bits 8, 9)
+  // is known for every span that has a parent.
+  constexpr std::uint32_t kHasIsRemote = 0x100, kIsRemote = 0x200;
+  out.set_flags(span.trace_flags |
+                (span.is_root() ? 0 : kHasIsRemote | (span.parent_is_remote ? kIsRemote : 0)));
   out.set_name(span.name);
   out.set_kind(static_cast<otlp::trace::v1::Span::SpanKind>(span.kind));
   out.set_start_time_unix_nano(span.start_unix_ns);

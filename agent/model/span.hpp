@@ -57,7 +57,8 @@ struct Span {
   std::uint64_t end_unix_ns = 0;
   SpanKind kind = SpanKind::Unspecified;
   StatusCode status = StatusCode::Unset;
-  std::uint8_t trace_flags = 0;  ///< W3C trace flags (bit 0: sampled upstream)
+  std::uint8_t trace_flags = 0;   ///< W3C trace flags (bit 0: sampled upstream)
+  bool parent_is_remote = false;  ///< the parent span is in another process
   std::string name;
   std::string status_message;
   std::string trace_state;  ///< W3C tracestate as received
@@ -66,6 +67,9 @@ struct Span {
   std::shared_ptr<const Resource> resource;  ///< never null once decoded
 
   [[nodiscard]] bool is_root() const noexcept { return parent_span_id == SpanId{}; }
+  /// The root of what this host sees of the trace: no parent, or a parent in another process
+  /// (a service whose callers are elsewhere never sees their spans, so it must not wait for them).
+  [[nodiscard]] bool is_local_root() const noexcept { return is_root() || parent_is_remote; }
   [[nodiscard]] std::uint64_t duration_ns() const noexcept {
     return end_unix_ns > start_unix_ns ? end_unix_ns - start_unix_ns : 0;
   }

@@ -23,7 +23,7 @@ sampling::DecisionCache::Entry cache_entry(const sampling::Decision& d) {
 
 // A one-span view for rules that judge a span by itself (the fast path, load shedding).
 model::Trace single_span_view(const model::Span& span, bool has_error, std::uint64_t duration_ns) {
-  return {span.trace_id, std::span(&span, 1), has_error, span.is_root(), duration_ns};
+  return {span.trace_id, std::span(&span, 1), has_error, span.is_local_root(), duration_ns};
 }
 
 }  // namespace

@@ -27,7 +27,7 @@ BufferedTrace& TraceTable::add(model::Span&& span, std::uint64_t now_ns) {
   t.min_start_ns = std::min(t.min_start_ns, span.start_unix_ns);
   t.max_end_ns = std::max(t.max_end_ns, span.end_unix_ns);
   t.has_error |= span.status == model::StatusCode::Error;
-  if (span.is_root() && !t.root_seen) {
+  if (span.is_local_root() && !t.root_seen) {
     t.root_seen = true;
     root_due_.push_back({now_ns + decision_wait_ns_, span.trace_id, t.sequence});
   }

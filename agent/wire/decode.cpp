@@ -141,6 +141,7 @@ DecodeError decode_span(std::span<const std::byte> payload,
   out.kind = static_cast<model::SpanKind>(fixed.kind);
   out.status = static_cast<model::StatusCode>(fixed.status);
   out.trace_flags = fixed.trace_flags;
+  out.parent_is_remote = (fixed.span_flags & kParentIsRemote) != 0 && !out.is_root();
   if (!r.str(out.name, fixed.name_len)) return DecodeError::Truncated;
   for (std::size_t i = 0; i < fixed.item_count; ++i) {
     if (auto e = read_item(r, out); e != DecodeError::None) return e;

@@ -47,6 +47,7 @@ SpanEncoder::SpanEncoder(std::span<std::byte> out, const SpanHeader& h, std::str
   fixed.kind = h.kind;
   fixed.status = h.status;
   fixed.trace_flags = h.trace_flags;
+  fixed.span_flags = h.span_flags;
   if (name.size() > kMaxStringLength) w_.fail();
   fixed.name_len = static_cast<std::uint16_t>(name.size());
   w_.bytes(&fixed, sizeof fixed);
@@ -126,7 +127,8 @@ std::size_t encode_span(const model::Span& span, std::span<std::byte> out) noexc
                           .end_unix_ns = span.end_unix_ns,
                           .kind = static_cast<std::uint8_t>(span.kind),
                           .status = static_cast<std::uint8_t>(span.status),
-                          .trace_flags = span.trace_flags};
+                          .trace_flags = span.trace_flags,
+                          .span_flags = span.parent_is_remote ? kParentIsRemote : std::uint8_t{0}};
   SpanEncoder encoder(out, header, span.name);
   if (!span.status_message.empty()) encoder.status_message(span.status_message);
   if (!span.trace_state.empty()) encoder.trace_state(span.trace_state);

@@ -38,6 +38,7 @@ struct SpanHeader {
   std::uint8_t kind = 0;
   std::uint8_t status = 0;
   std::uint8_t trace_flags = 0;
+  std::uint8_t span_flags = 0;  ///< kParentIsRemote
 };
 
 /// Appends bytes to a fixed buffer and remembers whether everything fitted.

@@ -18,7 +18,7 @@
 //
 //   0  trace_id      16 B      24 parent_span_id  8 B (all zero: root)
 //  16  span_id        8 B      32 start_unix_ns u64    40 end_unix_ns u64
-//  48  kind u8  49 status u8  50 trace_flags u8  51 reserved u8 (0)
+//  48  kind u8  49 status u8  50 trace_flags u8  51 span_flags u8 (bit 0: the parent is remote)
 //  52  name_len u16            54 item_count u16
 //  56  name (name_len bytes, UTF-8), then exactly item_count items, ending the payload
 //      (the count makes a record cut at an item boundary detectable):
@@ -55,6 +55,9 @@ inline constexpr std::size_t kSpanFixedSize = 56;
 inline constexpr std::size_t kMaxRecordSize = 65000;
 inline constexpr std::size_t kMaxStringLength = 0xFFFF;
 inline constexpr std::size_t kMaxEventAttributes = 0xFF;
+/// span_flags: the parent span is in another process (its context came in a traceparent), so
+/// this span is the root of what this host will see of the trace.
+inline constexpr std::uint8_t kParentIsRemote = 0x01;
 
 struct RecordHeader {
   std::uint32_t length;
@@ -73,7 +76,7 @@ struct SpanFixed {
   std::uint8_t kind;
   std::uint8_t status;
   std::uint8_t trace_flags;
-  std::uint8_t reserved0;
+  std::uint8_t span_flags;  ///< kParentIsRemote; other bits 0
   std::uint16_t name_len;
   std::uint16_t item_count;
 };

@@ -1,10 +1,12 @@
 // The C++ client: Tracer (the process's segment, its resource, the clock), Span (encoding into its
 // own buffer) and SpanContext (W3C traceparent). See tailgate/tailgate.hpp.
+#include <cxxabi.h>
 #include <sys/random.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
@@ -127,6 +129,7 @@ struct ThreadState {
   std::uint64_t generation = 0;  ///< the tracer whose segment `own`/`overflow` point into
   shm::LaneWriter own;
   shm::SharedLaneWriter overflow;
+  Span* current = nullptr;  ///< innermost span started on this thread and not ended
 };
 static_assert(std::is_trivially_destructible_v<ThreadState>);
 
@@ -229,6 +232,7 @@ std::optional<SpanContext> SpanContext::from_traceparent(std::string_view h) noe
   if (!from_hex(h.substr(3, 32), c.trace_id) || !from_hex(h.substr(36, 16), c.span_id)) {
     return std::nullopt;
   }
+  c.remote = true;
   if (hex_digit(h[53]) < 0 || hex_digit(h[54]) < 0) return std::nullopt;
   flags[0] = static_cast<std::uint8_t>(hex_digit(h[53]) << 4 | hex_digit(h[54]));
   c.trace_flags = flags[0];
@@ -332,6 +336,12 @@ std::uint64_t Tracer::now_ns() const noexcept {
 Span::Span(Tracer& tracer, std::string_view name, const SpanContext* parent, SpanKind kind) noexcept
     : tracer_(&tracer) {
   auto& t = t_state;
+  // No parent given: the thread's current span. An invalid one given (root_span): none.
+  if (parent == nullptr) {
+    if (t.current != nullptr) parent = &t.current->context_;
+  } else if (!parent->valid()) {
+    parent = nullptr;
+  }
   if (parent != nullptr) {
     context_.trace_id = parent->trace_id;
     context_.trace_flags = parent->trace_flags;
@@ -344,16 +354,20 @@ Span::Span(Tracer& tracer, std::string_view name, const SpanContext* parent, Spa
   while (id == 0) id = t.ids.next();
   std::memcpy(context_.span_id.data(), &id, 8);
   start_ticks_ = ticks();
-  const wire::SpanHeader header{.trace_id = context_.trace_id.data(),
-                                .span_id = context_.span_id.data(),
-                                .parent_span_id = parent ? parent->span_id.data() : nullptr,
-                                .start_unix_ns = t.clock.to_ns(start_ticks_),
-                                .end_unix_ns = 0,
-                                .kind = static_cast<std::uint8_t>(kind),
-                                .status = 0,
-                                .trace_flags = context_.trace_flags};
+  const wire::SpanHeader header{
+      .trace_id = context_.trace_id.data(),
+      .span_id = context_.span_id.data(),
+      .parent_span_id = parent ? parent->span_id.data() : nullptr,
+      .start_unix_ns = t.clock.to_ns(start_ticks_),
+      .end_unix_ns = 0,
+      .kind = static_cast<std::uint8_t>(kind),
+      .status = 0,
+      .trace_flags = context_.trace_flags,
+      .span_flags = parent != nullptr && parent->remote ? wire::kParentIsRemote : std::uint8_t{0}};
   wire::SpanEncoder encoder(buffer_, header, name, /*skip_items=*/true);
   state_ = encoder.state();
+  enclosing_ = t.current;
+  t.current = this;
 }
 
 namespace {
@@ -395,7 +409,13 @@ Span& Span::exception(std::string_view type, std::string_view message) noexcept 
 }
 
 Span& Span::exception(const std::exception& e) noexcept {
-  return exception(typeid(e).name(), e.what());
+  // "St12out_of_range" -> "std::out_of_range". Allocates: an exception is not the hot path.
+  int status = -1;
+  const std::unique_ptr<char, decltype(&std::free)> demangled(
+      abi::__cxa_demangle(typeid(e).name(), nullptr, nullptr, &status), &std::free);
+  return exception(status == 0 && demangled ? std::string_view(demangled.get())
+                                            : std::string_view(typeid(e).name()),
+                   e.what());
 }
 
 Span& Span::ok() noexcept {
@@ -413,11 +433,24 @@ bool Span::end() noexcept {
   if (tracer_ == nullptr) return false;
   Tracer& tracer = *tracer_;
   tracer_ = nullptr;
+  // Out of the thread's chain of current spans: usually the innermost; an outer span ended early
+  // is unlinked where it stands.
+  auto& t = t_state;
+  if (t.current == this) {
+    t.current = enclosing_;
+  } else {
+    for (Span* s = t.current; s != nullptr; s = s->enclosing_) {
+      if (s->enclosing_ == this) {
+        s->enclosing_ = enclosing_;
+        break;
+      }
+    }
+  }
   std::uint64_t start_ns = 0;
   std::memcpy(&start_ns,
               buffer_.data() + wire::kRecordHeaderSize + offsetof(wire::SpanFixed, start_unix_ns),
               sizeof start_ns);
-  const auto elapsed = static_cast<double>(ticks() - start_ticks_) * t_state.clock.c.ns_per_tick;
+  const auto elapsed = static_cast<double>(ticks() - start_ticks_) * t.clock.c.ns_per_tick;
   wire::SpanEncoder e(buffer_, state_);
   e.set_end(start_ns + static_cast<std::uint64_t>(elapsed));
   e.set_status(status_);
@@ -429,6 +462,14 @@ bool Span::end() noexcept {
     return false;
   }
   return tracer.emit(std::span(buffer_.data(), length));
+}
+
+Span* current_span() noexcept {
+  return t_state.current;
+}
+
+SpanContext current_context() noexcept {
+  return t_state.current != nullptr ? t_state.current->context() : SpanContext{};
 }
 
 }  // namespace tailgate

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import re
-import signal
 import subprocess
 import tempfile
 import time
@@ -14,64 +13,7 @@ import time
 import pytest
 
 import tailgate
-from demo import wait_for  # tools/demo.py: polls a log file for a pattern
-
-KEEP_ALL = ("sampling:\n  decision_wait: 100ms\n"
-            "  policies: [{name: all, type: base, probability: 1.0}]\n")
-
-
-class Stack:
-    """tailgate-sink and the agent, on 127.0.0.1 with kernel-picked ports, in a temp dir."""
-
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.ring = os.path.join(tmp, "ring")
-        self.jsonl = os.path.join(tmp, "spans.jsonl")
-        self.sink = subprocess.Popen(
-            [os.environ["TAILGATE_SINK_BIN"], "--listen", "127.0.0.1:0", "--jsonl", self.jsonl],
-            stdout=open(os.path.join(tmp, "sink.out"), "w"),
-            stderr=open(os.path.join(tmp, "sink.err"), "w"))
-        m = wait_for(os.path.join(tmp, "sink.err"), r"on port (\d+)", 10)
-        assert m, "tailgate-sink did not start"
-        config = os.path.join(tmp, "tailgate.yaml")
-        with open(config, "w") as f:
-            f.write("receivers:\n  udp:\n    enabled: false\n"
-                    f"  ring:\n    directory: {self.ring}\n    scan_interval: 50ms\n"
-                    "admin:\n  endpoint: 127.0.0.1:0\n"
-                    f"exporter:\n  endpoint: 127.0.0.1:{m.group(1)}\n  max_batch_delay: 50ms\n"
-                    + KEEP_ALL)
-        self.agent = subprocess.Popen([os.environ["TAILGATE_AGENT_BIN"], "--config", config],
-                                      stdout=subprocess.DEVNULL,
-                                      stderr=open(os.path.join(tmp, "agent.err"), "w"))
-        assert wait_for(os.path.join(tmp, "agent.err"), r"event=agent_ready", 10), self.log()
-
-    def log(self):
-        with open(os.path.join(self.tmp, "agent.err")) as f:
-            return f.read()
-
-    def spans(self, name=None, count=1, seconds=10):
-        """Spans at the sink (those named `name`), waiting until there are `count`."""
-        deadline = time.monotonic() + seconds
-        while True:
-            found = []
-            if os.path.exists(self.jsonl):
-                with open(self.jsonl) as f:
-                    for line in f:
-                        if line.endswith("}\n"):
-                            s = json.loads(line)
-                            if name is None or s["name"] == name:
-                                found.append(s)
-            if len(found) >= count or time.monotonic() > deadline:
-                return found
-            time.sleep(0.05)
-
-    def close(self):
-        for p in (self.agent, self.sink):
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+from agent_stack import Stack  # tests/support: the real agent and sink in a temp dir
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +136,241 @@ def test_spans_ended_in_one_batch_call(stack, tracer):
     arrived = stack.spans("batch.item", count=20)
     assert sorted(s["attributes"]["seq"] for s in arrived) == list(range(20))
     assert tracer.stats()["dropped"] == 0
+
+
+# --- the decorator ------------------------------------------------------------------------------
+
+def test_decorator_on_a_function_records_its_first_arguments(stack, tracer):
+    @tracer.trace(name="signal-bot.risk.check", attributes={"risk.rule": "position"},
+                  capture_args=2)
+    def check(symbol, quantity, limit=10):
+        assert tailgate.current_span().name == "signal-bot.risk.check"
+        return quantity <= limit
+
+    with tracer.span("signal-bot.order.flow"):
+        assert check("BTCUSDT", 3, limit=5) is True
+    assert check.__name__ == "check"  # functools.wraps
+    spans = by_name(stack.spans("signal-bot.order.flow") + stack.spans("signal-bot.risk.check"))
+    span, root = spans["signal-bot.risk.check"], spans["signal-bot.order.flow"]
+    assert span["parent_span_id"] == root["span_id"] and span["trace_id"] == root["trace_id"]
+    attrs = span["attributes"]
+    assert attrs["arg.symbol"] == "BTCUSDT" and attrs["arg.quantity"] == 3
+    assert "arg.limit" not in attrs  # the third argument is not captured
+    assert attrs["risk.rule"] == "position"
+    assert attrs["code.function"].endswith("check")
+    assert attrs["code.namespace"] == __name__
+
+
+def test_decorator_on_a_coroutine_keeps_the_parent_and_records_an_escaping_exception(stack,
+                                                                                      tracer):
+    @tracer.trace(capture_args=1)
+    async def place_order(order, venue="binance"):
+        await asyncio.sleep(0.001)
+        if order["qty"] > 100:
+            raise RuntimeError("order too large")
+        return "filled"
+
+    async def main():
+        with tracer.span("async.decorated.root"):
+            ok = await place_order({"qty": 1})
+            with pytest.raises(RuntimeError):
+                await place_order(order={"qty": 1000})
+            return ok
+
+    assert asyncio.run(main()) == "filled"
+    name = f"{__name__}.{place_order.__qualname__}"  # module.qualname by default
+    calls = stack.spans(name, count=2)
+    [root] = stack.spans("async.decorated.root")
+    assert len(calls) == 2
+    assert all(c["parent_span_id"] == root["span_id"] for c in calls)
+    by_status = {c["status"]["code"]: c for c in calls}
+    assert by_status[0]["attributes"]["arg.order"] == "{'qty': 1}"
+    failed = by_status[2]
+    assert failed["attributes"]["arg.order"] == "{'qty': 1000}"  # passed by keyword
+    [event] = failed["events"]
+    assert event["attributes"]["exception.type"] == "RuntimeError"
+    assert "place_order" in event["attributes"]["exception.stacktrace"]
+
+
+def test_decorator_without_parentheses_on_a_method_leaves_self_out(stack, tracer):
+    class Strategy:
+        @tracer.trace
+        def plain(self):
+            return 1
+
+        @tracer.trace("strategy.momentum.score", capture_args=5)
+        def score(self, symbol, *rest, window=20, **extra):
+            return 2
+
+    assert Strategy().plain() == 1
+    assert Strategy().score("ETHUSDT", 9, window=50, unused=True) == 2
+    [plain] = stack.spans(f"{__name__}.{Strategy.plain.__qualname__}")
+    assert plain["attributes"]["code.function"].endswith("Strategy.plain")
+    [score] = stack.spans("strategy.momentum.score")
+    args = {k: v for k, v in score["attributes"].items() if k.startswith("arg.")}
+    assert args == {"arg.symbol": "ETHUSDT", "arg.window": 50}
+
+
+def test_decorator_refuses_a_generator():
+    with pytest.raises(TypeError, match="generator"):
+        @tailgate.trace
+        def ticks():
+            yield 1
+    with pytest.raises(ValueError):
+        tailgate.trace(capture_args=-1)
+
+
+# --- propagation ----------------------------------------------------------------------------
+
+def test_inject_extract_round_trip_with_the_w3c_example_and_tracestate(stack, tracer):
+    incoming = {"Traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "tracestate": "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"}
+    parent = tailgate.extract_context(incoming)
+    assert parent.trace_id_hex == "4bf92f3577b34da6a3ce929d0e0e4736"
+    outgoing = {}
+    with tracer.span("orders.gateway.forward", parent=parent, kind=tailgate.SpanKind.SERVER):
+        assert tailgate.inject_context(outgoing) is outgoing
+    assert outgoing["traceparent"].startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+    assert outgoing["traceparent"].endswith("-01")
+    assert outgoing["traceparent"][36:52] != "00f067aa0ba902b7"  # our span is the new parent
+    assert outgoing["tracestate"] == "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+    [span] = stack.spans("orders.gateway.forward")
+    assert span["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert span["parent_span_id"] == "00f067aa0ba902b7"
+    assert span["span_id"] == outgoing["traceparent"][36:52]
+    # The agent adds its sampling entry (ot=th:...) in front, as W3C has new entries go.
+    assert span["trace_state"].endswith("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"), span
+    # Frameworks that give header lists, and headers without a (valid) traceparent.
+    assert tailgate.extract_context({"traceparent": [incoming["Traceparent"]]}) is not None
+    assert tailgate.extract_context({"traceparent": "00-xyz"}) is None
+    assert tailgate.extract_context({}) is None
+    assert tailgate.inject_context({}) == {}  # no current span: nothing to pass on
+
+
+# --- logs -----------------------------------------------------------------------------------
+
+def test_the_log_filter_adds_trace_and_span_ids(tracer):
+    import io
+    import logging
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(tailgate.TraceContextFilter())
+    handler.setFormatter(logging.Formatter("%(trace_id)s %(span_id)s %(message)s"))
+    log = logging.getLogger("test.trading")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        with tracer.span("logged.span") as s:
+            log.info("inside")
+        log.info("outside")
+    finally:
+        log.removeHandler(handler)
+    inside, outside = out.getvalue().splitlines()
+    assert inside == f"{s.context.trace_id_hex} {s.context.span_id_hex} inside"
+    assert re.fullmatch(r"[0-9a-f]{32} [0-9a-f]{16} inside", inside)
+    assert outside == "  outside"
+
+
+def test_the_structlog_processor_adds_trace_and_span_ids(tracer):
+    structlog = pytest.importorskip("structlog")  # Debian's python3-structlog: install-deps.sh
+    import io
+    out = io.StringIO()
+    structlog.configure(processors=[tailgate.structlog_processor,
+                                    structlog.processors.JSONRenderer(sort_keys=True)],
+                        logger_factory=structlog.PrintLoggerFactory(out))
+    try:
+        log = structlog.get_logger()
+        with tracer.span("structlog.span") as s:
+            log.info("order.filled", symbol="BTCUSDT")
+        log.info("idle")
+    finally:
+        structlog.reset_defaults()
+    inside, outside = (json.loads(line) for line in out.getvalue().splitlines())
+    assert inside == {"event": "order.filled", "symbol": "BTCUSDT",
+                      "trace_id": s.context.trace_id_hex, "span_id": s.context.span_id_hex}
+    assert outside == {"event": "idle"}
+
+
+# --- init_tracing, in a process of its own (one tracer per process) ----------------------------
+
+INIT_SCRIPT = r"""
+import json, logging, sys, tailgate
+
+@tailgate.trace(name="worker.job.run", capture_args=1)   # decorated before init_tracing
+def job(symbol):
+    logging.getLogger("worker").warning("running")
+    return tailgate.inject_context({})
+
+untraced = job("BEFORE")                                  # no tracer yet: runs untraced
+tracer = tailgate.init_tracing()
+logging.basicConfig(format="%(trace_id)s|%(span_id)s|%(message)s", stream=sys.stderr)
+assert tailgate.init_tracing("other") is tracer           # once per process
+incoming = tailgate.extract_context(
+    {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
+with tracer.span("worker.request.handle", parent=incoming):
+    headers = job("SOLUSDT")
+logging.getLogger("worker").warning("idle")
+print(json.dumps({"enabled": tracer.enabled, "type": type(tracer).__name__, "error": tracer.error,
+                  "untraced": untraced, "headers": headers, "stats": tracer.stats()}))
+"""
+
+
+def run_init_script(stack, **env):
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("OTEL_", "SERVICE_", "TRACING_", "TAILGATE_RING"))}
+    environment.update(env)
+    done = subprocess.run(["/usr/bin/python3", "-c", INIT_SCRIPT], env=environment,
+                          capture_output=True, text=True, timeout=60)
+    return done
+
+
+def test_init_tracing_reads_the_usual_variables(stack):
+    done = run_init_script(stack, OTEL_SERVICE_NAME="risk-worker", SERVICE_VERSION="3.2.1",
+                           OTEL_RESOURCE_ATTRIBUTES="deployment.environment=staging,team=risk%20desk",
+                           TAILGATE_RING_DIRECTORY=stack.ring)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["enabled"] and result["error"] == ""
+    assert result["untraced"] == {}
+    [handle] = stack.spans("worker.request.handle")
+    job = [s for s in stack.spans("worker.job.run") if s["attributes"]["arg.symbol"] == "SOLUSDT"]
+    assert len(job) == 1 and len(stack.spans("worker.job.run")) == 1  # BEFORE was not traced
+    [job] = job
+    assert handle["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert job["parent_span_id"] == handle["span_id"]
+    assert result["headers"]["traceparent"][36:52] == job["span_id"]
+    resource = handle["resource"]
+    assert resource["service.name"] == "risk-worker"
+    assert resource["service.version"] == "3.2.1"
+    assert resource["deployment.environment"] == "staging" and resource["team"] == "risk desk"
+    # init_tracing turned on log correlation: the log line inside the job names its span.
+    lines = done.stderr.splitlines()
+    assert f"{job['trace_id']}|{job['span_id']}|running" in lines
+    assert "||idle" in lines  # outside any span
+
+
+def test_init_tracing_switched_off_records_nothing_but_passes_context_on(stack):
+    done = run_init_script(stack, OTEL_SERVICE_NAME="quiet-worker", TRACING_ENABLED="false",
+                           TAILGATE_RING_DIRECTORY=stack.ring)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["type"] == "DisabledTracer" and not result["enabled"]
+    # The incoming context goes on to the next service unchanged (no span of ours in between).
+    assert result["headers"]["traceparent"] == (
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+    time.sleep(0.5)
+    assert not [s for s in stack.spans("worker.job.run", count=2, seconds=0.5)
+                if s["resource"]["service.name"] == "quiet-worker"]
+
+    done = run_init_script(stack, TRACING_ENABLED="maybe")
+    assert done.returncode != 0 and "TRACING_ENABLED='maybe'" in done.stderr
+    done = run_init_script(stack, OTEL_SDK_DISABLED="true", TAILGATE_RING_DIRECTORY=stack.ring)
+    assert json.loads(done.stdout)["type"] == "DisabledTracer"
+
+
+def test_init_tracing_without_the_library_warns_and_runs_untraced(stack):
+    done = run_init_script(stack, TAILGATE_LIBRARY="/nonexistent/libtailgate.so",
+                           LD_LIBRARY_PATH="/nonexistent", TAILGATE_RING_DIRECTORY=stack.ring)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["type"] == "DisabledTracer"
+    assert "tracing is off" in done.stderr

@@ -17,7 +17,7 @@ TEST_CASE("every field of a span maps to its OTLP field", "[export]") {
   CHECK(out.parent_span_id() ==
         std::string(span.parent_span_id.begin(), span.parent_span_id.end()));
   CHECK(out.trace_state() == "ot=th:c");
-  CHECK(out.flags() == 1);
+  CHECK(out.flags() == (1 | 0x100));  // sampled; has-is-remote, and the parent is local
   CHECK(out.name() == span.name);
   CHECK(out.kind() == opentelemetry::proto::trace::v1::Span::SPAN_KIND_CLIENT);
   CHECK(out.start_time_unix_nano() == span.start_unix_ns);
@@ -57,4 +57,15 @@ TEST_CASE("spans are grouped by resource value, not by pointer", "[export]") {
   CHECK(request.resource_spans(0).scope_spans(0).scope().name() == exporter::kScopeName);
   CHECK(request.resource_spans(1).resource().attributes(0).value().string_value() == "risk");
   CHECK(request.resource_spans(1).scope_spans(0).spans_size() == 2);
+}
+
+TEST_CASE("a parent in another process is flagged remote, as OTLP defines", "[export]") {
+  auto span = testing::make_span(7, 1, nullptr);
+  span.parent_is_remote = true;
+  opentelemetry::proto::trace::v1::Span out;
+  exporter::to_otlp(span, out);
+  CHECK(out.flags() == (1 | 0x100 | 0x200));
+  auto root = testing::make_span(7, 0, nullptr);
+  exporter::to_otlp(root, out);
+  CHECK(out.flags() == 1);  // a root has no parent to be remote or not
 }

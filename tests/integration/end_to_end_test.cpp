@@ -109,7 +109,9 @@ TEST_CASE("1000 spans over UDP arrive at the sink with every field and resource 
     CHECK(got["kind"] == static_cast<int>(want.kind));
     CHECK(got["start_unix_ns"] == want.start_unix_ns);
     CHECK(got["end_unix_ns"] == want.end_unix_ns);
-    CHECK(got["flags"] == want.trace_flags);
+    // W3C trace flags in the low byte; OTLP's has-is-remote bit on every span with a parent.
+    CHECK(got["flags"] ==
+          (want.trace_flags | (want.is_root() ? 0 : 0x100) | (want.parent_is_remote ? 0x200 : 0)));
     CHECK(got["status"]["code"] == static_cast<int>(want.status));
     CHECK(got["status"]["message"] == want.status_message);
     auto attributes = expected_attributes(want.attributes);

@@ -107,6 +107,20 @@ TEST_CASE("a trace without a root is decided at max_trace_age", "[pipeline]") {
   CHECK(h.counters.decisions_of(DecisionTrigger::Timeout) == 1);
 }
 
+TEST_CASE("a span whose parent is remote is the local root: decided decision_wait after it",
+          "[pipeline]") {
+  Harness h(keep_all());
+  auto server = span(4, 1);  // its parent, span 0, is in the calling process
+  server.parent_is_remote = true;
+  h.send({span(4, 2)}, 0);
+  h.send({std::move(server)}, 1000);
+  h.at(2999);
+  CHECK(h.exported() == 0);
+  h.at(3000);  // not max_trace_age
+  CHECK(h.exported() == 2);
+  CHECK(h.counters.decisions_of(DecisionTrigger::Root) == 1);
+}
+
 TEST_CASE("a span after the decision follows it: kept streams, dropped is sampled out",
           "[pipeline]") {
   Harness h(keep_none_but_errors());

@@ -34,6 +34,7 @@ void require_same(const model::Span& a, const model::Span& b) {
   CHECK(a.kind == b.kind);
   CHECK(a.status == b.status);
   CHECK(a.trace_flags == b.trace_flags);
+  CHECK(a.parent_is_remote == b.parent_is_remote);
   CHECK(a.name == b.name);
   CHECK(a.status_message == b.status_message);
   CHECK(a.trace_state == b.trace_state);
@@ -48,6 +49,7 @@ TEST_CASE("a span with every attribute type, events and unicode survives a round
   auto span = testing::make_span(7, 1, resource);  // trace 7: error status with unicode message
   span.name = "genesis.order.execute_market — 注文";
   span.trace_state = "ot=th:fd70a4,vendor=x";
+  span.parent_is_remote = true;
   span.attributes.push_back({"", std::string("")});  // empty key and value are legal
   span.attributes.push_back({"neg", std::int64_t{-9'223'372'036'854'775'807 - 1}});
   span.attributes.push_back({"nan-free", -0.0});

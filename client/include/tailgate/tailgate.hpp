@@ -6,6 +6,7 @@
 //   {
 //     auto span = tracer.span("genesis.order.execute_market");
 //     span.set("order.symbol", "BTCUSDT").set("order.quantity", 0.5);
+//     place(order);  // spans started in here are children of `span` (the thread's current span)
 //     if (!filled) span.error("rejected by venue");
 //   }  // ends here: encoded into the span's own buffer and copied into this thread's lane
 //
@@ -61,6 +62,7 @@ struct TAILGATE_API SpanContext {
   std::array<std::uint8_t, 16> trace_id{};
   std::array<std::uint8_t, 8> span_id{};
   std::uint8_t trace_flags = 1;  ///< bit 0: sampled
+  bool remote = false;           ///< from another process (from_traceparent)
 
   [[nodiscard]] bool valid() const noexcept;
   /// "00-<trace id>-<span id>-<flags>", 55 characters; writes into `out` without allocating.
@@ -94,7 +96,9 @@ struct TracerStats {
 class Tracer;
 
 /// A span in progress. Ends (and is handed to the agent) when it goes out of scope or at end().
-/// Not copyable or movable: it encodes into its own buffer, on the caller's stack.
+/// Not copyable or movable: it encodes into its own buffer, on the caller's stack. From its start
+/// to its end it is its thread's current span (the parent of spans started without one there);
+/// it must end on the thread that started it.
 class TAILGATE_API Span final {
  public:
   /// Bytes a span's record may take; what does not fit is left out and counted (dropped_items).
@@ -122,8 +126,9 @@ class TAILGATE_API Span final {
   Span& event(std::string_view name, std::initializer_list<Attribute> attributes = {}) noexcept;
   /// Status ERROR with a message.
   Span& error(std::string_view message) noexcept;
-  /// Status ERROR and OpenTelemetry's exception event (type, message).
+  /// Status ERROR and OpenTelemetry's exception event (exception.type, exception.message).
   Span& exception(std::string_view type, std::string_view message) noexcept;
+  /// The same with the exception's dynamic type, demangled ("std::out_of_range"), and what().
   Span& exception(const std::exception& e) noexcept;
   /// Status OK (an explicit success; the default is unset).
   Span& ok() noexcept;
@@ -151,6 +156,7 @@ class TAILGATE_API Span final {
   }
 
   Tracer* tracer_;
+  Span* enclosing_;  ///< the thread's current span before this one
   SpanContext context_;
   std::uint64_t start_ticks_;
   wire::EncoderState state_;
@@ -168,14 +174,25 @@ class TAILGATE_API Tracer final {
   Tracer(const Tracer&) = delete;
   Tracer& operator=(const Tracer&) = delete;
 
-  /// Starts a span: a root span, or a child of `parent` (same trace id) if it is valid.
-  [[nodiscard]] Span span(std::string_view name, const SpanContext& parent = {},
+  /// Starts a span: a child of this thread's current span, or the root of a new trace.
+  [[nodiscard]] Span span(std::string_view name, SpanKind kind = SpanKind::Internal) noexcept {
+    return Span(*this, name, nullptr, kind);
+  }
+  /// Starts a child of `parent` (same trace id), e.g. one extracted from a traceparent; if it is
+  /// not valid (a request without one), as span(name, kind).
+  [[nodiscard]] Span span(std::string_view name, const SpanContext& parent,
                           SpanKind kind = SpanKind::Internal) noexcept {
     return Span(*this, name, parent.valid() ? &parent : nullptr, kind);
   }
   [[nodiscard]] Span span(std::string_view name, const Span& parent,
                           SpanKind kind = SpanKind::Internal) noexcept {
     return Span(*this, name, &parent.context(), kind);
+  }
+  /// Starts the root of a new trace whatever the current span is (e.g. one trace per market
+  /// data message inside a long-running session span).
+  [[nodiscard]] Span root_span(std::string_view name, SpanKind kind = SpanKind::Internal) noexcept {
+    static constexpr SpanContext kNone{};
+    return Span(*this, name, &kNone, kind);
   }
 
   /// Hands one finished, encoded wire record to the agent (the C ABI and Python use this).
@@ -195,5 +212,10 @@ class TAILGATE_API Tracer final {
   friend class Span;
   std::unique_ptr<Impl> impl_;
 };
+
+/// This thread's current span (the innermost one started here and not yet ended), or nullptr.
+[[nodiscard]] TAILGATE_API Span* current_span() noexcept;
+/// Its context, or an invalid one (valid() false) outside any span: for logs.
+[[nodiscard]] TAILGATE_API SpanContext current_context() noexcept;
 
 }  // namespace tailgate

@@ -1,10 +1,16 @@
 """tailgate's Python client: finished spans to the tailgate agent through shared memory.
 
     import tailgate
-    tracer = tailgate.Tracer("signal-bot", service_version="2.1.0")
-    with tracer.span("signal_generation", symbol="BTCUSDT") as s:
+    tracer = tailgate.init_tracing("signal-bot", "2.1.0")   # or tailgate.Tracer(...)
+    with tracer.span("signal_bot.strategy.generate_signal", symbol="BTCUSDT") as s:
         s.set_attribute("signal.strength", 0.83)
         s.add_event("model.scored", model="momentum")
+
+    @tracer.trace("signal_bot.risk.check", capture_args=1)    # functions and async functions
+    def risk_check(signal): ...
+
+    headers = tailgate.inject_context({})                    # W3C traceparent/tracestate
+    parent = tailgate.extract_context(headers)
 
 Standard library only. Each span is encoded here into the wire format (docs/wire-format.md) and
 handed over with one foreign call (libtailgate.so's tailgate_emit), which copies it into this
@@ -18,15 +24,19 @@ from __future__ import annotations
 import contextvars
 import ctypes
 import ctypes.util
+import functools
+import inspect
 import os
 import random
 import socket
 import struct
 import time
 import traceback
-from typing import Any, Mapping, MutableMapping, Optional
+from typing import Any, Callable, Mapping, MutableMapping, Optional
 
-__all__ = ["Tracer", "Span", "SpanContext", "SpanKind", "current_span", "load_library"]
+__all__ = ["Tracer", "Span", "SpanContext", "SpanKind", "current_span", "load_library",
+           "DisabledTracer", "inject_context", "extract_context", "init_tracing", "get_tracer",
+           "trace", "TraceContextFilter", "instrument_logging", "structlog_processor"]
 
 
 class SpanKind:
@@ -51,6 +61,7 @@ _DOUBLE = struct.Struct("<Bd")
 _EVENT = struct.Struct("<Q")
 _MAX_STR = 0xFFFF
 _ZERO8 = bytes(8)
+_PARENT_IS_REMOTE = 1  # span_flags bit 0
 
 
 def _string(text: str) -> bytes:
@@ -108,14 +119,15 @@ def _attribute(key: str, value: Any) -> bytes:
 class SpanContext:
     """What W3C traceparent carries: trace id (16 bytes), span id (8 bytes), flags."""
 
-    __slots__ = ("trace_id", "span_id", "trace_flags", "trace_state")
+    __slots__ = ("trace_id", "span_id", "trace_flags", "trace_state", "is_remote")
 
     def __init__(self, trace_id: bytes, span_id: bytes, trace_flags: int = 1,
-                 trace_state: str = ""):
+                 trace_state: str = "", is_remote: bool = False):
         self.trace_id = trace_id
         self.span_id = span_id
         self.trace_flags = trace_flags
         self.trace_state = trace_state
+        self.is_remote = is_remote  # came from another process (a traceparent)
 
     @property
     def trace_id_hex(self) -> str:
@@ -146,7 +158,7 @@ class SpanContext:
         trace_id, span_id = bytes.fromhex(trace), bytes.fromhex(span)
         if not any(trace_id) or not any(span_id):
             return None
-        return cls(trace_id, span_id, int(flags, 16), trace_state)
+        return cls(trace_id, span_id, int(flags, 16), trace_state, is_remote=True)
 
     def __repr__(self) -> str:
         return f"SpanContext({self.traceparent()})"
@@ -165,7 +177,7 @@ class Span:
     """A span in progress; a context manager. Ends (and is handed to the agent) on exit."""
 
     __slots__ = ("_tracer", "_parts", "_status", "_token", "context", "name", "_ended",
-                 "_kind", "_parent_id", "_start")
+                 "_kind", "_parent_id", "_span_flags", "_start")
 
     def __init__(self, tracer: "Tracer", name: str, parent: Optional[SpanContext], kind: int,
                  attributes: Mapping[str, Any]):
@@ -173,9 +185,11 @@ class Span:
         if parent is not None:
             trace_id, flags, state = parent.trace_id, parent.trace_flags, parent.trace_state
             self._parent_id = parent.span_id
+            self._span_flags = _PARENT_IS_REMOTE if parent.is_remote else 0
         else:
             trace_id, flags, state = getrandbits(128).to_bytes(16, "little"), 1, ""
             self._parent_id = _ZERO8
+            self._span_flags = 0
         span_id = (getrandbits(64) | 1).to_bytes(8, "little")
         self.context = SpanContext(trace_id, span_id, flags, state)
         self._tracer = tracer
@@ -252,7 +266,8 @@ class Span:
         body = b"".join(self._parts)
         length = _FIXED.size + len(name) + len(body)
         head = _FIXED.pack(length, _SPAN, 1, ctx.trace_id, ctx.span_id, self._parent_id,
-                           self._start, end, self._kind, self._status, ctx.trace_flags, 0,
+                           self._start, end, self._kind, self._status, ctx.trace_flags,
+                           self._span_flags,
                            len(name), len(self._parts))
         return head + name + body
 
@@ -314,6 +329,8 @@ class _Stats(ctypes.Structure):
 class Tracer:
     """The process's tracer (one per process): owns its shared-memory segment."""
 
+    enabled = True
+
     def __init__(self, service_name: str, service_version: str = "",
                  resource: Optional[Mapping[str, str]] = None, directory: Optional[str] = None,
                  lanes: int = 0, lane_bytes: int = 0, library: Optional[str] = None):
@@ -341,11 +358,26 @@ class Tracer:
     def span(self, name: str, parent: Optional[SpanContext] = None,
              kind: int = SpanKind.INTERNAL, **attributes: Any) -> Span:
         """A span: a child of `parent`, else of the current span, else a new trace's root."""
+        return self._start(name, parent, kind, attributes)
+
+    def _start(self, name: str, parent: Optional[SpanContext], kind: int,
+               attributes: Mapping[str, Any]) -> Span:
         if parent is None:
             current = _current.get()
             if current is not None:
                 parent = current.context
         return Span(self, name, parent, kind, attributes)
+
+    def trace(self, name: Any = None, *, attributes: Optional[Mapping[str, Any]] = None,
+              capture_args: int = 0, kind: int = SpanKind.INTERNAL) -> Callable:
+        """Decorates a function or `async def` coroutine function: each call is a span (a child
+        of the current span) named `name` (default: module.qualname), with `attributes`, the
+        function's code.function/code.namespace, and its first `capture_args` arguments as
+        `arg.<parameter>` (self and cls left out). An exception escaping the call is recorded and
+        sets status ERROR. `@tracer.trace` works without parentheses too."""
+        if callable(name):
+            return _traced(lambda: self, None, attributes, capture_args, kind)(name)
+        return _traced(lambda: self, name, attributes, capture_args, kind)
 
     def _emit(self, record: bytes, items: int) -> bool:
         if items > 0xFFFF or len(record) > 65000:
@@ -374,18 +406,234 @@ class Tracer:
 
     def inject(self, headers: MutableMapping[str, str], span: Optional[Span] = None) -> None:
         """Adds W3C traceparent (and tracestate) of `span` or the current span to `headers`."""
-        span = span or _current.get()
-        if span is None:
-            return
-        headers["traceparent"] = span.context.traceparent()
-        if span.context.trace_state:
-            headers["tracestate"] = span.context.trace_state
+        inject_context(headers, span)
 
     @staticmethod
     def extract(headers: Mapping[str, str]) -> Optional[SpanContext]:
         """The SpanContext in W3C headers (any letter case), or None."""
-        lowered = {k.lower(): v for k, v in headers.items()}
-        value = lowered.get("traceparent")
-        if not isinstance(value, str):
-            return None
-        return SpanContext.from_traceparent(value, lowered.get("tracestate", "") or "")
+        return extract_context(headers)
+
+
+# --- the decorator --------------------------------------------------------------------------
+
+_ARG_TEXT_LIMIT = 256  # a captured argument that is not a number or short text: its repr, cut
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _argument_spec(func: Callable, count: int) -> list:
+    """(attribute key, positional index or None) of the first `count` parameters."""
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):  # some builtins have no signature
+        return []
+    spec = []
+    for index, p in enumerate(params):
+        if index == 0 and p.name in ("self", "cls") and p.kind in _POSITIONAL:
+            continue
+        if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            continue
+        spec.append(("arg." + p.name, index if p.kind in _POSITIONAL else None, p.name))
+        if len(spec) == count:
+            break
+    return spec
+
+
+def _argument_value(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        return value if len(value) <= _ARG_TEXT_LIMIT else value[:_ARG_TEXT_LIMIT]
+    if kind in (int, float, bool) or isinstance(value, (int, float)):
+        return value
+    return repr(value)[:_ARG_TEXT_LIMIT]
+
+
+def _captured(spec: list, args: tuple, kwargs: Mapping[str, Any], into: dict) -> dict:
+    for key, index, name in spec:
+        if index is not None and index < len(args):
+            into[key] = _argument_value(args[index])
+        elif name in kwargs:
+            into[key] = _argument_value(kwargs[name])
+    return into
+
+
+def _traced(resolve: Callable[[], Any], name: Optional[str],
+            attributes: Optional[Mapping[str, Any]], capture_args: int, kind: int) -> Callable:
+    """The decorator behind Tracer.trace and trace(): `resolve` gives the tracer at call time
+    (None: the call is not traced)."""
+    if capture_args < 0:
+        raise ValueError("tailgate: capture_args must be >= 0")
+
+    def decorate(func: Callable) -> Callable:
+        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+            raise TypeError(f"tailgate: trace() takes functions and coroutine functions; "
+                            f"{func.__qualname__} is a generator (open a span inside it instead)")
+        span_name = name or f"{func.__module__}.{func.__qualname__}"
+        static = {"code.function": func.__qualname__, "code.namespace": func.__module__}
+        static.update(attributes or {})
+        spec = _argument_spec(func, capture_args) if capture_args else []
+
+        if inspect.iscoroutinefunction(func):
+            @functools.wraps(func)
+            async def traced_coroutine(*args: Any, **kwargs: Any) -> Any:
+                tracer = resolve()
+                if tracer is None:
+                    return await func(*args, **kwargs)
+                attrs = _captured(spec, args, kwargs, dict(static)) if spec else static
+                with tracer._start(span_name, None, kind, attrs):
+                    return await func(*args, **kwargs)
+            return traced_coroutine
+
+        @functools.wraps(func)
+        def traced(*args: Any, **kwargs: Any) -> Any:
+            tracer = resolve()
+            if tracer is None:
+                return func(*args, **kwargs)
+            attrs = _captured(spec, args, kwargs, dict(static)) if spec else static
+            with tracer._start(span_name, None, kind, attrs):
+                return func(*args, **kwargs)
+        return traced
+
+    return decorate
+
+
+# --- tracing switched off -------------------------------------------------------------------
+
+class _NonRecordingSpan:
+    """A span of a DisabledTracer: records nothing, but carries its parent's context on, so a
+    service with tracing off still passes an incoming traceparent to the next one."""
+
+    __slots__ = ("context", "name", "_token")
+
+    def __init__(self, name: str, context: Optional[SpanContext]):
+        self.name = name
+        self.context = context
+        self._token = None
+
+    def set_attribute(self, key: str, value: Any) -> "_NonRecordingSpan":
+        return self
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> "_NonRecordingSpan":
+        return self
+
+    def add_event(self, name: str, attributes: Optional[Mapping[str, Any]] = None,
+                  **more: Any) -> "_NonRecordingSpan":
+        return self
+
+    def set_status_error(self, message: str = "") -> "_NonRecordingSpan":
+        return self
+
+    def set_status_ok(self) -> "_NonRecordingSpan":
+        return self
+
+    def record_exception(self, exc: BaseException, escaped: bool = False) -> "_NonRecordingSpan":
+        return self
+
+    def end(self) -> bool:
+        return False
+
+    def _finish(self) -> None:
+        return None
+
+    def __enter__(self) -> "_NonRecordingSpan":
+        if self.context is not None:
+            self._token = _current.set(self)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._token is not None:
+            try:
+                _current.reset(self._token)
+            except ValueError:
+                pass
+            self._token = None
+
+
+class DisabledTracer:
+    """What init_tracing() returns when tracing is switched off, or when libtailgate.so cannot be
+    loaded: the Tracer's calls, recording nothing (trace() returns the function itself)."""
+
+    enabled = False
+
+    def __init__(self, reason: str = "tracing is disabled"):
+        self.error = reason
+
+    def span(self, name: str, parent: Optional[SpanContext] = None,
+             kind: int = SpanKind.INTERNAL, **attributes: Any) -> _NonRecordingSpan:
+        return self._start(name, parent, kind, attributes)
+
+    def _start(self, name: str, parent: Optional[SpanContext], kind: int,
+               attributes: Mapping[str, Any]) -> _NonRecordingSpan:
+        if parent is None:
+            current = _current.get()
+            parent = current.context if current is not None else None
+        return _NonRecordingSpan(name, parent)
+
+    def trace(self, name: Any = None, **options: Any) -> Callable:
+        if callable(name):
+            return name
+        return lambda func: func
+
+    def end_all(self, spans: list) -> int:
+        return 0
+
+    def stats(self) -> dict:
+        return {"dropped": 0, "dropped_items": 0, "attached": False}
+
+    def close(self) -> None:
+        pass
+
+    def inject(self, headers: MutableMapping[str, str], span: Any = None) -> None:
+        inject_context(headers, span)
+
+    @staticmethod
+    def extract(headers: Mapping[str, str]) -> Optional[SpanContext]:
+        return extract_context(headers)
+
+
+# --- context propagation (W3C Trace Context) ------------------------------------------------
+
+def inject_context(headers: MutableMapping[str, str], span: Any = None) -> MutableMapping[str, str]:
+    """Adds `traceparent` (and `tracestate`) for `span`, else the current span, to `headers`;
+    returns `headers`. Does nothing without a span."""
+    span = span if span is not None else _current.get()
+    if span is None or span.context is None:
+        return headers
+    headers["traceparent"] = span.context.traceparent()
+    if span.context.trace_state:
+        headers["tracestate"] = span.context.trace_state
+    return headers
+
+
+def extract_context(headers: Mapping[str, Any]) -> Optional[SpanContext]:
+    """The SpanContext in W3C `traceparent`/`tracestate` headers (names in any letter case; a
+    list value, as some frameworks give, counts by its first item), or None."""
+    lowered = {str(k).lower(): v for k, v in headers.items()}
+    value = lowered.get("traceparent")
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if not isinstance(value, str):
+        return None
+    state = lowered.get("tracestate") or ""
+    if isinstance(state, (list, tuple)):
+        state = ",".join(str(s) for s in state)
+    if isinstance(state, bytes):
+        state = state.decode("latin-1")
+    return SpanContext.from_traceparent(value, str(state).strip())
+
+
+# --- the process's tracer ------------------------------------------------------------------
+
+def trace(name: Any = None, *, attributes: Optional[Mapping[str, Any]] = None,
+          capture_args: int = 0, kind: int = SpanKind.INTERNAL) -> Callable:
+    """Tracer.trace for module-level functions decorated before the tracer exists: each call uses
+    the tracer init_tracing() made (before init_tracing, calls run untraced)."""
+    if callable(name):
+        return _traced(_global.get_tracer, None, attributes, capture_args, kind)(name)
+    return _traced(_global.get_tracer, name, attributes, capture_args, kind)
+
+
+from .logs import TraceContextFilter, instrument_logging, structlog_processor  # noqa: E402
+from . import _global  # noqa: E402
+from ._global import get_tracer, init_tracing  # noqa: E402

@@ -1,0 +1,68 @@
+"""The real tailgate-sink and agent for Python tests: on 127.0.0.1 with kernel-picked ports, the
+agent reading producers' segments from a ring directory in a temp dir and keeping every trace.
+The binaries come from the environment ctest sets (TAILGATE_SINK_BIN, TAILGATE_AGENT_BIN)."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from demo import wait_for  # tools/demo.py: polls a log file for a pattern
+
+KEEP_ALL = ("sampling:\n  decision_wait: 100ms\n"
+            "  policies: [{name: all, type: base, probability: 1.0}]\n")
+
+
+class Stack:
+    """tailgate-sink and the agent, on 127.0.0.1 with kernel-picked ports, in a temp dir."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.ring = os.path.join(tmp, "ring")
+        self.jsonl = os.path.join(tmp, "spans.jsonl")
+        self.sink = subprocess.Popen(
+            [os.environ["TAILGATE_SINK_BIN"], "--listen", "127.0.0.1:0", "--jsonl", self.jsonl],
+            stdout=open(os.path.join(tmp, "sink.out"), "w"),
+            stderr=open(os.path.join(tmp, "sink.err"), "w"))
+        m = wait_for(os.path.join(tmp, "sink.err"), r"on port (\d+)", 10)
+        assert m, "tailgate-sink did not start"
+        config = os.path.join(tmp, "tailgate.yaml")
+        with open(config, "w") as f:
+            f.write("receivers:\n  udp:\n    enabled: false\n"
+                    f"  ring:\n    directory: {self.ring}\n    scan_interval: 50ms\n"
+                    "admin:\n  endpoint: 127.0.0.1:0\n"
+                    f"exporter:\n  endpoint: 127.0.0.1:{m.group(1)}\n  max_batch_delay: 50ms\n"
+                    + KEEP_ALL)
+        self.agent = subprocess.Popen([os.environ["TAILGATE_AGENT_BIN"], "--config", config],
+                                      stdout=subprocess.DEVNULL,
+                                      stderr=open(os.path.join(tmp, "agent.err"), "w"))
+        assert wait_for(os.path.join(tmp, "agent.err"), r"event=agent_ready", 10), self.log()
+
+    def log(self):
+        with open(os.path.join(self.tmp, "agent.err")) as f:
+            return f.read()
+
+    def spans(self, name=None, count=1, seconds=10):
+        """Spans at the sink (those named `name`), waiting until there are `count`."""
+        deadline = time.monotonic() + seconds
+        while True:
+            found = []
+            if os.path.exists(self.jsonl):
+                with open(self.jsonl) as f:
+                    for line in f:
+                        if line.endswith("}\n"):
+                            s = json.loads(line)
+                            if name is None or s["name"] == name:
+                                found.append(s)
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
+    def close(self):
+        for p in (self.agent, self.sink):
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
