@@ -95,13 +95,16 @@ void Agent::start() {
   start_time_unix_seconds_ =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   exporter_ = std::make_unique<exporter::OtlpExporter>(config_.exporter, export_queue_, counters_);
+  if (config_.span_metrics.enabled)
+    span_metrics_ = std::make_unique<spanmetrics::SpanMetrics>(config_.span_metrics);
   pipeline_ = std::make_unique<pipeline::Pipeline>(
       config_.sampling, pipeline_queue_, config_.pipeline.queue_spans, export_queue_, counters_,
       [] {
         return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                               std::chrono::steady_clock::now().time_since_epoch())
                                               .count());
-      });
+      },
+      span_metrics_.get());
   if (config_.receivers.udp.enabled) {
     udp_ =
         std::make_unique<receivers::UdpReceiver>(config_.receivers.udp, pipeline_queue_, counters_);
@@ -135,6 +138,7 @@ void Agent::start() {
 admin::Snapshot Agent::snapshot() const {
   admin::Snapshot s;
   s.counters = &counters_;
+  s.span_metrics = span_metrics_.get();
   s.now_ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                             std::chrono::steady_clock::now().time_since_epoch())
                                             .count());

@@ -22,6 +22,9 @@ class Pipeline;
 namespace exporter {
 class OtlpExporter;
 }
+namespace spanmetrics {
+class SpanMetrics;
+}
 namespace admin {
 class AdminServer;
 struct Snapshot;
@@ -53,6 +56,7 @@ class Agent final {
   model::SpanQueue pipeline_queue_;
   model::SpanQueue export_queue_;
   std::unique_ptr<exporter::OtlpExporter> exporter_;
+  std::unique_ptr<spanmetrics::SpanMetrics> span_metrics_;  ///< null when switched off
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<receivers::UdpReceiver> udp_;
   std::unique_ptr<receivers::RingReceiver> ring_;

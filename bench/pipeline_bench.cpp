@@ -1,6 +1,7 @@
 // The sampler stage alone on one core: spans through Pipeline::ingest + tick (insert into the
 // trace table, decide by the default policies, annotate and hand kept spans on), with the memory a
 // buffered span costs beside its encoded size. No thread, no sockets: the stage's own cost.
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -53,8 +54,10 @@ std::vector<model::Span> make_traces(std::size_t traces, std::size_t spans_per_t
   return out;
 }
 
+// range(1): span metrics before sampling on (1) or off (0), side by side in the same run.
 void BM_SamplerStage(benchmark::State& state) {
   const auto spans_per_trace = static_cast<std::size_t>(state.range(0));
+  const bool with_metrics = state.range(1) != 0;
   const std::size_t traces = 200'000 / spans_per_trace;
   const auto source = make_traces(traces, spans_per_trace, 42);
   config::SamplingConfig config;
@@ -65,7 +68,11 @@ void BM_SamplerStage(benchmark::State& state) {
     auto batch = source;
     telemetry::Counters counters;
     model::SpanQueue in(1), out(source.size() + 1);
-    pipeline::Pipeline stage(config, in, 1, out, counters, [] { return 0; });
+    auto metrics = with_metrics
+                       ? std::make_unique<spanmetrics::SpanMetrics>(config::SpanMetricsConfig{})
+                       : nullptr;
+    pipeline::Pipeline stage(
+        config, in, 1, out, counters, [] { return 0; }, metrics.get());
     state.ResumeTiming();
     // Feed 512 spans at a time, then let their roots' decision_wait pass.
     std::uint64_t now = 0;
@@ -88,7 +95,30 @@ void BM_SamplerStage(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * source.size()));
   state.counters["kept_fraction"] = static_cast<double>(kept) / static_cast<double>(source.size());
 }
-BENCHMARK(BM_SamplerStage)->Arg(1)->Arg(4)->Arg(10)->Arg(100)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SamplerStage)
+    ->ArgNames({"spans_per_trace", "span_metrics"})
+    ->ArgsProduct({{1, 4, 10, 100}, {0, 1}})
+    ->Unit(benchmark::kMillisecond);
+
+// Span metrics alone: the per-span lookup and increments, over a trading mix of operations
+// (3 names x 2 statuses) with one dimension.
+void BM_SpanMetricsRecord(benchmark::State& state) {
+  const auto source = make_traces(50'000, 4, 7);
+  config::SpanMetricsConfig config;
+  config.dimensions = {"order.type"};
+  spanmetrics::SpanMetrics metrics(config);
+  std::vector<model::SpanBatch> batches;
+  for (std::size_t at = 0; at < source.size(); at += 512)
+    batches.emplace_back(
+        source.begin() + static_cast<std::ptrdiff_t>(at),
+        source.begin() + static_cast<std::ptrdiff_t>(std::min(at + 512, source.size())));
+  for (auto _ : state) {
+    for (const auto& b : batches) metrics.record(b);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * source.size()));
+  state.counters["series"] = static_cast<double>(metrics.series_count());
+}
+BENCHMARK(BM_SpanMetricsRecord)->Unit(benchmark::kMillisecond);
 
 // Bytes a buffered span holds in the trace table, against its wire encoding.
 void BM_BufferedSpanMemory(benchmark::State& state) {

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 
 DECISION_WAIT_MS = 500
@@ -30,6 +31,46 @@ def wait_for(path, pattern, seconds):
                 return m
         time.sleep(0.02)
     return None
+
+
+def span_metrics(text):
+    """Per operation (service, span name) from tailgate's /metrics: calls, errors and the
+    cumulative duration buckets {le: count}, summed over kinds and statuses."""
+    ops = {}
+    sample = re.compile(r'^(tailgate_span_(?:calls_total|errors_total|duration_seconds_bucket))'
+                        r'\{(.*)\} (\S+)$')
+    for line in text.splitlines():
+        m = sample.match(line)
+        if not m:
+            continue
+        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2)))
+        op = ops.setdefault((labels["service_name"], labels["span_name"]),
+                            {"calls": 0, "errors": 0, "buckets": {}})
+        value = float(m.group(3))
+        if m.group(1) == "tailgate_span_calls_total":
+            op["calls"] += value
+        elif m.group(1) == "tailgate_span_errors_total":
+            op["errors"] += value
+        else:
+            le = float(labels["le"])
+            op["buckets"][le] = op["buckets"].get(le, 0) + value
+    return ops
+
+
+def quantile(q, buckets):
+    """Prometheus' histogram_quantile: linear within the bucket the rank falls in."""
+    bounds = sorted(buckets)
+    total = buckets[bounds[-1]] if bounds else 0
+    if total == 0:
+        return float("nan")
+    rank, lower, below = q * total, 0.0, 0.0
+    for bound in bounds:
+        if buckets[bound] >= rank:
+            if bound == float("inf"):
+                return lower
+            return lower + (bound - lower) * (rank - below) / max(buckets[bound] - below, 1e-9)
+        lower, below = bound, buckets[bound]
+    return lower
 
 
 def stop(proc, seconds=20):
@@ -87,6 +128,9 @@ def main():
             if not m:
                 sys.exit("demo: the agent did not start:\n" + open(os.path.join(tmp, "agent.err")).read())
             udp_port = int(m.group(1))
+            admin = wait_for(os.path.join(tmp, "agent.err"),
+                             r"event=admin_listening endpoint=127\.0\.0\.1:(\d+)", 10)
+            admin_port = int(admin.group(1))
             ring = os.path.join(tmp, "ring")
             print(f"demo: sink on 127.0.0.1:{sink_port} (OTLP/gRPC); agent reading the ring in "
                   f"{ring} and UDP on 127.0.0.1:{udp_port}")
@@ -102,6 +146,8 @@ def main():
             sent = json.loads(load.stdout)
             # Let the last roots' decision_wait pass, so traces are decided as in production.
             time.sleep(DECISION_WAIT_MS / 1000 + 0.5)
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=10) as r:
+                operations = span_metrics(r.read().decode())
             agent_rc = stop(agent)
             agent = None
             stats = wait_for(os.path.join(tmp, "agent.err"), r"event=shutdown_complete (.*)", 5)
@@ -122,9 +168,11 @@ def main():
 
         # Why each kept trace was kept, from what the sink actually holds.
         traces = {}
+        kept_spans = {}
         with open(jsonl) as f:
             for line in f:
                 s = json.loads(line)
+                kept_spans[s["name"]] = kept_spans.get(s["name"], 0) + 1
                 t = traces.setdefault(s["trace_id"], {"error": False, "duration_ns": 0, "spans": 0,
                                                       "policy": s["attributes"].get("sampling.policy")})
                 t["spans"] += 1
@@ -169,6 +217,15 @@ def main():
     print(f"    of which {errors} carry an error and {slow} more are slower than 100 ms; "
           f"{incomplete} arrived incomplete")
     print()
+    print("  per operation: span metrics from every span before sampling (/metrics), next to "
+          "the spans kept:")
+    print(f"    {'service':<14} {'operation':<26} {'calls':>7} {'errors':>7} {'p50 ms':>8} "
+          f"{'p99 ms':>8} {'kept':>6}")
+    for (service, name), op in sorted(operations.items()):
+        print(f"    {service:<14} {name:<26} {op['calls']:>7.0f} {op['errors']:>7.0f} "
+              f"{1000 * quantile(0.5, op['buckets']):>8.2f} "
+              f"{1000 * quantile(0.99, op['buckets']):>8.2f} {kept_spans.get(name, 0):>6}")
+    print()
 
     problems = []
     if agent_rc != 0:
@@ -191,6 +248,9 @@ def main():
         problems.append(f"{sent['slow_only_traces']} slow traces sent, {slow} kept")
     if incomplete:
         problems.append(f"{incomplete} kept traces arrived incomplete")
+    counted = sum(op["calls"] for op in operations.values())
+    if counted != counts["received"]:
+        problems.append(f"span metrics counted {counted:.0f} spans, {counts['received']} received")
     if problems:
         print("demo: FAILED: " + "; ".join(problems))
         return 1

@@ -103,10 +103,11 @@ struct AdminServer::State {
         return;
       }
       const auto& req = parser_->get();
-      const auto answer =
-          handle(std::string_view(req.method_string().data(), req.method_string().size()),
-                 std::string_view(req.target().data(), req.target().size()), state_.current(),
-                 state_.config);
+      const auto answer = handle(
+          std::string_view(req.method_string().data(), req.method_string().size()),
+          std::string_view(req.target().data(), req.target().size()), state_.current(),
+          state_.config,
+          std::string_view(req[http::field::accept].data(), req[http::field::accept].size()));
       auto res = std::make_shared<http::response<http::string_body>>(
           static_cast<http::status>(answer.status), req.version());
       res->set(http::field::server, "tailgate");

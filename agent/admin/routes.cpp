@@ -74,8 +74,23 @@ Response drop_rate(const Snapshot& s, const config::AdminConfig& config) {
 
 }  // namespace
 
+namespace {
+Response metrics(const Snapshot& s, std::string_view accept) {
+  const bool openmetrics = accept.find("application/openmetrics-text") != std::string_view::npos;
+  telemetry::Exposition out(openmetrics ? telemetry::Format::OpenMetrics
+                                        : telemetry::Format::Prometheus);
+  telemetry::prometheus_text(out, *s.counters, s.gauges, s.policies);
+  if (s.span_metrics != nullptr) spanmetrics::render(s.span_metrics->snapshot(), out);
+  return {200,
+          openmetrics ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+                      : "text/plain; version=0.0.4; charset=utf-8",
+          out.take(),
+          {}};
+}
+}  // namespace
+
 Response handle(std::string_view method, std::string_view target, const Snapshot& snapshot,
-                const config::AdminConfig& config) {
+                const config::AdminConfig& config, std::string_view accept) {
   const auto path = target.substr(0, target.find('?'));
   Response (*route)(const Snapshot&, const config::AdminConfig&) = nullptr;
   if (path == "/health")
@@ -84,14 +99,9 @@ Response handle(std::string_view method, std::string_view target, const Snapshot
     route = ready;
   else if (path == "/drop-rate")
     route = drop_rate;
-  else if (path == "/metrics") {
-    route = [](const Snapshot& s, const config::AdminConfig&) {
-      return Response{200,
-                      "text/plain; version=0.0.4; charset=utf-8",
-                      telemetry::prometheus_text(*s.counters, s.gauges, s.policies),
-                      {}};
-    };
-  } else {
+  else if (path == "/metrics")
+    route = nullptr;
+  else {
     return {404,
             "text/plain; charset=utf-8",
             "not found; try /health /ready /metrics /drop-rate\n",
@@ -100,7 +110,7 @@ Response handle(std::string_view method, std::string_view target, const Snapshot
   if (method != "GET" && method != "HEAD") {
     return {405, "text/plain; charset=utf-8", "method not allowed\n", "GET, HEAD"};
   }
-  return route(snapshot, config);
+  return route != nullptr ? route(snapshot, config) : metrics(snapshot, accept);
 }
 
 }  // namespace tailgate::admin

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "spanmetrics/span_metrics.hpp"
 #include "telemetry/counters.hpp"
 #include "telemetry/drop_rate.hpp"
 #include "telemetry/prometheus_text.hpp"
@@ -18,6 +19,7 @@ namespace tailgate::admin {
 
 struct Snapshot {
   const telemetry::Counters* counters = nullptr;
+  const spanmetrics::SpanMetrics* span_metrics = nullptr;  ///< null when switched off
   std::uint64_t now_ns = 0;  ///< steady clock, as the pipeline heartbeat and export times
   bool receivers_bound = false;
   telemetry::Gauges gauges;
@@ -32,7 +34,10 @@ struct Response {
   std::string allow;  ///< set on 405
 };
 
+/// `accept` is the request's Accept header: a scraper that asks for application/openmetrics-text
+/// gets OpenMetrics 1.0.0 from /metrics (with exemplars), anyone else Prometheus text 0.0.4.
 [[nodiscard]] Response handle(std::string_view method, std::string_view target,
-                              const Snapshot& snapshot, const config::AdminConfig& config);
+                              const Snapshot& snapshot, const config::AdminConfig& config,
+                              std::string_view accept = {});
 
 }  // namespace tailgate::admin

@@ -141,6 +141,29 @@ struct AdminConfig {
   bool operator==(const AdminConfig&) const = default;
 };
 
+/// The Prometheus label name an attribute key becomes: "order.type" -> "order_type".
+[[nodiscard]] inline std::string metric_label_name(std::string_view key) {
+  std::string out;
+  for (const char c : key) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    out += ok ? c : '_';
+  }
+  if (out.empty() || (out[0] >= '0' && out[0] <= '9')) out.insert(out.begin(), '_');
+  return out;
+}
+
+/// Metrics from every span before sampling: calls, errors and a duration histogram per
+/// (service, span name, kind, status, dimensions).
+struct SpanMetricsConfig {
+  bool enabled = true;
+  std::vector<std::string> dimensions;  ///< attribute keys added as labels (a few, low cardinality)
+  std::vector<std::chrono::nanoseconds> buckets = {
+      100us, 250us, 500us, 1ms, 2500us, 5ms, 10ms, 25ms, 50ms,
+      100ms, 250ms, 500ms, 1s,  2500ms, 5s,  10s};  ///< histogram upper bounds, increasing
+  std::size_t max_series = 5000;  ///< label sets past it fold into one "other" series
+  bool operator==(const SpanMetricsConfig&) const = default;
+};
+
 struct Config {
   LogConfig log;
   AdminConfig admin;
@@ -148,6 +171,7 @@ struct Config {
   PipelineConfig pipeline;
   SamplingConfig sampling;
   ExporterConfig exporter;
+  SpanMetricsConfig span_metrics;
   bool operator==(const Config&) const = default;
 };
 

@@ -1,5 +1,6 @@
 #include "config/load_config.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -452,6 +453,51 @@ Config parse(const YAML::Node& root, const std::string& file) {
   exporter.read("spool_directory", e.spool_directory);
   exporter.read_size("spool_max_bytes", e.spool_max_bytes);
   exporter.finish();
+
+  auto span_metrics = top.child("span_metrics");
+  auto& m = config.span_metrics;
+  span_metrics.read("enabled", m.enabled);
+  span_metrics.read("dimensions", m.dimensions);
+  std::vector<std::string> buckets;
+  span_metrics.read("buckets", buckets);
+  if (span_metrics.at("buckets").IsDefined()) {
+    if (buckets.empty() || buckets.size() > 64) {
+      span_metrics.fail(span_metrics.at("buckets"), "span_metrics.buckets",
+                        "must list 1 to 64 durations");
+    }
+    m.buckets.clear();
+    for (std::size_t i = 0; i < buckets.size(); ++i) {
+      const auto key = "span_metrics.buckets[" + std::to_string(i) + "]";
+      std::chrono::nanoseconds bound{};
+      if (!parse_duration(buckets[i], bound) || bound.count() <= 0) {
+        span_metrics.fail(
+            span_metrics.at("buckets")[i], key,
+            "expected a duration above 0 such as 100us, 2.5ms or 1s, got " + quoted(buckets[i]));
+      }
+      if (!m.buckets.empty() && bound <= m.buckets.back()) {
+        span_metrics.fail(span_metrics.at("buckets")[i], key,
+                          "bounds must increase, and " + quoted(buckets[i]) +
+                              " does not exceed the one before it");
+      }
+      m.buckets.push_back(bound);
+    }
+  }
+  span_metrics.read_count("max_series", m.max_series);
+  if (m.dimensions.size() > 8) {
+    span_metrics.fail(span_metrics.at("dimensions"), "span_metrics.dimensions",
+                      "at most 8 attribute keys (each multiplies the series)");
+  }
+  std::vector<std::string> labels{"service_name", "span_name", "span_kind", "status_code", "le"};
+  for (std::size_t i = 0; i < m.dimensions.size(); ++i) {
+    const auto label = metric_label_name(m.dimensions[i]);
+    if (std::find(labels.begin(), labels.end(), label) != labels.end()) {
+      span_metrics.fail(
+          span_metrics.at("dimensions")[i], "span_metrics.dimensions[" + std::to_string(i) + "]",
+          quoted(m.dimensions[i]) + " would be the label " + label + ", which is taken");
+    }
+    labels.push_back(label);
+  }
+  span_metrics.finish();
   top.finish();
 
   if (e.max_batch_spans > e.queue_spans) {
@@ -489,12 +535,12 @@ ConfigError::ConfigError(std::string file, std::size_t line, std::string key, st
       line_(line),
       key_(std::move(key)) {}
 
-bool parse_duration(std::string_view text, std::chrono::milliseconds& out) {
+namespace {
+bool parse_duration_ms(std::string_view text, double& ms) {
   double value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || value < 0) return false;
   const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-  double ms = 0;
   if (unit == "us")
     ms = value / 1000;
   else if (unit == "ms")
@@ -507,8 +553,21 @@ bool parse_duration(std::string_view text, std::chrono::milliseconds& out) {
     ms = value * 3'600'000;
   else
     return false;
-  if (ms > 1e12) return false;
+  return ms <= 1e12;
+}
+}  // namespace
+
+bool parse_duration(std::string_view text, std::chrono::milliseconds& out) {
+  double ms = 0;
+  if (!parse_duration_ms(text, ms)) return false;
   out = std::chrono::milliseconds(static_cast<std::int64_t>(ms + 0.5));
+  return true;
+}
+
+bool parse_duration(std::string_view text, std::chrono::nanoseconds& out) {
+  double ms = 0;
+  if (!parse_duration_ms(text, ms)) return false;
+  out = std::chrono::nanoseconds(static_cast<std::int64_t>(ms * 1e6 + 0.5));
   return true;
 }
 

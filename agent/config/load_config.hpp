@@ -34,6 +34,8 @@ class ConfigError : public std::runtime_error {
 
 /// "250ms", "5s", "2m" → milliseconds; false if it is not one.
 bool parse_duration(std::string_view text, std::chrono::milliseconds& out);
+/// The same to the nanosecond ("100us", "2.5ms"), for histogram bounds.
+bool parse_duration(std::string_view text, std::chrono::nanoseconds& out);
 /// "8MiB", "64KiB", "1GB", "4096" → bytes; false if it is not one.
 bool parse_size(std::string_view text, std::size_t& out);
 

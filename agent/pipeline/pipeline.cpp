@@ -30,7 +30,7 @@ model::Trace single_span_view(const model::Span& span, bool has_error, std::uint
 
 Pipeline::Pipeline(const config::SamplingConfig& config, model::SpanQueue& in,
                    std::size_t in_capacity, model::SpanQueue& out, telemetry::Counters& counters,
-                   Clock clock)
+                   Clock clock, spanmetrics::SpanMetrics* metrics)
     : config_(config),
       decision_wait_ns_(to_ns(config.decision_wait)),
       max_age_ns_(to_ns(config.max_trace_age)),
@@ -39,6 +39,7 @@ Pipeline::Pipeline(const config::SamplingConfig& config, model::SpanQueue& in,
       out_(out),
       counters_(counters),
       clock_(std::move(clock)),
+      metrics_(metrics),
       table_(decision_wait_ns_),
       sampler_(config),
       cache_(config.decision_cache_entries) {
@@ -87,6 +88,7 @@ void Pipeline::run() noexcept {
 }
 
 void Pipeline::ingest(model::SpanBatch& batch, std::uint64_t now_ns) {
+  if (metrics_ != nullptr) metrics_->record(batch);  // every span, before any decision
   for (auto& span : batch) ingest_one(std::move(span), now_ns);
   batch.clear();
   // Memory pressure: decide the oldest traces early, by the same policies, until under budget.
@@ -173,7 +175,10 @@ void Pipeline::emit(model::Span&& span, const sampling::Decision& decision) {
 void Pipeline::flush() {
   if (pending_out_.empty()) return;
   const auto n = pending_out_.size();
-  if (out_.try_push(pending_out_)) {
+  if (metrics_ != nullptr) metrics_->stage_exemplars(pending_out_);
+  const bool delivered = out_.try_push(pending_out_);
+  if (metrics_ != nullptr) metrics_->commit_exemplars(delivered);
+  if (delivered) {
     counters_.spans_kept.fetch_add(n, std::memory_order_relaxed);
   } else {
     counters_.add_dropped(telemetry::DropReason::ExportQueueFull, n);

@@ -21,6 +21,7 @@
 #include "pipeline/trace_table.hpp"
 #include "sampling/decision_cache.hpp"
 #include "sampling/sampler.hpp"
+#include "spanmetrics/span_metrics.hpp"
 #include "telemetry/counters.hpp"
 
 namespace tailgate::pipeline {
@@ -30,8 +31,10 @@ class Pipeline final {
   /// Monotonic nanoseconds; the Agent passes the steady clock, tests their own.
   using Clock = std::function<std::uint64_t()>;
 
+  /// `metrics`, if given, counts every span before sampling and takes exemplars from kept ones.
   Pipeline(const config::SamplingConfig& config, model::SpanQueue& in, std::size_t in_capacity,
-           model::SpanQueue& out, telemetry::Counters& counters, Clock clock);
+           model::SpanQueue& out, telemetry::Counters& counters, Clock clock,
+           spanmetrics::SpanMetrics* metrics = nullptr);
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -74,6 +77,7 @@ class Pipeline final {
   model::SpanQueue& out_;
   telemetry::Counters& counters_;
   Clock clock_;
+  spanmetrics::SpanMetrics* metrics_;
 
   TraceTable table_;
   sampling::Sampler sampler_;

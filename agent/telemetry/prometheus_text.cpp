@@ -5,36 +5,7 @@
 namespace tailgate::telemetry {
 namespace {
 
-class Writer {
- public:
-  void family(std::string_view name, std::string_view type, std::string_view help) {
-    out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-  }
-  void sample(std::string_view name, std::string_view labels, double value) {
-    if (labels.empty())
-      out_ += fmt::format("{} {}\n", name, value);
-    else
-      out_ += fmt::format("{}{{{}}} {}\n", name, labels, value);
-  }
-  void sample(std::string_view name, std::string_view labels, std::uint64_t value) {
-    if (labels.empty())
-      out_ += fmt::format("{} {}\n", name, value);
-    else
-      out_ += fmt::format("{}{{{}}} {}\n", name, labels, value);
-  }
-  void counter(std::string_view name, std::string_view help, std::uint64_t value) {
-    family(name, "counter", help);
-    sample(name, "", value);
-  }
-  void gauge(std::string_view name, std::string_view help, double value) {
-    family(name, "gauge", help);
-    sample(name, "", value);
-  }
-  std::string take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
+using Writer = Exposition;
 
 std::uint64_t get(const Counter& c) {
   return c.load(std::memory_order_relaxed);
@@ -54,23 +25,13 @@ void per_enum(Writer& w, std::string_view name, std::string_view help, std::stri
 
 // Label values are our own names, but a policy name comes from the config: escape it.
 std::string escape(std::string_view v) {
-  std::string out;
-  for (const char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
+  return escape_label_value(v);
 }
 
 }  // namespace
 
-std::string prometheus_text(const Counters& c, const Gauges& g,
-                            const std::vector<PolicyCounts>& policies) {
-  Writer w;
+void prometheus_text(Exposition& w, const Counters& c, const Gauges& g,
+                     const std::vector<PolicyCounts>& policies) {
   per_enum<Receiver>(w, "tailgate_spans_received_total", "Spans decoded, by receiver.", "receiver",
                      c.spans_received);
   w.counter("tailgate_datagrams_received_total", "UDP datagrams received.",
@@ -116,7 +77,7 @@ std::string prometheus_text(const Counters& c, const Gauges& g,
   for (std::size_t i = 0; i < kExportLatencyBounds.size(); ++i) {
     cumulative += get(c.export_latency[i]);
     w.sample("tailgate_export_latency_seconds_bucket",
-             fmt::format("le=\"{}\"", kExportLatencyBounds[i]), cumulative);
+             fmt::format("le=\"{}\"", bound_text(kExportLatencyBounds[i])), cumulative);
   }
   cumulative += get(c.export_latency[kExportLatencyBounds.size()]);
   w.sample("tailgate_export_latency_seconds_bucket", "le=\"+Inf\"", cumulative);
@@ -162,7 +123,6 @@ std::string prometheus_text(const Counters& c, const Gauges& g,
   w.sample("tailgate_config_reloads_total", "result=\"failed\"", get(c.config_reloads_failed));
   w.gauge("tailgate_start_time_seconds", "Start time of the process since the unix epoch.",
           g.start_time_unix_seconds);
-  return w.take();
 }
 
 }  // namespace tailgate::telemetry

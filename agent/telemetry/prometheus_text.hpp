@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "telemetry/counters.hpp"
+#include "telemetry/exposition.hpp"
 
 namespace tailgate::telemetry {
 
@@ -27,7 +28,8 @@ struct Gauges {
   double start_time_unix_seconds = 0;
 };
 
-[[nodiscard]] std::string prometheus_text(const Counters& counters, const Gauges& gauges,
-                                          const std::vector<PolicyCounts>& policies);
+/// Appends the agent's own families to `out` (Prometheus text or OpenMetrics).
+void prometheus_text(Exposition& out, const Counters& counters, const Gauges& gauges,
+                     const std::vector<PolicyCounts>& policies);
 
 }  // namespace tailgate::telemetry

@@ -92,6 +92,11 @@ TEST_CASE("each bad file names its key and line", "[config]") {
       {"unknown_policy_type.yaml", 3, "sampling.policies[0].type",
        "expected one of error, latency"},
       {"empty_patterns.yaml", 3, "sampling.policies[0].patterns", "at least one pattern"},
+      {"span_metrics_buckets_not_increasing.yaml", 3, "span_metrics.buckets[2]",
+       "bounds must increase"},
+      {"span_metrics_bad_bucket.yaml", 2, "span_metrics.buckets[1]", "got \"soon\""},
+      {"span_metrics_label_taken.yaml", 4, "span_metrics.dimensions[1]",
+       "the label span_name, which is taken"},
   };
   for (const auto& c : cases) {
     DYNAMIC_SECTION(c.file) {
@@ -159,6 +164,23 @@ TEST_CASE("OpenTelemetry environment variables override the file", "[config]") {
   CHECK(c.exporter.headers.at("authorization") == "Bearer x");
   CHECK(c.exporter.headers.at("tenant") == "desk-7");
   CHECK(c.exporter.compression == Compression::Gzip);
+}
+
+TEST_CASE("span metrics settings are read", "[config]") {
+  const auto c = load_config_text(R"(
+span_metrics:
+  dimensions: [order.type, market.type]
+  buckets: [100us, 2.5ms, 1s]
+  max_series: 200
+)",
+                                  "t.yaml");
+  CHECK(c.span_metrics.dimensions == std::vector<std::string>{"order.type", "market.type"});
+  CHECK(c.span_metrics.buckets == std::vector<std::chrono::nanoseconds>{
+                                      std::chrono::microseconds(100),
+                                      std::chrono::microseconds(2500), std::chrono::seconds(1)});
+  CHECK(c.span_metrics.max_series == 200);
+  CHECK(metric_label_name("order.type") == "order_type");
+  CHECK(metric_label_name("9lives") == "_9lives");
 }
 
 TEST_CASE("durations and sizes parse with their units", "[config]") {

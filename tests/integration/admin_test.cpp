@@ -1,7 +1,14 @@
 // The admin endpoints of the real agent, with the real sink behind it.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -115,4 +122,129 @@ TEST_CASE("/ready turns 503 while exports fail and 200 once they succeed again",
   const auto stats = testing::log_fields(log, "shutdown_complete");
   CHECK(stats.at("exported") == "200");
   CHECK(stats.at("dropped") == "0");
+}
+
+namespace {
+
+/// A port the kernel had free a moment ago, for a server that cannot report the one it got.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// The trace ids of the exemplars in an OpenMetrics exposition.
+std::set<std::string> exemplar_trace_ids(const std::string& text) {
+  std::set<std::string> ids;
+  const std::regex re(R"re(# \{trace_id="([0-9a-f]{32})")re");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
+       ++it)
+    ids.insert((*it)[1]);
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("span metrics count every span before sampling, with exemplars of kept traces only",
+          "[integration]") {
+  // Errors kept, the rest sampled out: most spans are counted but never reach the sink.
+  testing::AgentStack stack(
+      "sampling:\n  decision_wait: 200ms\n  policies:\n"
+      "    - {name: error, type: error, probability: 1.0}\n"
+      "    - {name: base, type: base, probability: 0.0}\n");
+  run_load(stack.udp_port, 2000, stack.dir.file(""));
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    text = testing::http_get(stack.admin_port, "/metrics").body;
+    if (metric(text, "tailgate_spans_received_total") == 8000 &&
+        metric(text, "tailgate_buffered_spans") == 0 &&
+        metric(text, "tailgate_spans_exported_total") ==
+            metric(text, "tailgate_spans_kept_total")) {
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  const auto kept = stack.sink_spans();
+  std::set<std::string> kept_traces;
+  double kept_errors = 0;
+  for (const auto& s : kept) {
+    kept_traces.insert(s["trace_id"].get<std::string>());
+    if (s["status"]["code"] == 2) ++kept_errors;
+  }
+  REQUIRE(!kept.empty());
+  REQUIRE(metric(text, "tailgate_spans_sampled_out_total") > 4000);
+
+  const auto om =
+      testing::http_get(stack.admin_port, "/metrics", "application/openmetrics-text;version=1.0.0");
+  CHECK_THAT(om.content_type, Contains("application/openmetrics-text; version=1.0.0"));
+  INFO(om.body.substr(0, 4000));
+  // Every span once, kept or not; every error span (all kept) once.
+  CHECK(metric(om.body, "tailgate_span_calls_total") == 8000);
+  CHECK(metric(om.body, "tailgate_span_duration_seconds_count") == 8000);
+  CHECK(metric(om.body, "tailgate_span_errors_total") == kept_errors);
+  const auto exemplars = exemplar_trace_ids(om.body);
+  CHECK(!exemplars.empty());
+  for (const auto& id : exemplars) {
+    INFO(id);
+    CHECK(kept_traces.contains(id));
+  }
+
+  // A real Prometheus scrapes it (it asks for OpenMetrics) and stores the exemplars.
+  const int prometheus_port = free_port();
+  const auto config = stack.dir.file("prometheus.yml");
+  std::ofstream(config) << "global:\n  scrape_interval: 1s\n"
+                        << "scrape_configs:\n  - job_name: tailgate\n    static_configs:\n"
+                        << "      - targets: ['127.0.0.1:" << stack.admin_port << "']\n";
+  testing::ChildProcess prometheus(
+      {"/usr/bin/prometheus", "--config.file=" + config,
+       "--storage.tsdb.path=" + stack.dir.file("tsdb"),
+       "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port),
+       "--enable-feature=exemplar-storage"},
+      stack.dir.file("prometheus.out"), stack.dir.file("prometheus.err"));
+  nlohmann::json targets, calls, stored;
+  const auto scraped_by = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < scraped_by) {
+    try {
+      targets = nlohmann::json::parse(
+          testing::http_get(prometheus_port, "/api/v1/targets").body)["data"]["activeTargets"];
+      calls = nlohmann::json::parse(
+          testing::http_get(prometheus_port, "/api/v1/query?query=sum(tailgate_span_calls_total)")
+              .body)["data"]["result"];
+      stored = nlohmann::json::parse(
+          testing::http_get(prometheus_port,
+                            "/api/v1/query_exemplars?query=tailgate_span_duration_seconds_bucket"
+                            "&start=0&end=4102444800")
+              .body)["data"];
+      if (!targets.empty() && targets[0]["health"] == "up" && !calls.empty() && !stored.empty()) {
+        break;
+      }
+    } catch (const std::exception&) {  // not listening yet
+    }
+    std::this_thread::sleep_for(250ms);
+  }
+  INFO(testing::read_file(stack.dir.file("prometheus.err")).substr(0, 3000));
+  INFO(targets.dump());
+  REQUIRE(!targets.empty());
+  CHECK(targets[0]["health"] == "up");
+  CHECK(targets[0]["lastError"] == "");
+  REQUIRE(!calls.empty());
+  CHECK(calls[0]["value"][1] == "8000");
+  REQUIRE(!stored.empty());
+  std::size_t checked = 0;
+  for (const auto& series : stored) {
+    for (const auto& e : series["exemplars"]) {
+      CHECK(kept_traces.contains(e["labels"]["trace_id"].get<std::string>()));
+      ++checked;
+    }
+  }
+  CHECK(checked > 0);
+  prometheus.signal(SIGTERM);
+  prometheus.wait(20s);
 }

@@ -19,7 +19,8 @@ struct HttpResult {
 };
 
 inline HttpResult http_request(const std::string& host, int port, const std::string& target,
-                               boost::beast::http::verb verb = boost::beast::http::verb::get) {
+                               boost::beast::http::verb verb = boost::beast::http::verb::get,
+                               const std::string& accept = {}) {
   namespace beast = boost::beast;
   namespace http = beast::http;
   boost::asio::io_context io;
@@ -29,6 +30,7 @@ inline HttpResult http_request(const std::string& host, int port, const std::str
                                                 static_cast<unsigned short>(port)));
   http::request<http::empty_body> req(verb, target, 11);
   req.set(http::field::host, host);
+  if (!accept.empty()) req.set(http::field::accept, accept);
   http::write(stream, req);
   beast::flat_buffer buffer;
   http::response<http::string_body> res;
@@ -39,8 +41,8 @@ inline HttpResult http_request(const std::string& host, int port, const std::str
           std::string(res[http::field::allow])};
 }
 
-inline HttpResult http_get(int port, const std::string& target) {
-  return http_request("127.0.0.1", port, target);
+inline HttpResult http_get(int port, const std::string& target, const std::string& accept = {}) {
+  return http_request("127.0.0.1", port, target, boost::beast::http::verb::get, accept);
 }
 
 }  // namespace tailgate::testing

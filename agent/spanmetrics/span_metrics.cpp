@@ -1,0 +1,277 @@
+#include "spanmetrics/span_metrics.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <functional>
+
+namespace tailgate::spanmetrics {
+
+// A label set as views: into the span for a lookup, into key_storage_ once stored.
+struct SpanMetrics::Key {
+  static constexpr std::size_t kMaxDimensions = 8;
+  std::string_view service;
+  std::string_view name;
+  std::array<std::string_view, kMaxDimensions> dimensions{};
+  std::uint8_t dimension_count = 0;
+  model::SpanKind kind{};
+  model::StatusCode status{};
+};
+
+struct SpanMetrics::KeyHash {
+  std::size_t operator()(const Key& k) const noexcept {
+    const std::hash<std::string_view> h;
+    std::size_t seed = h(k.service) ^ (h(k.name) * 0x9e3779b97f4a7c15ULL);
+    for (std::size_t i = 0; i < k.dimension_count; ++i)
+      seed = (seed ^ h(k.dimensions[i])) * 0x100000001b3ULL;
+    return seed ^ (static_cast<std::size_t>(k.kind) << 3 | static_cast<std::size_t>(k.status));
+  }
+};
+
+struct SpanMetrics::KeyEqual {
+  bool operator()(const Key& a, const Key& b) const noexcept {
+    return a.kind == b.kind && a.status == b.status && a.name == b.name && a.service == b.service &&
+           a.dimension_count == b.dimension_count &&
+           std::equal(a.dimensions.begin(), a.dimensions.begin() + a.dimension_count,
+                      b.dimensions.begin());
+  }
+};
+
+namespace {
+
+constexpr std::size_t kMaxDimensionValue = 128;  // longer values are cut: labels, not payloads
+
+std::string_view kind_name(model::SpanKind k) {
+  static constexpr std::array<std::string_view, 6> names = {
+      "SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER",
+      "SPAN_KIND_CLIENT",      "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER"};
+  const auto i = static_cast<std::size_t>(k);
+  return i < names.size() ? names[i] : names[0];
+}
+
+std::string_view status_name(model::StatusCode s) {
+  switch (s) {
+    case model::StatusCode::Ok:
+      return "STATUS_CODE_OK";
+    case model::StatusCode::Error:
+      return "STATUS_CODE_ERROR";
+    default:
+      return "STATUS_CODE_UNSET";
+  }
+}
+
+template <std::size_t N>
+std::string hex(const std::array<std::uint8_t, N>& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(2 * N, '0');
+  for (std::size_t i = 0; i < N; ++i) {
+    out[2 * i] = kDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kDigits[bytes[i] & 0xF];
+  }
+  return out;
+}
+
+}  // namespace
+
+SpanMetrics::SpanMetrics(const config::SpanMetricsConfig& config)
+    : config_(config),
+      index_(std::make_unique<std::unordered_map<Key, std::uint32_t, KeyHash, KeyEqual>>()),
+      scratch_(config.dimensions.size()) {
+  for (const auto b : config.buckets) bounds_ns_.push_back(static_cast<std::uint64_t>(b.count()));
+  for (const auto& d : config.dimensions) dimension_labels_.push_back(config::metric_label_name(d));
+  if (config_.dimensions.size() > Key::kMaxDimensions)
+    config_.dimensions.resize(Key::kMaxDimensions);  // the config loader refuses more
+}
+
+SpanMetrics::~SpanMetrics() = default;
+
+std::uint32_t SpanMetrics::bucket_of(std::uint64_t duration_ns) const noexcept {
+  // Prometheus buckets are "less than or equal": the first bound >= the value.
+  return static_cast<std::uint32_t>(
+      std::lower_bound(bounds_ns_.begin(), bounds_ns_.end(), duration_ns) - bounds_ns_.begin());
+}
+
+Series SpanMetrics::make_series(std::string labels) const {
+  Series s;
+  s.labels = std::move(labels);
+  s.buckets.assign(bounds_ns_.size() + 1, 0);
+  s.exemplars.assign(bounds_ns_.size() + 1, std::nullopt);
+  return s;
+}
+
+SpanMetrics::Key SpanMetrics::key_of(const model::Span& span) {
+  // The span's label set, as views (dimension values that are not text go through scratch_).
+  Key key;
+  if (span.resource != last_resource_) {
+    last_resource_ = span.resource;
+    last_service_ = "unknown_service";
+    if (last_resource_) {
+      for (const auto& a : last_resource_->attributes) {
+        if (a.key != "service.name") continue;
+        if (const auto* v = std::get_if<std::string>(&a.value)) last_service_ = *v;
+        break;
+      }
+    }
+  }
+  key.service = last_service_;
+  key.name = span.name;
+  key.kind = span.kind;
+  key.status = span.status;
+  key.dimension_count = static_cast<std::uint8_t>(config_.dimensions.size());
+  for (std::size_t i = 0; i < config_.dimensions.size(); ++i) {
+    std::string_view value;
+    for (const auto& a : span.attributes) {
+      if (a.key != config_.dimensions[i]) continue;
+      std::visit(
+          [&](const auto& v) {
+            using V = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<V, std::string>) {
+              value = std::string_view(v).substr(0, kMaxDimensionValue);
+            } else if constexpr (std::is_same_v<V, bool>) {
+              value = v ? "true" : "false";
+            } else {
+              scratch_[i] = fmt::format("{}", v);
+              value = scratch_[i];
+            }
+          },
+          a.value);
+      break;
+    }
+    key.dimensions[i] = value;
+  }
+  return key;
+}
+
+std::optional<std::uint32_t> SpanMetrics::find(const model::Span& span) {
+  const auto it = index_->find(key_of(span));
+  if (it != index_->end()) return it->second;
+  return other_;  // folded, if anything was
+}
+
+std::uint32_t SpanMetrics::find_or_add(const model::Span& span) {
+  const auto key = key_of(span);
+  if (const auto it = index_->find(key); it != index_->end()) return it->second;
+  if (index_->size() >= config_.max_series) {
+    ++folded_spans_;
+    if (!other_) {
+      std::string labels =
+          R"(service_name="other",span_name="other",span_kind="other",status_code="other")";
+      for (const auto& label : dimension_labels_) labels += fmt::format(R"(,{}="other")", label);
+      other_ = static_cast<std::uint32_t>(series_.size());
+      series_.push_back(make_series(std::move(labels)));
+    }
+    return *other_;
+  }
+  // A new label set: its strings are kept (the index's keys point into them) and its label
+  // text rendered once.
+  Key stored = key;
+  const auto keep = [this](std::string_view v) -> std::string_view {
+    return key_storage_.emplace_back(v);
+  };
+  stored.service = keep(key.service);
+  stored.name = keep(key.name);
+  for (std::size_t i = 0; i < key.dimension_count; ++i)
+    stored.dimensions[i] = keep(key.dimensions[i]);
+  std::string labels = fmt::format(
+      R"(service_name="{}",span_name="{}",span_kind="{}",status_code="{}")",
+      telemetry::escape_label_value(key.service), telemetry::escape_label_value(key.name),
+      kind_name(key.kind), status_name(key.status));
+  for (std::size_t i = 0; i < key.dimension_count; ++i) {
+    labels += fmt::format(R"(,{}="{}")", dimension_labels_[i],
+                          telemetry::escape_label_value(key.dimensions[i]));
+  }
+  const auto index = static_cast<std::uint32_t>(series_.size());
+  series_.push_back(make_series(std::move(labels)));
+  index_->emplace(stored, index);
+  return index;
+}
+
+void SpanMetrics::record(const model::SpanBatch& batch) {
+  std::lock_guard lock(mutex_);
+  for (const auto& span : batch) {
+    auto& s = series_[find_or_add(span)];
+    const auto duration = span.duration_ns();
+    ++s.calls;
+    if (span.status == model::StatusCode::Error) ++s.errors;
+    s.sum_seconds += static_cast<double>(duration) / 1e9;
+    ++s.buckets[bucket_of(duration)];
+  }
+}
+
+void SpanMetrics::stage_exemplars(const model::SpanBatch& kept) {
+  staged_.clear();
+  for (const auto& span : kept) {
+    const auto series = find(span);
+    if (!series) continue;
+    const auto duration = span.duration_ns();
+    staged_.push_back({*series, bucket_of(duration),
+                       Exemplar{span.trace_id, span.span_id, static_cast<double>(duration) / 1e9,
+                                static_cast<double>(span.end_unix_ns) / 1e9}});
+  }
+}
+
+void SpanMetrics::commit_exemplars(bool delivered) {
+  if (delivered && !staged_.empty()) {
+    std::lock_guard lock(mutex_);
+    for (const auto& s : staged_) series_[s.series].exemplars[s.bucket] = s.exemplar;
+  }
+  staged_.clear();
+}
+
+Snapshot SpanMetrics::snapshot() const {
+  Snapshot out;
+  for (const auto b : bounds_ns_) out.bounds_seconds.push_back(static_cast<double>(b) / 1e9);
+  out.max_series = config_.max_series;
+  std::lock_guard lock(mutex_);
+  out.series = series_;
+  out.folded_spans = folded_spans_;
+  return out;
+}
+
+std::size_t SpanMetrics::series_count() const {
+  std::lock_guard lock(mutex_);
+  return series_.size();
+}
+
+void render(const Snapshot& m, telemetry::Exposition& out) {
+  const bool exemplars = out.format() == telemetry::Format::OpenMetrics;
+  out.family("tailgate_span_calls_total", "counter",
+             "Spans seen before sampling, kept or not, by operation.");
+  for (const auto& s : m.series) out.sample("tailgate_span_calls_total", s.labels, s.calls);
+  out.family("tailgate_span_errors_total", "counter",
+             "Spans with status ERROR seen before sampling, by operation.");
+  for (const auto& s : m.series) out.sample("tailgate_span_errors_total", s.labels, s.errors);
+  out.family("tailgate_span_duration_seconds", "histogram",
+             "Span durations before sampling, by operation. Exemplars (OpenMetrics) are spans "
+             "of kept traces.");
+  auto text = std::back_inserter(out.out());
+  for (const auto& s : m.series) {
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b < s.buckets.size(); ++b) {
+      cumulative += s.buckets[b];
+      const auto le =
+          b < m.bounds_seconds.size() ? telemetry::bound_text(m.bounds_seconds[b]) : "+Inf";
+      fmt::format_to(text, "tailgate_span_duration_seconds_bucket{{{},le=\"{}\"}} {}", s.labels, le,
+                     cumulative);
+      if (exemplars && s.exemplars[b]) {
+        const auto& e = *s.exemplars[b];
+        fmt::format_to(text, " # {{trace_id=\"{}\",span_id=\"{}\"}} {} {:.3f}", hex(e.trace_id),
+                       hex(e.span_id), e.value_seconds, e.unix_seconds);
+      }
+      out.out() += '\n';
+    }
+    out.sample("tailgate_span_duration_seconds_sum", s.labels, s.sum_seconds);
+    out.sample("tailgate_span_duration_seconds_count", s.labels, cumulative);
+  }
+  out.gauge("tailgate_span_metrics_series", "Label sets the span metrics hold.",
+            static_cast<double>(m.series.size()));
+  out.gauge("tailgate_span_metrics_max_series",
+            "Label sets past which new ones fold into the \"other\" series.",
+            static_cast<double>(m.max_series));
+  out.counter("tailgate_span_metrics_folded_spans_total",
+              "Spans counted in the \"other\" series because max_series was reached.",
+              m.folded_spans);
+}
+
+}  // namespace tailgate::spanmetrics

@@ -1,0 +1,106 @@
+#pragma once
+// Metrics from every span, before sampling: per (service.name, span name, kind, status, and the
+// configured attribute dimensions) a call counter, an error counter and a duration histogram, so
+// that rates, error ratios and latency percentiles are true although only a few percent of the
+// traces are kept. Each histogram bucket remembers the last span of a *kept* trace that fell into
+// it (an exemplar: its trace id links a latency spike to a trace that is in Jaeger). Past
+// max_series, new label sets fold into one "other" series, counted.
+//
+// The pipeline thread calls record() (every span, as it arrives) and stage_exemplars() /
+// commit_exemplars() (kept spans, around the hand-over to the exporter); snapshot() and render()
+// are for any thread (the admin server's).
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.hpp"
+#include "model/span.hpp"
+#include "telemetry/exposition.hpp"
+
+namespace tailgate::spanmetrics {
+
+struct Exemplar {
+  model::TraceId trace_id{};
+  model::SpanId span_id{};
+  double value_seconds = 0;
+  double unix_seconds = 0;  ///< the span's end
+};
+
+/// One label set's numbers.
+struct Series {
+  std::string labels;  ///< rendered: service_name="...",span_name="...",...
+  std::uint64_t calls = 0;
+  std::uint64_t errors = 0;
+  double sum_seconds = 0;
+  std::vector<std::uint64_t> buckets;              ///< per bound, not cumulative; last: +Inf
+  std::vector<std::optional<Exemplar>> exemplars;  ///< per bucket
+};
+
+struct Snapshot {
+  std::vector<double> bounds_seconds;
+  std::vector<Series> series;
+  std::uint64_t folded_spans = 0;  ///< counted in the "other" series, past max_series
+  std::size_t max_series = 0;
+};
+
+class SpanMetrics final {
+ public:
+  explicit SpanMetrics(const config::SpanMetricsConfig& config);
+  ~SpanMetrics();
+  SpanMetrics(const SpanMetrics&) = delete;
+  SpanMetrics& operator=(const SpanMetrics&) = delete;
+
+  /// Counts each span of `batch` once (pipeline thread).
+  void record(const model::SpanBatch& batch);
+  /// Notes the exemplars `kept` would give (pipeline thread, before the hand-over) ...
+  void stage_exemplars(const model::SpanBatch& kept);
+  /// ... and applies them if the exporter took the spans (else they are forgotten: an exemplar
+  /// must name a trace that is on its way to Jaeger).
+  void commit_exemplars(bool delivered);
+
+  [[nodiscard]] Snapshot snapshot() const;
+  [[nodiscard]] std::size_t series_count() const;
+
+ private:
+  struct Key;
+  struct KeyHash;
+  struct KeyEqual;
+  struct Staged {
+    std::uint32_t series;
+    std::uint32_t bucket;
+    Exemplar exemplar;
+  };
+  Key key_of(const model::Span& span);
+  std::optional<std::uint32_t> find(const model::Span& span);
+  std::uint32_t find_or_add(const model::Span& span);
+  std::uint32_t bucket_of(std::uint64_t duration_ns) const noexcept;
+  Series make_series(std::string labels) const;
+
+  config::SpanMetricsConfig config_;
+  std::vector<std::uint64_t> bounds_ns_;
+  std::vector<std::string> dimension_labels_;
+  // The index is the pipeline thread's alone; the series (and folded_) are shared with readers.
+  std::unique_ptr<std::unordered_map<Key, std::uint32_t, KeyHash, KeyEqual>> index_;
+  std::deque<std::string> key_storage_;  ///< owns what the index's keys point into
+  std::shared_ptr<const model::Resource> last_resource_;
+  std::string_view last_service_;
+  std::vector<std::string> scratch_;  ///< dimension values as text, per span
+  std::vector<Staged> staged_;
+  std::optional<std::uint32_t> other_;
+
+  mutable std::mutex mutex_;  ///< guards series_ and folded_spans_
+  std::vector<Series> series_;
+  std::uint64_t folded_spans_ = 0;
+};
+
+/// The span-metric families in `out`'s format; exemplars only in OpenMetrics.
+void render(const Snapshot& snapshot, telemetry::Exposition& out);
+
+}  // namespace tailgate::spanmetrics
