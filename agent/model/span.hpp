@@ -59,6 +59,10 @@ struct Span {
   StatusCode status = StatusCode::Unset;
   std::uint8_t trace_flags = 0;   ///< W3C trace flags (bit 0: sampled upstream)
   bool parent_is_remote = false;  ///< the parent span is in another process
+  /// Span metrics' series for this span, set when it is counted and read back when it is kept
+  /// (for the exemplar) without a second lookup; kNoSeries before. Fits in padding.
+  std::uint32_t metrics_series = kNoSeries;
+  static constexpr std::uint32_t kNoSeries = 0xFFFFFFFF;
   std::string name;
   std::string status_message;
   std::string trace_state;  ///< W3C tracestate as received

@@ -17,7 +17,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "config/config.hpp"
@@ -57,8 +56,13 @@ class SpanMetrics final {
   SpanMetrics(const SpanMetrics&) = delete;
   SpanMetrics& operator=(const SpanMetrics&) = delete;
 
-  /// Counts each span of `batch` once (pipeline thread).
-  void record(const model::SpanBatch& batch);
+  /// Counts each span of `batch` once and notes its series in it (pipeline thread).
+  void record(model::SpanBatch& batch);
+  void record(model::SpanBatch&& batch) { record(batch); }
+  /// The same one span at a time, while the span is hot in cache anyway: count() each span under
+  /// the lock that counting() returns (held for one batch; readers wait that long at most).
+  [[nodiscard]] std::unique_lock<std::mutex> counting() { return std::unique_lock(mutex_); }
+  void count(model::Span& span);
   /// Notes the exemplars `kept` would give (pipeline thread, before the hand-over) ...
   void stage_exemplars(const model::SpanBatch& kept);
   /// ... and applies them if the exporter took the spans (else they are forgotten: an exemplar
@@ -70,14 +74,21 @@ class SpanMetrics final {
 
  private:
   struct Key;
-  struct KeyHash;
-  struct KeyEqual;
+  /// One slot of the open-addressing index: the key's hash, its series, its stored key.
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::uint32_t series = kEmpty;
+    std::uint32_t key = 0;
+  };
+  static constexpr std::uint32_t kEmpty = 0xFFFFFFFF;
   struct Staged {
     std::uint32_t series;
     std::uint32_t bucket;
     Exemplar exemplar;
   };
   Key key_of(const model::Span& span);
+  /// The series of `key`, or the empty slot where it would go.
+  std::pair<std::optional<std::uint32_t>, std::size_t> lookup(const Key& key, std::uint64_t hash);
   std::optional<std::uint32_t> find(const model::Span& span);
   std::uint32_t find_or_add(const model::Span& span);
   std::uint32_t bucket_of(std::uint64_t duration_ns) const noexcept;
@@ -87,8 +98,11 @@ class SpanMetrics final {
   std::vector<std::uint64_t> bounds_ns_;
   std::vector<std::string> dimension_labels_;
   // The index is the pipeline thread's alone; the series (and folded_) are shared with readers.
-  std::unique_ptr<std::unordered_map<Key, std::uint32_t, KeyHash, KeyEqual>> index_;
-  std::deque<std::string> key_storage_;  ///< owns what the index's keys point into
+  // Open addressing (linear probing) on a 64-bit hash, at most half full: a lookup is a hash, a
+  // probe or two and one key comparison (std::unordered_map's node chase cost twice that).
+  std::vector<Slot> slots_;
+  std::vector<Key> keys_;                ///< by Slot::key
+  std::deque<std::string> key_storage_;  ///< owns what keys_ point into
   std::shared_ptr<const model::Resource> last_resource_;
   std::string_view last_service_;
   std::vector<std::string> scratch_;  ///< dimension values as text, per span

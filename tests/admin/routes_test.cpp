@@ -110,6 +110,26 @@ TEST_CASE("/metrics is Prometheus text with every counter", "[admin]") {
   CHECK_THAT(r.body, Contains("tailgate_export_latency_seconds_count 1"));
 }
 
+TEST_CASE("/metrics is OpenMetrics with span metrics when the scraper asks for it", "[admin]") {
+  Fixture f;
+  f.counters.add_received(telemetry::Receiver::Udp, 7);
+  spanmetrics::SpanMetrics span_metrics(config::SpanMetricsConfig{});
+  auto s = f.at(1);
+  s.span_metrics = &span_metrics;
+  const auto om = admin::handle(
+      "GET", "/metrics", s, f.config,
+      "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1");
+  CHECK(om.content_type == "application/openmetrics-text; version=1.0.0; charset=utf-8");
+  CHECK_THAT(om.body, Contains("# TYPE tailgate_spans_received counter\n"
+                               "tailgate_spans_received_total{receiver=\"udp\"} 7"));
+  CHECK_THAT(om.body, Contains("# TYPE tailgate_span_duration_seconds histogram"));
+  CHECK(om.body.ends_with("# EOF\n"));
+  const auto text = admin::handle("GET", "/metrics", s, f.config, "text/plain");
+  CHECK_THAT(text.content_type, Contains("version=0.0.4"));
+  CHECK_THAT(text.body, Contains("# TYPE tailgate_spans_received_total counter"));
+  CHECK(text.body.find("# EOF") == std::string::npos);
+}
+
 TEST_CASE("unknown paths are 404, other methods 405 with Allow", "[admin]") {
   Fixture f;
   CHECK(f.get("/nope", f.at(1)).status == 404);
