@@ -95,6 +95,7 @@ void Agent::start() {
   start_time_unix_seconds_ =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   exporter_ = std::make_unique<exporter::OtlpExporter>(config_.exporter, export_queue_, counters_);
+  scrubber_ = std::make_unique<scrub::Scrubber>(config_.redaction, config_.limits, counters_);
   if (config_.span_metrics.enabled)
     span_metrics_ = std::make_unique<spanmetrics::SpanMetrics>(config_.span_metrics);
   pipeline_ = std::make_unique<pipeline::Pipeline>(
@@ -104,7 +105,7 @@ void Agent::start() {
                                               std::chrono::steady_clock::now().time_since_epoch())
                                               .count());
       },
-      span_metrics_.get());
+      span_metrics_.get(), scrubber_.get());
   if (config_.receivers.udp.enabled) {
     udp_ =
         std::make_unique<receivers::UdpReceiver>(config_.receivers.udp, pipeline_queue_, counters_);

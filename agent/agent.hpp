@@ -25,6 +25,9 @@ class OtlpExporter;
 namespace spanmetrics {
 class SpanMetrics;
 }
+namespace scrub {
+class Scrubber;
+}
 namespace admin {
 class AdminServer;
 struct Snapshot;
@@ -57,6 +60,7 @@ class Agent final {
   model::SpanQueue export_queue_;
   std::unique_ptr<exporter::OtlpExporter> exporter_;
   std::unique_ptr<spanmetrics::SpanMetrics> span_metrics_;  ///< null when switched off
+  std::unique_ptr<scrub::Scrubber> scrubber_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<receivers::UdpReceiver> udp_;
   std::unique_ptr<receivers::RingReceiver> ring_;

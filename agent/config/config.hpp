@@ -34,7 +34,8 @@ struct UdpReceiverConfig {
 
 struct RingReceiverConfig {
   bool enabled = true;
-  std::string directory = "/dev/shm/tailgate";      ///< where producers create their segments
+  std::string directory = "/dev/shm/tailgate";  ///< where producers create their segments
+  std::string group;  ///< the directory's group (setgid: segments inherit it); empty: as it is
   std::chrono::milliseconds scan_interval = 200ms;  ///< new segments and dead producers
   /// An overflow-lane record claimed and not committed for this long is given up (counted lost).
   std::chrono::milliseconds stalled_write_timeout = 1000ms;
@@ -164,6 +165,33 @@ struct SpanMetricsConfig {
   bool operator==(const SpanMetricsConfig&) const = default;
 };
 
+enum class RedactionAction { Remove, Hash };
+
+/// Attribute values that never leave the agent (the trading guides: no API keys, secrets or user
+/// ids in traces).
+struct RedactionConfig {
+  /// Attribute keys, as `*` globs matched without regard to letter case.
+  std::vector<std::string> keys = {"*api_key*",    "*apikey*",      "*api-key*", "*secret*",
+                                   "*password*",   "*passwd*",      "*token*",   "*authorization*",
+                                   "*credential*", "*private_key*", "*user_id*", "*userid*",
+                                   "*user.id*",    "*account_id*"};
+  /// remove: the attribute goes; hash: its value becomes a keyed hash (same value, same hash,
+  /// so traces can still be grouped by it without revealing it).
+  RedactionAction action = RedactionAction::Hash;
+  std::string hash_key;  ///< HMAC key; empty: a random one per start (hashes match within a run)
+  bool operator==(const RedactionConfig&) const = default;
+};
+
+/// What one kept span may carry out of the agent; the rest is cut and counted.
+struct LimitsConfig {
+  std::size_t max_attribute_value_bytes = 1024;  ///< longer strings are cut and end in "…"
+  std::size_t max_attributes_per_span = 128;  ///< OTLP dropped_attributes_count says how many went
+  std::size_t max_events_per_span = 128;      ///< OTLP dropped_events_count
+  std::size_t max_span_name_bytes = 256;
+  std::size_t max_spans_per_trace = 10000;  ///< of a kept trace at its decision; the rest dropped
+  bool operator==(const LimitsConfig&) const = default;
+};
+
 struct Config {
   LogConfig log;
   AdminConfig admin;
@@ -172,6 +200,8 @@ struct Config {
   SamplingConfig sampling;
   ExporterConfig exporter;
   SpanMetricsConfig span_metrics;
+  RedactionConfig redaction;
+  LimitsConfig limits;
   bool operator==(const Config&) const = default;
 };
 

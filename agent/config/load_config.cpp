@@ -418,6 +418,7 @@ Config parse(const YAML::Node& root, const std::string& file) {
   auto& r = config.receivers.ring;
   ring.read("enabled", r.enabled);
   ring.read("directory", r.directory);
+  ring.read("group", r.group);
   ring.read("scan_interval", r.scan_interval);
   ring.read("stalled_write_timeout", r.stalled_write_timeout);
   ring.finish();
@@ -498,6 +499,30 @@ Config parse(const YAML::Node& root, const std::string& file) {
     labels.push_back(label);
   }
   span_metrics.finish();
+
+  auto redaction = top.child("redaction");
+  redaction.read("keys", config.redaction.keys);
+  redaction.read_enum("action", config.redaction.action,
+                      {{"remove", RedactionAction::Remove}, {"hash", RedactionAction::Hash}});
+  redaction.read("hash_key", config.redaction.hash_key);
+  redaction.finish();
+
+  auto limits = top.child("limits");
+  auto& l = config.limits;
+  limits.read_count("max_attribute_value_bytes", l.max_attribute_value_bytes);
+  limits.read_count("max_attributes_per_span", l.max_attributes_per_span);
+  limits.read_count("max_events_per_span", l.max_events_per_span);
+  limits.read_count("max_span_name_bytes", l.max_span_name_bytes);
+  limits.read_count("max_spans_per_trace", l.max_spans_per_trace);
+  for (const auto& [key, value] :
+       {std::pair{"max_attribute_value_bytes", l.max_attribute_value_bytes},
+        std::pair{"max_span_name_bytes", l.max_span_name_bytes}}) {
+    if (value < 8) {
+      limits.fail(limits.at(key), std::string("limits.") + key,
+                  "must be at least 8 (room for the truncation mark)");
+    }
+  }
+  limits.finish();
   top.finish();
 
   if (e.max_batch_spans > e.queue_spans) {

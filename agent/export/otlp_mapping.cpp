@@ -45,6 +45,8 @@ void to_otlp(const model::Span& span, otlp::trace::v1::Span& out) {
   out.set_flags(span.trace_flags |
                 (span.is_root() ? 0 : kHasIsRemote | (span.parent_is_remote ? kIsRemote : 0)));
   out.set_name(span.name);
+  out.set_dropped_attributes_count(span.dropped_attributes);
+  out.set_dropped_events_count(span.dropped_events);
   out.set_kind(static_cast<otlp::trace::v1::Span::SpanKind>(span.kind));
   out.set_start_time_unix_nano(span.start_unix_ns);
   out.set_end_time_unix_nano(span.end_unix_ns);

@@ -68,6 +68,8 @@ struct Span {
   std::string trace_state;  ///< W3C tracestate as received
   std::vector<Attribute> attributes;
   std::vector<Event> events;
+  std::uint32_t dropped_attributes = 0;      ///< left out by limits (OTLP dropped_attributes_count)
+  std::uint32_t dropped_events = 0;          ///< left out by limits (OTLP dropped_events_count)
   std::shared_ptr<const Resource> resource;  ///< never null once decoded
 
   [[nodiscard]] bool is_root() const noexcept { return parent_span_id == SpanId{}; }

@@ -30,7 +30,7 @@ model::Trace single_span_view(const model::Span& span, bool has_error, std::uint
 
 Pipeline::Pipeline(const config::SamplingConfig& config, model::SpanQueue& in,
                    std::size_t in_capacity, model::SpanQueue& out, telemetry::Counters& counters,
-                   Clock clock, spanmetrics::SpanMetrics* metrics)
+                   Clock clock, spanmetrics::SpanMetrics* metrics, scrub::Scrubber* scrubber)
     : config_(config),
       decision_wait_ns_(to_ns(config.decision_wait)),
       max_age_ns_(to_ns(config.max_trace_age)),
@@ -40,6 +40,7 @@ Pipeline::Pipeline(const config::SamplingConfig& config, model::SpanQueue& in,
       counters_(counters),
       clock_(std::move(clock)),
       metrics_(metrics),
+      scrubber_(scrubber),
       table_(decision_wait_ns_),
       sampler_(config),
       cache_(config.decision_cache_entries) {
@@ -169,6 +170,12 @@ void Pipeline::finalize(const model::TraceId& id, const sampling::Decision& deci
   cache_.record(id, cache_entry(decision));
   counters_.add_decision(trigger);
   if (decision.keep) {
+    // limits.max_spans_per_trace: the first that arrived go, the rest are dropped and counted.
+    if (scrubber_ != nullptr && spans.size() > scrubber_->max_spans_per_trace()) {
+      const auto extra = spans.size() - scrubber_->max_spans_per_trace();
+      spans.resize(scrubber_->max_spans_per_trace());
+      counters_.add_dropped(telemetry::DropReason::TraceLimit, extra);
+    }
     for (auto& span : spans) emit(std::move(span), decision);
   } else {
     counters_.spans_sampled_out.fetch_add(spans.size(), std::memory_order_relaxed);
@@ -176,6 +183,7 @@ void Pipeline::finalize(const model::TraceId& id, const sampling::Decision& deci
 }
 
 void Pipeline::emit(model::Span&& span, const sampling::Decision& decision) {
+  if (scrubber_ != nullptr) scrubber_->apply(span);
   sampler_.annotate(span, decision);
   pending_out_.push_back(std::move(span));
 }

@@ -21,6 +21,7 @@
 #include "pipeline/trace_table.hpp"
 #include "sampling/decision_cache.hpp"
 #include "sampling/sampler.hpp"
+#include "scrub/scrubber.hpp"
 #include "spanmetrics/span_metrics.hpp"
 #include "telemetry/counters.hpp"
 
@@ -31,10 +32,11 @@ class Pipeline final {
   /// Monotonic nanoseconds; the Agent passes the steady clock, tests their own.
   using Clock = std::function<std::uint64_t()>;
 
-  /// `metrics`, if given, counts every span before sampling and takes exemplars from kept ones.
+  /// `metrics`, if given, counts every span before sampling and takes exemplars from kept ones;
+  /// `scrubber`, if given, redacts and limits kept spans before they go to the exporter.
   Pipeline(const config::SamplingConfig& config, model::SpanQueue& in, std::size_t in_capacity,
            model::SpanQueue& out, telemetry::Counters& counters, Clock clock,
-           spanmetrics::SpanMetrics* metrics = nullptr);
+           spanmetrics::SpanMetrics* metrics = nullptr, scrub::Scrubber* scrubber = nullptr);
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -78,6 +80,7 @@ class Pipeline final {
   telemetry::Counters& counters_;
   Clock clock_;
   spanmetrics::SpanMetrics* metrics_;
+  scrub::Scrubber* scrubber_;
 
   TraceTable table_;
   sampling::Sampler sampler_;

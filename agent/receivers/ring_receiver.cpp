@@ -1,11 +1,14 @@
 #include "receivers/ring_receiver.hpp"
 
+#include <grp.h>
 #include <poll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <vector>
@@ -61,6 +64,17 @@ RingReceiver::RingReceiver(const config::RingReceiverConfig& config, model::Span
     ::chmod(config_.directory.c_str(), 02770);  // setgid: segments inherit the directory's group
   }
   if (ec) throw std::runtime_error("ring directory " + config_.directory + ": " + ec.message());
+  if (!config_.group.empty()) {
+    const group* g = ::getgrnam(config_.group.c_str());
+    if (g == nullptr) {
+      throw std::runtime_error("receivers.ring.group: no group named " + config_.group);
+    }
+    if (::chown(config_.directory.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0 ||
+        ::chmod(config_.directory.c_str(), 02770) != 0) {
+      spdlog::warn("event=ring_group_not_set directory={} group={} error=\"{}\"", config_.directory,
+                   config_.group, std::strerror(errno));
+    }
+  }
   inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   // Segments appear by rename (complete) and vanish by unlink (reaped, or a producer's cleanup).
   if (inotify_fd_ >= 0 &&

@@ -7,6 +7,7 @@
 
 #include <bit>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -106,6 +107,15 @@ std::unique_ptr<Segment> Segment::attach(const std::string& path) {
   if (::fstat(fd, &st) != 0 || static_cast<std::size_t>(st.st_size) < kHeaderBytes) {
     ::close(fd);
     throw error(path, "shorter than a segment header");
+  }
+  // Producers make segments 0660. Any permission for other users means anyone on the host could
+  // have written spans (or lane positions) into it: not ours to trust.
+  if ((st.st_mode & 0007) != 0) {
+    ::close(fd);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw error(path, std::string("mode ") + mode +
+                          " lets other users read or write it (producers make segments 0660)");
   }
   const auto bytes = static_cast<std::size_t>(st.st_size);
   void* map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

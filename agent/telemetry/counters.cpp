@@ -32,7 +32,25 @@ std::string_view to_string(DropReason r) noexcept {
       return "export_rejected";
     case DropReason::SpoolFull:
       return "spool_full";
+    case DropReason::TraceLimit:
+      return "trace_limit";
     case DropReason::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view to_string(Limit l) noexcept {
+  switch (l) {
+    case Limit::AttributeValueBytes:
+      return "attribute_value_bytes";
+    case Limit::AttributesPerSpan:
+      return "attributes_per_span";
+    case Limit::EventsPerSpan:
+      return "events_per_span";
+    case Limit::SpanNameBytes:
+      return "span_name_bytes";
+    case Limit::kCount:
       break;
   }
   return "unknown";
@@ -72,6 +90,7 @@ bool after_decode(DropReason r) noexcept {
     case DropReason::ExportFailed:
     case DropReason::ExportRejected:
     case DropReason::SpoolFull:
+    case DropReason::TraceLimit:
       return true;
   }
   return false;

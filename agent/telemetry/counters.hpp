@@ -27,6 +27,7 @@ enum class DropReason : std::uint8_t {
   ExportFailed,     ///< export gave up: non-retryable error, or retries exhausted
   ExportRejected,   ///< the backend accepted the request but rejected these spans
   SpoolFull,        ///< undeliverable now, and the spool was full (or unwritable, or off)
+  TraceLimit,       ///< a kept trace's spans past limits.max_spans_per_trace
   kCount
 };
 [[nodiscard]] std::string_view to_string(DropReason r) noexcept;
@@ -46,6 +47,16 @@ enum class DecisionTrigger : std::uint8_t {
 };
 [[nodiscard]] std::string_view to_string(DecisionTrigger t) noexcept;
 
+/// What limits.* cut from kept spans.
+enum class Limit : std::uint8_t {
+  AttributeValueBytes,  ///< string values cut
+  AttributesPerSpan,    ///< attributes left out
+  EventsPerSpan,        ///< events left out
+  SpanNameBytes,        ///< span names cut
+  kCount
+};
+[[nodiscard]] std::string_view to_string(Limit l) noexcept;
+
 using Counter = std::atomic<std::uint64_t>;
 
 /// Upper bounds of the export latency histogram, in seconds (Prometheus `le`); one more bucket
@@ -63,6 +74,8 @@ struct Counters {
   std::array<Counter, static_cast<std::size_t>(DecisionTrigger::kCount)> decisions{};
   Counter late_spans_kept{0};         ///< arrived after their trace was kept
   Counter late_spans_sampled_out{0};  ///< arrived after their trace was sampled out
+  Counter attributes_redacted{0};     ///< values removed or hashed by redaction
+  std::array<Counter, static_cast<std::size_t>(Limit::kCount)> limits_applied{};
   // Gauges, set by the pipeline thread at each tick.
   Counter traces_buffered{0};
   Counter spans_buffered{0};

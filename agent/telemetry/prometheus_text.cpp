@@ -66,6 +66,13 @@ void prometheus_text(Exposition& w, const Counters& c, const Gauges& g,
            "Spans that arrived after their trace was decided, by the decision they followed.");
   w.sample("tailgate_late_spans_total", "decision=\"kept\"", get(c.late_spans_kept));
   w.sample("tailgate_late_spans_total", "decision=\"sampled_out\"", get(c.late_spans_sampled_out));
+  w.counter("tailgate_attributes_redacted_total",
+            "Attribute values removed or replaced by a keyed hash (redaction.keys).",
+            get(c.attributes_redacted));
+  per_enum<Limit>(w, "tailgate_limits_applied_total",
+                  "What limits.* cut from kept spans: values and names cut, attributes and "
+                  "events left out.",
+                  "limit", c.limits_applied);
   w.family("tailgate_export_requests_total", "counter", "Export requests, by result.");
   w.sample("tailgate_export_requests_total", "result=\"ok\"", get(c.export_requests_ok));
   w.sample("tailgate_export_requests_total", "result=\"failed\"", get(c.export_requests_failed));

@@ -374,3 +374,23 @@ def test_init_tracing_without_the_library_warns_and_runs_untraced(stack):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["type"] == "DisabledTracer"
     assert "tracing is off" in done.stderr
+
+
+# --- what leaves the agent: redaction and limits (the agent's defaults) ---------------------
+
+def test_secrets_never_reach_the_backend_and_long_values_are_cut(stack, tracer):
+    with tracer.span("exchange.session.login", api_key="sk-live-4242", password="hunter2",
+                     **{"user.id": 1234, "order.note": "é" * 1000, "order.symbol": "BTCUSDT"}) as s:
+        s.add_event("auth.refreshed", {"auth.token": "sk-live-4242"})
+    [span] = stack.spans("exchange.session.login")
+    attrs = span["attributes"]
+    raw = json.dumps(span)
+    assert "sk-live-4242" not in raw and "hunter2" not in raw and "1234" not in raw
+    assert re.fullmatch(r"hmac-sha256:[0-9a-f]{32}", attrs["api_key"])
+    assert re.fullmatch(r"hmac-sha256:[0-9a-f]{32}", attrs["password"])
+    assert re.fullmatch(r"hmac-sha256:[0-9a-f]{32}", attrs["user.id"])
+    # Same value, same hash: the event's token and the api_key are one secret.
+    assert span["events"][0]["attributes"]["auth.token"] == attrs["api_key"]
+    assert attrs["order.symbol"] == "BTCUSDT"
+    note = attrs["order.note"]
+    assert note.endswith("…") and len(note.encode()) <= 1024 and note[:-1] == "é" * len(note[:-1])

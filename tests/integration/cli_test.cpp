@@ -1,7 +1,12 @@
 // The tailgate binary's command line, as an operator meets it.
 #include <arpa/inet.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <csignal>
+#include <fstream>
 
 #include <catch2/catch.hpp>
 
@@ -73,4 +78,32 @@ TEST_CASE("a port already taken fails start-up with exit 1 and names the endpoin
   ::close(fd);
   CHECK(r.code == 1);
   CHECK_THAT(r.err, Contains("event=startup_failed") && Contains(endpoint));
+}
+
+TEST_CASE(
+    "receivers.ring.group sets the ring directory's group, and a missing group stops start-up",
+    "[integration]") {
+  tailgate::testing::TempDir dir;
+  std::ofstream(dir.file("nogroup.yaml"))
+      << "receivers: {udp: {enabled: false}, ring: {directory: \"" << dir.file("ring1")
+      << "\", group: no-such-group-tailgate}}\nadmin: {enabled: false}\n";
+  const auto missing = run({"--config", dir.file("nogroup.yaml")});
+  CHECK(missing.code == 1);
+  CHECK_THAT(missing.err, Contains("receivers.ring.group: no group named no-such-group-tailgate"));
+
+  // The group of this test's own process: one it may set.
+  const group* own = ::getgrgid(::getegid());
+  REQUIRE(own != nullptr);
+  std::ofstream(dir.file("group.yaml"))
+      << "receivers: {udp: {enabled: false}, ring: {directory: \"" << dir.file("ring2")
+      << "\", group: " << own->gr_name << "}}\nadmin: {enabled: false}\n";
+  ChildProcess agent({TAILGATE_AGENT_BIN, "--config", dir.file("group.yaml")}, dir.file("out"),
+                     dir.file("err"));
+  tailgate::testing::wait_for_text(dir.file("err"), "event=agent_ready", 10s);
+  struct stat st {};
+  REQUIRE(::stat(dir.file("ring2").c_str(), &st) == 0);
+  CHECK(st.st_gid == own->gr_gid);
+  CHECK((st.st_mode & 07777) == 02770);
+  agent.signal(SIGTERM);
+  CHECK(agent.wait(20s) == 0);
 }

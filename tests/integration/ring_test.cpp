@@ -1,6 +1,7 @@
 // The shared-memory fast path through the real agent: producer processes (forked here) write spans
 // into their own segments; the agent drains them to the real sink.
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -159,10 +160,34 @@ TEST_CASE(
 
 TEST_CASE("a segment with a foreign layout is refused and left alone", "[integration]") {
   testing::AgentStack stack(kKeepAll);
-  std::ofstream(stack.ring_directory() + "/1-1.ring") << std::string(8192, 'x');
+  const auto tmp = stack.ring_directory() + "/foreign.tmp";
+  std::ofstream(tmp) << std::string(8192, 'x');
+  ::chmod(tmp.c_str(), 0660);  // as a producer's: refused for its contents, not its mode
+  fs::rename(tmp, stack.ring_directory() + "/1-1.ring");
   CHECK_THAT(testing::wait_for_text(stack.dir.file("agent.err"), "event=segment_refused", 10s),
              Catch::Matchers::Contains("bad magic"));
   CHECK(fs::file_size(stack.ring_directory() + "/1-1.ring") == 8192);
+}
+
+TEST_CASE("a segment that other users could write is refused", "[integration]") {
+  testing::AgentStack stack(kKeepAll);
+  testing::TempDir elsewhere;
+  const pid_t producer = ::fork();
+  if (producer == 0) {
+    try {
+      // Made elsewhere and opened up before it appears in the ring directory.
+      const auto [resource, segment] = create_producer(elsewhere.file(""), 1, 1 << 16);
+      ::chmod(segment->path().c_str(), 0646);
+      fs::rename(segment->path(),
+                 stack.ring_directory() + "/" + fs::path(segment->path()).filename().string());
+      ::pause();
+    } catch (...) {
+    }
+    ::_exit(1);
+  }
+  CHECK_THAT(testing::wait_for_text(stack.dir.file("agent.err"), "event=segment_refused", 10s),
+             Catch::Matchers::Contains("mode 0646"));
+  reap(producer);
 }
 
 namespace {

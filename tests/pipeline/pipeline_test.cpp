@@ -32,8 +32,12 @@ config::SamplingConfig keep_none_but_errors() {
 }
 
 struct Harness {
-  explicit Harness(const config::SamplingConfig& c, std::size_t out_capacity = 1 << 20)
-      : in(1 << 20), out(out_capacity), pipeline(c, in, 1 << 20, out, counters, [] { return 0; }) {}
+  explicit Harness(const config::SamplingConfig& c, std::size_t out_capacity = 1 << 20,
+                   scrub::Scrubber* scrubber = nullptr)
+      : in(1 << 20),
+        out(out_capacity),
+        pipeline(
+            c, in, 1 << 20, out, counters, [] { return 0; }, nullptr, scrubber) {}
 
   void send(std::vector<model::Span> spans, std::uint64_t now_ms) {
     received += spans.size();
@@ -276,4 +280,18 @@ TEST_CASE("the adaptive base rate holds a spans/s budget, errors kept on top", "
     if (s.status == model::StatusCode::Error) errors_exported.insert(s.trace_id);
   }
   CHECK(errors_exported.size() == error_traces);
+}
+
+TEST_CASE("a kept trace past limits.max_spans_per_trace exports the first spans, drops the rest",
+          "[pipeline]") {
+  telemetry::Counters scrub_counters;
+  config::LimitsConfig limits;
+  limits.max_spans_per_trace = 3;
+  scrub::Scrubber scrubber(config::RedactionConfig{}, limits, scrub_counters);
+  Harness h(keep_all(), 1 << 20, &scrubber);
+  h.send({span(9, 1), span(9, 2), span(9, 3), span(9, 4), span(9, 0)}, 0);
+  h.at(2000);
+  CHECK(h.exported() == 3);
+  CHECK(h.counters.dropped[static_cast<std::size_t>(telemetry::DropReason::TraceLimit)] == 2);
+  CHECK(h.accounts());  // received = kept + sampled out + dropped
 }

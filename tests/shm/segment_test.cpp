@@ -1,6 +1,7 @@
 // Real segments on a real filesystem, written by a real child process.
 #include "shm/segment.hpp"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -109,6 +110,10 @@ TEST_CASE("attach refuses a foreign file, another layout version and a size mism
   CHECK_NOTHROW(shm::Segment::attach(path));
   patch(0, 0xDEADBEEF);
   CHECK_THROWS_WITH(shm::Segment::attach(path), Catch::Matchers::Contains("bad magic"));
+  ::chmod(path.c_str(), 0666);  // writable by anyone on the host: refused
+  CHECK_THROWS_WITH(shm::Segment::attach(path), Catch::Matchers::Contains("mode 0666") &&
+                                                    Catch::Matchers::Contains("other users"));
+  ::chmod(path.c_str(), 0660);
   std::ofstream(dir.file("short.ring")) << "tiny";
   CHECK_THROWS_WITH(shm::Segment::attach(dir.file("short.ring")),
                     Catch::Matchers::Contains("shorter"));

@@ -1,0 +1,132 @@
+#include "scrub/scrubber.hpp"
+
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <variant>
+
+#include "sampling/span_name_policy.hpp"  // glob_match
+
+namespace tailgate::scrub {
+namespace {
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string text_of(const model::AttributeValue& v) {
+  return std::visit(
+      [](const auto& x) -> std::string {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::string>)
+          return x;
+        else if constexpr (std::is_same_v<T, bool>)
+          return x ? "true" : "false";
+        else
+          return std::to_string(x);
+      },
+      v);
+}
+
+constexpr std::string_view kEllipsis = "\xE2\x80\xA6";  // "…", the truncation mark
+
+}  // namespace
+
+Scrubber::Scrubber(const config::RedactionConfig& redaction, const config::LimitsConfig& limits,
+                   telemetry::Counters& counters)
+    : action_(redaction.action),
+      hash_key_(redaction.hash_key),
+      limits_(limits),
+      counters_(counters) {
+  for (const auto& p : redaction.keys) patterns_.push_back(lowercase(p));
+  if (hash_key_.empty()) {
+    hash_key_.resize(32);
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(hash_key_.data()), 32) != 1)
+      throw std::runtime_error("redaction: no random bytes for the hash key");
+  }
+}
+
+bool Scrubber::secret(std::string_view key) const {
+  if (patterns_.empty()) return false;
+  const auto lower = lowercase(key);
+  return std::any_of(patterns_.begin(), patterns_.end(),
+                     [&](const std::string& p) { return sampling::glob_match(p, lower); });
+}
+
+std::string Scrubber::keyed_hash(std::string_view text) const {
+  unsigned char digest[32];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), hash_key_.data(), static_cast<int>(hash_key_.size()),
+       reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest, &length);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "hmac-sha256:";
+  for (unsigned int i = 0; i < 16 && i < length; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xF];
+  }
+  return out;
+}
+
+void Scrubber::redact(std::vector<model::Attribute>& attributes) {
+  for (auto it = attributes.begin(); it != attributes.end();) {
+    if (!secret(it->key)) {
+      ++it;
+      continue;
+    }
+    counters_.attributes_redacted.fetch_add(1, std::memory_order_relaxed);
+    if (action_ == config::RedactionAction::Remove) {
+      it = attributes.erase(it);
+    } else {
+      it->value = keyed_hash(text_of(it->value));
+      ++it;
+    }
+  }
+}
+
+void Scrubber::cut(std::string& text, std::size_t max_bytes, telemetry::Limit limit) {
+  if (text.size() <= max_bytes) return;
+  // Room for the mark, then back to the start of a UTF-8 character (never half of one).
+  std::size_t end = max_bytes - kEllipsis.size();
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  text.resize(end);
+  text += kEllipsis;
+  counters_.limits_applied[static_cast<std::size_t>(limit)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void Scrubber::limit_values(std::vector<model::Attribute>& attributes) {
+  for (auto& a : attributes) {
+    if (auto* s = std::get_if<std::string>(&a.value))
+      cut(*s, limits_.max_attribute_value_bytes, telemetry::Limit::AttributeValueBytes);
+  }
+}
+
+void Scrubber::apply(model::Span& span) {
+  redact(span.attributes);
+  for (auto& e : span.events) redact(e.attributes);
+
+  cut(span.name, limits_.max_span_name_bytes, telemetry::Limit::SpanNameBytes);
+  if (span.attributes.size() > limits_.max_attributes_per_span) {
+    const auto extra = span.attributes.size() - limits_.max_attributes_per_span;
+    span.attributes.resize(limits_.max_attributes_per_span);
+    span.dropped_attributes += static_cast<std::uint32_t>(extra);
+    counters_.limits_applied[static_cast<std::size_t>(telemetry::Limit::AttributesPerSpan)]
+        .fetch_add(extra, std::memory_order_relaxed);
+  }
+  limit_values(span.attributes);
+  if (span.events.size() > limits_.max_events_per_span) {
+    const auto extra = span.events.size() - limits_.max_events_per_span;
+    span.events.resize(limits_.max_events_per_span);
+    span.dropped_events += static_cast<std::uint32_t>(extra);
+    counters_.limits_applied[static_cast<std::size_t>(telemetry::Limit::EventsPerSpan)].fetch_add(
+        extra, std::memory_order_relaxed);
+  }
+  for (auto& e : span.events) limit_values(e.attributes);
+}
+
+}  // namespace tailgate::scrub

@@ -1,0 +1,45 @@
+#pragma once
+// The last stage a kept span passes before the exporter: redaction (attribute values under keys
+// like api_key or password removed, or replaced by a keyed hash) and limits (long values and
+// names cut, attributes and events past their count left out, and said so in OTLP's dropped
+// counts). Only kept spans pay for it. Pipeline thread only.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "model/span.hpp"
+#include "telemetry/counters.hpp"
+
+namespace tailgate::scrub {
+
+class Scrubber final {
+ public:
+  Scrubber(const config::RedactionConfig& redaction, const config::LimitsConfig& limits,
+           telemetry::Counters& counters);
+
+  /// Redacts, then applies the limits, in place.
+  void apply(model::Span& span);
+  [[nodiscard]] std::size_t max_spans_per_trace() const noexcept {
+    return limits_.max_spans_per_trace;
+  }
+  /// Whether values under `key` are redacted.
+  [[nodiscard]] bool secret(std::string_view key) const;
+  /// "hmac-sha256:" and the first 32 hex digits of HMAC-SHA256(hash key, text).
+  [[nodiscard]] std::string keyed_hash(std::string_view text) const;
+
+ private:
+  void redact(std::vector<model::Attribute>& attributes);
+  void cut(std::string& text, std::size_t max_bytes, telemetry::Limit limit);
+  void limit_values(std::vector<model::Attribute>& attributes);
+
+  std::vector<std::string> patterns_;  ///< lowercased
+  config::RedactionAction action_;
+  std::string hash_key_;
+  config::LimitsConfig limits_;
+  telemetry::Counters& counters_;
+};
+
+}  // namespace tailgate::scrub

@@ -1,0 +1,110 @@
+// Redaction and limits on kept spans, as the pipeline applies them before export.
+#include "scrub/scrubber.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "support/span_builder.hpp"
+
+using namespace tailgate;
+
+namespace {
+
+const model::AttributeValue* value_of(const std::vector<model::Attribute>& attrs,
+                                      std::string_view key) {
+  for (const auto& a : attrs)
+    if (a.key == key) return &a.value;
+  return nullptr;
+}
+
+std::uint64_t limited(const telemetry::Counters& c, telemetry::Limit l) {
+  return c.limits_applied[static_cast<std::size_t>(l)].load();
+}
+
+}  // namespace
+
+TEST_CASE("the default keys catch the secrets the trading guides name, in any letter case",
+          "[scrub]") {
+  telemetry::Counters counters;
+  const scrub::Scrubber s(config::RedactionConfig{}, config::LimitsConfig{}, counters);
+  for (const auto* key : {"api_key", "exchange.API_KEY", "binance.apiKey", "x-api-key", "secret",
+                          "client_secret", "db.password", "auth.token", "Authorization", "user_id",
+                          "user.id", "account_id", "private_key"}) {
+    INFO(key);
+    CHECK(s.secret(key));
+  }
+  for (const auto* key : {"order.id", "order.symbol", "risk.passed", "service.name", "user"}) {
+    INFO(key);
+    CHECK_FALSE(s.secret(key));
+  }
+}
+
+TEST_CASE("hash replaces a secret by its keyed HMAC-SHA256, in span and event attributes",
+          "[scrub]") {
+  telemetry::Counters counters;
+  config::RedactionConfig redaction;
+  redaction.hash_key = "desk-7-key";
+  scrub::Scrubber s(redaction, config::LimitsConfig{}, counters);
+  auto span = testing::make_span(1, 1, nullptr);
+  span.attributes.push_back({"api_key", std::string("sk-live-123")});
+  span.attributes.push_back({"user_id", std::int64_t{42}});
+  span.events[0].attributes.push_back({"auth.token", std::string("sk-live-123")});
+  s.apply(span);
+  // HMAC-SHA256("desk-7-key", ...), first 16 bytes, computed independently (Python's hmac).
+  CHECK(std::get<std::string>(*value_of(span.attributes, "api_key")) ==
+        "hmac-sha256:896199be51ea44a75c451dc62abf1ab1");
+  CHECK(std::get<std::string>(*value_of(span.attributes, "user_id")) ==
+        "hmac-sha256:aea99e7aabb4ccd959333be60b72b4b9");
+  CHECK(std::get<std::string>(*value_of(span.events[0].attributes, "auth.token")) ==
+        "hmac-sha256:896199be51ea44a75c451dc62abf1ab1");  // same value, same hash
+  CHECK(std::get<std::string>(*value_of(span.attributes, "order.symbol")) == "BTCUSDT");
+  CHECK(counters.attributes_redacted.load() == 3);
+}
+
+TEST_CASE("remove leaves the secret out, and an empty key list redacts nothing", "[scrub]") {
+  telemetry::Counters counters;
+  config::RedactionConfig remove;
+  remove.action = config::RedactionAction::Remove;
+  scrub::Scrubber s(remove, config::LimitsConfig{}, counters);
+  auto span = testing::make_span(1, 0, nullptr);
+  span.attributes.push_back({"password", std::string("hunter2")});
+  const auto before = span.attributes.size();
+  s.apply(span);
+  CHECK(span.attributes.size() == before - 1);
+  CHECK(value_of(span.attributes, "password") == nullptr);
+
+  config::RedactionConfig off;
+  off.keys.clear();
+  scrub::Scrubber none(off, config::LimitsConfig{}, counters);
+  span.attributes.push_back({"password", std::string("hunter2")});
+  none.apply(span);
+  CHECK(value_of(span.attributes, "password") != nullptr);
+}
+
+TEST_CASE("limits cut values and names at a character boundary and count what they leave out",
+          "[scrub]") {
+  telemetry::Counters counters;
+  config::LimitsConfig limits;
+  limits.max_attribute_value_bytes = 16;
+  limits.max_span_name_bytes = 10;
+  limits.max_attributes_per_span = 3;
+  limits.max_events_per_span = 1;
+  scrub::Scrubber s(config::RedactionConfig{}, limits, counters);
+  auto span = testing::make_span(1, 1, nullptr);  // 4 attributes, 1 event
+  span.name = "genesis.order.execute_market";
+  span.attributes[0].value = std::string("ééééééééééé");  // 22 bytes of 2-byte characters
+  span.events.push_back(span.events[0]);
+  span.events.push_back(span.events[0]);
+  s.apply(span);
+  const auto& cut = std::get<std::string>(span.attributes[0].value);
+  CHECK(cut == "éééééé\xE2\x80\xA6");  // 12 + 3 bytes: the next é would not fit with the mark
+  CHECK(cut.size() <= 16);
+  CHECK(span.name == "genesis\xE2\x80\xA6");
+  CHECK(span.attributes.size() == 3);
+  CHECK(span.dropped_attributes == 1);
+  CHECK(span.events.size() == 1);
+  CHECK(span.dropped_events == 2);
+  CHECK(limited(counters, telemetry::Limit::AttributeValueBytes) == 1);
+  CHECK(limited(counters, telemetry::Limit::SpanNameBytes) == 1);
+  CHECK(limited(counters, telemetry::Limit::AttributesPerSpan) == 1);
+  CHECK(limited(counters, telemetry::Limit::EventsPerSpan) == 2);
+}
