@@ -1,5 +1,6 @@
 #include "pipeline/pipeline.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <spdlog/spdlog.h>
@@ -170,8 +171,11 @@ void Pipeline::finalize(const model::TraceId& id, const sampling::Decision& deci
   cache_.record(id, cache_entry(decision));
   counters_.add_decision(trigger);
   if (decision.keep) {
-    // limits.max_spans_per_trace: the first that arrived go, the rest are dropped and counted.
+    // limits.max_spans_per_trace: the root (it ends last, so arrives last) and then the first
+    // that arrived go; the rest are dropped and counted.
     if (scrubber_ != nullptr && spans.size() > scrubber_->max_spans_per_trace()) {
+      std::stable_partition(spans.begin(), spans.end(),
+                            [](const model::Span& s) { return s.is_local_root(); });
       const auto extra = spans.size() - scrubber_->max_spans_per_trace();
       spans.resize(scrubber_->max_spans_per_trace());
       counters_.add_dropped(telemetry::DropReason::TraceLimit, extra);

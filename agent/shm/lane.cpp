@@ -188,6 +188,24 @@ LaneReader::Drained LaneReader::drain_shared(const RecordFn& fn, std::size_t max
   Drained result;
   const std::uint64_t tail = control_->tail.load(std::memory_order_acquire);  // claimed so far
   std::uint64_t head = control_->head.load(std::memory_order_relaxed);
+  // Only a broken or hostile writer gets here: skip all that was claimed, and clear it (at most
+  // one lane's worth, on 8-byte boundaries) so that positions read 0 again.
+  const auto give_up = [&] {
+    if (head % wire::kRecordAlignment == 0) {
+      const std::uint64_t end = tail - head > capacity_ ? head + capacity_ : tail;
+      for (std::uint64_t at = head; at + sizeof(std::uint64_t) <= end; at += sizeof(std::uint64_t))
+        header_at(data_ + (at & (capacity_ - 1))).store(0, std::memory_order_relaxed);
+    }
+    result.skipped_bytes += tail - head;
+    head = tail;
+  };
+  // Positions live in the segment, which other processes write: an honest writer keeps them
+  // multiples of 8 and the tail at most a lane ahead of the head (found by fuzzing: a misaligned
+  // head made the header an unaligned atomic).
+  if (head < tail && (head % wire::kRecordAlignment != 0 || tail % wire::kRecordAlignment != 0 ||
+                      tail - head > capacity_)) {
+    give_up();
+  }
   while (head < tail && result.records < max_records) {
     const std::size_t pos = head & (capacity_ - 1);
     auto word = header_at(data_ + pos);
@@ -200,13 +218,9 @@ LaneReader::Drained LaneReader::drain_shared(const RecordFn& fn, std::size_t max
     }
     const bool padding = type == static_cast<std::uint16_t>(wire::RecordType::Padding);
     const std::size_t advance = padding ? length : wire::align_record(length);
-    if (length < wire::kRecordHeaderSize || length > capacity_ - pos || head + advance > tail) {
-      // Only a hostile writer gets here. Clear what was claimed so that positions read 0 again.
-      for (std::uint64_t at = head; at < tail; at += sizeof(std::uint64_t)) {
-        header_at(data_ + (at & (capacity_ - 1))).store(0, std::memory_order_relaxed);
-      }
-      result.skipped_bytes += tail - head;
-      head = tail;
+    if (length < wire::kRecordHeaderSize || length > capacity_ - pos || head + advance > tail ||
+        advance % wire::kRecordAlignment != 0) {
+      give_up();
       break;
     }
     if (!padding) {
@@ -226,7 +240,10 @@ LaneReader::Drained LaneReader::drain_shared(const RecordFn& fn, std::size_t max
 }
 
 bool LaneReader::abandon(std::uint64_t position) noexcept {
-  if (!shared_ || position != control_->head.load(std::memory_order_relaxed)) return false;
+  if (!shared_ || position != control_->head.load(std::memory_order_relaxed) ||
+      position % wire::kRecordAlignment != 0) {
+    return false;
+  }
   auto word = header_at(data_ + (position & (capacity_ - 1)));
   std::uint64_t h = word.load(std::memory_order_acquire);
   if (static_cast<std::uint16_t>(h >> 32) != kPendingType) return false;

@@ -394,3 +394,24 @@ def test_secrets_never_reach_the_backend_and_long_values_are_cut(stack, tracer):
     assert attrs["order.symbol"] == "BTCUSDT"
     note = attrs["order.note"]
     assert note.endswith("…") and len(note.encode()) <= 1024 and note[:-1] == "é" * len(note[:-1])
+
+
+def test_each_limit_end_to_end(stack, tracer):
+    with tracer.span("n" * 300, kind=tailgate.SpanKind.SERVER) as s:  # name past 256 bytes
+        s.set_attributes({f"attr.{i}": i for i in range(140)})       # 12 past 128
+        for i in range(130):                                          # 2 past 128
+            s.add_event("tick", seq=i)
+    [span] = stack.spans("n" * 253 + "…")
+    assert len(span["attributes"]) <= 128 + 2  # sampling.policy/probability come after the cut
+    assert span["dropped_attributes_count"] == 12
+    assert len(span["events"]) == 128 and span["dropped_events_count"] == 2
+    # A kept trace of 60 spans: the root and the first 49 children that arrived go
+    # (limits.max_spans_per_trace: 50).
+    with tracer.span("limits.big_trace"):
+        for i in range(59):
+            with tracer.span("limits.child", seq=i):
+                pass
+    children = stack.spans("limits.child", count=49)
+    time.sleep(0.5)  # nothing more comes
+    assert len(stack.spans("limits.big_trace")) == 1
+    assert sorted(c["attributes"]["seq"] for c in stack.spans("limits.child")) == list(range(49))

@@ -162,7 +162,9 @@ TEST_CASE("stop gives up after the grace period and counts what it could not del
 
 TEST_CASE("throttled with a RetryInfo, the exporter waits as long as the server asks", "[export]") {
   tools::SinkServer server("127.0.0.1:0", {});
-  server.sink().throttle_until(std::chrono::steady_clock::now() + 100ms, 600ms);
+  // Throttled for a second (long enough that the first request, however slow the start, is
+  // inside it), each refusal asking for 600 ms.
+  server.sink().throttle_until(std::chrono::steady_clock::now() + 1s, 600ms);
   telemetry::Counters counters;
   model::SpanQueue queue(1000);
   exporter::OtlpExporter exporter(exporter_config(server.port()), queue, counters);
@@ -170,9 +172,11 @@ TEST_CASE("throttled with a RetryInfo, the exporter waits as long as the server 
   exporter.start();
   push_spans(queue, 2, 2);
   REQUIRE(testing::eventually([&] { return server.sink().stats().spans == 4; }));
-  // Backoff alone would have retried after 10-20 ms; the server asked for 600 ms.
+  // Backoff alone (20-100 ms) would have been refused ten times or more within the second; at
+  // the 600 ms the server asked for, once or twice.
   CHECK(std::chrono::steady_clock::now() - begin >= 600ms);
   CHECK(server.sink().stats().throttled_requests >= 1);
+  CHECK(server.sink().stats().throttled_requests <= 3);
   queue.close();
   exporter.stop(1s);
 }

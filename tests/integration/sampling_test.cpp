@@ -119,7 +119,7 @@ TEST_CASE("default policies: every failing and slow trace whole, critical ~10%, 
 TEST_CASE("a flood past max_buffered_bytes and one 100k-span trace stay within memory",
           "[integration]") {
   // Long waits: nothing is decided by time, so only the memory bounds decide.
-  constexpr std::size_t kBudget = 16u << 20;
+  [[maybe_unused]] constexpr std::size_t kBudget = 16u << 20;  // unchecked under ASan (below)
   testing::AgentStack stack(
       "pipeline:\n  queue_spans: 20000\n"
       "sampling:\n  decision_wait: 60s\n  max_trace_age: 120s\n  max_buffered_bytes: 16MiB\n"

@@ -291,7 +291,10 @@ TEST_CASE("a kept trace past limits.max_spans_per_trace exports the first spans,
   Harness h(keep_all(), 1 << 20, &scrubber);
   h.send({span(9, 1), span(9, 2), span(9, 3), span(9, 4), span(9, 0)}, 0);
   h.at(2000);
-  CHECK(h.exported() == 3);
+  REQUIRE(h.exported() == 3);
+  CHECK(h.delivered[0].is_root());  // the root, though it came last, then the first children
+  CHECK(h.delivered[1].span_id == span(9, 1).span_id);
+  CHECK(h.delivered[2].span_id == span(9, 2).span_id);
   CHECK(h.counters.dropped[static_cast<std::size_t>(telemetry::DropReason::TraceLimit)] == 2);
   CHECK(h.accounts());  // received = kept + sampled out + dropped
 }

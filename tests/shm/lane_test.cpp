@@ -293,3 +293,31 @@ TEST_CASE("overflow lane: a commit that beats the agent's abandon is kept", "[sh
   collect(reader, seen);
   CHECK(seen.sequences == std::vector<std::uint64_t>{1});
 }
+
+TEST_CASE("overflow lane: positions left misaligned or a lane apart are skipped, never read",
+          "[shm]") {
+  // What a broken or hostile process could leave in a segment (found by fuzz/fuzz_ring_segment:
+  // a misaligned head made the record header an unaligned atomic).
+  SharedLane lane(4096);
+  auto writer = lane.writer();
+  std::size_t seen = 0;
+  const auto count = [&](wire::RecordType, std::span<const std::byte>) { ++seen; };
+  REQUIRE(writer.try_write(record(1, 16)));
+  lane.control->head.store(3);
+  auto drained = lane.reader().drain(count, 100);
+  CHECK(seen == 0);
+  CHECK(drained.skipped_bytes == lane.control->tail.load() - 3);
+  CHECK(lane.control->head.load() == lane.control->tail.load());
+
+  lane.control->head.store(64);
+  lane.control->tail.store(64 + (std::uint64_t{1} << 40));  // far more than a lane ahead
+  drained = lane.reader().drain(count, 100);
+  CHECK(seen == 0);
+  CHECK(drained.skipped_bytes == std::uint64_t{1} << 40);
+
+  // The lane works again from where the writer's claims now start.
+  REQUIRE(writer.try_write(record(2, 16)));
+  drained = lane.reader().drain(count, 100);
+  CHECK(seen == 1);
+  CHECK(drained.records == 1);
+}

@@ -11,7 +11,8 @@ import time
 from demo import wait_for  # tools/demo.py: polls a log file for a pattern
 
 KEEP_ALL = ("sampling:\n  decision_wait: 100ms\n"
-            "  policies: [{name: all, type: base, probability: 1.0}]\n")
+            "  policies: [{name: all, type: base, probability: 1.0}]\n"
+            "limits:\n  max_spans_per_trace: 50\n")
 
 
 class Stack:

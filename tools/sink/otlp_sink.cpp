@@ -52,7 +52,9 @@ nlohmann::json to_json(const otlp::trace::v1::Span& s, const otlp::resource::v1:
           {"status",
            {{"code", static_cast<int>(s.status().code())}, {"message", s.status().message()}}},
           {"attributes", to_json_attributes(s.attributes())},
+          {"dropped_attributes_count", s.dropped_attributes_count()},
           {"events", events},
+          {"dropped_events_count", s.dropped_events_count()},
           {"resource", to_json_attributes(r.attributes())}};
 }
 
