@@ -90,16 +90,14 @@ void Pipeline::run() noexcept {
 }
 
 void Pipeline::ingest(model::SpanBatch& batch, std::uint64_t now_ns) {
-  if (metrics_ != nullptr) {
-    // Every span, before any decision, counted as it is taken in (while it is in cache).
-    const auto lock = metrics_->counting();
-    for (auto& span : batch) {
-      metrics_->count(span);
-      ingest_one(std::move(span), now_ns);
-    }
-  } else {
-    for (auto& span : batch) ingest_one(std::move(span), now_ns);
+  // Every span, before any decision, counted as it is taken in (while it is in cache).
+  std::unique_lock<std::mutex> counting;
+  if (metrics_ != nullptr) counting = metrics_->counting();
+  for (auto& span : batch) {
+    if (metrics_ != nullptr) metrics_->count(span);
+    ingest_one(std::move(span), now_ns);
   }
+  if (counting.owns_lock()) counting.unlock();
   batch.clear();
   // Memory pressure: decide the oldest traces early, by the same policies, until under budget.
   while (table_.bytes() > config_.max_buffered_bytes) {
