@@ -3,8 +3,12 @@
 #include <chrono>
 #include <csignal>
 #include <functional>
+#include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
@@ -14,6 +18,9 @@
 #include "config/load_config.hpp"
 #include "export/otlp_exporter.hpp"
 #include "pipeline/pipeline.hpp"
+#include "receivers/jaeger_thrift.hpp"
+#include "receivers/otlp_grpc_receiver.hpp"
+#include "receivers/otlp_http_receiver.hpp"
 #include "receivers/ring_receiver.hpp"
 #include "receivers/udp_receiver.hpp"
 #include "telemetry/logging.hpp"
@@ -21,7 +28,38 @@
 namespace tailgate {
 namespace {
 constexpr auto kStatsInterval = std::chrono::seconds(10);
+
+// The addresses a host:port names (numeric, or through the resolver); empty if it names none.
+std::vector<boost::asio::ip::tcp::endpoint> resolve(const std::string& endpoint) {
+  const auto colon = endpoint.rfind(':');
+  if (colon == std::string::npos) return {};
+  auto host = endpoint.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::resolver resolver(io);
+  boost::system::error_code ec;
+  std::vector<boost::asio::ip::tcp::endpoint> out;
+  for (const auto& e : resolver.resolve(host, endpoint.substr(colon + 1),
+                                        boost::asio::ip::tcp::resolver::numeric_service, ec)) {
+    out.push_back(e.endpoint());
+  }
+  return out;
 }
+
+// Whether exporting to `exporter` would reach our own OTLP receiver at `receiver`: the same port
+// on the same address, a wildcard, or loopback on both sides.
+bool reaches(const std::string& exporter, const std::string& receiver) {
+  for (const auto& to : resolve(exporter)) {
+    for (const auto& own : resolve(receiver)) {
+      if (to.port() != own.port() || own.port() == 0) continue;
+      const auto a = to.address(), b = own.address();
+      if (a == b || b.is_unspecified() || (a.is_loopback() && b.is_loopback())) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
 
 Agent::Agent(config::Config config)
     : config_(std::move(config)),
@@ -106,9 +144,36 @@ void Agent::start() {
                                               .count());
       },
       span_metrics_.get(), scrubber_.get());
-  if (config_.receivers.udp.enabled) {
-    udp_ =
-        std::make_unique<receivers::UdpReceiver>(config_.receivers.udp, pipeline_queue_, counters_);
+  const auto& rc = config_.receivers;
+  if (rc.otlp_grpc.enabled && reaches(config_.exporter.endpoint, rc.otlp_grpc.endpoint)) {
+    throw std::runtime_error("exporter.endpoint " + config_.exporter.endpoint +
+                             " is this agent's own receivers.otlp_grpc.endpoint " +
+                             rc.otlp_grpc.endpoint +
+                             ": kept spans would be received again without end; point the "
+                             "exporter at Jaeger or move the receiver");
+  }
+  using receivers::jaeger::Protocol;
+  const auto jaeger = [](Protocol protocol) -> receivers::DatagramDecoder {
+    return [protocol](std::span<const std::byte> datagram, model::SpanBatch& out) {
+      auto r = receivers::jaeger::decode_emit_batch(datagram, protocol, out);
+      return receivers::DatagramResult{
+          .spans = r.spans, .producer_losses = 0, .malformed = r.malformed, .error = r.error};
+    };
+  };
+  const auto add_udp = [this](const char* name, const config::UdpReceiverConfig& c,
+                              telemetry::Receiver kind, receivers::DatagramDecoder decoder) {
+    if (!c.enabled) return;
+    udp_receivers_.push_back(std::make_unique<receivers::UdpReceiver>(
+        name, c, kind, std::move(decoder), pipeline_queue_, counters_));
+  };
+  add_udp("udp", rc.udp, telemetry::Receiver::Udp, receivers::native_decoder());
+  add_udp("jaeger_compact", rc.jaeger_compact, telemetry::Receiver::JaegerCompact,
+          jaeger(Protocol::Compact));
+  add_udp("jaeger_binary", rc.jaeger_binary, telemetry::Receiver::JaegerBinary,
+          jaeger(Protocol::Binary));
+  if (rc.otlp_http.enabled) {
+    otlp_http_ =
+        std::make_unique<receivers::OtlpHttpReceiver>(rc.otlp_http, pipeline_queue_, counters_);
   }
   if (config_.receivers.ring.enabled) {
     ring_ = std::make_unique<receivers::RingReceiver>(config_.receivers.ring, pipeline_queue_,
@@ -123,10 +188,22 @@ void Agent::start() {
     ring_->start();
     spdlog::info("event=receiver_bound receiver=ring directory={}", ring_->directory());
   }
-  if (udp_) {
-    udp_->start();
-    spdlog::info("event=receiver_bound receiver=udp endpoint={} socket_buffer={}",
-                 udp_->local_endpoint(), udp_->socket_buffer_bytes());
+  for (const auto& udp : udp_receivers_) {
+    udp->start();
+    spdlog::info("event=receiver_bound receiver={} endpoint={} socket_buffer={}", udp->name(),
+                 udp->local_endpoint(), udp->socket_buffer_bytes());
+  }
+  if (otlp_http_) {
+    otlp_http_->start();
+    spdlog::info("event=receiver_bound receiver=otlp_http endpoint={}",
+                 otlp_http_->local_endpoint());
+  }
+  // gRPC serves from the moment it is built, so it comes last, once everything else is up.
+  if (rc.otlp_grpc.enabled) {
+    otlp_grpc_ =
+        std::make_unique<receivers::OtlpGrpcReceiver>(rc.otlp_grpc, pipeline_queue_, counters_);
+    spdlog::info("event=receiver_bound receiver=otlp_grpc endpoint={}",
+                 otlp_grpc_->local_endpoint());
   }
   if (config_.admin.enabled) {
     admin_ = std::make_unique<admin::AdminServer>(config_.admin, [this] { return snapshot(); });
@@ -143,8 +220,9 @@ admin::Snapshot Agent::snapshot() const {
   s.now_ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                             std::chrono::steady_clock::now().time_since_epoch())
                                             .count());
-  s.receivers_bound = (!config_.receivers.udp.enabled || udp_ != nullptr) &&
-                      (!config_.receivers.ring.enabled || ring_ != nullptr);
+  // Every enabled receiver is bound once start() has returned (it throws otherwise).
+  s.receivers_bound = (!config_.receivers.ring.enabled || ring_ != nullptr) &&
+                      (!config_.receivers.otlp_grpc.enabled || otlp_grpc_ != nullptr);
   s.gauges = {pipeline_queue_.size_spans(), config_.pipeline.queue_spans,
               export_queue_.size_spans(),   config_.exporter.queue_spans,
               export_queue_.size_bytes(),   start_time_unix_seconds_};
@@ -167,7 +245,9 @@ void Agent::stop_receivers() {
   // The admin server goes first: it reads the stages' state through snapshot().
   if (admin_) admin_->stop();
   if (ring_) ring_->stop();
-  if (udp_) udp_->stop();
+  if (otlp_grpc_) otlp_grpc_->stop();
+  if (otlp_http_) otlp_http_->stop();
+  for (const auto& udp : udp_receivers_) udp->stop();
   spdlog::info("event=receivers_stopped");
 }
 

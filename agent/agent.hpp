@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "model/span_queue.hpp"
@@ -15,6 +16,8 @@ namespace tailgate {
 namespace receivers {
 class UdpReceiver;
 class RingReceiver;
+class OtlpGrpcReceiver;
+class OtlpHttpReceiver;
 }  // namespace receivers
 namespace pipeline {
 class Pipeline;
@@ -62,8 +65,10 @@ class Agent final {
   std::unique_ptr<spanmetrics::SpanMetrics> span_metrics_;  ///< null when switched off
   std::unique_ptr<scrub::Scrubber> scrubber_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
-  std::unique_ptr<receivers::UdpReceiver> udp_;
+  std::vector<std::unique_ptr<receivers::UdpReceiver>> udp_receivers_;  ///< native and Jaeger
   std::unique_ptr<receivers::RingReceiver> ring_;
+  std::unique_ptr<receivers::OtlpGrpcReceiver> otlp_grpc_;
+  std::unique_ptr<receivers::OtlpHttpReceiver> otlp_http_;
   std::unique_ptr<admin::AdminServer> admin_;
   double start_time_unix_seconds_ = 0;
 };

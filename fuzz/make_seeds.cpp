@@ -2,7 +2,11 @@
 // start from and mutate. Usage: fuzz_make_seeds <fuzz/corpus directory>. The output is committed.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <thrift/protocol/TBinaryProtocol.h>
+#include <thrift/protocol/TCompactProtocol.h>
+#include <thrift/transport/TBufferTransports.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -12,7 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "jaeger/Agent.h"
 #include "model/span.hpp"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "shm/ring_layout.hpp"
 #include "shm/segment.hpp"
 #include "wire/encode.hpp"
@@ -76,6 +82,102 @@ void append_aligned(std::vector<std::byte>& out, std::span<const std::byte> rec)
   out.resize(wire::align_record(out.size()));
 }
 
+// A Jaeger batch as a client sends it: one span with tags, a log and a reference.
+std::vector<std::byte> jaeger_datagram(bool binary) {
+  namespace idl = tailgate::jaeger_idl;
+  namespace thrift = apache::thrift;
+  idl::Tag tag;
+  tag.key = "symbol";
+  tag.vType = idl::TagType::STRING;
+  tag.__set_vStr("BTCUSDT");
+  idl::Tag number;
+  number.key = "qty";
+  number.vType = idl::TagType::LONG;
+  number.__set_vLong(5);
+  idl::Batch batch;
+  batch.process.serviceName = "pricer";
+  batch.process.__set_tags({tag});
+  idl::Span span;
+  span.traceIdHigh = 1;
+  span.traceIdLow = 2;
+  span.spanId = 3;
+  span.parentSpanId = 4;
+  span.operationName = "quote";
+  span.flags = 1;
+  span.startTime = 1'700'000'000'000'000;
+  span.duration = 250;
+  span.__set_tags({tag, number});
+  idl::Log log;
+  log.timestamp = span.startTime + 1;
+  log.fields = {tag};
+  span.__set_logs({log});
+  idl::SpanRef ref;
+  ref.refType = idl::SpanRefType::FOLLOWS_FROM;
+  ref.traceIdHigh = 1;
+  ref.traceIdLow = 2;
+  ref.spanId = 9;
+  span.__set_references({ref});
+  batch.spans = {span};
+  auto buffer = std::make_shared<thrift::transport::TMemoryBuffer>();
+  std::unique_ptr<thrift::protocol::TProtocol> p;
+  if (binary) {
+    p = std::make_unique<thrift::protocol::TBinaryProtocol>(buffer);
+  } else {
+    p = std::make_unique<thrift::protocol::TCompactProtocol>(buffer);
+  }
+  p->writeMessageBegin("emitBatch", thrift::protocol::T_ONEWAY, 1);
+  idl::Agent_emitBatch_pargs args;
+  args.batch = &batch;
+  args.write(p.get());
+  p->writeMessageEnd();
+  const auto bytes = buffer->getBufferAsString();
+  std::vector<std::byte> out{std::byte{binary ? std::uint8_t{1} : std::uint8_t{0}}};
+  for (const char c : bytes) out.push_back(static_cast<std::byte>(c));
+  return out;
+}
+
+std::string otlp_request() {
+  opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest request;
+  auto* rs = request.add_resource_spans();
+  auto* kv = rs->mutable_resource()->add_attributes();
+  kv->set_key("service.name");
+  kv->mutable_value()->set_string_value("risk");
+  auto* span = rs->add_scope_spans()->add_spans();
+  span->set_trace_id(std::string(15, '\0') + "\x01");
+  span->set_span_id(std::string(7, '\0') + "\x02");
+  span->set_name("check_limits");
+  span->set_kind(opentelemetry::proto::trace::v1::Span::SPAN_KIND_SERVER);
+  span->set_start_time_unix_nano(1000);
+  span->set_end_time_unix_nano(2000);
+  auto* a = span->add_attributes();
+  a->set_key("books");
+  a->mutable_value()->mutable_array_value()->add_values()->set_string_value("fx");
+  span->add_events()->set_name("recomputed");
+  auto* link = span->add_links();
+  link->set_trace_id(span->trace_id());
+  link->set_span_id(std::string(7, '\0') + "\x03");
+  return request.SerializeAsString();
+}
+
+std::string gzip(const std::string& in) {
+  z_stream z{};
+  deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&z, in.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+void write_text(const fs::path& file, char mode, const std::string& body) {
+  const std::string bytes = mode + body;
+  write(file, std::as_bytes(std::span(bytes)));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,6 +232,22 @@ int main(int argc, char** argv) {
     ::unlink(segment->path().c_str());
   }
   fs::remove_all(dir);
+  // Jaeger datagrams in both protocols; OTLP/HTTP bodies in each encoding (first byte: the mode).
+  write(corpus / "fuzz_jaeger_thrift" / "compact", jaeger_datagram(false));
+  write(corpus / "fuzz_jaeger_thrift" / "binary", jaeger_datagram(true));
+  const auto request = otlp_request();
+  const std::string json =
+      R"({"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":)"
+      R"({"stringValue":"gw"}}]},"scopeSpans":[{"scope":{"name":"s"},"spans":[{"traceId":)"
+      R"("0102030405060708090a0b0c0d0e0f10","spanId":"0000000000000002","parentSpanId":)"
+      R"("0000000000000001","name":"route","kind":3,"startTimeUnixNano":"1000",)"
+      R"("endTimeUnixNano":"2000","attributes":[{"key":"n","value":{"intValue":"42"}}],)"
+      R"("links":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0000000000000009"}],)"
+      R"("status":{"code":2}}]}]}]})";
+  write_text(corpus / "fuzz_otlp_http" / "protobuf", '\0', request);
+  write_text(corpus / "fuzz_otlp_http" / "json", '\1', json);
+  write_text(corpus / "fuzz_otlp_http" / "protobuf-gzip", '\2', gzip(request));
+  write_text(corpus / "fuzz_otlp_http" / "json-gzip", '\3', gzip(json));
   std::cout << "seeds written under " << corpus << "\n";
   return 0;
 }

@@ -42,9 +42,24 @@ struct RingReceiverConfig {
   bool operator==(const RingReceiverConfig&) const = default;
 };
 
+/// OTLP over gRPC (TraceService/Export) or HTTP (POST /v1/traces, protobuf or JSON, gzip).
+struct OtlpReceiverConfig {
+  bool enabled = false;
+  std::string endpoint;  ///< host:port
+  /// Largest request accepted, after decompression; larger ones are refused whole.
+  std::size_t max_request_bytes = 4u << 20;
+  bool operator==(const OtlpReceiverConfig&) const = default;
+};
+
+// The drop-in receivers are off unless asked for: their ports are Jaeger's own, and a Jaeger
+// all-in-one on the same host (the exporter's default target) already holds them.
 struct ReceiversConfig {
   UdpReceiverConfig udp;
   RingReceiverConfig ring;
+  UdpReceiverConfig jaeger_compact{.enabled = false, .endpoint = "127.0.0.1:6831"};
+  UdpReceiverConfig jaeger_binary{.enabled = false, .endpoint = "127.0.0.1:6832"};
+  OtlpReceiverConfig otlp_grpc{.enabled = false, .endpoint = "127.0.0.1:4317"};
+  OtlpReceiverConfig otlp_http{.enabled = false, .endpoint = "127.0.0.1:4318"};
   bool operator==(const ReceiversConfig&) const = default;
 };
 

@@ -407,13 +407,32 @@ Config parse(const YAML::Node& root, const std::string& file) {
   admin.finish();
 
   auto receivers = top.child("receivers");
-  auto udp = receivers.child("udp");
-  auto& u = config.receivers.udp;
-  udp.read("enabled", u.enabled);
-  udp.read("endpoint", u.endpoint);
-  check_endpoint(udp, "endpoint", "receivers.udp.endpoint", u.endpoint);
-  udp.read_size("socket_buffer", u.socket_buffer_bytes);
-  udp.finish();
+  const auto read_udp = [&receivers](std::string_view name, UdpReceiverConfig& u) {
+    auto udp = receivers.child(name);
+    udp.read("enabled", u.enabled);
+    udp.read("endpoint", u.endpoint);
+    check_endpoint(udp, "endpoint", "receivers." + std::string(name) + ".endpoint", u.endpoint);
+    udp.read_size("socket_buffer", u.socket_buffer_bytes);
+    udp.finish();
+  };
+  read_udp("udp", config.receivers.udp);
+  read_udp("jaeger_compact", config.receivers.jaeger_compact);
+  read_udp("jaeger_binary", config.receivers.jaeger_binary);
+  const auto read_otlp = [&receivers](std::string_view name, OtlpReceiverConfig& o) {
+    auto otlp = receivers.child(name);
+    otlp.read("enabled", o.enabled);
+    otlp.read("endpoint", o.endpoint);
+    check_endpoint(otlp, "endpoint", "receivers." + std::string(name) + ".endpoint", o.endpoint);
+    otlp.read_size("max_request_bytes", o.max_request_bytes);
+    if (o.max_request_bytes < 1024 || o.max_request_bytes > (1u << 30)) {
+      otlp.fail(otlp.at("max_request_bytes"),
+                "receivers." + std::string(name) + ".max_request_bytes",
+                "expected a size from 1KiB to 1GiB");
+    }
+    otlp.finish();
+  };
+  read_otlp("otlp_grpc", config.receivers.otlp_grpc);
+  read_otlp("otlp_http", config.receivers.otlp_http);
   auto ring = receivers.child("ring");
   auto& r = config.receivers.ring;
   ring.read("enabled", r.enabled);

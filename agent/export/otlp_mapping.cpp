@@ -58,6 +58,14 @@ void to_otlp(const model::Span& span, otlp::trace::v1::Span& out) {
     event->set_name(e.name);
     to_otlp(e.attributes, *event->mutable_attributes());
   }
+  out.mutable_links()->Reserve(static_cast<int>(span.links.size()));
+  for (const auto& l : span.links) {
+    auto* link = out.add_links();
+    link->set_trace_id(l.trace_id.data(), l.trace_id.size());
+    link->set_span_id(l.span_id.data(), l.span_id.size());
+    if (!l.trace_state.empty()) link->set_trace_state(l.trace_state);
+    to_otlp(l.attributes, *link->mutable_attributes());
+  }
   if (span.status != model::StatusCode::Unset || !span.status_message.empty()) {
     auto* status = out.mutable_status();
     status->set_code(static_cast<otlp::trace::v1::Status::StatusCode>(span.status));
@@ -84,7 +92,12 @@ void append_spans(std::span<const model::Span> spans,
       if (resource != nullptr)
         to_otlp(resource->attributes, *rs->mutable_resource()->mutable_attributes());
       scope = rs->add_scope_spans();
-      scope->mutable_scope()->set_name(kScopeName);
+      if (resource != nullptr && !resource->scope.name.empty()) {
+        scope->mutable_scope()->set_name(resource->scope.name);
+        scope->mutable_scope()->set_version(resource->scope.version);
+      } else {
+        scope->mutable_scope()->set_name(kScopeName);
+      }
       groups.emplace_back(resource, scope);
     }
     to_otlp(span, *scope->add_spans());

@@ -42,10 +42,30 @@ struct Event {
   bool operator==(const Event&) const = default;
 };
 
-/// What produced the spans (service.name, host.name, ...): sent once per producer, shared by
-/// every span from it, so the exporter can group spans by resource without comparing strings.
+/// A span's relation to another span that is not its parent (OTLP link; Jaeger FOLLOWS_FROM).
+struct Link {
+  TraceId trace_id{};
+  SpanId span_id{};
+  std::string trace_state;
+  std::vector<Attribute> attributes;
+  bool operator==(const Link&) const = default;
+};
+
+/// The library that recorded the spans (OTLP's instrumentation scope). Empty for tailgate's own
+/// clients, which the exporter names itself.
+struct InstrumentationScope {
+  std::string name;
+  std::string version;
+  bool operator==(const InstrumentationScope&) const = default;
+};
+
+/// What produced the spans (service.name, host.name, ...) and with which library: sent once per
+/// producer (or request), shared by every span from it, so the exporter can group spans by
+/// resource without comparing strings. The scope lives here rather than in each span for the
+/// same reason: it is per producer, and a span's bytes are what the trace table buffers.
 struct Resource {
   std::vector<Attribute> attributes;
+  InstrumentationScope scope;
   bool operator==(const Resource&) const = default;
 };
 
@@ -68,6 +88,7 @@ struct Span {
   std::string trace_state;  ///< W3C tracestate as received
   std::vector<Attribute> attributes;
   std::vector<Event> events;
+  std::vector<Link> links;
   std::uint32_t dropped_attributes = 0;      ///< left out by limits (OTLP dropped_attributes_count)
   std::uint32_t dropped_events = 0;          ///< left out by limits (OTLP dropped_events_count)
   std::shared_ptr<const Resource> resource;  ///< never null once decoded
@@ -99,6 +120,8 @@ using SpanBatch = std::vector<Span>;
                   heap(span.trace_state) + attributes(span.attributes) +
                   span.events.capacity() * sizeof(Event);
   for (const auto& e : span.events) n += heap(e.name) + attributes(e.attributes);
+  n += span.links.capacity() * sizeof(Link);
+  for (const auto& l : span.links) n += heap(l.trace_state) + attributes(l.attributes);
   return n;
 }
 

@@ -70,13 +70,31 @@ std::string to_endpoint(const sockaddr_storage& addr) {
 
 }  // namespace
 
-UdpReceiver::UdpReceiver(const config::UdpReceiverConfig& config, model::SpanQueue& out,
+DatagramDecoder native_decoder() {
+  return [](std::span<const std::byte> datagram, model::SpanBatch& out) {
+    const auto r = wire::decode_datagram(datagram, out);
+    return DatagramResult{.spans = r.spans,
+                          .producer_losses = r.producer_losses,
+                          .malformed = r.malformed_records,
+                          .error = r.malformed_records > 0
+                                       ? std::string(wire::to_string(r.first_error))
+                                       : std::string()};
+  };
+}
+
+UdpReceiver::UdpReceiver(std::string name, const config::UdpReceiverConfig& config,
+                         telemetry::Receiver kind, DatagramDecoder decoder, model::SpanQueue& out,
                          telemetry::Counters& counters)
-    : out_(out), counters_(counters) {
+    : name_(std::move(name)),
+      kind_(kind),
+      decode_(std::move(decoder)),
+      out_(out),
+      counters_(counters) {
   socklen_t len = 0;
   auto addr = resolve(config.endpoint, len);
   fd_ = ::socket(addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd_ < 0) throw os_error("udp socket for " + config.endpoint);
+  const auto where = "receivers." + name_ + ".endpoint " + config.endpoint;
+  if (fd_ < 0) throw os_error("udp socket for " + where);
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) {
     ::close(fd_);
@@ -99,13 +117,15 @@ UdpReceiver::UdpReceiver(const config::UdpReceiverConfig& config, model::SpanQue
   ::getsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &granted, &granted_len);
   socket_buffer_bytes_ = static_cast<std::size_t>(granted);
   if (socket_buffer_bytes_ < config.socket_buffer_bytes) {
-    spdlog::warn("event=udp_buffer_capped requested={} granted={} hint=raise_net.core.rmem_max",
-                 config.socket_buffer_bytes, socket_buffer_bytes_);
+    spdlog::warn(
+        "event=udp_buffer_capped receiver={} requested={} granted={} "
+        "hint=raise_net.core.rmem_max",
+        name_, config.socket_buffer_bytes, socket_buffer_bytes_);
   }
   const int on = 1;
   ::setsockopt(fd_, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on);
   if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
-    throw fail("bind udp " + config.endpoint);
+    throw fail("cannot bind " + where);
   }
   sockaddr_storage bound{};
   socklen_t bound_len = sizeof bound;
@@ -161,7 +181,8 @@ void UdpReceiver::run() noexcept {
     const int got = ::recvmmsg(fd_, msgs.data(), kBatchDatagrams, MSG_DONTWAIT, nullptr);
     if (got <= 0) {
       if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        spdlog::error("event=udp_receive_failed error=\"{}\"", std::strerror(errno));
+        spdlog::error("event=udp_receive_failed receiver={} error=\"{}\"", name_,
+                      std::strerror(errno));
       }
       if (stopping_.load(std::memory_order_relaxed)) break;
       ::poll(fds, 2, -1);
@@ -181,19 +202,20 @@ void UdpReceiver::run() noexcept {
       const auto size = msgs[static_cast<std::size_t>(i)].msg_len;
       const auto datagram = std::span<const std::byte>(
           buffers.data() + static_cast<std::size_t>(i) * kDatagramBuffer, size);
-      const auto result = wire::decode_datagram(datagram, batch);
+      const auto result = decode_(datagram, batch);
       counters_.datagrams_received.fetch_add(1, std::memory_order_relaxed);
-      counters_.add_received(telemetry::Receiver::Udp, result.spans);
+      counters_.add_received(kind_, result.spans);
       if (result.producer_losses > 0) {
         counters_.add_dropped(telemetry::DropReason::ProducerLoss, result.producer_losses);
       }
-      if (result.malformed_records > 0) {
-        counters_.add_dropped(telemetry::DropReason::Malformed, result.malformed_records);
-        malformed_since_log += result.malformed_records;
+      if (result.malformed > 0) {
+        counters_.add_dropped(telemetry::DropReason::Malformed, result.malformed);
+        malformed_since_log += result.malformed;
         const auto now = std::chrono::steady_clock::now();
         if (now - last_malformed_log >= kMalformedLogInterval) {
-          spdlog::warn("event=udp_malformed records={} last_error={} datagram_bytes={}",
-                       malformed_since_log, wire::to_string(result.first_error), size);
+          spdlog::warn(
+              "event=udp_malformed receiver={} records={} last_error=\"{}\" datagram_bytes={}",
+              name_, malformed_since_log, result.error, size);
           malformed_since_log = 0;
           last_malformed_log = now;
         }

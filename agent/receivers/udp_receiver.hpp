@@ -1,12 +1,15 @@
 #pragma once
-// The native UDP receiver: datagrams of wire records (wire/span_record.hpp), received in batches
-// with recvmmsg on its own thread, decoded, and handed to the pipeline's queue. Binding happens in
-// the constructor, so a bad endpoint or a taken port fails start-up with a clear error. Bad
-// datagrams are counted and dropped; kernel-side drops are read from SO_RXQ_OVFL and counted.
+// A UDP receiver: datagrams received in batches with recvmmsg on its own thread, decoded by the
+// receiver's decoder, and handed to the pipeline's queue. The native receiver decodes wire
+// records (wire/span_record.hpp); the Jaeger receivers decode Thrift (jaeger_thrift.hpp). Binding
+// happens in the constructor, so a bad endpoint or a taken port fails start-up with a clear error.
+// Bad datagrams are counted and dropped; kernel-side drops are read from SO_RXQ_OVFL and counted.
 // start()/stop() are called by the Agent's thread; everything else runs on the receiver thread.
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <thread>
 
@@ -16,11 +19,26 @@
 
 namespace tailgate::receivers {
 
+/// What one datagram gave: spans appended, spans its producer reported lost, records (or whole
+/// datagrams) that did not decode, and the first problem's description for the log.
+struct DatagramResult {
+  std::size_t spans = 0;
+  std::size_t producer_losses = 0;
+  std::size_t malformed = 0;
+  std::string error;
+};
+using DatagramDecoder =
+    std::function<DatagramResult(std::span<const std::byte> datagram, model::SpanBatch& out)>;
+
+/// tailgate's own datagrams of wire records.
+[[nodiscard]] DatagramDecoder native_decoder();
+
 class UdpReceiver final {
  public:
   /// Binds the socket. Throws std::system_error (or std::invalid_argument) naming the endpoint.
-  UdpReceiver(const config::UdpReceiverConfig& config, model::SpanQueue& out,
-              telemetry::Counters& counters);
+  /// `name` names the receiver in logs; `kind` is what its spans count as received from.
+  UdpReceiver(std::string name, const config::UdpReceiverConfig& config, telemetry::Receiver kind,
+              DatagramDecoder decoder, model::SpanQueue& out, telemetry::Counters& counters);
   ~UdpReceiver();
   UdpReceiver(const UdpReceiver&) = delete;
   UdpReceiver& operator=(const UdpReceiver&) = delete;
@@ -29,6 +47,7 @@ class UdpReceiver final {
   /// Stops receiving and joins the thread; datagrams already read are handed on first.
   void stop();
 
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
   /// The bound address, e.g. "127.0.0.1:6830" (the real port when 0 was asked for).
   [[nodiscard]] const std::string& local_endpoint() const noexcept { return local_endpoint_; }
   /// SO_RCVBUF as the kernel granted it (Linux reports twice the requested bytes).
@@ -37,6 +56,9 @@ class UdpReceiver final {
  private:
   void run() noexcept;
 
+  std::string name_;
+  telemetry::Receiver kind_;
+  DatagramDecoder decode_;
   model::SpanQueue& out_;
   telemetry::Counters& counters_;
   int fd_ = -1;

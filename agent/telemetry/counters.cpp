@@ -8,6 +8,14 @@ std::string_view to_string(Receiver r) noexcept {
       return "udp";
     case Receiver::Ring:
       return "ring";
+    case Receiver::JaegerCompact:
+      return "jaeger_compact";
+    case Receiver::JaegerBinary:
+      return "jaeger_binary";
+    case Receiver::OtlpGrpc:
+      return "otlp_grpc";
+    case Receiver::OtlpHttp:
+      return "otlp_http";
     case Receiver::kCount:
       break;
   }

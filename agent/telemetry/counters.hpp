@@ -15,7 +15,15 @@
 
 namespace tailgate::telemetry {
 
-enum class Receiver : std::uint8_t { Udp, Ring, kCount };
+enum class Receiver : std::uint8_t {
+  Udp,            ///< tailgate's own datagrams
+  Ring,           ///< shared-memory segments
+  JaegerCompact,  ///< Jaeger Thrift, compact protocol (UDP 6831)
+  JaegerBinary,   ///< Jaeger Thrift, binary protocol (UDP 6832)
+  OtlpGrpc,       ///< OTLP/gRPC (4317)
+  OtlpHttp,       ///< OTLP/HTTP (4318)
+  kCount
+};
 [[nodiscard]] std::string_view to_string(Receiver r) noexcept;
 
 enum class DropReason : std::uint8_t {
@@ -101,6 +109,9 @@ struct Counters {
   Counter ring_segments_attached{0};  ///< gauge
   Counter ring_segments_refused{0};
   Counter ring_producers_reaped{0};  ///< producers found dead, drained and removed
+  /// OTLP requests answered "retry later" (gRPC UNAVAILABLE, HTTP 503) because the pipeline's
+  /// queue was full: not received, not lost; the sender retries.
+  Counter otlp_requests_refused{0};
   Counter config_reloads_ok{0};
   Counter config_reloads_failed{0};
 

@@ -40,6 +40,9 @@ void prometheus_text(Exposition& w, const Counters& c, const Gauges& g,
           static_cast<double>(get(c.ring_segments_attached)));
   w.counter("tailgate_ring_segments_refused_total",
             "Segments refused (bad magic, layout version or sizes).", get(c.ring_segments_refused));
+  w.counter("tailgate_otlp_requests_refused_total",
+            "OTLP requests answered retry-later because the pipeline queue was full.",
+            get(c.otlp_requests_refused));
   w.counter("tailgate_ring_producers_reaped_total",
             "Producers found dead, drained and their segments removed.",
             get(c.ring_producers_reaped));

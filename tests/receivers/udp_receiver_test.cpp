@@ -61,7 +61,8 @@ model::SpanBatch collect(model::SpanQueue& q, std::size_t want) {
 TEST_CASE("spans sent over UDP arrive decoded with their resource", "[receivers]") {
   telemetry::Counters counters;
   model::SpanQueue queue(10000);
-  receivers::UdpReceiver receiver({.endpoint = "127.0.0.1:0"}, queue, counters);
+  receivers::UdpReceiver receiver("udp", {.endpoint = "127.0.0.1:0"}, telemetry::Receiver::Udp,
+                                  receivers::native_decoder(), queue, counters);
   receiver.start();
   Sender sender(receiver.local_endpoint());
   for (std::uint64_t t = 0; t < 10; ++t) sender.send(datagram_of(t, 4));
@@ -78,7 +79,8 @@ TEST_CASE("a malformed datagram is counted and dropped, and the next one is serv
           "[receivers]") {
   telemetry::Counters counters;
   model::SpanQueue queue(10000);
-  receivers::UdpReceiver receiver({.endpoint = "127.0.0.1:0"}, queue, counters);
+  receivers::UdpReceiver receiver("udp", {.endpoint = "127.0.0.1:0"}, telemetry::Receiver::Udp,
+                                  receivers::native_decoder(), queue, counters);
   receiver.start();
   Sender sender(receiver.local_endpoint());
   const std::vector<std::byte> garbage(100, std::byte{0xAB});
@@ -97,7 +99,8 @@ TEST_CASE("a full pipeline queue drops and counts instead of blocking the receiv
           "[receivers]") {
   telemetry::Counters counters;
   model::SpanQueue queue(5);
-  receivers::UdpReceiver receiver({.endpoint = "127.0.0.1:0"}, queue, counters);
+  receivers::UdpReceiver receiver("udp", {.endpoint = "127.0.0.1:0"}, telemetry::Receiver::Udp,
+                                  receivers::native_decoder(), queue, counters);
   receiver.start();
   Sender sender(receiver.local_endpoint());
   for (std::uint64_t t = 0; t < 5; ++t) sender.send(datagram_of(t, 4));
@@ -113,9 +116,12 @@ TEST_CASE("a full pipeline queue drops and counts instead of blocking the receiv
 TEST_CASE("binding a taken port fails with the endpoint named", "[receivers]") {
   telemetry::Counters counters;
   model::SpanQueue queue(10);
-  receivers::UdpReceiver first({.endpoint = "127.0.0.1:0"}, queue, counters);
+  receivers::UdpReceiver first("udp", {.endpoint = "127.0.0.1:0"}, telemetry::Receiver::Udp,
+                               receivers::native_decoder(), queue, counters);
   try {
-    receivers::UdpReceiver second({.endpoint = first.local_endpoint()}, queue, counters);
+    receivers::UdpReceiver second("udp", {.endpoint = first.local_endpoint()},
+                                  telemetry::Receiver::Udp, receivers::native_decoder(), queue,
+                                  counters);
     FAIL("second bind succeeded");
   } catch (const std::system_error& e) {
     CHECK_THAT(e.what(), Catch::Matchers::Contains(first.local_endpoint()));

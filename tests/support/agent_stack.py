@@ -4,6 +4,7 @@ The binaries come from the environment ctest sets (TAILGATE_SINK_BIN, TAILGATE_A
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -18,7 +19,8 @@ KEEP_ALL = ("sampling:\n  decision_wait: 100ms\n"
 class Stack:
     """tailgate-sink and the agent, on 127.0.0.1 with kernel-picked ports, in a temp dir."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, receivers=""):
+        """`receivers`: more YAML under receivers: (two-space indented), e.g. the drop-in ones."""
         self.tmp = tmp
         self.ring = os.path.join(tmp, "ring")
         self.jsonl = os.path.join(tmp, "spans.jsonl")
@@ -32,6 +34,7 @@ class Stack:
         with open(config, "w") as f:
             f.write("receivers:\n  udp:\n    enabled: false\n"
                     f"  ring:\n    directory: {self.ring}\n    scan_interval: 50ms\n"
+                    + receivers +
                     "admin:\n  endpoint: 127.0.0.1:0\n"
                     f"exporter:\n  endpoint: 127.0.0.1:{m.group(1)}\n  max_batch_delay: 50ms\n"
                     + KEEP_ALL)
@@ -39,6 +42,15 @@ class Stack:
                                       stdout=subprocess.DEVNULL,
                                       stderr=open(os.path.join(tmp, "agent.err"), "w"))
         assert wait_for(os.path.join(tmp, "agent.err"), r"event=agent_ready", 10), self.log()
+
+    def endpoint(self, receiver):
+        """Where a receiver was bound (kernel-picked ports), from the agent's log."""
+        m = re.search(rf"event=receiver_bound receiver={receiver} endpoint=(\S+)", self.log())
+        assert m, f"{receiver} not bound:\n" + self.log()
+        return m.group(1)
+
+    def port(self, receiver):
+        return int(self.endpoint(receiver).rsplit(":", 1)[1])
 
     def log(self):
         with open(os.path.join(self.tmp, "agent.err")) as f:

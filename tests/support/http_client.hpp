@@ -16,6 +16,7 @@ struct HttpResult {
   std::string body;
   std::string content_type;
   std::string allow;
+  std::string retry_after;
 };
 
 inline HttpResult http_request(const std::string& host, int port, const std::string& target,
@@ -39,6 +40,34 @@ inline HttpResult http_request(const std::string& host, int port, const std::str
   stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
   return {res.result_int(), res.body(), std::string(res[http::field::content_type]),
           std::string(res[http::field::allow])};
+}
+
+/// A POST with a body (OTLP/HTTP tests).
+inline HttpResult http_post(int port, const std::string& target, const std::string& content_type,
+                            const std::string& body, const std::string& content_encoding = {}) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  boost::asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.expires_after(std::chrono::seconds(10));
+  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
+                                                static_cast<unsigned short>(port)));
+  http::request<http::string_body> req(http::verb::post, target, 11);
+  req.set(http::field::host, "127.0.0.1");
+  if (!content_type.empty()) req.set(http::field::content_type, content_type);
+  if (!content_encoding.empty()) req.set(http::field::content_encoding, content_encoding);
+  req.body() = body;
+  req.prepare_payload();
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 << 20);
+  http::read(stream, buffer, parser);
+  const auto& res = parser.get();
+  beast::error_code ignored;
+  stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+  return {res.result_int(), res.body(), std::string(res[http::field::content_type]),
+          std::string(res[http::field::allow]), std::string(res[http::field::retry_after])};
 }
 
 inline HttpResult http_get(int port, const std::string& target, const std::string& accept = {}) {

@@ -33,7 +33,15 @@ nlohmann::json to_json_attributes(const Repeated& attributes) {
   return out;
 }
 
-nlohmann::json to_json(const otlp::trace::v1::Span& s, const otlp::resource::v1::Resource& r) {
+nlohmann::json to_json(const otlp::trace::v1::Span& s, const otlp::resource::v1::Resource& r,
+                       const otlp::common::v1::InstrumentationScope& scope) {
+  nlohmann::json links = nlohmann::json::array();
+  for (const auto& l : s.links()) {
+    links.push_back({{"trace_id", to_hex(l.trace_id())},
+                     {"span_id", to_hex(l.span_id())},
+                     {"trace_state", l.trace_state()},
+                     {"attributes", to_json_attributes(l.attributes())}});
+  }
   nlohmann::json events = nlohmann::json::array();
   for (const auto& e : s.events()) {
     events.push_back({{"time_unix_ns", e.time_unix_nano()},
@@ -55,6 +63,8 @@ nlohmann::json to_json(const otlp::trace::v1::Span& s, const otlp::resource::v1:
           {"dropped_attributes_count", s.dropped_attributes_count()},
           {"events", events},
           {"dropped_events_count", s.dropped_events_count()},
+          {"links", links},
+          {"scope", {{"name", scope.name()}, {"version", scope.version()}}},
           {"resource", to_json_attributes(r.attributes())}};
 }
 
@@ -138,7 +148,7 @@ grpc::ServerUnaryReactor* OtlpSink::Export(
         ++stats_.spans_by_policy[policy.empty() ? "(none)" : policy];
         if (span.status().code() == otlp::trace::v1::Status::STATUS_CODE_ERROR)
           ++stats_.error_spans;
-        if (jsonl_.is_open()) jsonl_ << to_json(span, rs.resource()).dump() << '\n';
+        if (jsonl_.is_open()) jsonl_ << to_json(span, rs.resource(), ss.scope()).dump() << '\n';
         if (options_.keep_spans) spans_.push_back({span, rs.resource()});
       }
     }

@@ -1,0 +1,240 @@
+#include "receivers/otlp_decode.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include <google/protobuf/util/json_util.h>
+#include <nlohmann/json.hpp>
+
+#include "receivers/base64.hpp"
+
+namespace tailgate::receivers::otlp {
+namespace {
+
+namespace common = opentelemetry::proto::common::v1;
+namespace trace = opentelemetry::proto::trace::v1;
+
+nlohmann::json json_of(const common::AnyValue& v, int depth);
+
+nlohmann::json json_of(const common::KeyValueList& list, int depth) {
+  auto out = nlohmann::json::object();
+  for (const auto& kv : list.values()) out[kv.key()] = json_of(kv.value(), depth + 1);
+  return out;
+}
+
+// Depth is bounded by protobuf's own parse limit (100); the check keeps the recursion honest.
+nlohmann::json json_of(const common::AnyValue& v, int depth) {
+  if (depth > 100) return nullptr;
+  switch (v.value_case()) {
+    case common::AnyValue::kStringValue:
+      return v.string_value();
+    case common::AnyValue::kBoolValue:
+      return v.bool_value();
+    case common::AnyValue::kIntValue:
+      return v.int_value();
+    case common::AnyValue::kDoubleValue:
+      return std::isfinite(v.double_value()) ? nlohmann::json(v.double_value()) : nullptr;
+    case common::AnyValue::kBytesValue:
+      return base64(v.bytes_value());
+    case common::AnyValue::kArrayValue: {
+      auto out = nlohmann::json::array();
+      for (const auto& item : v.array_value().values()) out.push_back(json_of(item, depth + 1));
+      return out;
+    }
+    case common::AnyValue::kKvlistValue:
+      return json_of(v.kvlist_value(), depth);
+    default:
+      return nullptr;
+  }
+}
+
+model::AttributeValue value_of(const common::AnyValue& v) {
+  switch (v.value_case()) {
+    case common::AnyValue::kStringValue:
+      return v.string_value();
+    case common::AnyValue::kBoolValue:
+      return v.bool_value();
+    case common::AnyValue::kIntValue:
+      return static_cast<std::int64_t>(v.int_value());
+    case common::AnyValue::kDoubleValue:
+      return v.double_value();
+    case common::AnyValue::kBytesValue:
+      return base64(v.bytes_value());
+    case common::AnyValue::kArrayValue:
+    case common::AnyValue::kKvlistValue:
+      return json_of(v, 0).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    default:
+      return std::string();
+  }
+}
+
+template <typename Repeated>
+std::vector<model::Attribute> attributes_of(const Repeated& in) {
+  std::vector<model::Attribute> out;
+  out.reserve(static_cast<std::size_t>(in.size()));
+  for (const auto& kv : in) out.push_back({kv.key(), value_of(kv.value())});
+  return out;
+}
+
+template <std::size_t N>
+bool id_of(const std::string& bytes, std::array<std::uint8_t, N>& out) {
+  if (bytes.size() != N) return false;
+  std::copy(bytes.begin(), bytes.end(), out.begin());
+  return std::any_of(out.begin(), out.end(), [](std::uint8_t b) { return b != 0; });
+}
+
+// Why a span is refused, or nullptr.
+const char* map_span(const trace::Span& in, model::Span& span) {
+  if (!id_of(in.trace_id(), span.trace_id)) return "trace_id must be 16 bytes, not all zero";
+  if (!id_of(in.span_id(), span.span_id)) return "span_id must be 8 bytes, not all zero";
+  if (!in.parent_span_id().empty() && !id_of(in.parent_span_id(), span.parent_span_id)) {
+    return "parent_span_id must be empty or 8 bytes";
+  }
+  span.trace_state = in.trace_state();
+  span.trace_flags = static_cast<std::uint8_t>(in.flags() & 0xFF);
+  span.name = in.name();
+  const auto kind = static_cast<int>(in.kind());
+  span.kind =
+      kind >= 0 && kind <= 5 ? static_cast<model::SpanKind>(kind) : model::SpanKind::Unspecified;
+  span.start_unix_ns = in.start_time_unix_nano();
+  span.end_unix_ns = in.end_time_unix_nano();
+  span.attributes = attributes_of(in.attributes());
+  span.dropped_attributes = in.dropped_attributes_count();
+  span.events.reserve(static_cast<std::size_t>(in.events_size()));
+  for (const auto& e : in.events()) {
+    span.events.push_back({.time_unix_ns = e.time_unix_nano(),
+                           .name = e.name(),
+                           .attributes = attributes_of(e.attributes())});
+  }
+  span.dropped_events = in.dropped_events_count();
+  span.links.reserve(static_cast<std::size_t>(in.links_size()));
+  for (const auto& l : in.links()) {
+    model::Link link;
+    if (!id_of(l.trace_id(), link.trace_id) || !id_of(l.span_id(), link.span_id)) continue;
+    link.trace_state = l.trace_state();
+    link.attributes = attributes_of(l.attributes());
+    span.links.push_back(std::move(link));
+  }
+  const auto code = static_cast<int>(in.status().code());
+  span.status =
+      code >= 0 && code <= 2 ? static_cast<model::StatusCode>(code) : model::StatusCode::Unset;
+  span.status_message = in.status().message();
+  // OTLP's flags say whether the parent is remote (bit 8: known, bit 9: remote); SDKs that do not
+  // set them get the convention that a server or consumer span is where a trace enters.
+  constexpr std::uint32_t kHasIsRemote = 0x100, kIsRemote = 0x200;
+  if (!span.is_root()) {
+    span.parent_is_remote =
+        (in.flags() & kHasIsRemote) != 0
+            ? (in.flags() & kIsRemote) != 0
+            : span.kind == model::SpanKind::Server || span.kind == model::SpanKind::Consumer;
+  }
+  return nullptr;
+}
+
+// OTLP/JSON writes ids as hex; protobuf's JSON mapping expects bytes as base64.
+bool hex_to_base64(nlohmann::json& field) {
+  if (!field.is_string()) return field.is_null();
+  const auto& hex = field.get_ref<const std::string&>();
+  if (hex.size() % 2 != 0) return false;
+  std::string bytes(hex.size() / 2, '\0');
+  const auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    bytes[i] = static_cast<char>(hi << 4 | lo);
+  }
+  field = base64(bytes);
+  return true;
+}
+
+bool convert_ids(nlohmann::json& object, std::initializer_list<const char*> keys) {
+  if (!object.is_object()) return true;  // the protobuf parser says what is wrong with it
+  for (const char* key : keys) {
+    if (auto it = object.find(key); it != object.end() && !hex_to_base64(*it)) return false;
+  }
+  return true;
+}
+
+nlohmann::json* find_array(nlohmann::json& object, const char* camel, const char* snake) {
+  if (!object.is_object()) return nullptr;
+  for (const char* name : {camel, snake}) {
+    if (auto it = object.find(name); it != object.end() && it->is_array()) return &*it;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+IngestResult from_otlp(const pb::ExportTraceServiceRequest& request, model::SpanBatch& out) {
+  IngestResult result;
+  for (const auto& rs : request.resource_spans()) {
+    auto resource_attributes = attributes_of(rs.resource().attributes());
+    for (const auto& ss : rs.scope_spans()) {
+      if (ss.spans().empty()) continue;
+      auto resource = std::make_shared<model::Resource>();
+      resource->attributes = resource_attributes;
+      resource->scope = {ss.scope().name(), ss.scope().version()};
+      const std::shared_ptr<const model::Resource> shared = std::move(resource);
+      for (const auto& in : ss.spans()) {
+        model::Span span;
+        if (const char* why = map_span(in, span)) {
+          ++result.rejected;
+          if (result.error.empty()) result.error = why;
+          continue;
+        }
+        span.resource = shared;
+        out.push_back(std::move(span));
+        ++result.spans;
+      }
+    }
+  }
+  return result;
+}
+
+std::string parse_json(std::string_view text, pb::ExportTraceServiceRequest& request) {
+  auto json = nlohmann::json::parse(text, nullptr, false);
+  if (json.is_discarded()) return "not JSON";
+  if (auto* resource_spans = find_array(json, "resourceSpans", "resource_spans")) {
+    for (auto& rs : *resource_spans) {
+      auto* scope_spans = find_array(rs, "scopeSpans", "scope_spans");
+      if (scope_spans == nullptr) continue;
+      for (auto& ss : *scope_spans) {
+        auto* spans = find_array(ss, "spans", "spans");
+        if (spans == nullptr) continue;
+        for (auto& span : *spans) {
+          if (!convert_ids(span, {"traceId", "trace_id", "spanId", "span_id", "parentSpanId",
+                                  "parent_span_id"})) {
+            return "an id is not hex";
+          }
+          if (auto* links = find_array(span, "links", "links")) {
+            for (auto& link : *links) {
+              if (!convert_ids(link, {"traceId", "trace_id", "spanId", "span_id"})) {
+                return "a link id is not hex";
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;  // as OTLP asks of receivers: newer senders add fields
+  const auto status = google::protobuf::util::JsonStringToMessage(json.dump(), &request, options);
+  if (!status.ok()) return std::string(status.message());
+  return {};
+}
+
+std::string to_json(const pb::ExportTraceServiceResponse& response) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  (void)google::protobuf::util::MessageToJsonString(response, &out, options);
+  return out;
+}
+
+}  // namespace tailgate::receivers::otlp

@@ -1,0 +1,36 @@
+#pragma once
+// OTLP trace requests into the agent's span model: shared by the gRPC and HTTP receivers (and the
+// fuzz target). A span with an id of the wrong length or all zeros is rejected (and counted by the
+// caller as OTLP's partial success); the rest of the request is kept. Attribute values that the
+// model has no type for follow OpenTelemetry's rule for such exporters: arrays and maps as JSON
+// text, bytes as base64. Pure; any thread.
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "model/span.hpp"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+
+namespace tailgate::receivers::otlp {
+
+namespace pb = opentelemetry::proto::collector::trace::v1;
+
+struct IngestResult {
+  std::size_t spans = 0;     ///< appended
+  std::size_t rejected = 0;  ///< refused (bad ids)
+  std::string error;         ///< why the first was refused
+};
+
+/// Appends the request's valid spans to `out`.
+IngestResult from_otlp(const pb::ExportTraceServiceRequest& request, model::SpanBatch& out);
+
+/// OTLP/JSON (ids as hex, enums as numbers, lowerCamelCase names) into a request. Returns an
+/// empty string, or why the text is not an OTLP trace request.
+std::string parse_json(std::string_view text, pb::ExportTraceServiceRequest& request);
+
+/// The response in OTLP/JSON.
+std::string to_json(const pb::ExportTraceServiceResponse& response);
+
+}  // namespace tailgate::receivers::otlp

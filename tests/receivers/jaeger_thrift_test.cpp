@@ -1,0 +1,355 @@
+// Jaeger emitBatch datagrams made with Apache Thrift's own writer (compact and binary), decoded by
+// the receiver's decoder; then hostile ones made by hand, byte by byte. A real UDP socket at the
+// end: a Jaeger receiver bound on 127.0.0.1 serves the next datagram after garbage.
+#include "receivers/jaeger_thrift.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <thrift/protocol/TBinaryProtocol.h>
+#include <thrift/protocol/TCompactProtocol.h>
+#include <thrift/transport/TBufferTransports.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "jaeger/Agent.h"
+#include "receivers/udp_receiver.hpp"
+
+using namespace tailgate;
+using namespace std::chrono_literals;
+using receivers::jaeger::decode_emit_batch;
+using receivers::jaeger::Protocol;
+namespace idl = tailgate::jaeger_idl;
+namespace thrift = apache::thrift;
+
+namespace {
+
+idl::Tag tag(const std::string& key, const std::string& v) {
+  idl::Tag t;
+  t.key = key;
+  t.vType = idl::TagType::STRING;
+  t.__set_vStr(v);
+  return t;
+}
+idl::Tag tag(const std::string& key, std::int64_t v) {
+  idl::Tag t;
+  t.key = key;
+  t.vType = idl::TagType::LONG;
+  t.__set_vLong(v);
+  return t;
+}
+idl::Tag tag(const std::string& key, bool v) {
+  idl::Tag t;
+  t.key = key;
+  t.vType = idl::TagType::BOOL;
+  t.__set_vBool(v);
+  return t;
+}
+idl::Tag tag(const std::string& key, double v) {
+  idl::Tag t;
+  t.key = key;
+  t.vType = idl::TagType::DOUBLE;
+  t.__set_vDouble(v);
+  return t;
+}
+
+idl::Batch sample_batch() {
+  idl::Batch batch;
+  batch.process.serviceName = "pricer";
+  batch.process.__set_tags(
+      {tag("hostname", std::string("box1")), tag("jaeger.version", std::string("Test-1"))});
+  idl::Span root;
+  root.traceIdHigh = 0x0102030405060708;
+  root.traceIdLow = static_cast<std::int64_t>(0xF1F2F3F4F5F6F7F8ull);  // the high bit set
+  root.spanId = 0x11;
+  root.parentSpanId = 0;
+  root.operationName = "quote";
+  root.flags = 1;
+  root.startTime = 1'700'000'000'000'000;  // µs
+  root.duration = 2'500;
+  root.__set_tags({tag("span.kind", std::string("server")), tag("qty", std::int64_t{5}),
+                   tag("px", 101.5), tag("firm", true)});
+  idl::Span child = root;
+  child.spanId = 0x22;
+  child.parentSpanId = 0;  // the parent only in a CHILD_OF reference, as some clients send it
+  child.operationName = "lookup";
+  child.startTime += 100;
+  child.duration = 1'000;
+  idl::SpanRef parent;
+  parent.refType = idl::SpanRefType::CHILD_OF;
+  parent.traceIdHigh = root.traceIdHigh;
+  parent.traceIdLow = root.traceIdLow;
+  parent.spanId = root.spanId;
+  idl::SpanRef follows;
+  follows.refType = idl::SpanRefType::FOLLOWS_FROM;
+  follows.traceIdHigh = 0;
+  follows.traceIdLow = 0x99;
+  follows.spanId = 0x98;
+  child.__set_references({parent, follows});
+  child.__set_tags({tag("error", true), tag("venue", std::string("XNAS"))});
+  idl::Log log;
+  log.timestamp = child.startTime + 10;
+  log.fields = {tag("event", std::string("cache_miss")), tag("key", std::string("BTCUSDT"))};
+  child.__set_logs({log});
+  batch.spans = {root, child};
+  return batch;
+}
+
+template <typename Write>
+std::vector<std::byte> message(Protocol protocol, const std::string& name,
+                               thrift::protocol::TMessageType type, Write&& write_body) {
+  auto buffer = std::make_shared<thrift::transport::TMemoryBuffer>();
+  std::unique_ptr<thrift::protocol::TProtocol> p;
+  if (protocol == Protocol::Compact) {
+    p = std::make_unique<thrift::protocol::TCompactProtocol>(buffer);
+  } else {
+    p = std::make_unique<thrift::protocol::TBinaryProtocol>(buffer);
+  }
+  p->writeMessageBegin(name, type, 0);
+  write_body(*p);
+  p->writeMessageEnd();
+  std::uint8_t* data = nullptr;
+  std::uint32_t size = 0;
+  buffer->getBuffer(&data, &size);
+  const auto* b = reinterpret_cast<const std::byte*>(data);
+  return {b, b + size};
+}
+
+std::vector<std::byte> emit_batch(Protocol protocol, const idl::Batch& batch) {
+  return message(protocol, "emitBatch", thrift::protocol::T_ONEWAY,
+                 [&batch](thrift::protocol::TProtocol& p) {
+                   idl::Agent_emitBatch_pargs args;
+                   args.batch = &batch;
+                   args.write(&p);
+                 });
+}
+
+std::string hex(const auto& id) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (const auto b : id) {
+    out += kDigits[b >> 4];
+    out += kDigits[b & 0xF];
+  }
+  return out;
+}
+
+const model::Attribute* find(const std::vector<model::Attribute>& list, const std::string& key) {
+  for (const auto& a : list)
+    if (a.key == key) return &a;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("an emitBatch in either protocol maps to the span model", "[receivers][jaeger]") {
+  const auto protocol = GENERATE(Protocol::Compact, Protocol::Binary);
+  model::SpanBatch out;
+  const auto r = decode_emit_batch(emit_batch(protocol, sample_batch()), protocol, out);
+  REQUIRE(r.error.empty());
+  REQUIRE(r.spans == 2);
+  REQUIRE(out.size() == 2);
+  const auto& root = out[0];
+  const auto& child = out[1];
+  CHECK(hex(root.trace_id) == "0102030405060708f1f2f3f4f5f6f7f8");
+  CHECK(hex(root.span_id) == "0000000000000011");
+  CHECK(root.is_root());
+  CHECK(root.name == "quote");
+  CHECK(root.kind == model::SpanKind::Server);
+  CHECK(root.trace_flags == 1);
+  CHECK(root.start_unix_ns == 1'700'000'000'000'000'000ull);
+  CHECK(root.duration_ns() == 2'500'000);
+  CHECK(find(root.attributes, "span.kind") == nullptr);  // became the kind
+  CHECK(std::get<std::int64_t>(find(root.attributes, "qty")->value) == 5);
+  CHECK(std::get<double>(find(root.attributes, "px")->value) == 101.5);
+  CHECK(std::get<bool>(find(root.attributes, "firm")->value));
+  CHECK(root.status == model::StatusCode::Unset);
+
+  CHECK(hex(child.parent_span_id) == "0000000000000011");  // from the CHILD_OF reference
+  CHECK(!child.parent_is_remote);
+  CHECK(child.status == model::StatusCode::Error);
+  CHECK(find(child.attributes, "error") == nullptr);
+  REQUIRE(child.links.size() == 1);
+  CHECK(hex(child.links[0].trace_id) == "00000000000000000000000000000099");
+  CHECK(hex(child.links[0].span_id) == "0000000000000098");
+  CHECK(std::get<std::string>(child.links[0].attributes.at(0).value) == "follows_from");
+  REQUIRE(child.events.size() == 1);
+  CHECK(child.events[0].name == "cache_miss");
+  CHECK(child.events[0].time_unix_ns == root.start_unix_ns + 110'000);
+  REQUIRE(child.events[0].attributes.size() == 1);
+  CHECK(child.events[0].attributes[0].key == "key");
+
+  REQUIRE(root.resource == child.resource);  // one resource for the batch
+  const auto& resource = root.resource->attributes;
+  CHECK(resource.at(0).key == "service.name");
+  CHECK(std::get<std::string>(resource.at(0).value) == "pricer");
+  CHECK(std::get<std::string>(find(resource, "hostname")->value) == "box1");
+}
+
+TEST_CASE("a server span with a parent is where the trace enters this process",
+          "[receivers][jaeger]") {
+  auto batch = sample_batch();
+  batch.spans[0].parentSpanId = 0x77;  // the server span's caller is elsewhere
+  model::SpanBatch out;
+  REQUIRE(decode_emit_batch(emit_batch(Protocol::Compact, batch), Protocol::Compact, out).spans ==
+          2);
+  CHECK(out[0].parent_is_remote);
+  CHECK(out[0].is_local_root());
+}
+
+TEST_CASE("tags with an OTLP meaning become span fields", "[receivers][jaeger]") {
+  auto batch = sample_batch();
+  batch.spans.resize(1);
+  batch.spans[0].__set_tags({tag("otel.status_code", std::string("ERROR")),
+                             tag("otel.status_description", std::string("rejected by venue")),
+                             tag("w3c.tracestate", std::string("ot=th:8")),
+                             tag("span.kind", std::string("producer")), tag("error", false)});
+  model::SpanBatch out;
+  decode_emit_batch(emit_batch(Protocol::Binary, batch), Protocol::Binary, out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].status == model::StatusCode::Error);
+  CHECK(out[0].status_message == "rejected by venue");
+  CHECK(out[0].trace_state == "ot=th:8");
+  CHECK(out[0].kind == model::SpanKind::Producer);
+  CHECK(out[0].attributes.empty());
+}
+
+TEST_CASE("times past what nanoseconds can hold saturate instead of wrapping",
+          "[receivers][jaeger]") {
+  auto batch = sample_batch();
+  batch.spans.resize(1);
+  batch.spans[0].startTime = std::numeric_limits<std::int64_t>::max();
+  batch.spans[0].duration = std::numeric_limits<std::int64_t>::max();
+  model::SpanBatch out;
+  REQUIRE(decode_emit_batch(emit_batch(Protocol::Compact, batch), Protocol::Compact, out).spans ==
+          1);
+  CHECK(out[0].end_unix_ns >= out[0].start_unix_ns);
+  batch.spans[0].startTime = -5;
+  batch.spans[0].duration = -5;
+  out.clear();
+  decode_emit_batch(emit_batch(Protocol::Compact, batch), Protocol::Compact, out);
+  CHECK(out.at(0).start_unix_ns == 0);
+  CHECK(out.at(0).end_unix_ns == 0);
+}
+
+TEST_CASE("spans without ids are refused one by one, the rest of the batch is kept",
+          "[receivers][jaeger]") {
+  auto batch = sample_batch();
+  batch.spans[0].spanId = 0;
+  model::SpanBatch out;
+  const auto r = decode_emit_batch(emit_batch(Protocol::Compact, batch), Protocol::Compact, out);
+  CHECK(r.spans == 1);
+  CHECK(r.malformed == 1);
+  CHECK(out.size() == 1);
+}
+
+TEST_CASE("a datagram cut anywhere adds nothing and never crashes", "[receivers][jaeger]") {
+  const auto protocol = GENERATE(Protocol::Compact, Protocol::Binary);
+  const auto whole = emit_batch(protocol, sample_batch());
+  for (std::size_t n = 0; n < whole.size(); ++n) {
+    model::SpanBatch out;
+    const auto r = decode_emit_batch(std::span(whole).first(n), protocol, out);
+    INFO("cut at " << n << " of " << whole.size());
+    CHECK(r.malformed == 1);
+    CHECK(r.spans == 0);
+    CHECK(out.empty());
+  }
+}
+
+TEST_CASE("the wrong protocol, call or message type is refused", "[receivers][jaeger]") {
+  model::SpanBatch out;
+  const auto compact = emit_batch(Protocol::Compact, sample_batch());
+  CHECK(decode_emit_batch(compact, Protocol::Binary, out).malformed == 1);
+  const auto binary = emit_batch(Protocol::Binary, sample_batch());
+  CHECK(decode_emit_batch(binary, Protocol::Compact, out).malformed == 1);
+  const auto zipkin = message(Protocol::Compact, "emitZipkinBatch", thrift::protocol::T_ONEWAY,
+                              [](thrift::protocol::TProtocol& p) {
+                                p.writeStructBegin("args");
+                                p.writeFieldStop();
+                                p.writeStructEnd();
+                              });
+  const auto r = decode_emit_batch(zipkin, Protocol::Compact, out);
+  CHECK(r.malformed == 1);
+  CHECK_THAT(r.error, Catch::Matchers::Contains("emitZipkinBatch"));
+  const auto reply = message(Protocol::Compact, "emitBatch", thrift::protocol::T_REPLY,
+                             [](thrift::protocol::TProtocol&) {});
+  CHECK(decode_emit_batch(reply, Protocol::Compact, out).malformed == 1);
+  CHECK(out.empty());
+}
+
+TEST_CASE("hostile lengths, counts and nesting are refused without allocating for them",
+          "[receivers][jaeger]") {
+  model::SpanBatch out;
+  SECTION("a string claiming 2 GiB (binary)") {
+    // Strict header: version | ONEWAY, then a name length far past the datagram.
+    const std::vector<std::uint8_t> bytes = {0x80, 0x01, 0x00, 0x04, 0x7F, 0xFF,
+                                             0xFF, 0xF0, 'e',  'm',  'i',  't'};
+    const auto r = decode_emit_batch(std::as_bytes(std::span(bytes)), Protocol::Binary, out);
+    CHECK(r.malformed == 1);
+  }
+  SECTION("a list claiming 2^31 spans (compact)") {
+    // emitBatch args: field 1 struct (Batch) → field 1 struct (Process) → stop; field 2 list of
+    // structs with a varint count of 0x7FFFFFFF.
+    std::vector<std::uint8_t> bytes = {0x82, 0x81, 0x00, 0x09, 'e',  'm',  'i',  't',  'B',
+                                       'a',  't',  'c',  'h',  0x1C, 0x1C, 0x18, 0x01, 'p',
+                                       0x00, 0x19, 0xFC, 0xFF, 0xFF, 0xFF, 0xFF, 0x07};
+    const auto r = decode_emit_batch(std::as_bytes(std::span(bytes)), Protocol::Compact, out);
+    CHECK(r.malformed == 1);
+  }
+  SECTION("structs nested ten thousand deep in an unknown field (compact)") {
+    std::vector<std::uint8_t> bytes = {0x82, 0x81, 0x00, 0x09, 'e', 'm', 'i',
+                                       't',  'B',  'a',  't',  'c', 'h'};
+    // Field 5 (unknown) of type struct, whose field 1 is a struct, ... ten thousand times.
+    bytes.push_back(0x5C);
+    for (int i = 0; i < 10'000; ++i) bytes.push_back(0x1C);
+    const auto r = decode_emit_batch(std::as_bytes(std::span(bytes)), Protocol::Compact, out);
+    CHECK(r.malformed == 1);
+  }
+  SECTION("a field of the wrong type leaves a required field unset") {
+    // Batch { 1: process as an i32 (skipped: wrong type), 2: an empty list of spans }: valid
+    // Thrift, but the Batch's required process is missing.
+    const std::vector<std::uint8_t> bytes = {0x82, 0x81, 0x00, 0x09, 'e',  'm', 'i',
+                                             't',  'B',  'a',  't',  'c',  'h', 0x1C,
+                                             0x15, 0x0E, 0x19, 0x0C, 0x00, 0x00};
+    const auto r = decode_emit_batch(std::as_bytes(std::span(bytes)), Protocol::Compact, out);
+    CHECK(r.malformed == 1);
+    CHECK_THAT(r.error, Catch::Matchers::Contains("Invalid data"));
+  }
+  CHECK(out.empty());
+}
+
+TEST_CASE("a Jaeger receiver on a real socket serves the next datagram after garbage",
+          "[receivers][jaeger]") {
+  telemetry::Counters counters;
+  model::SpanQueue queue(1000);
+  receivers::UdpReceiver receiver(
+      "jaeger_compact", {.endpoint = "127.0.0.1:0"}, telemetry::Receiver::JaegerCompact,
+      [](std::span<const std::byte> d, model::SpanBatch& out) {
+        auto r = decode_emit_batch(d, Protocol::Compact, out);
+        return receivers::DatagramResult{
+            .spans = r.spans, .malformed = r.malformed, .error = r.error};
+      },
+      queue, counters);
+  receiver.start();
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(
+      std::stoi(receiver.local_endpoint().substr(receiver.local_endpoint().rfind(':') + 1))));
+  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  const auto send = [&](std::span<const std::byte> d) {
+    ::sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  };
+  const std::vector<std::byte> garbage(500, std::byte{0x82});
+  send(garbage);
+  send(emit_batch(Protocol::Compact, sample_batch()));
+  model::SpanBatch got;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (got.size() < 2 && std::chrono::steady_clock::now() < deadline) queue.pop_all(got, 10ms);
+  receiver.stop();
+  ::close(fd);
+  CHECK(got.size() == 2);
+  CHECK(counters.spans_received[static_cast<std::size_t>(telemetry::Receiver::JaegerCompact)] == 2);
+  CHECK(counters.dropped_of(telemetry::DropReason::Malformed) == 1);
+}
