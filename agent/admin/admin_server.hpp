@@ -1,14 +1,12 @@
 #pragma once
-// The admin HTTP server (Boost.Beast) on its own thread: one io_context, asynchronous accept and
-// sessions, so a slow or broken client costs a socket and a timer, never the pipeline. Requests
-// are small (8 KiB of headers at most, no body) and must arrive within a few seconds. A one-second
-// timer samples the counters for /drop-rate. Binding happens in the constructor (a taken port
-// fails start-up); start()/stop() run on the Agent's thread.
+// The admin endpoints on the agent's HTTP server (http/http_server.hpp: its own thread, bounded
+// requests). Requests are small (8 KiB of headers at most, no body) and must arrive within a few
+// seconds. A one-second tick samples the counters for /drop-rate. Binding happens in the
+// constructor (a taken port fails start-up); start()/stop() run on the Agent's thread.
 
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "admin/routes.hpp"
 #include "config/config.hpp"
@@ -33,7 +31,6 @@ class AdminServer final {
  private:
   struct State;
   std::unique_ptr<State> state_;
-  std::thread thread_;
 };
 
 }  // namespace tailgate::admin

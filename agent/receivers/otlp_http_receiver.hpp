@@ -1,22 +1,25 @@
 #pragma once
 // OTLP/HTTP: POST /v1/traces with an ExportTraceServiceRequest in protobuf
-// (application/x-protobuf) or OTLP/JSON (application/json), optionally gzip-compressed, on a
-// Boost.Beast server with its own thread. Answers as OTLP/HTTP asks, in the request's encoding:
-// 200 with an ExportTraceServiceResponse (a partial success when spans were rejected); 400 with a
-// google.rpc.Status for a body that does not parse; 413 past max_request_bytes (before or after
-// decompression); 415 for another content type or encoding; 503 with Retry-After while the
-// pipeline's queue is full (the SDK retries); 404/405 elsewhere. Binding happens in the
-// constructor: a taken port fails start-up.
+// (application/x-protobuf) or OTLP/JSON (application/json), optionally gzip-compressed, on the
+// agent's HTTP server (http/http_server.hpp: its own thread, bounded requests). Answers as
+// OTLP/HTTP asks, in the request's encoding: 200 with an ExportTraceServiceResponse (a partial
+// success when spans were rejected); 400 with a google.rpc.Status for a body that does not parse;
+// 413 past max_request_bytes (before or after decompression); 415 for another content type or
+// encoding; 503 with Retry-After while the pipeline's queue is full (the SDK retries); 404/405
+// elsewhere. Binding happens in the constructor: a taken port fails start-up.
 
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "config/config.hpp"
 #include "model/span_queue.hpp"
 #include "telemetry/counters.hpp"
+
+namespace tailgate::http {
+class Server;
+}
 
 namespace tailgate::receivers {
 
@@ -48,9 +51,7 @@ class OtlpHttpReceiver final {
   [[nodiscard]] const std::string& local_endpoint() const noexcept;
 
  private:
-  struct State;
-  std::unique_ptr<State> state_;
-  std::thread thread_;
+  std::unique_ptr<http::Server> server_;
 };
 
 }  // namespace tailgate::receivers

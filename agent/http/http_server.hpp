@@ -1,0 +1,67 @@
+#pragma once
+// The agent's one HTTP server (Boost.Beast), shared by the admin endpoints and the OTLP/HTTP
+// receiver: its own thread and io_context, asynchronous accept and sessions, so a slow or broken
+// client costs a socket and a timer, never a pipeline thread. Each request must arrive within the
+// request timeout; headers and bodies are bounded, and a body past the limit is answered 413 (the
+// rest of it read and discarded for a while, so the client gets to read the answer). Binding
+// happens in the constructor: a taken port fails start-up with the config key named.
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+
+namespace tailgate::http {
+
+struct Request {
+  std::string_view method;
+  std::string_view target;
+  std::string_view content_type;
+  std::string_view content_encoding;
+  std::string_view accept;
+  std::string_view body;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+  std::string allow;            ///< with 405
+  int retry_after_seconds = 0;  ///< with 503
+};
+
+struct ServerOptions {
+  std::string endpoint;    ///< host:port (numeric, or localhost); port 0 picks a free one
+  std::string config_key;  ///< named in errors, e.g. "admin.endpoint"
+  std::size_t header_limit = 8 * 1024;
+  std::size_t body_limit = 0;  ///< 0: requests carry no body
+  std::chrono::seconds request_timeout{5};
+};
+
+class Server final {
+ public:
+  /// Called on the server's thread, one request at a time.
+  using Handler = std::function<Response(const Request&)>;
+
+  /// Binds. Throws std::runtime_error naming the key and endpoint when it cannot.
+  Server(ServerOptions options, Handler handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// Also runs `tick` on the server's thread every `interval` once started (before start()).
+  void every(std::chrono::milliseconds interval, std::function<void()> tick);
+  void start();
+  void stop();
+  [[nodiscard]] const std::string& local_endpoint() const noexcept;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+  std::thread thread_;
+};
+
+}  // namespace tailgate::http
