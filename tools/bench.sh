@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds tailgate in Release (into build-release/) and runs the benchmarks on this machine,
-# loopback only, each bounded in time: the ring's producer side (per-call percentiles, the drop
-# path, one lane saturated, the same span over UDP), the Python client, and the sampler stage.
+# loopback only, each bounded in time: the ring's producer side (per-call percentiles with 1, 2 and
+# 4 producer threads, the drop path, one lane saturated, the same span over UDP), the Python
+# client, the whole path end to end (bench/e2e_bench.py: the real agent between tailgate-load and
+# tailgate-sink), and the sampler stage.
 # Prints tables and writes bench-results/*.json.
 # Usage: tools/bench.sh [--quick]
 set -euo pipefail
@@ -20,6 +22,10 @@ echo "== python client"
 PYTHONPATH=$root/client/python TAILGATE_LIBRARY=$b/client/libtailgate.so \
   /usr/bin/python3 "$root/bench/python_span_bench.py" --spans "$([ -n "$quick" ] && echo 2000 || echo 100000)" \
   --json "$out/python.json"
+echo
+echo "== end to end: producer → ring or UDP → agent → tailgate-sink (real processes)"
+/usr/bin/python3 "$root/bench/e2e_bench.py" --build-dir "$b" ${quick:+--quick} \
+  --raw-ring-json "$out/ring.json" --json "$out/e2e.json"
 echo
 echo "== sampler stage (one core)"
 "$b/bench/pipeline_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \

@@ -1,5 +1,7 @@
 #include "export/otlp_exporter.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <fstream>
 #include <iterator>
@@ -95,7 +97,10 @@ OtlpExporter::~OtlpExporter() {
 }
 
 void OtlpExporter::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "tg-export");
+    run();
+  });
 }
 
 std::uint64_t OtlpExporter::stop(std::chrono::milliseconds grace) {

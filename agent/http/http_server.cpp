@@ -1,5 +1,7 @@
 #include "http/http_server.hpp"
 
+#include <pthread.h>
+
 #include <optional>
 #include <stdexcept>
 
@@ -192,7 +194,10 @@ void Server::every(std::chrono::milliseconds interval, std::function<void()> tic
 void Server::start() {
   state_->accept();
   if (state_->tick) state_->schedule_tick();
-  thread_ = std::thread([this] { state_->io.run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "tg-http");
+    state_->io.run();
+  });
 }
 
 void Server::stop() {

@@ -1,5 +1,7 @@
 #include "pipeline/pipeline.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -54,7 +56,10 @@ Pipeline::~Pipeline() {
 
 void Pipeline::start() {
   last_rate_tick_ns_ = clock_();
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "tg-pipeline");
+    run();
+  });
 }
 
 void Pipeline::stop() {

@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -140,7 +141,10 @@ UdpReceiver::~UdpReceiver() {
 }
 
 void UdpReceiver::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), ("tg-" + name_).substr(0, 15).c_str());
+    run();
+  });
 }
 
 void UdpReceiver::stop() {

@@ -196,4 +196,12 @@ std::uint64_t Segment::torn_records() const noexcept {
   return torn;
 }
 
+std::uint64_t Segment::unannounced_drops() const noexcept {
+  std::uint64_t n = 0;
+  for (std::size_t i = 0; i <= lane_count(); ++i) {  // the overflow lane too
+    n += control(i)->unreported.load(std::memory_order_relaxed);
+  }
+  return n;
+}
+
 }  // namespace tailgate::shm

@@ -58,6 +58,9 @@ class Segment final {
   /// For a dead producer: records it was copying into a lane of its own when it died (torn, never
   /// visible). The overflow lane's torn record shows as a stall instead (LaneReader::Drained).
   [[nodiscard]] std::uint64_t torn_records() const noexcept;
+  /// Drops the producer counted but never announced in a loss record (it announces them with
+  /// its next record that fits; a producer that stops first leaves them here), over every lane.
+  [[nodiscard]] std::uint64_t unannounced_drops() const noexcept;
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
  private:

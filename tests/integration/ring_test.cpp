@@ -301,3 +301,48 @@ TEST_CASE(
   CHECK(received + lost <= n + 1);  // never a record both delivered and counted lost
   ::munmap(shared, sizeof(std::atomic<std::uint64_t>));
 }
+
+TEST_CASE(
+    "a producer that drops into a full lane and then exits: the agent counts every drop, "
+    "including those no loss record announced",
+    "[integration]") {
+  testing::AgentStack stack(kKeepAll);
+  stack.stop_agent();  // nothing drains: the lane fills, and the producer's last writes drop
+  void* shared = ::mmap(nullptr, 2 * sizeof(std::uint64_t), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(shared != MAP_FAILED);
+  auto* counts = static_cast<std::uint64_t*>(shared);  // [written, dropped]
+  const pid_t producer = ::fork();
+  if (producer == 0) {
+    try {
+      const auto [resource, segment] = create_producer(stack.ring_directory(), 1, 1 << 16);
+      auto lane = segment->claim_lane();
+      std::vector<std::byte> record(wire::kMaxRecordSize);
+      for (std::uint64_t i = 0; i < 5'000; ++i) {
+        auto span = testing::make_span(i, 0, resource);
+        const auto n = wire::encode_span(span, record);
+        ++counts[lane.try_write(std::span(record.data(), n)) ? 0 : 1];
+      }
+    } catch (...) {
+      ::_exit(2);
+    }
+    ::_exit(0);  // gone without a word: the segment stays for the agent to reap
+  }
+  int status = 0;
+  ::waitpid(producer, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  INFO("written " << counts[0] << ", dropped " << counts[1]);
+  REQUIRE(counts[1] > 0);
+  stack.agent = std::make_unique<testing::ChildProcess>(
+      std::vector<std::string>{TAILGATE_AGENT_BIN, "--config", stack.config_path()},
+      stack.dir.file("agent2.out"), stack.dir.file("agent2.err"));
+  CHECK(testing::eventually([&] { return fs::is_empty(stack.ring_directory()); }, 20s, 20ms));
+  CHECK(testing::eventually([&] { return spans_at_sink(stack) == counts[0]; }, 20s, 20ms));
+  stack.stop_agent();
+  const auto stats =
+      testing::log_fields(testing::read_file(stack.dir.file("agent2.err")), "shutdown_complete");
+  CHECK(std::stoull(stats.at("received")) == counts[0]);
+  CHECK(std::stoull(stats.at("dropped_producer_loss")) == counts[1]);
+  ::munmap(shared, 2 * sizeof(std::uint64_t));
+}

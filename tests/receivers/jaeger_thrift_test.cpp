@@ -187,6 +187,26 @@ TEST_CASE("an emitBatch in either protocol maps to the span model", "[receivers]
   CHECK(std::get<std::string>(find(resource, "hostname")->value) == "box1");
 }
 
+TEST_CASE("a datagram near the 65,000-byte limit decodes whole", "[receivers][jaeger]") {
+  auto batch = sample_batch();
+  const auto one = batch.spans[0];
+  batch.spans.clear();
+  for (std::int64_t i = 1; batch.spans.size() < 2000; ++i) {
+    auto span = one;
+    span.spanId = i;
+    batch.spans.push_back(span);
+    if (emit_batch(Protocol::Compact, batch).size() > 64'000) {
+      batch.spans.pop_back();
+      break;
+    }
+  }
+  const auto datagram = emit_batch(Protocol::Compact, batch);
+  REQUIRE(datagram.size() > 60'000);
+  REQUIRE(datagram.size() <= 65'000);
+  model::SpanBatch out;
+  CHECK(decode_emit_batch(datagram, Protocol::Compact, out).spans == batch.spans.size());
+}
+
 TEST_CASE("a server span with a parent is where the trace enters this process",
           "[receivers][jaeger]") {
   auto batch = sample_batch();

@@ -73,7 +73,9 @@ struct AgentStack {
   /// SIGTERM the agent and wait for its clean exit; returns the log.
   std::string stop_agent() {
     agent->signal(SIGTERM);
-    REQUIRE(agent->wait(std::chrono::seconds(30)) == 0);
+    const auto status = agent->wait(std::chrono::seconds(30));
+    INFO(agent_log());
+    REQUIRE(status == 0);
     return agent_log();
   }
 

@@ -30,9 +30,12 @@ constexpr const char* kUsage =
     "                     [--rate TRACES_PER_S] [--max-seconds S] [--error-fraction F]\n"
     "                     [--slow-fraction F] [--critical-fraction F]\n"
     "                     [--seed N] [--service NAME] [--datagram-bytes N]\n"
+    "                     [--spans-per-trace N [--attributes N]]\n"
     "  defaults: the shared-memory ring in /dev/shm/tailgate (--target: UDP datagrams of\n"
     "  --datagram-bytes, 16384, instead), 1000 traces, 1000/s (0: as fast as possible),\n"
-    "  60 s at most, 5% errors, 5% slow, 20% critical (order) traces, service tailgate-load\n";
+    "  60 s at most, 5% errors, 5% slow, 20% critical (order) traces, service tailgate-load;\n"
+    "  --spans-per-trace: benchmark traces of N spans with --attributes each (6) instead of\n"
+    "  the trading workflow\n";
 
 // Packs records into datagrams: a resource record first, then spans until the next one won't fit.
 class DatagramSender {
@@ -107,6 +110,10 @@ int main(int argc, char** argv) {
         seed = std::stoull(argv[++i]);
       else if (arg == "--service" && v)
         service = argv[++i];
+      else if (arg == "--spans-per-trace" && v)
+        workflow.spans_per_trace = std::stoul(argv[++i]);
+      else if (arg == "--attributes" && v)
+        workflow.attributes = std::stoul(argv[++i]);
       else if (arg == "--datagram-bytes" && v)
         datagram_bytes = std::stoul(argv[++i]);
       else if (arg == "--help" || arg == "-h")

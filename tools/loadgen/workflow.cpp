@@ -27,8 +27,59 @@ void random_id(std::mt19937_64& rng, std::array<std::uint8_t, N>& id) {
 WorkflowGenerator::WorkflowGenerator(const WorkflowOptions& options)
     : options_(options), rng_(options.seed) {}
 
+TraceSummary WorkflowGenerator::uniform_trace(
+    std::uint64_t now_unix_ns, const std::function<void(std::span<const std::byte>)>& emit) {
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  TraceSummary summary;
+  summary.error = unit(rng_) < options_.error_fraction;
+  summary.slow = unit(rng_) < options_.slow_fraction;
+  std::array<std::uint8_t, 16> trace_id{};
+  std::array<std::uint8_t, 8> root_id{};
+  random_id(rng_, trace_id);
+  random_id(rng_, root_id);
+  static constexpr std::array<std::string_view, 8> kKeys = {
+      "order.symbol",  "order.quantity", "order.side",    "order.price_ticks",
+      "exchange.name", "account.book",   "strategy.name", "risk.limit_ticks"};
+  const std::uint64_t span_ns = summary.slow ? 150 * kMilli : 500 * kMicro;
+  const std::uint64_t start = now_unix_ns - span_ns - 100 * kMicro;
+  std::array<std::byte, 8192> buffer{};
+  for (std::size_t i = 0; i < options_.spans_per_trace; ++i) {
+    const bool root = i + 1 == options_.spans_per_trace;  // children end first, the root last
+    std::array<std::uint8_t, 8> id{};
+    if (root) {
+      id = root_id;
+    } else {
+      random_id(rng_, id);
+    }
+    wire::SpanEncoder span(buffer,
+                           {.trace_id = trace_id.data(),
+                            .span_id = id.data(),
+                            .parent_span_id = root ? nullptr : root_id.data(),
+                            .start_unix_ns = root ? start : start + 50 * kMicro,
+                            .end_unix_ns = root ? start + span_ns + 100 * kMicro : start + span_ns,
+                            .kind = root ? kServer : kInternal,
+                            .trace_flags = 1},
+                           root ? "bench.root" : "bench.child");
+    for (std::size_t a = 0; a < options_.attributes; ++a) {
+      const auto key = kKeys[a % kKeys.size()];
+      if (a % 2 == 0) {
+        span.attribute(key, kSymbols[(a / 2) % kSymbols.size()]);
+      } else {
+        span.attribute(key, static_cast<std::int64_t>(rng_() % 100000));
+      }
+    }
+    if (summary.error && root) span.set_status(kStatusError);
+    if (const auto n = span.finish(); n > 0) {
+      emit(std::span(buffer.data(), n));
+      ++summary.spans;
+    }
+  }
+  return summary;
+}
+
 TraceSummary WorkflowGenerator::next_trace(
     std::uint64_t now_unix_ns, const std::function<void(std::span<const std::byte>)>& emit) {
+  if (options_.spans_per_trace > 0) return uniform_trace(now_unix_ns, emit);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   TraceSummary summary;
   summary.error = unit(rng_) < options_.error_fraction;

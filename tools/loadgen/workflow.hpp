@@ -16,6 +16,10 @@
 namespace tailgate::tools {
 
 struct WorkflowOptions {
+  /// 0: the trading workflow above. Else benchmark traces of this many spans (a server root and
+  /// its children), each with `attributes` attributes (alternately short text and integers).
+  std::size_t spans_per_trace = 0;
+  std::size_t attributes = 6;
   double error_fraction = 0.05;    ///< traces whose order placement fails (status ERROR)
   double slow_fraction = 0.05;     ///< traces whose order placement takes 150 ms
   double critical_fraction = 0.2;  ///< order traces; the rest are market-data traces
@@ -38,6 +42,9 @@ class WorkflowGenerator final {
                           const std::function<void(std::span<const std::byte>)>& emit);
 
  private:
+  TraceSummary uniform_trace(std::uint64_t now_unix_ns,
+                             const std::function<void(std::span<const std::byte>)>& emit);
+
   WorkflowOptions options_;
   std::mt19937_64 rng_;
 };

@@ -34,7 +34,8 @@ nlohmann::json to_json_attributes(const Repeated& attributes) {
 }
 
 nlohmann::json to_json(const otlp::trace::v1::Span& s, const otlp::resource::v1::Resource& r,
-                       const otlp::common::v1::InstrumentationScope& scope) {
+                       const otlp::common::v1::InstrumentationScope& scope,
+                       std::uint64_t arrived_unix_ns) {
   nlohmann::json links = nlohmann::json::array();
   for (const auto& l : s.links()) {
     links.push_back({{"trace_id", to_hex(l.trace_id())},
@@ -65,6 +66,7 @@ nlohmann::json to_json(const otlp::trace::v1::Span& s, const otlp::resource::v1:
           {"dropped_events_count", s.dropped_events_count()},
           {"links", links},
           {"scope", {{"name", scope.name()}, {"version", scope.version()}}},
+          {"arrived_unix_ns", arrived_unix_ns},
           {"resource", to_json_attributes(r.attributes())}};
 }
 
@@ -138,6 +140,10 @@ grpc::ServerUnaryReactor* OtlpSink::Export(
     }
   }
   ++stats_.requests;
+  const auto arrived =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
   for (const auto& rs : request->resource_spans()) {
     const auto service = service_of(rs.resource());
     for (const auto& ss : rs.scope_spans()) {
@@ -148,7 +154,8 @@ grpc::ServerUnaryReactor* OtlpSink::Export(
         ++stats_.spans_by_policy[policy.empty() ? "(none)" : policy];
         if (span.status().code() == otlp::trace::v1::Status::STATUS_CODE_ERROR)
           ++stats_.error_spans;
-        if (jsonl_.is_open()) jsonl_ << to_json(span, rs.resource(), ss.scope()).dump() << '\n';
+        if (jsonl_.is_open())
+          jsonl_ << to_json(span, rs.resource(), ss.scope(), arrived).dump() << '\n';
         if (options_.keep_spans) spans_.push_back({span, rs.resource()});
       }
     }
