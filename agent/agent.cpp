@@ -19,6 +19,7 @@
 #include "export/otlp_exporter.hpp"
 #include "pipeline/pipeline.hpp"
 #include "receivers/jaeger_thrift.hpp"
+#include "receivers/otlp_decode.hpp"
 #include "receivers/otlp_grpc_receiver.hpp"
 #include "receivers/otlp_http_receiver.hpp"
 #include "receivers/ring_receiver.hpp"
@@ -171,6 +172,7 @@ void Agent::start() {
           jaeger(Protocol::Compact));
   add_udp("jaeger_binary", rc.jaeger_binary, telemetry::Receiver::JaegerBinary,
           jaeger(Protocol::Binary));
+  if (rc.otlp_grpc.enabled || rc.otlp_http.enabled) receivers::otlp::route_protobuf_logs();
   if (rc.otlp_http.enabled) {
     otlp_http_ =
         std::make_unique<receivers::OtlpHttpReceiver>(rc.otlp_http, pipeline_queue_, counters_);

@@ -4,10 +4,13 @@
 #include <cmath>
 #include <memory>
 
+#include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "receivers/base64.hpp"
+#include "receivers/log_limiter.hpp"
 
 namespace tailgate::receivers::otlp {
 namespace {
@@ -169,6 +172,34 @@ nlohmann::json* find_array(nlohmann::json& object, const char* camel, const char
   return nullptr;
 }
 
+// The deepest nesting of objects and arrays in JSON text (strings skipped), stopping once past
+// `limit`. Checked before parsing: the JSON library's recursion would otherwise let a body of a
+// million '[' overflow the stack.
+int nesting(std::string_view text, int limit) {
+  int depth = 0, deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size() && deepest <= limit; ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+// OTLP/JSON is about a dozen levels deep; attribute values (arrays, maps) may add some.
+constexpr int kMaxJsonNesting = 64;
+
 }  // namespace
 
 IngestResult from_otlp(const pb::ExportTraceServiceRequest& request, model::SpanBatch& out) {
@@ -198,6 +229,9 @@ IngestResult from_otlp(const pb::ExportTraceServiceRequest& request, model::Span
 }
 
 std::string parse_json(std::string_view text, pb::ExportTraceServiceRequest& request) {
+  if (nesting(text, kMaxJsonNesting) > kMaxJsonNesting) {
+    return "nested deeper than " + std::to_string(kMaxJsonNesting) + " levels";
+  }
   auto json = nlohmann::json::parse(text, nullptr, false);
   if (json.is_discarded()) return "not JSON";
   if (auto* resource_spans = find_array(json, "resourceSpans", "resource_spans")) {
@@ -228,6 +262,20 @@ std::string parse_json(std::string_view text, pb::ExportTraceServiceRequest& req
   const auto status = google::protobuf::util::JsonStringToMessage(json.dump(), &request, options);
   if (!status.ok()) return std::string(status.message());
   return {};
+}
+
+void route_protobuf_logs() {
+  google::protobuf::SetLogHandler(
+      [](google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
+        static LogLimiter limiter;
+        if (level == google::protobuf::LOGLEVEL_FATAL) {
+          spdlog::critical("event=protobuf_log file={}:{} message=\"{}\"", file, line, message);
+          return;
+        }
+        if (const auto n = limiter.note()) {
+          spdlog::warn("event=protobuf_log lines={} last=\"{}\"", n, message);
+        }
+      });
 }
 
 std::string to_json(const pb::ExportTraceServiceResponse& response) {

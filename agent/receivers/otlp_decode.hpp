@@ -33,4 +33,8 @@ std::string parse_json(std::string_view text, pb::ExportTraceServiceRequest& req
 /// The response in OTLP/JSON.
 std::string to_json(const pb::ExportTraceServiceResponse& response);
 
+/// Routes protobuf's own log lines (it logs each string field of invalid UTF-8 it parses) into the
+/// agent's log, at most one line a second: a sender of bad requests must not flood stderr.
+void route_protobuf_logs();
+
 }  // namespace tailgate::receivers::otlp

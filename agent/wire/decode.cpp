@@ -1,5 +1,6 @@
 #include "wire/decode.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "wire/span_record.hpp"
@@ -143,6 +144,10 @@ DecodeError decode_span(std::span<const std::byte> payload,
   out.trace_flags = fixed.trace_flags;
   out.parent_is_remote = (fixed.span_flags & kParentIsRemote) != 0 && !out.is_root();
   if (!r.str(out.name, fixed.name_len)) return DecodeError::Truncated;
+  // Items are mostly attributes: one allocation for them instead of a growing vector's four or
+  // five (and its unused half, which the trace table would buffer). Bounded by what the payload
+  // could hold, so a hostile count allocates nothing large.
+  out.attributes.reserve(std::min<std::size_t>(fixed.item_count, payload.size() / 4));
   for (std::size_t i = 0; i < fixed.item_count; ++i) {
     if (auto e = read_item(r, out); e != DecodeError::None) return e;
   }

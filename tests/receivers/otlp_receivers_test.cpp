@@ -225,6 +225,16 @@ TEST_CASE("OTLP/HTTP answers: paths, methods, types, encodings, sizes", "[receiv
     CHECK(counters.dropped_of(telemetry::DropReason::Malformed) == 3);
     CHECK(queue.size_spans() == 0);
   }
+  SECTION("JSON nested a million deep is refused before it is parsed (no stack overflow)") {
+    const auto deep = post(queue, counters, R"({"resourceSpans":)" + std::string(1'000'000, '['),
+                           "application/json", "", 4 << 20);
+    CHECK(deep.status == 400);
+    CHECK_THAT(deep.body, Catch::Matchers::Contains("nested deeper"));
+    // Brackets inside strings do not count.
+    CHECK(post(queue, counters, R"({"resourceSpans":[],"x":")" + std::string(1'000, '[') + R"("})",
+               "application/json")
+              .status == 200);
+  }
   SECTION("a gzip bomb stops at the limit: 413") {
     const auto bomb = gzip(std::string(50 << 20, 'a'));  // 50 MiB of 'a' in ~50 KiB
     const auto a = post(queue, counters, bomb, "application/x-protobuf", "gzip", 1 << 20);
