@@ -62,8 +62,21 @@ struct OtlpExporter::StubHolder {
   std::unique_ptr<collector::TraceService::Stub> stub;
 };
 
+// A request's protobuf message lives on its own arena: its thousands of small parts (a KeyValue
+// and an AnyValue per attribute...) come from a few large blocks and go at once with it, instead
+// of a malloc and a free each, contended with the pipeline thread's (perf: a third of the export
+// thread's time was malloc, free and the heap's lock).
+google::protobuf::ArenaOptions request_arena_options() {
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 64 * 1024;
+  options.max_block_size = 1024 * 1024;
+  return options;
+}
+
 struct OtlpExporter::Request {
-  collector::ExportTraceServiceRequest message;
+  google::protobuf::Arena arena{request_arena_options()};
+  collector::ExportTraceServiceRequest& message =
+      *google::protobuf::Arena::CreateMessage<collector::ExportTraceServiceRequest>(&arena);
   std::size_t spans = 0;
   std::uint64_t spool_sequence = 0;  ///< its file when it came from the spool; 0 otherwise
   int attempts = 0;
@@ -219,18 +232,23 @@ void OtlpExporter::run() noexcept {
 }
 
 void OtlpExporter::cut_batches(model::SpanBatch& pending, bool flush_all, bool to_spool) {
-  while (pending.size() >= config_.max_batch_spans || (flush_all && !pending.empty())) {
-    const auto n = std::min(pending.size(), config_.max_batch_spans);
+  // Batches are cut from the front, and what is left is moved down once at the end: erasing each
+  // batch from the front moved every span behind it, quadratic in a large backlog.
+  std::size_t cut = 0;
+  const auto left = [&] { return pending.size() - cut; };
+  while (left() >= config_.max_batch_spans || (flush_all && left() > 0)) {
+    const auto n = std::min(left(), config_.max_batch_spans);
     auto request = std::make_unique<Request>();
     request->spans = n;
-    append_spans(std::span(pending.data(), n), request->message);
-    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(n));
+    append_spans(std::span(pending.data() + cut, n), request->message);
+    cut += n;
     std::lock_guard lock(mutex_);
     if (to_spool)
       spool_or_drop(std::move(request), telemetry::DropReason::ExportQueueFull);
     else
       ready_.push_back(std::move(request));
   }
+  pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(cut));
 }
 
 void OtlpExporter::spool_or_drop(std::unique_ptr<Request> request, telemetry::DropReason reason) {
