@@ -25,6 +25,7 @@ PYTHONPATH=$root/client/python TAILGATE_LIBRARY=$b/client/libtailgate.so \
 echo
 echo "== end to end: producer → ring or UDP → agent → tailgate-sink (real processes)"
 /usr/bin/python3 "$root/bench/e2e_bench.py" --build-dir "$b" ${quick:+--quick} \
+  --repeat "$([ -n "$quick" ] && echo 1 || echo 3)" \
   --raw-ring-json "$out/ring.json" --json "$out/e2e.json"
 echo
 echo "== sampler stage (one core)"
