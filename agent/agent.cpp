@@ -154,13 +154,6 @@ void Agent::start() {
                              "exporter at Jaeger or move the receiver");
   }
   using receivers::jaeger::Protocol;
-  const auto jaeger = [](Protocol protocol) -> receivers::DatagramDecoder {
-    return [protocol](std::span<const std::byte> datagram, model::SpanBatch& out) {
-      auto r = receivers::jaeger::decode_emit_batch(datagram, protocol, out);
-      return receivers::DatagramResult{
-          .spans = r.spans, .producer_losses = 0, .malformed = r.malformed, .error = r.error};
-    };
-  };
   const auto add_udp = [this](const char* name, const config::UdpReceiverConfig& c,
                               telemetry::Receiver kind, receivers::DatagramDecoder decoder) {
     if (!c.enabled) return;
@@ -169,9 +162,9 @@ void Agent::start() {
   };
   add_udp("udp", rc.udp, telemetry::Receiver::Udp, receivers::native_decoder());
   add_udp("jaeger_compact", rc.jaeger_compact, telemetry::Receiver::JaegerCompact,
-          jaeger(Protocol::Compact));
+          receivers::jaeger::decoder(Protocol::Compact));
   add_udp("jaeger_binary", rc.jaeger_binary, telemetry::Receiver::JaegerBinary,
-          jaeger(Protocol::Binary));
+          receivers::jaeger::decoder(Protocol::Binary));
   if (rc.otlp_grpc.enabled || rc.otlp_http.enabled) receivers::otlp::route_protobuf_logs();
   if (rc.otlp_http.enabled) {
     otlp_http_ =

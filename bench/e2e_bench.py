@@ -19,32 +19,21 @@ Usage: e2e_bench.py --build-dir DIR [--quick] [--json FILE]
 import argparse
 import json
 import os
-import re
 import resource
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from demo import wait_for  # noqa: E402  (tools/demo.py: polls a log file for a pattern)
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 KEEP_ALL = "  policies: [{name: all, type: base, probability: 1.0}]\n"
 DROP_ALL = "  policies: [{name: none, type: base, probability: 0.0}]\n"
-
-
-def wait_for(path, pattern, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if os.path.exists(path):
-            with open(path) as f:
-                m = re.search(pattern, f.read())
-                if m:
-                    return m
-        time.sleep(0.02)
-    return None
 
 
 class Stack:

@@ -238,4 +238,11 @@ DecodeResult decode_emit_batch(std::span<const std::byte> datagram, Protocol pro
   }
 }
 
+DatagramDecoder decoder(Protocol protocol) {
+  return [protocol](std::span<const std::byte> datagram, model::SpanBatch& out) {
+    auto r = decode_emit_batch(datagram, protocol, out);
+    return DatagramResult{.spans = r.spans, .malformed = r.malformed, .error = std::move(r.error)};
+  };
+}
+
 }  // namespace tailgate::receivers::jaeger

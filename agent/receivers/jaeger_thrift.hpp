@@ -17,6 +17,7 @@
 #include <string>
 
 #include "model/span.hpp"
+#include "receivers/udp_receiver.hpp"
 
 namespace tailgate::receivers::jaeger {
 
@@ -31,5 +32,8 @@ struct DecodeResult {
 /// Decodes one datagram and appends its spans to `out` (nothing, if the datagram is malformed).
 DecodeResult decode_emit_batch(std::span<const std::byte> datagram, Protocol protocol,
                                model::SpanBatch& out);
+
+/// decode_emit_batch as a UDP receiver's decoder (the Jaeger twin of native_decoder()).
+[[nodiscard]] DatagramDecoder decoder(Protocol protocol);
 
 }  // namespace tailgate::receivers::jaeger

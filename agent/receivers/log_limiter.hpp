@@ -11,9 +11,9 @@ namespace tailgate::receivers {
 
 class LogLimiter {
  public:
-  /// Counts one occurrence; returns how many to report now (this one included), or 0 to stay quiet.
-  std::uint64_t note() noexcept {
-    pending_.fetch_add(1, std::memory_order_relaxed);
+  /// Counts `n` occurrences; returns how many to report now (these included), or 0 to stay quiet.
+  std::uint64_t note(std::uint64_t n = 1) noexcept {
+    pending_.fetch_add(n, std::memory_order_relaxed);
     const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
     auto last = last_.load(std::memory_order_relaxed);
     if (now - last < kInterval) return 0;

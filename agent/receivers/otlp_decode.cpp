@@ -228,6 +228,33 @@ IngestResult from_otlp(const pb::ExportTraceServiceRequest& request, model::Span
   return result;
 }
 
+std::optional<pb::ExportTraceServiceResponse> accept(const pb::ExportTraceServiceRequest& request,
+                                                     model::SpanQueue& out,
+                                                     telemetry::Counters& counters,
+                                                     telemetry::Receiver receiver) {
+  model::SpanBatch batch;
+  const auto result = from_otlp(request, batch);
+  const auto spans = batch.size();
+  if (spans > 0 && !out.try_push(batch)) {
+    counters.otlp_requests_refused.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  counters.add_received(receiver, spans);
+  pb::ExportTraceServiceResponse response;
+  if (result.rejected > 0) {
+    counters.add_dropped(telemetry::DropReason::Malformed, result.rejected);
+    response.mutable_partial_success()->set_rejected_spans(
+        static_cast<std::int64_t>(result.rejected));
+    response.mutable_partial_success()->set_error_message(result.error);
+    static LogLimiter rejected_log;
+    if (const auto n = rejected_log.note()) {
+      spdlog::warn("event=otlp_spans_rejected receiver={} requests={} error=\"{}\"",
+                   telemetry::to_string(receiver), n, result.error);
+    }
+  }
+  return response;
+}
+
 std::string parse_json(std::string_view text, pb::ExportTraceServiceRequest& request) {
   if (nesting(text, kMaxJsonNesting) > kMaxJsonNesting) {
     return "nested deeper than " + std::to_string(kMaxJsonNesting) + " levels";

@@ -6,12 +6,15 @@
 // text, bytes as base64. Pure; any thread.
 
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "model/span.hpp"
+#include "model/span_queue.hpp"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "telemetry/counters.hpp"
 
 namespace tailgate::receivers::otlp {
 
@@ -25,6 +28,15 @@ struct IngestResult {
 
 /// Appends the request's valid spans to `out`.
 IngestResult from_otlp(const pb::ExportTraceServiceRequest& request, model::SpanBatch& out);
+
+/// What both OTLP receivers do with a parsed request: its valid spans go to the pipeline's queue,
+/// counted as received from `receiver`, and rejected spans are counted malformed and answered as
+/// OTLP's partial success. While the queue is full nothing is taken and nothing counted but the
+/// refusal: returns nullopt, and the caller tells the sender to retry.
+std::optional<pb::ExportTraceServiceResponse> accept(const pb::ExportTraceServiceRequest& request,
+                                                     model::SpanQueue& out,
+                                                     telemetry::Counters& counters,
+                                                     telemetry::Receiver receiver);
 
 /// OTLP/JSON (ids as hex, enums as numbers, lowerCamelCase names) into a request. Returns an
 /// empty string, or why the text is not an OTLP trace request.

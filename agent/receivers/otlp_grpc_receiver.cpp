@@ -47,11 +47,8 @@ class OtlpGrpcReceiver::Service final : public Base {
       }
       return {grpc::StatusCode::INVALID_ARGUMENT, "not an OTLP ExportTraceServiceRequest"};
     }
-    model::SpanBatch batch;
-    const auto result = otlp::from_otlp(parsed, batch);
-    const auto spans = batch.size();
-    if (spans > 0 && !out_.try_push(batch)) {
-      counters_.otlp_requests_refused.fetch_add(1, std::memory_order_relaxed);
+    const auto answer = otlp::accept(parsed, out_, counters_, telemetry::Receiver::OtlpGrpc);
+    if (!answer) {
       google::rpc::RetryInfo info;
       info.mutable_retry_delay()->set_seconds(kRetryAfter.count());
       google::rpc::Status details;
@@ -60,27 +57,14 @@ class OtlpGrpcReceiver::Service final : public Base {
       details.add_details()->PackFrom(info);
       return {grpc::StatusCode::UNAVAILABLE, details.message(), details.SerializeAsString()};
     }
-    counters_.add_received(telemetry::Receiver::OtlpGrpc, spans);
-    otlp::pb::ExportTraceServiceResponse answer;
-    if (result.rejected > 0) {
-      counters_.add_dropped(telemetry::DropReason::Malformed, result.rejected);
-      answer.mutable_partial_success()->set_rejected_spans(
-          static_cast<std::int64_t>(result.rejected));
-      answer.mutable_partial_success()->set_error_message(result.error);
-      if (const auto n = rejected_log_.note()) {
-        spdlog::warn("event=otlp_spans_rejected receiver=otlp_grpc requests={} error=\"{}\"", n,
-                     result.error);
-      }
-    }
     bool own = false;
     return grpc::SerializationTraits<otlp::pb::ExportTraceServiceResponse>::Serialize(
-        answer, &response, &own);
+        *answer, &response, &own);
   }
 
   model::SpanQueue& out_;
   telemetry::Counters& counters_;
   LogLimiter malformed_log_;
-  LogLimiter rejected_log_;
 };
 
 OtlpGrpcReceiver::OtlpGrpcReceiver(const config::OtlpReceiverConfig& config, model::SpanQueue& out,

@@ -135,27 +135,16 @@ OtlpHttpAnswer handle_otlp_http(std::string_view method, std::string_view target
   } else if (!request.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
     return malformed(json, "not an OTLP ExportTraceServiceRequest", body.size(), counters);
   }
-  model::SpanBatch batch;
-  const auto result = otlp::from_otlp(request, batch);
-  const auto spans = batch.size();
-  if (spans > 0 && !out.try_push(batch)) {
-    counters.otlp_requests_refused.fetch_add(1, std::memory_order_relaxed);
+  const auto response = otlp::accept(request, out, counters, telemetry::Receiver::OtlpHttp);
+  if (!response) {
     auto a = status_answer(503, json, 14 /* UNAVAILABLE */,
                            "tailgate: pipeline queue full, retry later");
     a.retry_after_seconds = kRetryAfterSeconds;
     return a;
   }
-  counters.add_received(telemetry::Receiver::OtlpHttp, spans);
-  otlp::pb::ExportTraceServiceResponse response;
-  if (result.rejected > 0) {
-    counters.add_dropped(telemetry::DropReason::Malformed, result.rejected);
-    response.mutable_partial_success()->set_rejected_spans(
-        static_cast<std::int64_t>(result.rejected));
-    response.mutable_partial_success()->set_error_message(result.error);
-  }
   OtlpHttpAnswer a;
   a.content_type = json ? std::string(kJson) : std::string(kProtobuf);
-  a.body = json ? otlp::to_json(response) : response.SerializeAsString();
+  a.body = json ? otlp::to_json(*response) : response->SerializeAsString();
   return a;
 }
 

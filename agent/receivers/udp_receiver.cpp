@@ -19,6 +19,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "receivers/log_limiter.hpp"
 #include "wire/decode.hpp"
 #include "wire/span_record.hpp"
 
@@ -27,7 +28,6 @@ namespace {
 
 constexpr std::size_t kBatchDatagrams = 32;
 constexpr std::size_t kDatagramBuffer = 65536;  // > the 65,000-byte record limit
-constexpr auto kMalformedLogInterval = std::chrono::seconds(1);
 
 std::system_error os_error(const std::string& what) {
   return {errno, std::generic_category(), what};
@@ -165,8 +165,7 @@ void UdpReceiver::run() noexcept {
     iov[i] = {buffers.data() + i * kDatagramBuffer, kDatagramBuffer};
   }
   std::uint32_t kernel_drops_seen = 0;
-  std::uint64_t malformed_since_log = 0;
-  auto last_malformed_log = std::chrono::steady_clock::now() - kMalformedLogInterval;
+  LogLimiter malformed_log;
   model::SpanBatch batch;
 
   pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
@@ -214,14 +213,10 @@ void UdpReceiver::run() noexcept {
       }
       if (result.malformed > 0) {
         counters_.add_dropped(telemetry::DropReason::Malformed, result.malformed);
-        malformed_since_log += result.malformed;
-        const auto now = std::chrono::steady_clock::now();
-        if (now - last_malformed_log >= kMalformedLogInterval) {
+        if (const auto n = malformed_log.note(result.malformed)) {
           spdlog::warn(
               "event=udp_malformed receiver={} records={} last_error=\"{}\" datagram_bytes={}",
-              name_, malformed_since_log, result.error, size);
-          malformed_since_log = 0;
-          last_malformed_log = now;
+              name_, n, result.error, size);
         }
       }
     }

@@ -343,14 +343,9 @@ TEST_CASE("a Jaeger receiver on a real socket serves the next datagram after gar
           "[receivers][jaeger]") {
   telemetry::Counters counters;
   model::SpanQueue queue(1000);
-  receivers::UdpReceiver receiver(
-      "jaeger_compact", {.endpoint = "127.0.0.1:0"}, telemetry::Receiver::JaegerCompact,
-      [](std::span<const std::byte> d, model::SpanBatch& out) {
-        auto r = decode_emit_batch(d, Protocol::Compact, out);
-        return receivers::DatagramResult{
-            .spans = r.spans, .malformed = r.malformed, .error = r.error};
-      },
-      queue, counters);
+  receivers::UdpReceiver receiver("jaeger_compact", {.endpoint = "127.0.0.1:0"},
+                                  telemetry::Receiver::JaegerCompact,
+                                  receivers::jaeger::decoder(Protocol::Compact), queue, counters);
   receiver.start();
   const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in to{};
