@@ -8,18 +8,20 @@
 #include <sstream>
 #include <utility>
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/proto_utils.h>
 #include <spdlog/spdlog.h>
 
 #include "export/otlp_mapping.hpp"
 #include "export/retry.hpp"
 #include "export/spool.hpp"
-#include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 
 namespace tailgate::exporter {
 namespace {
 
-namespace collector = otlp::collector::trace::v1;
+namespace collector = opentelemetry::proto::collector::trace::v1;
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
@@ -58,25 +60,16 @@ std::uint64_t steady_ns(std::chrono::steady_clock::time_point t) {
 
 }  // namespace
 
+// Requests go out as the bytes RequestEncoder wrote, through gRPC's generic stub: the generated
+// stub would want a message object, which is what the encoder exists to avoid.
+const std::string kExportMethod = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
 struct OtlpExporter::StubHolder {
-  std::unique_ptr<collector::TraceService::Stub> stub;
+  grpc::GenericStub stub;
 };
 
-// A request's protobuf message lives on its own arena: its thousands of small parts (a KeyValue
-// and an AnyValue per attribute...) come from a few large blocks and go at once with it, instead
-// of a malloc and a free each, contended with the pipeline thread's (perf: a third of the export
-// thread's time was malloc, free and the heap's lock).
-google::protobuf::ArenaOptions request_arena_options() {
-  google::protobuf::ArenaOptions options;
-  options.start_block_size = 64 * 1024;
-  options.max_block_size = 1024 * 1024;
-  return options;
-}
-
 struct OtlpExporter::Request {
-  google::protobuf::Arena arena{request_arena_options()};
-  collector::ExportTraceServiceRequest& message =
-      *google::protobuf::Arena::CreateMessage<collector::ExportTraceServiceRequest>(&arena);
+  std::string body;  ///< a serialized ExportTraceServiceRequest
   std::size_t spans = 0;
   std::uint64_t spool_sequence = 0;  ///< its file when it came from the spool; 0 otherwise
   int attempts = 0;
@@ -87,7 +80,8 @@ struct OtlpExporter::Request {
 struct OtlpExporter::Call {
   grpc::ClientContext context;
   Clock::time_point sent_at = Clock::now();
-  collector::ExportTraceServiceResponse response;
+  grpc::ByteBuffer request_bytes;
+  grpc::ByteBuffer response_bytes;
   std::unique_ptr<Request> request;
 };
 
@@ -97,7 +91,7 @@ OtlpExporter::OtlpExporter(const config::ExporterConfig& config, model::SpanQueu
       in_(in),
       counters_(counters),
       channel_(make_channel(config)),
-      stub_(std::make_unique<StubHolder>(StubHolder{collector::TraceService::NewStub(channel_)})) {
+      stub_(std::make_unique<StubHolder>(StubHolder{grpc::GenericStub(channel_)})) {
   if (!config.spool_directory.empty()) {
     spool_ = std::make_unique<Spool>(config.spool_directory, config.spool_max_bytes);
     counters_.spool_spans_recovered.fetch_add(spool_->spans(), std::memory_order_relaxed);
@@ -143,10 +137,10 @@ std::uint64_t OtlpExporter::stop(std::chrono::milliseconds grace) {
   }
   lock.unlock();
   // Spans still queued (the deadline came first): batch them for the spool too.
-  model::SpanBatch rest;
-  while (in_.pop_all(rest, std::chrono::milliseconds(0)) > 0) {
+  Backlog rest;
+  while (rest.take(in_, std::chrono::milliseconds(0)) > 0) {
   }
-  left += rest.size();
+  left += rest.spans;
   cut_batches(rest, true, /*to_spool=*/true);
   if (left > 0) {
     spdlog::warn("event=export_unfinished spans={} spooled={} reason=shutdown_grace_exceeded", left,
@@ -179,7 +173,7 @@ bool OtlpExporter::idle() const {
 }
 
 void OtlpExporter::run() noexcept {
-  model::SpanBatch pending;
+  Backlog pending;
   auto batch_deadline = Clock::time_point::max();
   constexpr auto kPoll = std::chrono::milliseconds(50);
   while (true) {
@@ -209,7 +203,7 @@ void OtlpExporter::run() noexcept {
                   std::chrono::duration_cast<std::chrono::milliseconds>(batch_deadline - now),
                   std::chrono::milliseconds(0), kPoll);
     const bool was_empty = pending.empty();
-    in_.pop_all(pending, wait);
+    pending.take(in_, wait);
     if (was_empty && !pending.empty()) batch_deadline = Clock::now() + config_.max_batch_delay;
     const bool inbox_done = draining && in_.closed() && in_.size_spans() == 0;
     cut_batches(pending, inbox_done || Clock::now() >= batch_deadline, spill);
@@ -231,24 +225,45 @@ void OtlpExporter::run() noexcept {
   cut_batches(pending, true);
 }
 
-void OtlpExporter::cut_batches(model::SpanBatch& pending, bool flush_all, bool to_spool) {
-  // Batches are cut from the front, and what is left is moved down once at the end: erasing each
-  // batch from the front moved every span behind it, quadratic in a large backlog.
-  std::size_t cut = 0;
-  const auto left = [&] { return pending.size() - cut; };
-  while (left() >= config_.max_batch_spans || (flush_all && left() > 0)) {
-    const auto n = std::min(left(), config_.max_batch_spans);
+std::size_t OtlpExporter::Backlog::take(model::SpanQueue& queue,
+                                        std::chrono::milliseconds timeout) {
+  std::vector<model::SpanBatch> arrived;
+  const auto n = queue.pop_batches(arrived, timeout);
+  for (auto& batch : arrived) batches.push_back(std::move(batch));
+  spans += n;
+  return n;
+}
+
+void OtlpExporter::cut_batches(Backlog& pending, bool flush_all, bool to_spool) {
+  while (pending.spans >= config_.max_batch_spans || (flush_all && pending.spans > 0)) {
+    RequestEncoder encoder;
+    // Spans are taken where the pipeline's batches hold them; a batch wholly taken goes after
+    // the request is written (the encoder points into it until then).
+    std::size_t used_batches = 0;
+    std::size_t offset = pending.front;
+    while (encoder.spans() < config_.max_batch_spans && used_batches < pending.batches.size()) {
+      const auto& batch = pending.batches[used_batches];
+      const auto n = std::min(batch.size() - offset, config_.max_batch_spans - encoder.spans());
+      for (std::size_t i = offset; i < offset + n; ++i) encoder.add(batch[i]);
+      offset += n;
+      if (offset == batch.size()) {
+        ++used_batches;
+        offset = 0;
+      }
+    }
     auto request = std::make_unique<Request>();
-    request->spans = n;
-    append_spans(std::span(pending.data() + cut, n), request->message);
-    cut += n;
+    request->spans = encoder.spans();
+    request->body = encoder.encode();
+    pending.spans -= request->spans;
+    pending.batches.erase(pending.batches.begin(),
+                          pending.batches.begin() + static_cast<std::ptrdiff_t>(used_batches));
+    pending.front = offset;
     std::lock_guard lock(mutex_);
     if (to_spool)
       spool_or_drop(std::move(request), telemetry::DropReason::ExportQueueFull);
     else
       ready_.push_back(std::move(request));
   }
-  pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(cut));
 }
 
 void OtlpExporter::spool_or_drop(std::unique_ptr<Request> request, telemetry::DropReason reason) {
@@ -256,8 +271,7 @@ void OtlpExporter::spool_or_drop(std::unique_ptr<Request> request, telemetry::Dr
     spool_->release(request->spool_sequence);  // already on disk: it stays there
     return;
   }
-  if (spool_ && spool_->put(request->message.SerializeAsString(),
-                            static_cast<std::uint32_t>(request->spans))) {
+  if (spool_ && spool_->put(request->body, static_cast<std::uint32_t>(request->spans))) {
     counters_.spool_spans_written.fetch_add(request->spans, std::memory_order_relaxed);
     publish_spool();
     return;
@@ -304,13 +318,15 @@ void OtlpExporter::dispatch_ready() {
 
 std::unique_ptr<OtlpExporter::Request> OtlpExporter::take_from_spool() {
   while (auto batch = spool_->take_oldest()) {
-    auto request = std::make_unique<Request>();
-    if (!request->message.ParseFromString(batch->payload)) {
+    // A replay is rare: the parse is only the check that the payload is what we wrote.
+    if (collector::ExportTraceServiceRequest check; !check.ParseFromString(batch->payload)) {
       // The checksum held but the payload is not a request: written by something else.
       spool_->remove(batch->sequence);
       counters_.spool_corrupt_files.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
+    auto request = std::make_unique<Request>();
+    request->body = std::move(batch->payload);
     request->spans = batch->spans;
     request->spool_sequence = batch->sequence;
     return request;
@@ -323,6 +339,8 @@ void OtlpExporter::send(std::unique_ptr<Request> request) {
   auto call = std::make_unique<Call>();
   if (request->attempts++ == 0) request->first_attempt = Clock::now();
   call->request = std::move(request);
+  grpc::Slice bytes(call->request->body);  // a copy: a retry sends the body again
+  call->request_bytes = grpc::ByteBuffer(&bytes, 1);
   call->context.set_deadline(std::chrono::system_clock::now() + config_.timeout);
   if (config_.compression == config::Compression::Gzip) {
     call->context.set_compression_algorithm(GRPC_COMPRESS_GZIP);
@@ -334,8 +352,9 @@ void OtlpExporter::send(std::unique_ptr<Request> request) {
     inflight_.insert(&raw->context);
     ++callbacks_pending_;
   }
-  stub_->stub->async()->Export(&raw->context, &raw->request->message, &raw->response,
-                               [this, raw](grpc::Status status) { on_done(raw, status); });
+  stub_->stub.UnaryCall(&raw->context, kExportMethod, grpc::StubOptions(), &raw->request_bytes,
+                        &raw->response_bytes,
+                        [this, raw](grpc::Status status) { on_done(raw, status); });
 }
 
 void OtlpExporter::on_done(Call* raw, const grpc::Status& status) {
@@ -371,14 +390,20 @@ void OtlpExporter::on_done(Call* raw, const grpc::Status& status) {
 void OtlpExporter::on_success(Call& call) {
   auto& request = call.request;
   counters_.export_requests_ok.fetch_add(1, std::memory_order_relaxed);
+  // An answer that does not parse is read as a plain OK: the server took the request.
+  collector::ExportTraceServiceResponse response;
+  if (!grpc::SerializationTraits<collector::ExportTraceServiceResponse>::Deserialize(
+           &call.response_bytes, &response)
+           .ok())
+    response.Clear();
   const auto rejected = static_cast<std::uint64_t>(
-      std::max<std::int64_t>(0, call.response.partial_success().rejected_spans()));
+      std::max<std::int64_t>(0, response.partial_success().rejected_spans()));
   const auto accepted = request->spans - std::min<std::uint64_t>(rejected, request->spans);
   counters_.spans_exported.fetch_add(accepted, std::memory_order_relaxed);
   if (rejected > 0) {
     counters_.add_dropped(telemetry::DropReason::ExportRejected, request->spans - accepted);
     spdlog::warn("event=export_partial_success rejected={} message=\"{}\"", rejected,
-                 call.response.partial_success().error_message());
+                 response.partial_success().error_message());
   }
   if (request->spool_sequence != 0) {
     spool_->remove(request->spool_sequence);

@@ -52,8 +52,20 @@ class OtlpExporter final {
   struct Call;
   using Clock = std::chrono::steady_clock;
 
+  /// Kept spans not yet in a request, in the batches the pipeline handed over; `front` spans of
+  /// the first batch are already taken.
+  struct Backlog {
+    std::deque<model::SpanBatch> batches;
+    std::size_t front = 0;
+    std::size_t spans = 0;
+    [[nodiscard]] bool empty() const noexcept { return spans == 0; }
+    /// Takes what `queue` holds, waiting up to `timeout` for it; returns the spans taken.
+    std::size_t take(model::SpanQueue& queue, std::chrono::milliseconds timeout);
+  };
+
   void run() noexcept;
-  void cut_batches(model::SpanBatch& pending, bool flush_all, bool to_spool = false);
+  /// Writes requests of max_batch_spans from `pending` (and of what is left, if `flush_all`).
+  void cut_batches(Backlog& pending, bool flush_all, bool to_spool = false);
   void dispatch_ready();
   void send(std::unique_ptr<Request> request);
   void on_done(Call* call, const grpc::Status& status);

@@ -26,18 +26,27 @@ bool SpanQueue::try_push(SpanBatch& batch) {
   return true;
 }
 
-std::size_t SpanQueue::pop_all(SpanBatch& out, std::chrono::milliseconds timeout) {
-  std::deque<SpanBatch> taken;
-  {
-    std::unique_lock lock(mutex_);
-    nonempty_.wait_for(lock, timeout, [this] { return spans_ > 0 || closed_; });
-    taken.swap(batches_);
-    spans_ = 0;
-    bytes_ = 0;
+std::size_t SpanQueue::pop_batches(std::vector<SpanBatch>& out, std::chrono::milliseconds timeout) {
+  std::size_t taken = 0;
+  std::unique_lock lock(mutex_);
+  nonempty_.wait_for(lock, timeout, [this] { return spans_ > 0 || closed_; });
+  if (out.empty()) {
+    out.swap(batches_);
+  } else {
+    out.insert(out.end(), std::make_move_iterator(batches_.begin()),
+               std::make_move_iterator(batches_.end()));
+    batches_.clear();
   }
-  std::size_t appended = 0;
+  taken = spans_;
+  spans_ = 0;
+  bytes_ = 0;
+  return taken;
+}
+
+std::size_t SpanQueue::pop_all(SpanBatch& out, std::chrono::milliseconds timeout) {
+  std::vector<SpanBatch> taken;
+  const auto n = pop_batches(taken, timeout);
   for (auto& batch : taken) {
-    appended += batch.size();
     if (out.empty()) {
       out = std::move(batch);
     } else {
@@ -45,7 +54,7 @@ std::size_t SpanQueue::pop_all(SpanBatch& out, std::chrono::milliseconds timeout
                  std::make_move_iterator(batch.end()));
     }
   }
-  return appended;
+  return n;
 }
 
 void SpanQueue::close() {

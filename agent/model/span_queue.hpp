@@ -7,8 +7,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
-#include <deque>
 #include <mutex>
+#include <vector>
 
 #include "model/span.hpp"
 
@@ -25,8 +25,13 @@ class SpanQueue final {
   /// An empty batch is accepted and ignored. Never blocks beyond the queue's own short lock.
   [[nodiscard]] bool try_push(SpanBatch& batch);
 
-  /// Waits up to `timeout` for spans, then appends everything queued to `out` (which may already
-  /// hold spans). Returns the number of spans appended; 0 on timeout or after close() once empty.
+  /// Waits up to `timeout` for spans, then moves every queued batch, whole, to the end of `out`.
+  /// Returns the number of spans taken; 0 on timeout or after close() once empty. The spans stay
+  /// where their producer put them: joining batches moved each span (250 bytes) into a fresh,
+  /// ever larger block (perf: a sixth of the pipeline thread, and most of its page faults).
+  std::size_t pop_batches(std::vector<SpanBatch>& out, std::chrono::milliseconds timeout);
+  /// pop_batches, joined into one batch (which may already hold spans): for consumers that want
+  /// one list and see few spans.
   std::size_t pop_all(SpanBatch& out, std::chrono::milliseconds timeout);
 
   /// Wakes the consumer; later pushes still succeed so that a draining stage loses nothing.
@@ -40,7 +45,7 @@ class SpanQueue final {
   const std::size_t max_bytes_;
   mutable std::mutex mutex_;
   std::condition_variable nonempty_;
-  std::deque<SpanBatch> batches_;
+  std::vector<SpanBatch> batches_;
   std::size_t spans_ = 0;
   std::size_t bytes_ = 0;
   bool closed_ = false;

@@ -69,10 +69,10 @@ void Pipeline::stop() {
 }
 
 void Pipeline::run() noexcept {
-  model::SpanBatch batch;
+  std::vector<model::SpanBatch> batches;
   while (true) {
     // The short timeout bounds how late a deadline or a closed inbox is noticed.
-    const auto n = in_.pop_all(batch, std::chrono::milliseconds(20));
+    const auto n = in_.pop_batches(batches, std::chrono::milliseconds(20));
     if (reload_waiting_.load(std::memory_order_acquire)) {  // pairs with the release in reload()
       std::optional<config::SamplingConfig> next;
       {
@@ -84,7 +84,11 @@ void Pipeline::run() noexcept {
     }
     const auto now = clock_();
     counters_.pipeline_heartbeat_ns.store(now, std::memory_order_relaxed);
-    if (n > 0) ingest(batch, now);
+    for (auto& batch : batches) {
+      ingest(batch, now);
+      flush();  // the exporter starts on what is kept while later batches are taken in
+    }
+    batches.clear();
     tick(now);
     flush();
     if (n == 0 && in_.closed() && in_.size_spans() == 0) break;
@@ -192,20 +196,36 @@ void Pipeline::finalize(const model::TraceId& id, const sampling::Decision& deci
 void Pipeline::emit(model::Span&& span, const sampling::Decision& decision) {
   if (scrubber_ != nullptr) scrubber_->apply(span);
   sampler_.annotate(span, decision);
+  // Kept spans go to the exporter in batches of kOutBatchSpans. One batch per turn grew without
+  // bound when a turn decided many traces (a burst, memory pressure): past the export queue's
+  // bounds it could never fit, so all of it was dropped while the exporter sat idle (seen at
+  // 250k spans/s kept). Each batch starts with its room instead of growing from nothing. They
+  // are pushed at flush(): emit() may run under span metrics' lock, which flush() takes.
+  if (pending_out_.capacity() == 0) pending_out_.reserve(kOutBatchSpans);
   pending_out_.push_back(std::move(span));
+  if (pending_out_.size() >= kOutBatchSpans) {
+    full_out_.push_back(std::move(pending_out_));
+    pending_out_.clear();
+  }
 }
 
 void Pipeline::flush() {
-  if (pending_out_.empty()) return;
-  const auto n = pending_out_.size();
-  if (metrics_ != nullptr) metrics_->stage_exemplars(pending_out_);
-  const bool delivered = out_.try_push(pending_out_);
+  for (auto& batch : full_out_) hand_over(batch);
+  full_out_.clear();
+  hand_over(pending_out_);
+}
+
+void Pipeline::hand_over(model::SpanBatch& batch) {
+  if (batch.empty()) return;
+  const auto n = batch.size();
+  if (metrics_ != nullptr) metrics_->stage_exemplars(batch);
+  const bool delivered = out_.try_push(batch);
   if (metrics_ != nullptr) metrics_->commit_exemplars(delivered);
   if (delivered) {
     counters_.spans_kept.fetch_add(n, std::memory_order_relaxed);
   } else {
     counters_.add_dropped(telemetry::DropReason::ExportQueueFull, n);
-    pending_out_.clear();
+    batch.clear();
   }
 }
 

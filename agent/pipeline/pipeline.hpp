@@ -62,6 +62,7 @@ class Pipeline final {
  private:
   void run() noexcept;
   void ingest_one(model::Span&& span, std::uint64_t now_ns);
+  void hand_over(model::SpanBatch& batch);
   void follow_decision(model::Span&& span, sampling::DecisionCache::Entry entry);
   void decide_on_arrival(model::Span&& span);
   void finalize(const model::TraceId& id, const sampling::Decision& decision,
@@ -85,7 +86,9 @@ class Pipeline final {
   TraceTable table_;
   sampling::Sampler sampler_;
   sampling::DecisionCache cache_;
-  model::SpanBatch pending_out_;
+  static constexpr std::size_t kOutBatchSpans = 256;
+  model::SpanBatch pending_out_;            ///< kept, filling up to kOutBatchSpans
+  std::vector<model::SpanBatch> full_out_;  ///< kept, full, waiting for flush()
   bool stressed_ = false;
   std::uint64_t last_rate_tick_ns_ = 0;
 

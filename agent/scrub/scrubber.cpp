@@ -52,8 +52,16 @@ Scrubber::Scrubber(const config::RedactionConfig& redaction, const config::Limit
   }
 }
 
-bool Scrubber::secret(std::string_view key) const {
+bool Scrubber::secret(std::string_view key) {
   if (patterns_.empty()) return false;
+  if (const auto it = verdicts_.find(key); it != verdicts_.end()) return it->second;
+  if (verdicts_.size() >= kMaxVerdicts) verdicts_.clear();
+  const bool verdict = matches(key);
+  verdicts_.emplace(key, verdict);
+  return verdict;
+}
+
+bool Scrubber::matches(std::string_view key) const {
   const auto lower = lowercase(key);
   return std::any_of(patterns_.begin(), patterns_.end(),
                      [&](const std::string& p) { return sampling::glob_match(p, lower); });

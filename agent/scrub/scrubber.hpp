@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.hpp"
@@ -26,7 +27,7 @@ class Scrubber final {
     return limits_.max_spans_per_trace;
   }
   /// Whether values under `key` are redacted.
-  [[nodiscard]] bool secret(std::string_view key) const;
+  [[nodiscard]] bool secret(std::string_view key);
   /// "hmac-sha256:" and the first 32 hex digits of HMAC-SHA256(hash key, text).
   [[nodiscard]] std::string keyed_hash(std::string_view text) const;
 
@@ -35,6 +36,19 @@ class Scrubber final {
   void cut(std::string& text, std::size_t max_bytes, telemetry::Limit limit);
   void limit_values(std::vector<model::Attribute>& attributes);
 
+  [[nodiscard]] bool matches(std::string_view key) const;
+
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const noexcept {
+      return std::hash<std::string_view>{}(key);
+    }
+  };
+  /// Verdicts by key as written: spans repeat a handful of keys, and matching every key against
+  /// every pattern was the largest cost of a kept span in the pipeline (perf, at 100% keep).
+  /// Bounded: emptied when full, so unbounded key sets cost matching, not memory.
+  static constexpr std::size_t kMaxVerdicts = 4096;
+  std::unordered_map<std::string, bool, KeyHash, std::equal_to<>> verdicts_;
   std::vector<std::string> patterns_;  ///< lowercased
   config::RedactionAction action_;
   std::string hash_key_;

@@ -1,17 +1,162 @@
 #include "export/otlp_mapping.hpp"
 
+#include <limits>
+
 #include <catch2/catch.hpp>
 
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "support/span_builder.hpp"
 
 using namespace tailgate;
 namespace collector = opentelemetry::proto::collector::trace::v1;
+namespace otlp = opentelemetry::proto;
+
+namespace {
+
+collector::ExportTraceServiceRequest parsed(const std::string& bytes) {
+  collector::ExportTraceServiceRequest request;
+  REQUIRE(request.ParseFromString(bytes));
+  return request;
+}
+
+/// One span through the encoder, as protobuf's generated classes read it back.
+otlp::trace::v1::Span encoded(const model::Span& span) {
+  const auto request = parsed(exporter::encode_request(std::span(&span, 1)));
+  REQUIRE(request.resource_spans_size() == 1);
+  REQUIRE(request.resource_spans(0).scope_spans(0).spans_size() == 1);
+  return request.resource_spans(0).scope_spans(0).spans(0);
+}
+
+// The same request built with protobuf's generated classes (independent of the encoder): the
+// oracle for the byte-for-byte comparison below.
+void reference(const std::vector<model::Attribute>& in,
+               google::protobuf::RepeatedPtrField<otlp::common::v1::KeyValue>& out) {
+  for (const auto& a : in) {
+    auto* kv = out.Add();
+    kv->set_key(a.key);
+    auto* value = kv->mutable_value();
+    if (const auto* s = std::get_if<std::string>(&a.value)) value->set_string_value(*s);
+    if (const auto* i = std::get_if<std::int64_t>(&a.value)) value->set_int_value(*i);
+    if (const auto* d = std::get_if<double>(&a.value)) value->set_double_value(*d);
+    if (const auto* b = std::get_if<bool>(&a.value)) value->set_bool_value(*b);
+  }
+}
+
+void reference(const model::Span& span, otlp::trace::v1::Span& out) {
+  out.set_trace_id(span.trace_id.data(), span.trace_id.size());
+  out.set_span_id(span.span_id.data(), span.span_id.size());
+  if (!span.is_root())
+    out.set_parent_span_id(span.parent_span_id.data(), span.parent_span_id.size());
+  out.set_trace_state(span.trace_state);
+  out.set_flags(span.trace_flags |
+                (span.is_root() ? 0 : 0x100 | (span.parent_is_remote ? 0x200 : 0)));
+  out.set_name(span.name);
+  out.set_dropped_attributes_count(span.dropped_attributes);
+  out.set_dropped_events_count(span.dropped_events);
+  out.set_kind(static_cast<otlp::trace::v1::Span::SpanKind>(span.kind));
+  out.set_start_time_unix_nano(span.start_unix_ns);
+  out.set_end_time_unix_nano(span.end_unix_ns);
+  reference(span.attributes, *out.mutable_attributes());
+  for (const auto& e : span.events) {
+    auto* event = out.add_events();
+    event->set_time_unix_nano(e.time_unix_ns);
+    event->set_name(e.name);
+    reference(e.attributes, *event->mutable_attributes());
+  }
+  for (const auto& l : span.links) {
+    auto* link = out.add_links();
+    link->set_trace_id(l.trace_id.data(), l.trace_id.size());
+    link->set_span_id(l.span_id.data(), l.span_id.size());
+    link->set_trace_state(l.trace_state);
+    reference(l.attributes, *link->mutable_attributes());
+  }
+  if (span.status != model::StatusCode::Unset || !span.status_message.empty()) {
+    out.mutable_status()->set_code(static_cast<otlp::trace::v1::Status::StatusCode>(span.status));
+    out.mutable_status()->set_message(span.status_message);
+  }
+}
+
+model::Span unusual_span(std::uint64_t seed, std::shared_ptr<const model::Resource> resource) {
+  auto span = testing::make_span(seed, seed % 3, std::move(resource));
+  span.trace_state = seed % 2 ? "ot=th:c,vendor=x" : "";
+  span.parent_is_remote = seed % 5 == 1;
+  span.trace_flags = static_cast<std::uint8_t>(seed % 3 == 0 ? 0 : 1);
+  span.kind = static_cast<model::SpanKind>(seed % 6);
+  span.dropped_attributes = static_cast<std::uint32_t>(seed % 4 == 0 ? 300 : 0);
+  span.dropped_events = static_cast<std::uint32_t>(seed % 4 == 1 ? 1 : 0);
+  if (seed % 4 == 2) span.start_unix_ns = 0;
+  if (seed % 11 == 3) span.status = model::StatusCode::Ok;
+  if (seed % 13 == 4) span.status_message = "no code, a message";
+  // Values at their default are still set values (AnyValue's oneof); a long string needs a
+  // multi-byte length; negative integers take ten bytes.
+  span.attributes.push_back({"zero", std::int64_t{0}});
+  span.attributes.push_back({"negative", std::numeric_limits<std::int64_t>::min()});
+  span.attributes.push_back({"false", false});
+  span.attributes.push_back({"empty", std::string()});
+  span.attributes.push_back({"", std::string("no key")});
+  span.attributes.push_back({"nan", std::numeric_limits<double>::quiet_NaN()});
+  span.attributes.push_back({"long", std::string(200 + seed * 37, 'x')});
+  span.events.push_back({0, "", {}});
+  span.events.push_back({span.end_unix_ns, "exception", {{"exception.type", std::string("E")}}});
+  span.links.push_back({testing::trace_id_of(seed + 1), testing::span_id_of(seed), "", {}});
+  span.links.push_back({testing::trace_id_of(seed + 2),
+                        testing::span_id_of(seed + 1),
+                        "k=v",
+                        {{"opentracing.ref_type", std::string("follows_from")}}});
+  return span;
+}
+
+}  // namespace
+
+TEST_CASE("the encoded request is byte for byte what protobuf writes for the same message",
+          "[export]") {
+  const auto orders = testing::test_resource("orders");
+  const auto scoped = std::make_shared<const model::Resource>(
+      model::Resource{{{"service.name", std::string("node")}}, {"io.opentelemetry.js", "1.30.1"}});
+  const auto bare = std::make_shared<const model::Resource>();
+  std::vector<model::Span> spans;
+  for (std::uint64_t seed = 0; seed < 60; ++seed) {
+    const auto& resource = seed % 4 == 0   ? orders
+                           : seed % 4 == 1 ? scoped
+                           : seed % 4 == 2 ? bare
+                                           : nullptr;
+    spans.push_back(unusual_span(seed, resource));
+  }
+  collector::ExportTraceServiceRequest expected;
+  // Groups in order of first appearance: orders, scoped, bare, none.
+  for (const auto* resource :
+       {orders.get(), scoped.get(), bare.get(), static_cast<const model::Resource*>(nullptr)}) {
+    auto* rs = expected.add_resource_spans();
+    if (resource != nullptr)
+      reference(resource->attributes, *rs->mutable_resource()->mutable_attributes());
+    auto* ss = rs->add_scope_spans();
+    if (resource != nullptr && !resource->scope.name.empty()) {
+      ss->mutable_scope()->set_name(resource->scope.name);
+      ss->mutable_scope()->set_version(resource->scope.version);
+    } else {
+      ss->mutable_scope()->set_name(std::string(exporter::kScopeName));
+    }
+    for (const auto& span : spans) {
+      if (span.resource.get() == resource) reference(span, *ss->add_spans());
+    }
+  }
+  std::string want;
+  google::protobuf::io::StringOutputStream stream(&want);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  REQUIRE(expected.SerializeToCodedStream(&coded));
+  coded.Trim();
+
+  const auto got = exporter::encode_request(spans);
+  CHECK(got.size() == want.size());
+  CHECK(got == want);
+  CHECK(parsed(got).resource_spans(0).scope_spans(0).spans(0).attributes_size() == 11);
+}
 
 TEST_CASE("every field of a span maps to its OTLP field", "[export]") {
   auto span = testing::make_span(7, 1, testing::test_resource("orders"));
   span.trace_state = "ot=th:c";
-  opentelemetry::proto::trace::v1::Span out;
-  exporter::to_otlp(span, out);
+  const auto out = encoded(span);
   CHECK(out.trace_id() == std::string(span.trace_id.begin(), span.trace_id.end()));
   CHECK(out.span_id() == std::string(span.span_id.begin(), span.span_id.end()));
   CHECK(out.parent_span_id() ==
@@ -28,6 +173,7 @@ TEST_CASE("every field of a span maps to its OTLP field", "[export]") {
   CHECK(out.attributes(0).value().string_value() == "BTCUSDT");
   CHECK(out.attributes(1).value().int_value() == 71);
   CHECK(out.attributes(2).value().double_value() == 43251.5);
+  CHECK(out.attributes(3).value().has_bool_value());
   CHECK(out.attributes(3).value().bool_value() == false);
   REQUIRE(out.events_size() == 1);
   CHECK(out.events(0).name() == "order.sent");
@@ -36,8 +182,7 @@ TEST_CASE("every field of a span maps to its OTLP field", "[export]") {
 
 TEST_CASE("a root span has no parent id and an unset status is left out", "[export]") {
   auto span = testing::make_span(1, 0, nullptr);
-  opentelemetry::proto::trace::v1::Span out;
-  exporter::to_otlp(span, out);
+  const auto out = encoded(span);
   CHECK(out.parent_span_id().empty());
   CHECK_FALSE(out.has_status());
 }
@@ -49,8 +194,7 @@ TEST_CASE("spans are grouped by resource value, not by pointer", "[export]") {
   const std::vector<model::Span> spans = {
       testing::make_span(1, 0, orders_a), testing::make_span(2, 0, risk),
       testing::make_span(3, 0, orders_b), testing::make_span(4, 0, risk)};
-  collector::ExportTraceServiceRequest request;
-  exporter::append_spans(spans, request);
+  const auto request = parsed(exporter::encode_request(spans));
   REQUIRE(request.resource_spans_size() == 2);
   CHECK(request.resource_spans(0).resource().attributes(0).value().string_value() == "orders");
   CHECK(request.resource_spans(0).scope_spans(0).spans_size() == 2);
@@ -59,13 +203,22 @@ TEST_CASE("spans are grouped by resource value, not by pointer", "[export]") {
   CHECK(request.resource_spans(1).scope_spans(0).spans_size() == 2);
 }
 
+TEST_CASE("an encoder is empty again after encode and writes an empty request for no spans",
+          "[export]") {
+  exporter::RequestEncoder encoder;
+  CHECK(encoder.encode().empty());
+  const auto span = testing::make_span(3, 0, nullptr);
+  encoder.add(span);
+  CHECK(encoder.spans() == 1);
+  CHECK(parsed(encoder.encode()).resource_spans_size() == 1);
+  CHECK(encoder.spans() == 0);
+  CHECK(encoder.encode().empty());
+}
+
 TEST_CASE("a parent in another process is flagged remote, as OTLP defines", "[export]") {
   auto span = testing::make_span(7, 1, nullptr);
   span.parent_is_remote = true;
-  opentelemetry::proto::trace::v1::Span out;
-  exporter::to_otlp(span, out);
-  CHECK(out.flags() == (1 | 0x100 | 0x200));
+  CHECK(encoded(span).flags() == (1 | 0x100 | 0x200));
   auto root = testing::make_span(7, 0, nullptr);
-  exporter::to_otlp(root, out);
-  CHECK(out.flags() == 1);  // a root has no parent to be remote or not
+  CHECK(encoded(root).flags() == 1);  // a root has no parent to be remote or not
 }

@@ -231,6 +231,23 @@ TEST_CASE("a full exporter queue drops kept spans and counts them", "[pipeline]"
   CHECK(h.accounts());
 }
 
+TEST_CASE("a turn that keeps more than the exporter's queue holds hands over what fits",
+          "[pipeline]") {
+  // 2,000 traces of 4 spans decided in one tick; the queue takes 1,000 spans. Kept spans leave in
+  // batches, so the queue fills and only the rest is dropped (one batch per turn could never fit
+  // and was dropped whole, leaving the exporter idle).
+  Harness h(keep_all(), /*out_capacity=*/1000);
+  for (std::uint64_t t = 0; t < 2000; ++t) {
+    h.send({span(1000 + t, 1), span(1000 + t, 2), span(1000 + t, 3), span(1000 + t, 0)}, 0);
+  }
+  h.at(2000);
+  const auto delivered = h.exported();
+  CHECK(delivered > 500);
+  CHECK(delivered <= 1000);
+  CHECK(h.counters.dropped_of(telemetry::DropReason::ExportQueueFull) == 8000 - delivered);
+  CHECK(h.accounts());
+}
+
 TEST_CASE("reload swaps the policies on the pipeline thread's next batch", "[pipeline]") {
   Harness h(keep_none_but_errors());
   h.send({span(10, 0)}, 0);

@@ -25,17 +25,36 @@ std::uint64_t limited(const telemetry::Counters& c, telemetry::Limit l) {
 TEST_CASE("the default keys catch the secrets the trading guides name, in any letter case",
           "[scrub]") {
   telemetry::Counters counters;
-  const scrub::Scrubber s(config::RedactionConfig{}, config::LimitsConfig{}, counters);
-  for (const auto* key : {"api_key", "exchange.API_KEY", "binance.apiKey", "x-api-key", "secret",
-                          "client_secret", "db.password", "auth.token", "Authorization", "user_id",
-                          "user.id", "account_id", "private_key"}) {
-    INFO(key);
-    CHECK(s.secret(key));
+  scrub::Scrubber s(config::RedactionConfig{}, config::LimitsConfig{}, counters);
+  for (int pass = 0; pass < 2; ++pass) {  // the second pass answers from the verdict cache
+    INFO("pass " << pass);
+    for (const auto* key : {"api_key", "exchange.API_KEY", "binance.apiKey", "x-api-key", "secret",
+                            "client_secret", "db.password", "auth.token", "Authorization",
+                            "user_id", "user.id", "account_id", "private_key"}) {
+      INFO(key);
+      CHECK(s.secret(key));
+    }
+    for (const auto* key : {"order.id", "order.symbol", "risk.passed", "service.name", "user"}) {
+      INFO(key);
+      CHECK_FALSE(s.secret(key));
+    }
   }
-  for (const auto* key : {"order.id", "order.symbol", "risk.passed", "service.name", "user"}) {
-    INFO(key);
-    CHECK_FALSE(s.secret(key));
+}
+
+TEST_CASE("verdicts stay right past the cache's bound, keys differing only in case apart",
+          "[scrub]") {
+  telemetry::Counters counters;
+  scrub::Scrubber s(config::RedactionConfig{}, config::LimitsConfig{}, counters);
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int i = 0; i < 10'000; ++i) {
+      const auto key = "k" + std::to_string(i) + (i % 3 == 0 ? ".Token" : ".price");
+      INFO(key);
+      REQUIRE(s.secret(key) == (i % 3 == 0));
+    }
   }
+  CHECK(s.secret("PASSWORD"));
+  CHECK(s.secret("password"));
+  CHECK_FALSE(s.secret("pass"));
 }
 
 TEST_CASE("hash replaces a secret by its keyed HMAC-SHA256, in span and event attributes",

@@ -97,7 +97,35 @@ std::string to_hex(const std::string& bytes) {
   return out;
 }
 
+namespace {
+
+class ArenaHolder final
+    : public grpc::MessageHolder<otlp::collector::trace::v1::ExportTraceServiceRequest,
+                                 otlp::collector::trace::v1::ExportTraceServiceResponse> {
+ public:
+  ArenaHolder() {
+    set_request(google::protobuf::Arena::CreateMessage<
+                otlp::collector::trace::v1::ExportTraceServiceRequest>(&arena_));
+    set_response(google::protobuf::Arena::CreateMessage<
+                 otlp::collector::trace::v1::ExportTraceServiceResponse>(&arena_));
+  }
+  // gRPC owns the holder between AllocateMessages() and Release() through a raw pointer.
+  void Release() override { std::unique_ptr<ArenaHolder> self(this); }
+
+ private:
+  google::protobuf::Arena arena_;
+};
+
+}  // namespace
+
+grpc::MessageHolder<otlp::collector::trace::v1::ExportTraceServiceRequest,
+                    otlp::collector::trace::v1::ExportTraceServiceResponse>*
+ArenaMessageAllocator::AllocateMessages() {
+  return std::make_unique<ArenaHolder>().release();
+}
+
 OtlpSink::OtlpSink(Options options) : options_(std::move(options)) {
+  SetMessageAllocatorFor_Export(&allocator_);
   if (!options_.jsonl_path.empty()) {
     jsonl_.open(options_.jsonl_path, std::ios::out | std::ios::trunc);
     if (!jsonl_) throw std::runtime_error("cannot write " + options_.jsonl_path);

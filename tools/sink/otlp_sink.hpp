@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/message_allocator.h>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 
@@ -36,6 +37,18 @@ struct SinkStats {
   std::map<std::string, std::uint64_t> spans_by_policy;  ///< the sampling.policy attribute
   std::map<std::string, std::uint64_t> spans_by_service;
   std::uint64_t error_spans = 0;
+};
+
+/// Each request parsed onto its own protobuf arena: one allocation per block instead of one per
+/// field, freed at once. The sink stands in for Jaeger in the end-to-end benchmark, on the same
+/// two cores as the agent; parsing with a heap allocation per string made it the bottleneck.
+class ArenaMessageAllocator final
+    : public grpc::MessageAllocator<otlp::collector::trace::v1::ExportTraceServiceRequest,
+                                    otlp::collector::trace::v1::ExportTraceServiceResponse> {
+ public:
+  grpc::MessageHolder<otlp::collector::trace::v1::ExportTraceServiceRequest,
+                      otlp::collector::trace::v1::ExportTraceServiceResponse>*
+  AllocateMessages() override;
 };
 
 class OtlpSink final : public otlp::collector::trace::v1::TraceService::CallbackService {
@@ -67,6 +80,7 @@ class OtlpSink final : public otlp::collector::trace::v1::TraceService::Callback
 
  private:
   const Options options_;
+  ArenaMessageAllocator allocator_;
   mutable std::mutex mutex_;
   std::ofstream jsonl_;
   std::chrono::steady_clock::time_point fail_until_{};
