@@ -1,28 +1,96 @@
 #include "pipeline/trace_table.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 namespace tailgate::pipeline {
 
-std::size_t TraceIdHash::operator()(const model::TraceId& id) const noexcept {
+namespace {
+
+constexpr std::size_t kInitialSlots = 1024;
+
+std::pair<std::uint64_t, std::uint64_t> halves(const model::TraceId& id) noexcept {
   std::uint64_t hi = 0, lo = 0;
   std::memcpy(&hi, id.data(), 8);
   std::memcpy(&lo, id.data() + 8, 8);
-  // Ids are random in their low half at least; the multiply spreads a zero-padded 64-bit id too.
-  return static_cast<std::size_t>((hi * 0x9e3779b97f4a7c15ULL) ^ lo);
+  return {hi, lo};
 }
 
-TraceTable::TraceTable(std::uint64_t decision_wait_ns) : decision_wait_ns_(decision_wait_ns) {}
+}  // namespace
+
+TraceTable::TraceTable(std::uint64_t decision_wait_ns)
+    : decision_wait_ns_(decision_wait_ns),
+      slots_(kInitialSlots),
+      shift_(64 - static_cast<unsigned>(std::countr_zero(kInitialSlots))) {}
+
+std::size_t TraceTable::home(std::uint64_t hi, std::uint64_t lo) const noexcept {
+  // Fibonacci hashing: the multiply's high bits depend on every bit of the id, so sequential or
+  // zero-padded (64-bit) ids spread as well as random ones.
+  return static_cast<std::size_t>(((hi ^ (lo * 0x9e3779b97f4a7c15ULL)) * 0xbf58476d1ce4e5b9ULL) >>
+                                  shift_);
+}
+
+std::size_t TraceTable::probe(const model::TraceId& id) const noexcept {
+  const auto [hi, lo] = halves(id);
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = home(hi, lo);; i = (i + 1) & mask) {
+    const auto& slot = slots_[i];
+    if (slot.sequence == 0 || (slot.hi == hi && slot.lo == lo)) return i;
+  }
+}
+
+void TraceTable::grow() {
+  std::vector<Slot> old(slots_.size() * 2);
+  old.swap(slots_);
+  --shift_;
+  const std::size_t mask = slots_.size() - 1;
+  for (const auto& slot : old) {
+    if (slot.sequence == 0) continue;
+    auto i = home(slot.hi, slot.lo);
+    while (slots_[i].sequence != 0) i = (i + 1) & mask;
+    slots_[i] = slot;
+  }
+}
+
+void TraceTable::erase_slot(std::size_t i) noexcept {
+  // Backward shift: each entry after the hole that may live at the hole (the hole lies between
+  // its home and where it is) moves into it, so every probe still ends at an empty slot.
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t j = (i + 1) & mask; slots_[j].sequence != 0; j = (j + 1) & mask) {
+    const auto from_home = (j - home(slots_[j].hi, slots_[j].lo)) & mask;
+    if (from_home >= ((j - i) & mask)) {
+      slots_[i] = slots_[j];
+      i = j;
+    }
+  }
+  slots_[i] = Slot{};
+}
 
 BufferedTrace& TraceTable::add(model::Span&& span, std::uint64_t now_ns) {
-  auto [it, created] = traces_.try_emplace(span.trace_id);
-  auto& t = it->second;
-  if (created) {
+  auto i = probe(span.trace_id);
+  if (slots_[i].sequence == 0) {
+    if ((count_ + 1) * 2 > slots_.size()) {
+      grow();
+      i = probe(span.trace_id);
+    }
+    std::uint32_t index = 0;
+    if (free_.empty()) {
+      index = static_cast<std::uint32_t>(traces_.size());
+      traces_.emplace_back();
+    } else {
+      index = free_.back();
+      free_.pop_back();
+    }
+    auto& t = traces_[index];
     t.first_arrival_ns = now_ns;
     t.sequence = next_sequence_++;
+    const auto [hi, lo] = halves(span.trace_id);
+    slots_[i] = Slot{hi, lo, t.sequence, index};
+    ++count_;
     arrivals_.push_back({now_ns, span.trace_id, t.sequence});
   }
+  auto& t = traces_[slots_[i].index];
   t.last_arrival_ns = now_ns;
   t.min_start_ns = std::min(t.min_start_ns, span.start_unix_ns);
   t.max_end_ns = std::max(t.max_end_ns, span.end_unix_ns);
@@ -40,23 +108,37 @@ BufferedTrace& TraceTable::add(model::Span&& span, std::uint64_t now_ns) {
 }
 
 BufferedTrace* TraceTable::find(const model::TraceId& id) noexcept {
-  const auto it = traces_.find(id);
-  return it == traces_.end() ? nullptr : &it->second;
+  const auto& slot = slots_[probe(id)];
+  return slot.sequence == 0 ? nullptr : &traces_[slot.index];
 }
 
 model::SpanBatch TraceTable::take(const model::TraceId& id) {
-  const auto it = traces_.find(id);
-  if (it == traces_.end()) return {};
-  bytes_ -= it->second.bytes;
-  spans_ -= it->second.spans.size();
-  auto spans = std::move(it->second.spans);
-  traces_.erase(it);
+  const auto i = probe(id);
+  if (slots_[i].sequence == 0) return {};
+  const auto index = slots_[i].index;
+  auto& t = traces_[index];
+  bytes_ -= t.bytes;
+  spans_ -= t.spans.size();
+  auto spans = std::move(t.spans);
+  t = BufferedTrace{};
+  erase_slot(i);
+  --count_;
+  if (count_ == 0) {
+    // Empty (after a burst, say): give back what the burst grew.
+    traces_.clear();
+    free_.clear();
+    if (slots_.size() > kInitialSlots) {
+      slots_.assign(kInitialSlots, Slot{});
+      shift_ = 64 - static_cast<unsigned>(std::countr_zero(kInitialSlots));
+    }
+  } else {
+    free_.push_back(index);
+  }
   return spans;
 }
 
 bool TraceTable::live(const Due& d) const {
-  const auto it = traces_.find(d.id);
-  return it != traces_.end() && it->second.sequence == d.sequence;
+  return slots_[probe(d.id)].sequence == d.sequence;
 }
 
 std::optional<model::TraceId> TraceTable::next_root_due(std::uint64_t now_ns) {

@@ -5,22 +5,23 @@
 // decision_wait, in arrival order because the wait is constant) and first arrivals (for
 // max_trace_age and for deciding the oldest first under memory pressure). Entries erased early
 // leave stale queue items behind; a sequence number tells them apart.
+// The index is open addressing (linear probing, backward-shift deletion) over 32-byte slots that
+// hold the id and the sequence: a lookup is one cache miss and two integer compares.
+// std::unordered_map chased a bucket, then nodes, hashing each node's key again and comparing it
+// with memcmp: a sixth of the pipeline thread (perf, 900k spans/s). Traces live in a deque
+// (stable addresses), their places reused.
 // Owned by the pipeline thread; not thread-safe.
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <optional>
-#include <unordered_map>
+#include <vector>
 
 #include "model/span.hpp"
 #include "model/trace.hpp"
 
 namespace tailgate::pipeline {
-
-struct TraceIdHash {
-  std::size_t operator()(const model::TraceId& id) const noexcept;
-};
 
 struct BufferedTrace {
   model::SpanBatch spans;
@@ -45,7 +46,8 @@ class TraceTable final {
  public:
   explicit TraceTable(std::uint64_t decision_wait_ns);
 
-  /// Adds a span to its trace, creating the trace if needed; returns the trace.
+  /// Adds a span to its trace, creating the trace if needed; returns the trace (its address holds
+  /// until the trace is taken).
   BufferedTrace& add(model::Span&& span, std::uint64_t now_ns);
   [[nodiscard]] BufferedTrace* find(const model::TraceId& id) noexcept;
   /// Removes a trace and returns its spans.
@@ -59,7 +61,7 @@ class TraceTable final {
   /// The wait given to roots that arrive from now on (a reload).
   void set_decision_wait(std::uint64_t ns) noexcept { decision_wait_ns_ = ns; }
 
-  [[nodiscard]] std::size_t traces() const noexcept { return traces_.size(); }
+  [[nodiscard]] std::size_t traces() const noexcept { return count_; }
   [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
   [[nodiscard]] std::size_t spans() const noexcept { return spans_; }
 
@@ -69,10 +71,24 @@ class TraceTable final {
     model::TraceId id;
     std::uint64_t sequence;
   };
+  struct Slot {
+    std::uint64_t hi = 0, lo = 0;  ///< the trace id
+    std::uint64_t sequence = 0;    ///< its trace's; 0: the slot is empty
+    std::uint32_t index = 0;       ///< into traces_
+  };
   [[nodiscard]] bool live(const Due& d) const;
+  /// The slot holding `id`, or the empty slot where it would go.
+  [[nodiscard]] std::size_t probe(const model::TraceId& id) const noexcept;
+  [[nodiscard]] std::size_t home(std::uint64_t hi, std::uint64_t lo) const noexcept;
+  void grow();
+  void erase_slot(std::size_t i) noexcept;
 
   std::uint64_t decision_wait_ns_;
-  std::unordered_map<model::TraceId, BufferedTrace, TraceIdHash> traces_;
+  std::vector<Slot> slots_;  ///< a power of two, at most half full
+  unsigned shift_ = 0;       ///< 64 - log2(slots_.size())
+  std::deque<BufferedTrace> traces_;
+  std::vector<std::uint32_t> free_;  ///< places in traces_ to reuse
+  std::size_t count_ = 0;
   std::deque<Due> root_due_;
   std::deque<Due> arrivals_;
   std::size_t bytes_ = 0;

@@ -64,6 +64,22 @@ TEST_CASE("queued spans reach the server in batches of at most max_batch_spans",
   CHECK(ids.size() == 1000);  // no duplicates
 }
 
+TEST_CASE("spans a partial success rejects are counted dropped, the rest exported", "[export]") {
+  tools::SinkServer server("127.0.0.1:0", {});
+  server.sink().reject_spans(7, "7 spans had no name");
+  telemetry::Counters counters;
+  model::SpanQueue queue(1000);
+  exporter::OtlpExporter exporter(exporter_config(server.port()), queue, counters);
+  exporter.start();
+  push_spans(queue, 25, 4);  // one request of 100 spans
+  REQUIRE(testing::eventually([&] { return counters.export_requests_ok.load() == 1; }));
+  queue.close();
+  CHECK(exporter.stop(1s) == 0);
+  CHECK(counters.spans_exported.load() == 93);
+  CHECK(counters.dropped_of(telemetry::DropReason::ExportRejected) == 7);
+  CHECK(counters.export_retries.load() == 0);  // a partial success is not retried
+}
+
 TEST_CASE("a partial batch is sent once max_batch_delay has passed", "[export]") {
   tools::SinkServer server("127.0.0.1:0", {});
   telemetry::Counters counters;

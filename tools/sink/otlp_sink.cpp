@@ -135,7 +135,7 @@ OtlpSink::OtlpSink(Options options) : options_(std::move(options)) {
 grpc::ServerUnaryReactor* OtlpSink::Export(
     grpc::CallbackServerContext* context,
     const otlp::collector::trace::v1::ExportTraceServiceRequest* request,
-    otlp::collector::trace::v1::ExportTraceServiceResponse* /*response*/) {
+    otlp::collector::trace::v1::ExportTraceServiceResponse* response) {
   auto* reactor = context->DefaultReactor();
   std::lock_guard lock(mutex_);
   if (std::chrono::steady_clock::now() < throttle_until_) {
@@ -189,8 +189,18 @@ grpc::ServerUnaryReactor* OtlpSink::Export(
     }
   }
   if (jsonl_.is_open()) jsonl_.flush();
+  if (reject_spans_ > 0) {
+    response->mutable_partial_success()->set_rejected_spans(reject_spans_);
+    response->mutable_partial_success()->set_error_message(reject_message_);
+  }
   reactor->Finish(grpc::Status::OK);
   return reactor;
+}
+
+void OtlpSink::reject_spans(std::int64_t rejected, std::string message) {
+  std::lock_guard lock(mutex_);
+  reject_spans_ = rejected;
+  reject_message_ = std::move(message);
 }
 
 void OtlpSink::fail_until(std::chrono::steady_clock::time_point until) {

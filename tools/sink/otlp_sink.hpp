@@ -70,6 +70,8 @@ class OtlpSink final : public otlp::collector::trace::v1::TraceService::Callback
       const otlp::collector::trace::v1::ExportTraceServiceRequest* request,
       otlp::collector::trace::v1::ExportTraceServiceResponse* response) override;
 
+  /// From now on, answer OK with a partial success rejecting `rejected` spans (0: plain OK).
+  void reject_spans(std::int64_t rejected, std::string message);
   /// Answer UNAVAILABLE until `until` (steady clock).
   void fail_until(std::chrono::steady_clock::time_point until);
   /// Answer RESOURCE_EXHAUSTED with a RetryInfo asking for `delay` until `until`.
@@ -86,6 +88,8 @@ class OtlpSink final : public otlp::collector::trace::v1::TraceService::Callback
   std::chrono::steady_clock::time_point fail_until_{};
   std::chrono::steady_clock::time_point throttle_until_{};
   std::chrono::milliseconds throttle_delay_{0};
+  std::int64_t reject_spans_ = 0;
+  std::string reject_message_;
   SinkStats stats_;
   std::vector<ReceivedSpan> spans_;
 };
