@@ -27,7 +27,6 @@ bool SpanQueue::try_push(SpanBatch& batch) {
 }
 
 std::size_t SpanQueue::pop_batches(std::vector<SpanBatch>& out, std::chrono::milliseconds timeout) {
-  std::size_t taken = 0;
   std::unique_lock lock(mutex_);
   nonempty_.wait_for(lock, timeout, [this] { return spans_ > 0 || closed_; });
   if (out.empty()) {
@@ -37,7 +36,7 @@ std::size_t SpanQueue::pop_batches(std::vector<SpanBatch>& out, std::chrono::mil
                std::make_move_iterator(batches_.end()));
     batches_.clear();
   }
-  taken = spans_;
+  const auto taken = spans_;
   spans_ = 0;
   bytes_ = 0;
   return taken;

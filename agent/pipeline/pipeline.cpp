@@ -86,7 +86,10 @@ void Pipeline::run() noexcept {
     counters_.pipeline_heartbeat_ns.store(now, std::memory_order_relaxed);
     for (auto& batch : batches) {
       ingest(batch, now);
-      flush();  // the exporter starts on what is kept while later batches are taken in
+      // The exporter starts on full batches of kept spans while later batches are taken in;
+      // the partial one waits for the end of the turn (a hand-over per batch taken in would
+      // wake the exporter for a span or two, thousands of times a second).
+      hand_over_full();
     }
     batches.clear();
     tick(now);
@@ -210,9 +213,13 @@ void Pipeline::emit(model::Span&& span, const sampling::Decision& decision) {
 }
 
 void Pipeline::flush() {
+  hand_over_full();
+  hand_over(pending_out_);
+}
+
+void Pipeline::hand_over_full() {
   for (auto& batch : full_out_) hand_over(batch);
   full_out_.clear();
-  hand_over(pending_out_);
 }
 
 void Pipeline::hand_over(model::SpanBatch& batch) {

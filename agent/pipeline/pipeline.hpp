@@ -63,6 +63,7 @@ class Pipeline final {
   void run() noexcept;
   void ingest_one(model::Span&& span, std::uint64_t now_ns);
   void hand_over(model::SpanBatch& batch);
+  void hand_over_full();
   void follow_decision(model::Span&& span, sampling::DecisionCache::Entry entry);
   void decide_on_arrival(model::Span&& span);
   void finalize(const model::TraceId& id, const sampling::Decision& decision,
