@@ -117,6 +117,7 @@ void Scrubber::limit_values(std::vector<model::Attribute>& attributes) {
 void Scrubber::apply(model::Span& span) {
   redact(span.attributes);
   for (auto& e : span.events) redact(e.attributes);
+  for (auto& l : span.links) redact(l.attributes);  // a link's attributes leave the agent too
 
   cut(span.name, limits_.max_span_name_bytes, telemetry::Limit::SpanNameBytes);
   if (span.attributes.size() > limits_.max_attributes_per_span) {
@@ -135,6 +136,7 @@ void Scrubber::apply(model::Span& span) {
         extra, std::memory_order_relaxed);
   }
   for (auto& e : span.events) limit_values(e.attributes);
+  for (auto& l : span.links) limit_values(l.attributes);
 }
 
 }  // namespace tailgate::scrub

@@ -79,6 +79,29 @@ TEST_CASE("hash replaces a secret by its keyed HMAC-SHA256, in span and event at
   CHECK(counters.attributes_redacted.load() == 3);
 }
 
+TEST_CASE("link attributes are redacted and their values cut like the span's own", "[scrub]") {
+  telemetry::Counters counters;
+  config::RedactionConfig redaction;
+  redaction.hash_key = "desk-7-key";
+  config::LimitsConfig limits;
+  limits.max_attribute_value_bytes = 48;  // the hash (44 bytes) fits
+  scrub::Scrubber s(redaction, limits, counters);
+  auto span = testing::make_span(1, 1, nullptr);
+  span.links.push_back(
+      {testing::trace_id_of(2),
+       testing::span_id_of(3),
+       "",
+       {{"api_key", std::string("sk-live-123")},
+        {"order.note", std::string("a note for the desk, longer than forty-eight bytes")}}});
+  s.apply(span);
+  const auto& link = span.links[0].attributes;
+  CHECK(std::get<std::string>(*value_of(link, "api_key")) ==
+        "hmac-sha256:896199be51ea44a75c451dc62abf1ab1");  // as the span's own api_key hashes
+  CHECK(std::get<std::string>(*value_of(link, "order.note")).size() <= 48);
+  CHECK(counters.attributes_redacted.load() == 1);
+  CHECK(limited(counters, telemetry::Limit::AttributeValueBytes) == 1);
+}
+
 TEST_CASE("remove leaves the secret out, and an empty key list redacts nothing", "[scrub]") {
   telemetry::Counters counters;
   config::RedactionConfig remove;
