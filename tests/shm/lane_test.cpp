@@ -133,6 +133,25 @@ TEST_CASE("a corrupt header costs what is committed, not the lane", "[shm]") {
   CHECK(seen.sequences == std::vector<std::uint64_t>{2});
 }
 
+TEST_CASE("a tail more than a lane ahead is skipped, not walked round the lane for ever", "[shm]") {
+  // Found by fuzz/fuzz_ring_segment: padding headers everywhere and a far tail made drain loop
+  // (padding is not a record, so max_records never stopped it).
+  Lane lane(4096);
+  for (std::size_t at = 0; at < 4096; at += 64) {
+    const std::uint64_t padding =
+        64 | (std::uint64_t{static_cast<std::uint16_t>(wire::RecordType::Padding)} << 32);
+    std::memcpy(lane.data + at, &padding, sizeof padding);
+  }
+  lane.control->head.store(0);
+  lane.control->tail.store(std::uint64_t{1} << 62);
+  Seen seen;
+  const auto drained = lane.reader().drain(
+      [&](wire::RecordType, std::span<const std::byte>) { seen.sequences.push_back(0); }, 100);
+  CHECK(seen.sequences.empty());
+  CHECK(drained.skipped_bytes == std::uint64_t{1} << 62);
+  CHECK(lane.control->head.load() == lane.control->tail.load());
+}
+
 TEST_CASE("one producer thread and one consumer thread: 1M records, exactly once, in order",
           "[shm]") {
   Lane lane(1 << 16);
