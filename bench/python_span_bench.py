@@ -1,27 +1,26 @@
 #!/usr/bin/env python3
 """The Python client's cost per span, measured per call (time.perf_counter_ns around each
-`with tracer.span(...)`) into percentiles, and as a burst average. No agent needed: the spans go
-into this process's segment, whose one lane is sized so that the whole run fits. Bounded in count
-and time.
+`with tracer.span(...)`) into percentiles, and as a burst average: the native span
+(tailgate._native) and the pure-Python one side by side in one run, each in a process of its own
+(one tracer per process). No agent needed: the spans go into the process's segment, whose one
+lane is sized so that the whole run fits. Bounded in count and time.
 
     PYTHONPATH=client/python TAILGATE_LIBRARY=build/client/libtailgate.so \\
-        python3 bench/python_span_bench.py [--spans N]
+        python3 bench/python_span_bench.py [--spans N] [--json FILE]
 """
 import argparse
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 
 import tailgate
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--spans", type=int, default=100_000)
-    ap.add_argument("--json")
-    args = ap.parse_args()
+def measure(spans: int) -> dict:
     directory = tempfile.mkdtemp(prefix="tailgate-py-bench-", dir="/dev/shm")
     try:
         # One lane big enough for the whole run: every span is written, none dropped.
@@ -29,7 +28,7 @@ def main():
         samples = []
         deadline = time.monotonic() + 60
         clock = time.perf_counter_ns
-        for i in range(args.spans):
+        for i in range(spans):
             t0 = clock()
             with tracer.span("signal_generation", symbol="BTCUSDT", strength=0.83) as s:
                 s.set_attribute("signal.side", "buy")
@@ -43,17 +42,43 @@ def main():
                 s.set_attribute("signal.side", "buy")
         burst = (clock() - t0) / n
         samples.sort()
-        result = {"spans": n, "p50_ns": samples[n // 2], "p99_ns": samples[int(n * 0.99)],
-                  "p999_ns": samples[int(n * 0.999)], "max_ns": samples[-1],
-                  "burst_avg_ns": round(burst), "dropped": tracer.stats()["dropped"]}
-        print("python span (3 attributes, context manager): " +
-              " ".join(f"{k}={v}" for k, v in result.items()))
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(result, f)
+        result = {"native": tracer.native, "spans": n, "p50_ns": samples[n // 2],
+                  "p99_ns": samples[int(n * 0.99)], "p999_ns": samples[int(n * 0.999)],
+                  "max_ns": samples[-1], "burst_avg_ns": round(burst),
+                  "dropped": tracer.stats()["dropped"]}
         tracer.close()
+        return result
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def in_child(spans: int, native: bool) -> dict:
+    env = dict(os.environ, TAILGATE_PYTHON_NATIVE="1" if native else "0")
+    done = subprocess.run([sys.executable, __file__, "--one", "--spans", str(spans)], env=env,
+                          capture_output=True, text=True, timeout=180, check=True)
+    return json.loads(done.stdout)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spans", type=int, default=100_000)
+    ap.add_argument("--json")
+    ap.add_argument("--one", action="store_true", help="measure this process's span, print JSON")
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.spans)))
+        return
+    results = {"native": in_child(args.spans, True), "pure": in_child(args.spans, False)}
+    for name, r in results.items():
+        print(f"python span, {name:6} (3 attributes, context manager): " +
+              " ".join(f"{k}={v}" for k, v in r.items()))
+    if not results["native"]["native"]:
+        print("  (tailgate._native did not load: both rows are the pure-Python span)")
+    ratio = results["pure"]["p50_ns"] / max(results["native"]["p50_ns"], 1)
+    print(f"pure-Python / native at p50: {ratio:.1f}x")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -35,6 +36,17 @@ def tracer(stack):
 
 def by_name(spans):
     return {s["name"]: s for s in spans}
+
+
+def test_the_span_is_the_implementation_asked_for(tracer):
+    # ctest runs this file twice: with tailgate._native (built beside libtailgate.so) and with
+    # TAILGATE_PYTHON_NATIVE=0. A native module that fails to load must fail here, not pass
+    # silently on the slower path.
+    wanted = os.environ.get("TAILGATE_PYTHON_NATIVE", "1") != "0"
+    assert tracer.native is wanted
+    with tracer.span("which") as s:
+        assert (type(s).__module__ == "tailgate") and (type(s).__name__ ==
+                                                       ("NativeSpan" if wanted else "Span"))
 
 
 def test_context_manager_span_with_attributes_and_events(stack, tracer):
@@ -415,3 +427,92 @@ def test_each_limit_end_to_end(stack, tracer):
     time.sleep(0.5)  # nothing more comes
     assert len(stack.spans("limits.big_trace")) == 1
     assert sorted(c["attributes"]["seq"] for c in stack.spans("limits.child")) == list(range(49))
+
+
+# --- values, sizes and processes: the same from both implementations ----------------------------
+
+def test_values_of_every_kind(stack, tracer):
+    import enum
+
+    class Side(enum.IntEnum):
+        BUY = 1
+
+    class Price(float):
+        pass
+
+    class Venue:
+        def __str__(self):
+            return "venue:XNAS"
+
+    with tracer.span("values.kinds", kind=tailgate.SpanKind.PRODUCER) as s:
+        s.set_attributes({"text": "BTCUSDT", "int": -7, "float": 0.25, "bool": False,
+                          "enum": Side.BUY, "float_subclass": Price(1.5), "huge": 1 << 70,
+                          "object": Venue(), "unicode": "€ и 東", "surrogate": "a\ud800b",
+                          "empty": ""})
+        s.set_attribute("order.id", 2**63 - 1).set_status_ok()
+    [span] = stack.spans("values.kinds")
+    a = span["attributes"]
+    assert (a["text"], a["int"], a["float"], a["bool"]) == ("BTCUSDT", -7, 0.25, False)
+    assert (a["enum"], a["float_subclass"], a["huge"]) == (1, 1.5, str(1 << 70))
+    assert (a["object"], a["unicode"], a["surrogate"]) == ("venue:XNAS", "€ и 東", "a?b")
+    assert a["empty"] == "" and a["order.id"] == 2**63 - 1
+    assert span["status"]["code"] == 1 and span["kind"] == 4
+
+
+def test_what_does_not_fit_a_record_is_left_out_and_counted_the_span_arrives(stack, tracer):
+    before = tracer.stats()["dropped_items"]
+    with tracer.span("too.big", first="kept") as s:
+        s.set_attribute("blob", "x" * 70_000)  # past the 65,000-byte record
+        s.set_attribute("last", "kept too")
+    [span] = stack.spans("too.big")
+    assert span["attributes"]["first"] == "kept" and span["attributes"]["last"] == "kept too"
+    assert "blob" not in span["attributes"]
+    assert tracer.stats()["dropped_items"] == before + 1
+
+
+def test_a_forked_child_makes_ids_of_its_own(tracer):
+    with tracer.span("before.fork"):
+        pass
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next trace id, then out without running pytest's teardown
+        try:
+            with tracer.span("in.child") as s:
+                os.write(write, s.context.trace_id + s.context.span_id)
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = os.read(read, 24)
+    os.close(read)
+    os.waitpid(pid, 0)
+    with tracer.span("in.parent") as s:
+        parent = s.context.trace_id + s.context.span_id
+    assert len(child) == 24 and child[:16] != parent[:16] and child[16:] != parent[16:]
+
+
+def test_a_span_ended_after_the_tracer_closed_is_dropped_not_a_crash(stack):
+    code = """
+import sys, tailgate
+t = tailgate.Tracer("closing", directory=sys.argv[1])
+s = t.span("late")
+t.close()
+print(s.end())
+"""
+    done = subprocess.run([sys.executable, "-c", code, stack.ring], capture_output=True,
+                          text=True, timeout=30, env=os.environ.copy())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_span_takes_its_arguments_by_name_and_any_number_of_attributes(stack, tracer):
+    many = {f"leg.{i}": i for i in range(40)}
+    with tracer.span(name="call.forms", kind=tailgate.SpanKind.CLIENT, **many, parent=None):
+        with tracer.span("call.forms.child", None, tailgate.SpanKind.SERVER, side="buy"):
+            pass
+    with pytest.raises(TypeError):
+        tracer.span("call.forms.twice", None, parent=None)
+    spans = by_name(stack.spans("call.forms") + stack.spans("call.forms.child"))
+    parent, child = spans["call.forms"], spans["call.forms.child"]
+    assert parent["kind"] == 3 and child["kind"] == 2
+    assert {k: v for k, v in parent["attributes"].items() if k.startswith("leg.")} == many
+    assert child["parent_span_id"] == parent["span_id"] and child["attributes"]["side"] == "buy"

@@ -34,6 +34,7 @@ ring=$(mktemp -d)
 import tailgate
 t = tailgate.Tracer('deb-test', directory='$ring')
 assert t.error == '', t.error
+assert t.native, 'tailgate._native did not load from the package'
 with t.span('installed.span', ok=True):
     pass
 assert t.stats()['dropped'] == 0

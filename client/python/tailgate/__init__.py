@@ -12,11 +12,14 @@
     headers = tailgate.inject_context({})                    # W3C traceparent/tracestate
     parent = tailgate.extract_context(headers)
 
-Standard library only. Each span is encoded here into the wire format (docs/wire-format.md) and
-handed over with one foreign call (libtailgate.so's tailgate_emit), which copies it into this
-thread's lane of the process's segment: no syscall, never blocking; a full lane drops the span and
-counts it. The current span follows threads and asyncio tasks (contextvars): a span started inside
-another is its child.
+Standard library only. Each span is encoded into the wire format (docs/wire-format.md) and handed
+to libtailgate.so, which copies it into this thread's lane of the process's segment: no syscall,
+never blocking; a full lane drops the span and counts it. The span is tailgate._native's (C++ over
+CPython's API, built and installed with the library: a few interpreter calls per span) where that
+module loads, else this file's pure-Python Span, which encodes here and makes one ctypes call per
+span. TAILGATE_PYTHON_NATIVE=0 chooses the pure-Python one; =<path> names the module's file.
+The current span follows threads and asyncio tasks (contextvars): a span started inside another is
+its child.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ import contextvars
 import ctypes
 import ctypes.util
 import functools
+import glob
+import importlib.machinery
+import importlib.util
 import inspect
 import os
 import random
@@ -60,6 +66,7 @@ _INT = struct.Struct("<Bq")
 _DOUBLE = struct.Struct("<Bd")
 _EVENT = struct.Struct("<Q")
 _MAX_STR = 0xFFFF
+_MAX_RECORD = 65000  # a record must fit one UDP datagram (wire/span_record.hpp)
 _ZERO8 = bytes(8)
 _PARENT_IS_REMOTE = 1  # span_flags bit 0
 
@@ -263,8 +270,13 @@ class Span:
             name = self.name.encode("utf-8", "replace")[:_MAX_STR]
             if len(_name_cache) < _CACHE_LIMIT:
                 _name_cache[self.name] = name
+        length = _FIXED.size + len(name) + sum(map(len, self._parts))
+        while length > _MAX_RECORD and self._parts:  # leave out the biggest items, counted
+            biggest = max(self._parts, key=len)
+            self._parts.remove(biggest)
+            length -= len(biggest)
+            self._tracer.dropped_items += 1
         body = b"".join(self._parts)
-        length = _FIXED.size + len(name) + len(body)
         head = _FIXED.pack(length, _SPAN, 1, ctx.trace_id, ctx.span_id, self._parent_id,
                            self._start, end, self._kind, self._status, ctx.trace_flags,
                            self._span_flags,
@@ -349,6 +361,20 @@ class Tracer:
         self._handle = handle
         self._emit_one = self._lib.tailgate_emit
         self.dropped_items = 0
+        # The native span where its module loads: Tracer.span and _start (the decorators') are
+        # then the module's own functions, with no Python frame of ours per span.
+        self._emitter = None
+        native = _native_module(getattr(self._lib, "_name", None))
+        if native is not None:
+            self._emitter = native.Emitter(
+                handle, ctypes.cast(self._lib.tailgate_emit, ctypes.c_void_p).value)
+            self.span = self._emitter.span
+            self._start = self._emitter.start
+
+    @property
+    def native(self) -> bool:
+        """Whether spans are tailgate._native's (else the pure-Python Span)."""
+        return self._emitter is not None
 
     @property
     def error(self) -> str:
@@ -380,8 +406,10 @@ class Tracer:
         return _traced(lambda: self, name, attributes, capture_args, kind)
 
     def _emit(self, record: bytes, items: int) -> bool:
-        if items > 0xFFFF or len(record) > 65000:
+        if items > 0xFFFF or len(record) > _MAX_RECORD:
             self.dropped_items += items
+            return False
+        if not self._handle:  # closed
             return False
         return self._emit_one(self._handle, record, len(record)) == 1
 
@@ -395,12 +423,17 @@ class Tracer:
     def stats(self) -> dict:
         s = _Stats()
         self._lib.tailgate_stats_get(self._handle, ctypes.byref(s))
-        return {"dropped": s.dropped, "dropped_items": s.dropped_items + self.dropped_items,
+        dropped, dropped_items = self._emitter.counts() if self._emitter is not None else (0, 0)
+        return {"dropped": s.dropped + dropped,
+                "dropped_items": s.dropped_items + self.dropped_items + dropped_items,
                 "attached": bool(s.attached)}
 
     def close(self) -> None:
-        """Gives up the segment handle; committed spans still reach the agent."""
+        """Gives up the segment handle; committed spans still reach the agent (spans ended
+        after this are dropped)."""
         if self._handle:
+            if self._emitter is not None:
+                self._emitter.close()
             self._lib.tailgate_tracer_free(self._handle)
             self._handle = None
 
@@ -412,6 +445,48 @@ class Tracer:
     def extract(headers: Mapping[str, str]) -> Optional[SpanContext]:
         """The SpanContext in W3C headers (any letter case), or None."""
         return extract_context(headers)
+
+
+# --- the native span -----------------------------------------------------------------------
+
+_NATIVE_MODULE = None  # (module, its span class) once loaded
+
+
+def _native_module(library_path: Optional[str]):
+    """tailgate._native, set up, or None (then spans are the pure-Python Span). Looked for as
+    $TAILGATE_PYTHON_NATIVE, in this package (installed) and beside libtailgate.so (a build
+    tree); a module built for another Python does not load and is passed over."""
+    global _NATIVE_MODULE
+    choice = os.environ.get("TAILGATE_PYTHON_NATIVE", "")
+    if choice.strip().lower() in ("0", "false", "no", "off"):
+        return None
+    if _NATIVE_MODULE is not None:
+        return _NATIVE_MODULE
+    directories = [os.path.dirname(os.path.abspath(__file__))]
+    if library_path and os.path.dirname(library_path):
+        directories.append(os.path.dirname(os.path.abspath(library_path)))
+    candidates = [choice] if choice and choice.lower() not in ("1", "true", "yes", "on") else []
+    for directory in directories:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            candidates += glob.glob(os.path.join(glob.escape(directory), "_native" + suffix))
+    for path in candidates:
+        try:
+            spec = importlib.util.spec_from_file_location("tailgate._native", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        except (ImportError, OSError):
+            continue
+
+        class NativeSpan(module.Span):
+            """A span in progress; a context manager. Ends (and is handed to the agent) on exit.
+            The same calls as the pure-Python Span."""
+            __slots__ = ()
+            record_exception = Span.record_exception
+
+        module.setup(_current, SpanContext, NativeSpan)
+        _NATIVE_MODULE = module
+        return module
+    return None
 
 
 # --- the decorator --------------------------------------------------------------------------
