@@ -114,7 +114,29 @@ void Scrubber::limit_values(std::vector<model::Attribute>& attributes) {
   }
 }
 
+std::shared_ptr<const model::Resource> Scrubber::scrubbed(
+    const std::shared_ptr<const model::Resource>& resource) {
+  if (const auto it = resources_.find(resource.get()); it != resources_.end()) {
+    return it->second.scrubbed;
+  }
+  if (resources_.size() >= kMaxResources) resources_.clear();
+  const auto needs_scrubbing = [&](const model::Attribute& a) {
+    const auto* text = std::get_if<std::string>(&a.value);
+    return secret(a.key) || (text != nullptr && text->size() > limits_.max_attribute_value_bytes);
+  };
+  auto out = resource;
+  if (std::any_of(resource->attributes.begin(), resource->attributes.end(), needs_scrubbing)) {
+    auto copy = std::make_shared<model::Resource>(*resource);
+    redact(copy->attributes);
+    limit_values(copy->attributes);
+    out = std::move(copy);
+  }
+  resources_.emplace(resource.get(), ScrubbedResource{resource, out});
+  return out;
+}
+
 void Scrubber::apply(model::Span& span) {
+  if (span.resource != nullptr) span.resource = scrubbed(span.resource);
   redact(span.attributes);
   for (auto& e : span.events) redact(e.attributes);
   for (auto& l : span.links) redact(l.attributes);  // a link's attributes leave the agent too

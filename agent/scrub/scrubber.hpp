@@ -1,10 +1,12 @@
 #pragma once
 // The last stage a kept span passes before the exporter: redaction (attribute values under keys
-// like api_key or password removed, or replaced by a keyed hash) and limits (long values and
-// names cut, attributes and events past their count left out, and said so in OTLP's dropped
-// counts). Only kept spans pay for it. Pipeline thread only.
+// like api_key or password removed, or replaced by a keyed hash: the span's, its events', its
+// links' and its resource's) and limits (long values and names cut, attributes and events past
+// their count left out, and said so in OTLP's dropped counts). Only kept spans pay for it.
+// Pipeline thread only.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -21,7 +23,8 @@ class Scrubber final {
   Scrubber(const config::RedactionConfig& redaction, const config::LimitsConfig& limits,
            telemetry::Counters& counters);
 
-  /// Redacts, then applies the limits, in place.
+  /// Redacts, then applies the limits, in place. The span's resource, shared with other spans,
+  /// is replaced by a scrubbed copy if it holds anything to redact or cut.
   void apply(model::Span& span);
   [[nodiscard]] std::size_t max_spans_per_trace() const noexcept {
     return limits_.max_spans_per_trace;
@@ -37,6 +40,9 @@ class Scrubber final {
   void limit_values(std::vector<model::Attribute>& attributes);
 
   [[nodiscard]] bool matches(std::string_view key) const;
+  /// `resource` as it may leave: itself, or a copy redacted and cut, made once per resource.
+  [[nodiscard]] std::shared_ptr<const model::Resource> scrubbed(
+      const std::shared_ptr<const model::Resource>& resource);
 
   struct KeyHash {
     using is_transparent = void;
@@ -49,6 +55,15 @@ class Scrubber final {
   /// Bounded: emptied when full, so unbounded key sets cost matching, not memory.
   static constexpr std::size_t kMaxVerdicts = 4096;
   std::unordered_map<std::string, bool, KeyHash, std::equal_to<>> verdicts_;
+  /// Resources by address, with what leaves in their place. The entry holds the original, so
+  /// its address cannot be reused by another resource while it is here. Spans of one producer
+  /// share one resource; bounded like the verdicts.
+  struct ScrubbedResource {
+    std::shared_ptr<const model::Resource> original;
+    std::shared_ptr<const model::Resource> scrubbed;
+  };
+  static constexpr std::size_t kMaxResources = 1024;
+  std::unordered_map<const model::Resource*, ScrubbedResource> resources_;
   std::vector<std::string> patterns_;  ///< lowercased
   config::RedactionAction action_;
   std::string hash_key_;

@@ -28,7 +28,8 @@ def stack():
 @pytest.fixture(scope="module")
 def tracer(stack):
     t = tailgate.Tracer("signal-bot", service_version="2.1.0", directory=stack.ring,
-                        resource={"deployment.environment": "test"})
+                        resource={"deployment.environment": "test",
+                                  "vault.token": "s.resource-secret"})
     assert t.error == ""
     yield t
     t.close()
@@ -398,6 +399,8 @@ def test_secrets_never_reach_the_backend_and_long_values_are_cut(stack, tracer):
     attrs = span["attributes"]
     raw = json.dumps(span)
     assert "sk-live-4242" not in raw and "hunter2" not in raw and "1234" not in raw
+    assert "s.resource-secret" not in raw  # the resource's attributes leave the agent too
+    assert re.fullmatch(r"hmac-sha256:[0-9a-f]{32}", span["resource"]["vault.token"])
     assert re.fullmatch(r"hmac-sha256:[0-9a-f]{32}", attrs["api_key"])
     assert re.fullmatch(r"hmac-sha256:[0-9a-f]{32}", attrs["password"])
     assert re.fullmatch(r"hmac-sha256:[0-9a-f]{32}", attrs["user.id"])

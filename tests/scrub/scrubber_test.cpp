@@ -150,3 +150,40 @@ TEST_CASE("limits cut values and names at a character boundary and count what th
   CHECK(limited(counters, telemetry::Limit::AttributesPerSpan) == 1);
   CHECK(limited(counters, telemetry::Limit::EventsPerSpan) == 2);
 }
+
+TEST_CASE("a resource's secrets are redacted and its long values cut, once per resource",
+          "[scrub]") {
+  telemetry::Counters counters;
+  config::RedactionConfig redaction;
+  redaction.hash_key = "desk-7-key";
+  config::LimitsConfig limits;
+  limits.max_attribute_value_bytes = 48;
+  scrub::Scrubber s(redaction, limits, counters);
+  const auto leaky = std::make_shared<const model::Resource>(model::Resource{
+      {{"service.name", std::string("orders")},
+       {"vault.token", std::string("sk-live-123")},
+       {"deployment.note", std::string("a note for the desk, longer than forty-eight bytes")}},
+      {"genesis", "1.0"}});
+  const auto clean = std::make_shared<const model::Resource>(
+      model::Resource{{{"service.name", std::string("risk")}}, {}});
+  auto a = testing::make_span(1, 1, nullptr), b = testing::make_span(1, 2, nullptr),
+       c = testing::make_span(2, 3, nullptr);
+  a.resource = b.resource = leaky;
+  c.resource = clean;
+  s.apply(a);
+  s.apply(b);
+  s.apply(c);
+  REQUIRE(a.resource != leaky);
+  CHECK(b.resource == a.resource);  // one copy, shared as the original was: export groups by it
+  CHECK(c.resource == clean);       // nothing to scrub: the resource itself
+  const auto& attrs = a.resource->attributes;
+  CHECK(std::get<std::string>(*value_of(attrs, "vault.token")) ==
+        "hmac-sha256:896199be51ea44a75c451dc62abf1ab1");
+  CHECK(std::get<std::string>(*value_of(attrs, "deployment.note")).size() <= 48);
+  CHECK(std::get<std::string>(*value_of(attrs, "service.name")) == "orders");
+  CHECK(a.resource->scope == leaky->scope);
+  // The original, which the receiver may still hand out, is untouched.
+  CHECK(std::get<std::string>(*value_of(leaky->attributes, "vault.token")) == "sk-live-123");
+  CHECK(counters.attributes_redacted.load() == 1);
+  CHECK(limited(counters, telemetry::Limit::AttributeValueBytes) == 1);
+}
