@@ -519,3 +519,40 @@ def test_span_takes_its_arguments_by_name_and_any_number_of_attributes(stack, tr
     assert parent["kind"] == 3 and child["kind"] == 2
     assert {k: v for k, v in parent["attributes"].items() if k.startswith("leg.")} == many
     assert child["parent_span_id"] == parent["span_id"] and child["attributes"]["side"] == "buy"
+
+
+def test_an_event_takes_a_mapping_and_keywords_and_at_most_255_attributes(stack, tracer):
+    import types
+    with tracer.span("events.forms") as s:
+        s.add_event("merged", {"a": 1, "b": 2}, b=3, c="x")   # as dict(attributes, **more)
+        s.add_event("proxy", types.MappingProxyType({"p": 1.5}))
+        s.add_event("wide", {f"k{i}": i for i in range(300)})  # the wire format's 255
+        s.add_event("bare")
+    [span] = stack.spans("events.forms")
+    merged, proxy, wide, bare = span["events"]
+    assert merged["attributes"] == {"a": 1, "b": 3, "c": "x"}
+    assert proxy["attributes"] == {"p": 1.5}
+    assert wide["attributes"] == {f"k{i}": i for i in range(255)}
+    assert bare["name"] == "bare" and bare["attributes"] == {}
+
+
+def test_the_native_span_writes_the_same_record_as_the_pure_python_one(tracer):
+    if not tracer.native:
+        pytest.skip("one implementation in this run")
+    parent = tailgate.SpanContext(bytes(range(1, 17)), bytes(range(20, 28)), 1, "desk=7",
+                                  is_remote=True)
+    attributes = {"order.symbol": "BTCUSDT", "order.qty": 5, "order.px": 43250.5,
+                  "risk.passed": True, "note": "é" * 40, "huge": 1 << 70, "neg": -1}
+
+    def record(span):
+        span.set_attribute("late", "yes").set_status_error("rejected by venue")
+        raw = bytearray(span._finish())
+        # Not compared: the span id (payload 16..24) and the start and end times (32..48).
+        raw[8 + 16:8 + 24] = bytes(8)
+        raw[8 + 32:8 + 48] = bytes(16)
+        return bytes(raw)
+
+    native = record(tracer.span("compare.me", parent, tailgate.SpanKind.CLIENT, **attributes))
+    pure = record(tailgate.Span(tracer, "compare.me", parent, tailgate.SpanKind.CLIENT,
+                                attributes))
+    assert native == pure

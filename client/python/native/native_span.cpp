@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <string_view>
 
 #include "wire/encode.hpp"
@@ -364,17 +365,6 @@ PyObject* make_span(PyObject* emitter, PyObject* name, PyObject* parent_arg, lon
     wire::SpanEncoder e(span->record(), header, name_text.view, /*skip_items=*/true);
     span->state = e.state();
   }
-  if (span->trace_state != nullptr) {
-    Text state;
-    if (!state.set(span->trace_state)) {
-      Py_DECREF(span);
-      return nullptr;
-    }
-    span->reserve(3 + state.view.size());
-    wire::SpanEncoder e(span->record(), span->state);
-    e.trace_state(state.view);
-    span->state = e.state();
-  }
   if (mapping != nullptr && mapping != Py_None && !add_attributes(span, mapping)) {
     Py_DECREF(span);
     return nullptr;
@@ -385,6 +375,17 @@ PyObject* make_span(PyObject* emitter, PyObject* name, PyObject* parent_arg, lon
       Py_DECREF(span);
       return nullptr;
     }
+  }
+  if (span->trace_state != nullptr) {  // after the attributes, as the pure-Python span puts it
+    Text state;
+    if (!state.set(span->trace_state)) {
+      Py_DECREF(span);
+      return nullptr;
+    }
+    span->reserve(3 + state.view.size());
+    wire::SpanEncoder e(span->record(), span->state);
+    e.trace_state(state.view);
+    span->state = e.state();
   }
   return reinterpret_cast<PyObject*>(span);
 }
@@ -536,6 +537,35 @@ PyObject* span_set_attributes(PyObject* self, PyObject* attributes) noexcept {
   return Py_NewRef(self);
 }
 
+/// An event's attribute views and the UTF-8 they point into: in place for a few, on the heap for
+/// more (an event with many attributes is rare; zeroing room for 255 on every call was not).
+class EventAttributes {
+ public:
+  explicit EventAttributes(std::size_t count) {
+    if (count > kInPlace) {
+      heap_text_ = std::make_unique<Text[]>(2 * count);
+      heap_views_ = std::make_unique<wire::AttributeView[]>(count);
+    }
+  }
+  EventAttributes(const EventAttributes&) = delete;
+  EventAttributes& operator=(const EventAttributes&) = delete;
+  Text& key(std::size_t i) noexcept { return text()[2 * i]; }
+  Text& value(std::size_t i) noexcept { return text()[2 * i + 1]; }
+  wire::AttributeView& view(std::size_t i) noexcept { return views()[i]; }
+  std::span<const wire::AttributeView> first(std::size_t n) noexcept { return {views(), n}; }
+
+ private:
+  static constexpr std::size_t kInPlace = 8;
+  Text* text() noexcept { return heap_text_ ? heap_text_.get() : in_place_text_.data(); }
+  wire::AttributeView* views() noexcept {
+    return heap_views_ ? heap_views_.get() : in_place_views_.data();
+  }
+  std::array<Text, 2 * kInPlace> in_place_text_;
+  std::array<wire::AttributeView, kInPlace> in_place_views_;
+  std::unique_ptr<Text[]> heap_text_;
+  std::unique_ptr<wire::AttributeView[]> heap_views_;
+};
+
 /// add_event(name, attributes=None, **more): up to 255 attributes, the rest left out.
 PyObject* span_add_event(PyObject* self, PyObject* args, PyObject* kwargs) noexcept {
   auto* span = reinterpret_cast<Span*>(self);
@@ -543,26 +573,39 @@ PyObject* span_add_event(PyObject* self, PyObject* args, PyObject* kwargs) noexc
   PyObject* attributes = Py_None;
   if (!PyArg_ParseTuple(args, "U|O:add_event", &name, &attributes)) return nullptr;
   if (span->ended) return Py_NewRef(self);
-  PyObject* merged = PyDict_New();  // attributes, then **more (as dict(attributes, **more))
-  if (merged == nullptr) return nullptr;
-  if ((attributes != Py_None && PyDict_Update(merged, attributes) < 0) ||
-      (kwargs != nullptr && PyDict_Update(merged, kwargs) < 0)) {
-    Py_DECREF(merged);
-    return nullptr;
+  // As dict(attributes, **more): one dict as it is when there is just one.
+  const bool has_more = kwargs != nullptr && PyDict_GET_SIZE(kwargs) > 0;
+  PyObject* merged = nullptr;
+  PyObject* source = has_more ? kwargs : nullptr;
+  if (attributes != Py_None) {
+    if (PyDict_Check(attributes) && !has_more) {
+      source = attributes;
+    } else {
+      merged = PyDict_New();
+      if (merged == nullptr || PyDict_Update(merged, attributes) < 0 ||
+          (has_more && PyDict_Update(merged, kwargs) < 0)) {
+        Py_XDECREF(merged);
+        return nullptr;
+      }
+      source = merged;
+    }
   }
-  std::array<Text, wire::kMaxEventAttributes> keys, values;
-  std::array<wire::AttributeView, wire::kMaxEventAttributes> views;
+  const std::size_t count =
+      source != nullptr
+          ? std::min(static_cast<std::size_t>(PyDict_GET_SIZE(source)), wire::kMaxEventAttributes)
+          : 0;
+  EventAttributes items(count);
   std::size_t n = 0, bytes = 0;
   Py_ssize_t pos = 0;
   PyObject *key = nullptr, *value = nullptr;
   bool ok = true;
-  while (ok && n < views.size() && PyDict_Next(merged, &pos, &key, &value)) {
+  while (ok && n < count && PyDict_Next(source, &pos, &key, &value)) {
     if (!PyUnicode_Check(key)) {
       PyErr_SetString(PyExc_TypeError, "tailgate: attribute keys are str");
       ok = false;
-    } else if (keys[n].set(key) && to_value(value, values[n], views[n].value)) {
-      views[n].key = keys[n].view;
-      bytes += 2 + keys[n].view.size() + encoded_size(views[n].value);
+    } else if (items.key(n).set(key) && to_value(value, items.value(n), items.view(n).value)) {
+      items.view(n).key = items.key(n).view;
+      bytes += 2 + items.key(n).view.size() + encoded_size(items.view(n).value);
       ++n;
     } else {
       ok = false;
@@ -573,10 +616,10 @@ PyObject* span_add_event(PyObject* self, PyObject* args, PyObject* kwargs) noexc
   if (ok) {
     span->reserve(1 + 8 + 2 + name_text.view.size() + 1 + bytes);
     wire::SpanEncoder e(span->record(), span->state);
-    e.event(now_ns(), name_text.view, std::span(views.data(), n));
+    e.event(now_ns(), name_text.view, items.first(n));
     span->state = e.state();
   }
-  Py_DECREF(merged);
+  Py_XDECREF(merged);
   return ok ? Py_NewRef(self) : nullptr;
 }
 
