@@ -186,6 +186,20 @@ void map_batch(const Batch& batch, model::SpanBatch& out, DecodeResult& result) 
   }
 }
 
+std::optional<ClientStats> client_stats(const Batch& batch) {
+  if (!batch.__isset.stats) return std::nullopt;
+  ClientStats stats;
+  for (const auto& t : batch.process.tags) {
+    if (t.key == "client-uuid" && t.__isset.vStr) stats.client_uuid = t.vStr.substr(0, 128);
+  }
+  if (stats.client_uuid.empty()) return std::nullopt;  // no id: its totals cannot be told apart
+  const auto count = [](std::int64_t n) { return n > 0 ? static_cast<std::uint64_t>(n) : 0u; };
+  stats.full_queue = count(batch.stats.fullQueueDroppedSpans);
+  stats.too_large = count(batch.stats.tooLargeDroppedSpans);
+  stats.failed_to_emit = count(batch.stats.failedToEmitSpans);
+  return stats;
+}
+
 template <typename Protocol>
 DecodeResult decode_with(Protocol& protocol, model::SpanBatch& out) {
   DecodeResult result;
@@ -209,6 +223,7 @@ DecodeResult decode_with(Protocol& protocol, model::SpanBatch& out) {
   protocol.readMessageEnd();
   // Decoded whole before anything is appended: a datagram adds all of its spans or none.
   map_batch(args.batch, out, result);
+  result.client = client_stats(args.batch);
   return result;
 }
 
@@ -238,10 +253,29 @@ DecodeResult decode_emit_batch(std::span<const std::byte> datagram, Protocol pro
   }
 }
 
+std::uint64_t ClientLosses::add(const ClientStats& stats) {
+  const auto total = stats.total();
+  auto it = last_total_.find(stats.client_uuid);
+  if (it == last_total_.end()) {
+    if (last_total_.size() >= kMaxClients) last_total_.erase(last_total_.begin());
+    last_total_.emplace(stats.client_uuid, total);
+    return total;
+  }
+  const auto lost = total >= it->second ? total - it->second : total;
+  it->second = total;
+  return lost;
+}
+
 DatagramDecoder decoder(Protocol protocol) {
-  return [protocol](std::span<const std::byte> datagram, model::SpanBatch& out) {
+  // The receiver thread is the only caller; std::function needs a copyable state.
+  auto losses = std::make_shared<ClientLosses>();
+  return [protocol, losses](std::span<const std::byte> datagram, model::SpanBatch& out) {
     auto r = decode_emit_batch(datagram, protocol, out);
-    return DatagramResult{.spans = r.spans, .malformed = r.malformed, .error = std::move(r.error)};
+    const std::uint64_t lost = r.client ? losses->add(*r.client) : 0;
+    return DatagramResult{.spans = r.spans,
+                          .producer_losses = static_cast<std::size_t>(lost),
+                          .malformed = r.malformed,
+                          .error = std::move(r.error)};
   };
 }
 

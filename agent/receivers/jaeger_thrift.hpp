@@ -9,12 +9,18 @@
 //   links (attribute opentracing.ref_type);  tags error=true / otel.status_code → status;
 //   span.kind → kind;  w3c.tracestate → trace state.
 // A server or consumer span with a parent is the entry into this process (the parent is remote).
+// The spans a client says it dropped (Batch.stats: its queue full, spans too large, sends that
+// failed; totals since it started) count as producer losses, per client (process tag
+// client-uuid), as what is new since its last report.
 // Hostile input is bounded: no string, list or message may claim more bytes than the datagram
 // holds, nesting is capped, and a datagram that fails to decode adds nothing. Pure; any thread.
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 
 #include "model/span.hpp"
 #include "receivers/udp_receiver.hpp"
@@ -23,17 +29,45 @@ namespace tailgate::receivers::jaeger {
 
 enum class Protocol { Compact, Binary };
 
+/// A client's own drop counts (Jaeger's ClientStats), totals since the client started.
+struct ClientStats {
+  std::string client_uuid;  ///< the process tag client-uuid
+  std::uint64_t full_queue = 0;
+  std::uint64_t too_large = 0;
+  std::uint64_t failed_to_emit = 0;
+  [[nodiscard]] std::uint64_t total() const noexcept {
+    return full_queue + too_large + failed_to_emit;
+  }
+};
+
 struct DecodeResult {
-  std::size_t spans = 0;      ///< appended to the batch
-  std::size_t malformed = 0;  ///< 1 for a datagram that did not decode, else spans refused
-  std::string error;          ///< why, for the log (first problem only)
+  std::size_t spans = 0;              ///< appended to the batch
+  std::size_t malformed = 0;          ///< 1 for a datagram that did not decode, else spans refused
+  std::string error;                  ///< why, for the log (first problem only)
+  std::optional<ClientStats> client;  ///< the batch's stats, if it had them and a client-uuid
+};
+
+/// Turns the totals clients report into what each lost since its previous report. The first
+/// report of a client counts its totals whole; a total that went down is a client that started
+/// again under the same id, and counts whole too. Remembers up to kMaxClients clients (past it,
+/// one is forgotten: its next report counts whole, an overcount rather than a loss unsaid).
+/// Not thread-safe: one per receiver thread.
+class ClientLosses final {
+ public:
+  static constexpr std::size_t kMaxClients = 4096;
+  /// Spans `stats` reports lost since the client's previous report.
+  std::uint64_t add(const ClientStats& stats);
+
+ private:
+  std::unordered_map<std::string, std::uint64_t> last_total_;
 };
 
 /// Decodes one datagram and appends its spans to `out` (nothing, if the datagram is malformed).
 DecodeResult decode_emit_batch(std::span<const std::byte> datagram, Protocol protocol,
                                model::SpanBatch& out);
 
-/// decode_emit_batch as a UDP receiver's decoder (the Jaeger twin of native_decoder()).
+/// decode_emit_batch as a UDP receiver's decoder (the Jaeger twin of native_decoder()), its
+/// clients' reported drops as producer losses.
 [[nodiscard]] DatagramDecoder decoder(Protocol protocol);
 
 }  // namespace tailgate::receivers::jaeger

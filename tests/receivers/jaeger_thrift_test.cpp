@@ -135,6 +135,29 @@ std::string hex(const auto& id) {
   return out;
 }
 
+/// A UDP socket sending datagrams to a receiver on 127.0.0.1.
+class Sender {
+ public:
+  explicit Sender(const receivers::UdpReceiver& receiver) : fd_(::socket(AF_INET, SOCK_DGRAM, 0)) {
+    const auto& endpoint = receiver.local_endpoint();
+    to_.sin_family = AF_INET;
+    to_.sin_port =
+        htons(static_cast<std::uint16_t>(std::stoi(endpoint.substr(endpoint.rfind(':') + 1))));
+    ::inet_pton(AF_INET, "127.0.0.1", &to_.sin_addr);
+  }
+  ~Sender() { ::close(fd_); }
+  Sender(const Sender&) = delete;
+  Sender& operator=(const Sender&) = delete;
+  void send(std::span<const std::byte> datagram) const {
+    ::sendto(fd_, datagram.data(), datagram.size(), 0, reinterpret_cast<const sockaddr*>(&to_),
+             sizeof to_);
+  }
+
+ private:
+  int fd_;
+  sockaddr_in to_{};
+};
+
 const model::Attribute* find(const std::vector<model::Attribute>& list, const std::string& key) {
   for (const auto& a : list)
     if (a.key == key) return &a;
@@ -347,24 +370,86 @@ TEST_CASE("a Jaeger receiver on a real socket serves the next datagram after gar
                                   telemetry::Receiver::JaegerCompact,
                                   receivers::jaeger::decoder(Protocol::Compact), queue, counters);
   receiver.start();
-  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<std::uint16_t>(
-      std::stoi(receiver.local_endpoint().substr(receiver.local_endpoint().rfind(':') + 1))));
-  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-  const auto send = [&](std::span<const std::byte> d) {
-    ::sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
-  };
+  Sender sender(receiver);
   const std::vector<std::byte> garbage(500, std::byte{0x82});
-  send(garbage);
-  send(emit_batch(Protocol::Compact, sample_batch()));
+  sender.send(garbage);
+  sender.send(emit_batch(Protocol::Compact, sample_batch()));
   model::SpanBatch got;
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (got.size() < 2 && std::chrono::steady_clock::now() < deadline) queue.pop_all(got, 10ms);
   receiver.stop();
-  ::close(fd);
   CHECK(got.size() == 2);
   CHECK(counters.spans_received[static_cast<std::size_t>(telemetry::Receiver::JaegerCompact)] == 2);
   CHECK(counters.dropped_of(telemetry::DropReason::Malformed) == 1);
+}
+
+TEST_CASE("a client's reported drops are read with its client-uuid", "[receivers][jaeger]") {
+  auto batch = sample_batch();
+  idl::ClientStats stats;
+  stats.fullQueueDroppedSpans = 7;
+  stats.tooLargeDroppedSpans = 2;
+  stats.failedToEmitSpans = -5;  // nonsense from the wire counts as none
+  batch.__set_stats(stats);
+  model::SpanBatch out;
+  SECTION("with an id") {
+    batch.process.tags.push_back(tag("client-uuid", std::string("4f2a-client")));
+    const auto r = receivers::jaeger::decode_emit_batch(emit_batch(Protocol::Binary, batch),
+                                                        Protocol::Binary, out);
+    REQUIRE(r.client.has_value());
+    CHECK(r.client->client_uuid == "4f2a-client");
+    CHECK(r.client->total() == 9);
+    CHECK(r.spans == 2);
+  }
+  SECTION("without one, or without stats: nothing to count") {
+    CHECK(!receivers::jaeger::decode_emit_batch(emit_batch(Protocol::Compact, batch),
+                                                Protocol::Compact, out)
+               .client);
+    CHECK(!receivers::jaeger::decode_emit_batch(emit_batch(Protocol::Compact, sample_batch()),
+                                                Protocol::Compact, out)
+               .client);
+  }
+}
+
+TEST_CASE("clients' drop totals count once each, per client, across restarts",
+          "[receivers][jaeger]") {
+  receivers::jaeger::ClientLosses losses;
+  const auto report = [&](const std::string& id, std::uint64_t full, std::uint64_t large) {
+    return losses.add({.client_uuid = id, .full_queue = full, .too_large = large});
+  };
+  CHECK(report("a", 5, 1) == 6);  // first report: its totals whole
+  CHECK(report("a", 5, 1) == 0);  // nothing new
+  CHECK(report("b", 3, 0) == 3);  // another client, its own totals
+  CHECK(report("a", 9, 2) == 5);  // what is new since the last report
+  CHECK(report("a", 1, 0) == 1);  // went down: the client started again under that id
+  CHECK(report("a", 4, 0) == 3);
+  for (std::size_t i = 0; i < receivers::jaeger::ClientLosses::kMaxClients + 10; ++i) {
+    CHECK(report("many-" + std::to_string(i), 1, 0) == 1);  // bounded, never a crash
+  }
+}
+
+TEST_CASE("a Jaeger receiver counts what its clients say they dropped", "[receivers][jaeger]") {
+  telemetry::Counters counters;
+  model::SpanQueue queue(1000);
+  receivers::UdpReceiver receiver("jaeger_binary", {.endpoint = "127.0.0.1:0"},
+                                  telemetry::Receiver::JaegerBinary,
+                                  receivers::jaeger::decoder(Protocol::Binary), queue, counters);
+  receiver.start();
+  Sender sender(receiver);
+  auto batch = sample_batch();
+  batch.process.tags.push_back(tag("client-uuid", std::string("node-client-1")));
+  idl::ClientStats stats;
+  stats.fullQueueDroppedSpans = 10;
+  stats.tooLargeDroppedSpans = 1;
+  stats.failedToEmitSpans = 0;
+  for (const std::int64_t full : {10, 10, 25}) {  // reports 11, then 11 (nothing new), then 26
+    stats.fullQueueDroppedSpans = full;
+    batch.__set_stats(stats);
+    sender.send(emit_batch(Protocol::Binary, batch));
+  }
+  model::SpanBatch got;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (got.size() < 6 && std::chrono::steady_clock::now() < deadline) queue.pop_all(got, 10ms);
+  receiver.stop();
+  CHECK(got.size() == 6);
+  CHECK(counters.dropped_of(telemetry::DropReason::ProducerLoss) == 26);
 }
