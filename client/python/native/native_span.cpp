@@ -64,7 +64,8 @@ std::uint64_t next_id() noexcept {
 using EmitFunction = int (*)(void* tracer, const void* record, std::size_t length);
 
 struct Emitter {
-  PyObject_HEAD void* tracer;  ///< libtailgate's tailgate_tracer*, null once closed
+  PyObject ob_base;  // CPython's object header (PyObject_HEAD)
+  void* tracer;      ///< libtailgate's tailgate_tracer*, null once closed
   EmitFunction emit;
   std::uint64_t dropped;        ///< spans not handed over: not encoded, or the tracer closed
   std::uint64_t dropped_items;  ///< attributes and events left out of spans too large
@@ -76,7 +77,8 @@ constexpr std::size_t kInlineBytes = 320;  // a typical span's record; the objec
 constexpr std::size_t kFixedEnd = wire::kRecordHeaderSize + wire::kSpanFixedSize;
 
 struct Span {
-  PyObject_HEAD Emitter* emitter;
+  PyObject ob_base;  // CPython's object header (PyObject_HEAD)
+  Emitter* emitter;
   PyObject* name;
   PyObject* context;      ///< SpanContext, made when first asked for
   PyObject* token;        ///< from entering the span as the current one
