@@ -20,6 +20,8 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <new>
+#include <optional>
 #include <string_view>
 
 #include "wire/encode.hpp"
@@ -154,10 +156,10 @@ struct Text {
   }
 };
 
-/// An attribute value as the wire carries it: exact types first (bool before int), then
-/// subclasses (IntEnum...), then str() of anything else; ints beyond 64 bits become text.
+/// An attribute value as the wire carries it: str, float, bool (before int: it is one), int, each
+/// with its subclasses (IntEnum...), then str() of anything else; ints beyond 64 bits become text.
 bool to_value(PyObject* value, Text& text, wire::ValueView& out) noexcept {
-  if (PyUnicode_CheckExact(value)) {
+  if (PyUnicode_Check(value)) {
     if (!text.set(value)) return false;
     out = text.view;
   } else if (PyFloat_Check(value)) {
@@ -174,9 +176,6 @@ bool to_value(PyObject* value, Text& text, wire::ValueView& out) noexcept {
       if (v == -1 && PyErr_Occurred() != nullptr) return false;
       out = static_cast<std::int64_t>(v);
     }
-  } else if (PyUnicode_Check(value)) {
-    if (!text.set(value)) return false;
-    out = text.view;
   } else {
     if (!text.set_str_of(value)) return false;
     out = text.view;
@@ -596,7 +595,13 @@ PyObject* span_add_event(PyObject* self, PyObject* args, PyObject* kwargs) noexc
       source != nullptr
           ? std::min(static_cast<std::size_t>(PyDict_GET_SIZE(source)), wire::kMaxEventAttributes)
           : 0;
-  EventAttributes items(count);
+  std::optional<EventAttributes> items;
+  try {
+    items.emplace(count);
+  } catch (const std::bad_alloc&) {
+    Py_XDECREF(merged);
+    return PyErr_NoMemory();
+  }
   std::size_t n = 0, bytes = 0;
   Py_ssize_t pos = 0;
   PyObject *key = nullptr, *value = nullptr;
@@ -605,9 +610,9 @@ PyObject* span_add_event(PyObject* self, PyObject* args, PyObject* kwargs) noexc
     if (!PyUnicode_Check(key)) {
       PyErr_SetString(PyExc_TypeError, "tailgate: attribute keys are str");
       ok = false;
-    } else if (items.key(n).set(key) && to_value(value, items.value(n), items.view(n).value)) {
-      items.view(n).key = items.key(n).view;
-      bytes += 2 + items.key(n).view.size() + encoded_size(items.view(n).value);
+    } else if (items->key(n).set(key) && to_value(value, items->value(n), items->view(n).value)) {
+      items->view(n).key = items->key(n).view;
+      bytes += 2 + items->key(n).view.size() + encoded_size(items->view(n).value);
       ++n;
     } else {
       ok = false;
@@ -618,7 +623,7 @@ PyObject* span_add_event(PyObject* self, PyObject* args, PyObject* kwargs) noexc
   if (ok) {
     span->reserve(1 + 8 + 2 + name_text.view.size() + 1 + bytes);
     wire::SpanEncoder e(span->record(), span->state);
-    e.event(now_ns(), name_text.view, items.first(n));
+    e.event(now_ns(), name_text.view, items->first(n));
     span->state = e.state();
   }
   Py_XDECREF(merged);
@@ -738,8 +743,11 @@ PyObject* emitter_new(PyTypeObject* type, PyObject* args, PyObject* /*kwargs*/) 
   }
   auto* self = reinterpret_cast<Emitter*>(type->tp_alloc(type, 0));
   if (self == nullptr) return nullptr;
-  self->tracer = reinterpret_cast<void*>(static_cast<std::uintptr_t>(tracer));
-  self->emit = reinterpret_cast<EmitFunction>(static_cast<std::uintptr_t>(emit));
+  // Addresses as ctypes gives them: integers are how they cross from Python.
+  self->tracer = reinterpret_cast<void*>(  // NOLINT(performance-no-int-to-ptr)
+      static_cast<std::uintptr_t>(tracer));
+  self->emit = reinterpret_cast<EmitFunction>(  // NOLINT(performance-no-int-to-ptr)
+      static_cast<std::uintptr_t>(emit));
   return reinterpret_cast<PyObject*>(self);
 }
 
@@ -829,7 +837,8 @@ PyModuleDef kModule = {PyModuleDef_HEAD_INIT,
 
 }  // namespace
 
-PyMODINIT_FUNC PyInit__native() {
+// The name CPython looks for when it imports tailgate._native.
+PyMODINIT_FUNC PyInit__native() {  // NOLINT(bugprone-reserved-identifier)
   if (g_span_type == nullptr) {
     g_span_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&kSpanSpec));
     g_emitter_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&kEmitterSpec));
