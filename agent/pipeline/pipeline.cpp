@@ -105,9 +105,15 @@ void Pipeline::ingest(model::SpanBatch& batch, std::uint64_t now_ns) {
   // Every span, before any decision, counted as it is taken in (while it is in cache).
   std::unique_lock<std::mutex> counting;
   if (metrics_ != nullptr) counting = metrics_->counting();
-  for (auto& span : batch) {
-    if (metrics_ != nullptr) metrics_->count(span);
-    ingest_one(std::move(span), now_ns);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    // The table slot and decision-cache buckets of a span a few places ahead start loading
+    // while this one is filed: each is a likely cache miss (cold memory the size of the table).
+    if (i + kPrefetchAhead < batch.size()) {
+      table_.prefetch(batch[i + kPrefetchAhead].trace_id);
+      cache_.prefetch(batch[i + kPrefetchAhead].trace_id);
+    }
+    if (metrics_ != nullptr) metrics_->count(batch[i]);
+    ingest_one(std::move(batch[i]), now_ns);
   }
   if (counting.owns_lock()) counting.unlock();
   batch.clear();

@@ -24,13 +24,6 @@ TraceTable::TraceTable(std::uint64_t decision_wait_ns)
       slots_(kInitialSlots),
       shift_(64 - static_cast<unsigned>(std::countr_zero(kInitialSlots))) {}
 
-std::size_t TraceTable::home(std::uint64_t hi, std::uint64_t lo) const noexcept {
-  // Fibonacci hashing: the multiply's high bits depend on every bit of the id, so sequential or
-  // zero-padded (64-bit) ids spread as well as random ones.
-  return static_cast<std::size_t>(((hi ^ (lo * 0x9e3779b97f4a7c15ULL)) * 0xbf58476d1ce4e5b9ULL) >>
-                                  shift_);
-}
-
 std::size_t TraceTable::probe(const model::TraceId& id) const noexcept {
   const auto [hi, lo] = halves(id);
   const std::size_t mask = slots_.size() - 1;

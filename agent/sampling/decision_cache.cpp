@@ -35,8 +35,13 @@ Slots slots_of(const model::TraceId& id, std::size_t buckets) noexcept {
   const std::uint64_t h2 = mix(h1 + 0x9e3779b97f4a7c15ULL);
   auto fp = static_cast<std::uint32_t>(h2 >> 37);  // 27 bits
   if (fp == 0) fp = 1;
-  return {static_cast<std::size_t>(h1 % buckets),
-          static_cast<std::size_t>((h2 & 0xFFFFFFFF) % buckets), fp << kFingerprintShift};
+  // A bucket from each hash by multiply-and-shift (Lemire's range reduction): the same spread as
+  // a modulo without its division, three times per span in the pipeline's hot loop.
+  // The second bucket from h2's low 32 bits, apart from the fingerprint's (its top 27).
+  __extension__ using u128 = unsigned __int128;
+  return {static_cast<std::size_t>((static_cast<u128>(h1) * buckets) >> 64),
+          static_cast<std::size_t>(((h2 & 0xFFFFFFFF) * static_cast<std::uint64_t>(buckets)) >> 32),
+          fp << kFingerprintShift};
 }
 
 std::size_t used(const std::array<std::uint32_t, 8>& b) noexcept {
@@ -59,6 +64,12 @@ void DecisionCache::record(const model::TraceId& id, Entry decision) noexcept {
   // Shift right by one (the oldest falls off the end when full) and put the newest first.
   std::move_backward(bucket.begin(), bucket.end() - 1, bucket.end());
   bucket[0] = value;
+}
+
+void DecisionCache::prefetch(const model::TraceId& id) const noexcept {
+  const auto s = slots_of(id, buckets_.size());
+  __builtin_prefetch(&buckets_[s.first]);
+  __builtin_prefetch(&buckets_[s.second]);
 }
 
 std::optional<DecisionCache::Entry> DecisionCache::find(const model::TraceId& id) const noexcept {

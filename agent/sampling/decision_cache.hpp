@@ -30,6 +30,8 @@ class DecisionCache final {
 
   void record(const model::TraceId& id, Entry decision) noexcept;
   [[nodiscard]] std::optional<Entry> find(const model::TraceId& id) const noexcept;
+  /// Starts loading `id`'s two buckets, for a find or record a little later.
+  void prefetch(const model::TraceId& id) const noexcept;
   [[nodiscard]] std::size_t memory_bytes() const noexcept {
     return buckets_.size() * sizeof(Bucket);
   }
