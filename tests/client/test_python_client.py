@@ -500,6 +500,7 @@ t = tailgate.Tracer("closing", directory=sys.argv[1])
 s = t.span("late")
 t.close()
 print(s.end())
+assert t.stats()["attached"] is False  # and stats() still answers
 """
     done = subprocess.run([sys.executable, "-c", code, stack.ring], capture_output=True,
                           text=True, timeout=30, env=os.environ.copy())

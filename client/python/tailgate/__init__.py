@@ -422,7 +422,8 @@ class Tracer:
 
     def stats(self) -> dict:
         s = _Stats()
-        self._lib.tailgate_stats_get(self._handle, ctypes.byref(s))
+        if self._handle:  # else closed: what this module counted
+            self._lib.tailgate_stats_get(self._handle, ctypes.byref(s))
         dropped, dropped_items = self._emitter.counts() if self._emitter is not None else (0, 0)
         return {"dropped": s.dropped + dropped,
                 "dropped_items": s.dropped_items + self.dropped_items + dropped_items,
@@ -449,7 +450,7 @@ class Tracer:
 
 # --- the native span -----------------------------------------------------------------------
 
-_NATIVE_MODULE = None  # (module, its span class) once loaded
+_NATIVE_MODULE = None  # tailgate._native once loaded and set up
 
 
 def _native_module(library_path: Optional[str]):
@@ -470,8 +471,10 @@ def _native_module(library_path: Optional[str]):
         for suffix in importlib.machinery.EXTENSION_SUFFIXES:
             candidates += glob.glob(os.path.join(glob.escape(directory), "_native" + suffix))
     for path in candidates:
+        spec = importlib.util.spec_from_file_location("tailgate._native", path)
+        if spec is None or spec.loader is None:  # not an extension module's file name
+            continue
         try:
-            spec = importlib.util.spec_from_file_location("tailgate._native", path)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
         except (ImportError, OSError):
