@@ -1,6 +1,7 @@
 // The C++ client: Tracer (the process's segment, its resource, the clock), Span (encoding into its
 // own buffer) and SpanContext (W3C traceparent). See tailgate/tailgate.hpp.
 #include <cxxabi.h>
+#include <pthread.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -171,6 +172,19 @@ std::string host_name() {
   return name;
 }
 
+// A forked child must not write into its parent's lanes: each lane has one writer, and the
+// parent's segment is reaped when the parent exits. The child handler (only the forking thread
+// exists then) marks a fork and detaches that thread; the child's first span after it makes the
+// child a segment of its own (a fork straight into exec makes none).
+std::atomic<int> g_fork_state{0};  // kNoFork, kForked (a segment to make), kMakingSegment
+constexpr int kNoFork = 0, kForked = 1, kMakingSegment = 2;
+
+void on_fork_child() noexcept {
+  g_fork_state.store(kForked, std::memory_order_release);
+  t_state.generation = 0;    // the lane it points into is the parent's
+  t_release.lane = nullptr;  // ... and is not this process's to give back
+}
+
 }  // namespace
 
 struct Tracer::Impl {
@@ -180,13 +194,61 @@ struct Tracer::Impl {
   std::string path;
   std::atomic<std::uint64_t> dropped_unattached{0};  ///< no segment, or a record not encoded
   std::atomic<std::uint64_t> dropped_items{0};
+  /// What a forked child needs to make its own segment.
+  shm::SegmentOptions segment_options;
+  std::vector<std::pair<std::string, std::string>> resource;
+  bool default_pid = false;  ///< process.pid was ours to fill in, so it is the child's there
 
-  [[gnu::noinline]] void attach_thread(ThreadState& t) noexcept {
+  void make_segment() noexcept {
+    std::vector<wire::AttributeView> views;
+    views.reserve(resource.size());
+    for (const auto& [k, v] : resource) views.push_back({k, std::string_view(v)});
+    std::vector<std::byte> bytes(shm::kMaxResourceBytes);
+    bytes.resize(wire::encode_resource(bytes, views));
+    try {
+      if (bytes.empty()) throw std::runtime_error("the resource attributes exceed 4032 bytes");
+      segment_options.resource = bytes;
+      segment = shm::Segment::create(segment_options);
+      segment_options.resource = {};  // `bytes` is gone after this
+      path = segment->path();
+      error.clear();
+    } catch (const std::exception& e) {
+      segment.reset();
+      path.clear();
+      error = e.what();  // no segment: spans are dropped and counted, the caller goes on
+    }
+  }
+
+  /// In a forked child: its own segment in place of the parent's, made once by whichever thread
+  /// gets here first (the others wait for it: a few milliseconds, once per fork).
+  void adopt_fork() noexcept {
+    int expected = kForked;
+    if (g_fork_state.compare_exchange_strong(expected, kMakingSegment, std::memory_order_acq_rel)) {
+      segment.reset();  // unmaps the parent's; its file and lanes stay the parent's
+      if (default_pid) {
+        for (auto& [k, v] : resource)
+          if (k == "process.pid") v = std::to_string(::getpid());
+      }
+      make_segment();
+      g_fork_state.store(kNoFork, std::memory_order_release);
+    } else {
+      while (g_fork_state.load(std::memory_order_acquire) == kMakingSegment) {
+        std::this_thread::yield();
+      }
+    }
+  }
+
+  /// Gives this thread its lane; false if there is no segment to take one from.
+  [[gnu::noinline]] bool attach_thread(ThreadState& t) noexcept {
+    if (g_fork_state.load(std::memory_order_acquire) != kNoFork) [[unlikely]]
+      adopt_fork();
+    if (!segment) return false;
     t.own = segment->claim_lane();
     if (!t.own.attached()) t.overflow = segment->overflow_lane();
     t.generation = generation;
     t_release.lane = &t.own;
     t_release.generation = generation;
+    return true;
   }
 };
 
@@ -272,24 +334,19 @@ Tracer::Tracer(const TracerOptions& options) : impl_(std::make_unique<Impl>()) {
     return false;
   };
   if (!has("host.name")) attrs.emplace_back("host.name", host_name());
-  if (!has("process.pid")) attrs.emplace_back("process.pid", std::to_string(::getpid()));
+  impl_->default_pid = !has("process.pid");
+  if (impl_->default_pid) attrs.emplace_back("process.pid", std::to_string(::getpid()));
   if (!has("telemetry.sdk.name")) attrs.emplace_back("telemetry.sdk.name", "tailgate");
   if (!has("telemetry.sdk.language")) attrs.emplace_back("telemetry.sdk.language", "cpp");
-  std::vector<wire::AttributeView> views;
-  views.reserve(attrs.size());
-  for (const auto& [k, v] : attrs) views.push_back({k, std::string_view(v)});
-  std::vector<std::byte> resource(shm::kMaxResourceBytes);
-  resource.resize(wire::encode_resource(resource, views));
-  try {
-    if (resource.empty()) throw std::runtime_error("the resource attributes exceed 4032 bytes");
-    impl_->segment = shm::Segment::create({.directory = options.directory,
-                                           .lanes = options.lanes,
-                                           .lane_bytes = options.lane_bytes,
-                                           .resource = resource});
-    impl_->path = impl_->segment->path();
-  } catch (const std::exception& e) {
-    impl_->error = e.what();  // no segment: spans are dropped and counted, the caller goes on
-  }
+  impl_->resource = std::move(attrs);
+  impl_->segment_options = {
+      .directory = options.directory, .lanes = options.lanes, .lane_bytes = options.lane_bytes};
+  g_fork_state.store(kNoFork);  // made after a fork: this process's own already
+  impl_->make_segment();
+  static const bool fork_handler = [] {
+    return ::pthread_atfork(nullptr, nullptr, &on_fork_child) == 0;
+  }();
+  (void)fork_handler;
 }
 
 Tracer::~Tracer() {
@@ -305,8 +362,12 @@ bool Tracer::emit(std::span<const std::byte> record) noexcept {
     return false;
   }
   auto& t = t_state;
-  if (t.generation != impl_->generation) [[unlikely]]
-    impl_->attach_thread(t);
+  if (t.generation != impl_->generation) [[unlikely]] {
+    if (!impl_->attach_thread(t)) {  // a forked child that could not make its segment
+      impl_->dropped_unattached.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+  }
   return t.own.attached() ? t.own.try_write(record) : t.overflow.try_write(record);
 }
 

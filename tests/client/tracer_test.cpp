@@ -248,3 +248,56 @@ TEST_CASE("threads beyond the lanes share the overflow lane: every span once, in
   }
   CHECK(ordered);
 }
+
+TEST_CASE("a forked child writes into a segment of its own, never into its parent's lanes",
+          "[client]") {
+  testing::TempDir dir;
+  const auto ring = dir.file("ring");
+  Tracer tracer({.service_name = "bot", .directory = ring});
+  REQUIRE(tracer.error().empty());
+  { auto before = tracer.span("parent.before"); }  // the parent's thread has claimed its lane
+  const pid_t child = ::fork();
+  if (child == 0) {
+    // The child: its spans, then straight out (no Catch2, no destructors of the parent's).
+    bool ok = true;
+    for (int i = 0; i < 100; ++i) {
+      auto s = tracer.span("child.span");
+      s.set("seq", i);
+      ok = s.end() && ok;
+    }
+    ok = ok && tracer.segment_path().find(std::to_string(::getpid())) != std::string::npos;
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  for (int i = 0; i < 100; ++i) {  // where the child wrote, had it shared the parent's lane
+    auto s = tracer.span("parent.after");
+    s.set("seq", i);
+  }
+  // Two segments: the parent's with only its own spans, whole and in order...
+  const auto parent_spans = drain(tracer.segment_path());
+  REQUIRE(parent_spans.size() == 101);
+  CHECK(parent_spans[0].name == "parent.before");
+  for (std::size_t i = 1; i < parent_spans.size(); ++i) {
+    CHECK(parent_spans[i].name == "parent.after");
+    CHECK(std::get<std::int64_t>(*attribute(parent_spans[i], "seq")) ==
+          static_cast<std::int64_t>(i - 1));
+  }
+  // ... and the child's, with the child's pid in its resource.
+  std::string child_path;
+  for (const auto& entry : std::filesystem::directory_iterator(ring)) {
+    if (entry.path().string() != tracer.segment_path()) child_path = entry.path().string();
+  }
+  REQUIRE(!child_path.empty());
+  model::Resource resource;
+  const auto child_spans = drain(child_path, &resource);
+  REQUIRE(child_spans.size() == 100);
+  CHECK(child_spans.front().name == "child.span");
+  CHECK(std::get<std::string>(*[&] {
+          for (const auto& a : resource.attributes)
+            if (a.key == "process.pid") return &a.value;
+          return static_cast<const model::AttributeValue*>(nullptr);
+        }()) == std::to_string(child));
+}
