@@ -557,3 +557,16 @@ def test_the_native_span_writes_the_same_record_as_the_pure_python_one(tracer):
     pure = record(tailgate.Span(tracer, "compare.me", parent, tailgate.SpanKind.CLIENT,
                                 attributes))
     assert native == pure
+
+
+def test_an_exception_that_cannot_be_recorded_still_ends_the_span(stack, tracer):
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError("no text for you")
+
+    with pytest.raises(RuntimeError, match="no text for you"):
+        with tracer.span("unprintable.outer"):
+            raise Unprintable()
+    assert tailgate.current_span() is None  # no longer the current span
+    [span] = stack.spans("unprintable.outer")
+    assert span["name"] == "unprintable.outer"

@@ -665,12 +665,15 @@ PyObject* span_enter(PyObject* self, PyObject* /*unused*/) noexcept {
 
 PyObject* span_exit(PyObject* self, PyObject* const* args, Py_ssize_t nargs) noexcept {
   auto* span = reinterpret_cast<Span*>(self);
+  // Recording the exception can fail (a __str__ that raises): the span still stops being the
+  // current one and still ends, and then that error is raised.
+  PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
   if (nargs == 3 && args[1] != Py_None) {
     PyObject* escaped = Py_True;
     PyObject* call[] = {self, args[1], escaped};
     PyObject* r = PyObject_VectorcallMethod(g_record_exception, call, 3, nullptr);
-    if (r == nullptr) return nullptr;
-    Py_DECREF(r);
+    if (r == nullptr) PyErr_Fetch(&type, &value, &traceback);
+    Py_XDECREF(r);
   }
   if (span->token != nullptr) {
     PyObject* token = span->token;
@@ -678,11 +681,18 @@ PyObject* span_exit(PyObject* self, PyObject* const* args, Py_ssize_t nargs) noe
     const int reset = PyContextVar_Reset(g_current, token);
     Py_DECREF(token);
     if (reset < 0) {
-      if (!PyErr_ExceptionMatches(PyExc_ValueError)) return nullptr;
-      PyErr_Clear();  // exited in another context than entered: leave it be
+      if (type == nullptr && !PyErr_ExceptionMatches(PyExc_ValueError)) {
+        PyErr_Fetch(&type, &value, &traceback);
+      } else {
+        PyErr_Clear();  // exited in another context than entered: leave it be
+      }
     }
   }
   end_span(span);
+  if (type != nullptr) {
+    PyErr_Restore(type, value, traceback);
+    return nullptr;
+  }
   Py_RETURN_NONE;
 }
 

@@ -288,15 +288,17 @@ class Span:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc is not None:
-            self.record_exception(exc, escaped=True)
-        if self._token is not None:
-            try:
-                _current.reset(self._token)
-            except ValueError:  # exited in another context than entered: leave it be
-                pass
-            self._token = None
-        self.end()
+        try:
+            if exc is not None:
+                self.record_exception(exc, escaped=True)  # may raise (a __str__ that does)
+        finally:
+            if self._token is not None:
+                try:
+                    _current.reset(self._token)
+                except ValueError:  # exited in another context than entered: leave it be
+                    pass
+                self._token = None
+            self.end()
 
 
 def load_library(path: Optional[str] = None) -> ctypes.CDLL:
