@@ -181,6 +181,7 @@ constexpr int kNoFork = 0, kForked = 1, kMakingSegment = 2;
 
 void on_fork_child() noexcept {
   g_fork_state.store(kForked, std::memory_order_release);
+  t_state.ids.state = 0;     // reseeded: else the child's ids would repeat its parent's
   t_state.generation = 0;    // the lane it points into is the parent's
   t_release.lane = nullptr;  // ... and is not this process's to give back
 }

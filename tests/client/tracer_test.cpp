@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -295,6 +296,10 @@ TEST_CASE("a forked child writes into a segment of its own, never into its paren
   const auto child_spans = drain(child_path, &resource);
   REQUIRE(child_spans.size() == 100);
   CHECK(child_spans.front().name == "child.span");
+  // Ids of its own too: the child's generator was the parent's, copied, until it reseeded.
+  std::set<model::SpanId> parent_ids;
+  for (const auto& s : parent_spans) parent_ids.insert(s.span_id);
+  for (const auto& s : child_spans) CHECK(parent_ids.count(s.span_id) == 0);
   CHECK(std::get<std::string>(*[&] {
           for (const auto& a : resource.attributes)
             if (a.key == "process.pid") return &a.value;
