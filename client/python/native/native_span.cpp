@@ -98,6 +98,16 @@ struct Span {
   std::byte* buffer() noexcept { return heap != nullptr ? heap : inline_bytes; }
   std::span<std::byte> record() noexcept { return {buffer(), capacity}; }
 
+  /// Makes room for `extra` more bytes, then runs `write` on an encoder resumed where the record
+  /// stands and keeps where it ends (an item that still does not fit is left out and counted).
+  template <typename Write>
+  void append(std::size_t extra, Write write) noexcept {
+    reserve(extra);
+    wire::SpanEncoder e(record(), state);
+    write(e);
+    state = e.state();
+  }
+
   /// Room for `extra` more bytes, up to the largest record. When it cannot grow, the encoder
   /// leaves the item out and counts it.
   void reserve(std::size_t extra) noexcept {
@@ -197,10 +207,8 @@ bool add_attribute(Span* span, PyObject* key, PyObject* value) noexcept {
   Text key_text, value_text;
   wire::ValueView v;
   if (!key_text.set(key) || !to_value(value, value_text, v)) return false;
-  span->reserve(3 + key_text.view.size() + encoded_size(v));
-  wire::SpanEncoder e(span->record(), span->state);
-  e.attribute(key_text.view, v);
-  span->state = e.state();
+  span->append(3 + key_text.view.size() + encoded_size(v),
+               [&](wire::SpanEncoder& e) { e.attribute(key_text.view, v); });
   return true;
 }
 
@@ -383,10 +391,7 @@ PyObject* make_span(PyObject* emitter, PyObject* name, PyObject* parent_arg, lon
       Py_DECREF(span);
       return nullptr;
     }
-    span->reserve(3 + state.view.size());
-    wire::SpanEncoder e(span->record(), span->state);
-    e.trace_state(state.view);
-    span->state = e.state();
+    span->append(3 + state.view.size(), [&](wire::SpanEncoder& e) { e.trace_state(state.view); });
   }
   return reinterpret_cast<PyObject*>(span);
 }
@@ -621,10 +626,8 @@ PyObject* span_add_event(PyObject* self, PyObject* args, PyObject* kwargs) noexc
   Text name_text;
   ok = ok && name_text.set(name);
   if (ok) {
-    span->reserve(1 + 8 + 2 + name_text.view.size() + 1 + bytes);
-    wire::SpanEncoder e(span->record(), span->state);
-    e.event(now_ns(), name_text.view, items->first(n));
-    span->state = e.state();
+    span->append(1 + 8 + 2 + name_text.view.size() + 1 + bytes,
+                 [&](wire::SpanEncoder& e) { e.event(now_ns(), name_text.view, items->first(n)); });
   }
   Py_XDECREF(merged);
   return ok ? Py_NewRef(self) : nullptr;
@@ -641,10 +644,8 @@ PyObject* span_set_status_error(PyObject* self, PyObject* const* args, Py_ssize_
   if (nargs == 1 && PyUnicode_GET_LENGTH(args[0]) > 0) {
     Text message;
     if (!message.set(args[0])) return nullptr;
-    span->reserve(3 + message.view.size());
-    wire::SpanEncoder e(span->record(), span->state);
-    e.status_message(message.view);
-    span->state = e.state();
+    span->append(3 + message.view.size(),
+                 [&](wire::SpanEncoder& e) { e.status_message(message.view); });
   }
   return Py_NewRef(self);
 }
