@@ -2,20 +2,12 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstring>
 
 namespace tailgate::pipeline {
 
 namespace {
 
 constexpr std::size_t kInitialSlots = 1024;
-
-std::pair<std::uint64_t, std::uint64_t> halves(const model::TraceId& id) noexcept {
-  std::uint64_t hi = 0, lo = 0;
-  std::memcpy(&hi, id.data(), 8);
-  std::memcpy(&lo, id.data() + 8, 8);
-  return {hi, lo};
-}
 
 }  // namespace
 

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <deque>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "model/span.hpp"
@@ -54,9 +55,7 @@ class TraceTable final {
   /// Starts loading the slot `id` hashes to, for a find or add a little later: the slots are
   /// two-second-cold memory, and a miss on them was the largest cost of taking a span in.
   void prefetch(const model::TraceId& id) const noexcept {
-    std::uint64_t hi = 0, lo = 0;
-    std::memcpy(&hi, id.data(), 8);
-    std::memcpy(&lo, id.data() + 8, 8);
+    const auto [hi, lo] = halves(id);
     __builtin_prefetch(&slots_[home(hi, lo)]);
   }
   /// Removes a trace and returns its spans.
@@ -88,6 +87,14 @@ class TraceTable final {
   [[nodiscard]] bool live(const Due& d) const;
   /// The slot holding `id`, or the empty slot where it would go.
   [[nodiscard]] std::size_t probe(const model::TraceId& id) const noexcept;
+  /// The id as the two integers a slot holds.
+  [[nodiscard]] static std::pair<std::uint64_t, std::uint64_t> halves(
+      const model::TraceId& id) noexcept {
+    std::uint64_t hi = 0, lo = 0;
+    std::memcpy(&hi, id.data(), 8);
+    std::memcpy(&lo, id.data() + 8, 8);
+    return {hi, lo};
+  }
   [[nodiscard]] std::size_t home(std::uint64_t hi, std::uint64_t lo) const noexcept {
     // Fibonacci hashing: the multiply's high bits depend on every bit of the id, so sequential
     // or zero-padded (64-bit) ids spread as well as random ones.
