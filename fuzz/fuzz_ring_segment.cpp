@@ -74,7 +74,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           [&](wire::RecordType type, std::span<const std::byte> payload) {
             model::Span span;
             model::Resource r;
-            if (type == wire::RecordType::Span) (void)wire::decode_span(payload, resource, span);
+            if (type == wire::RecordType::Span &&
+                wire::decode_span(payload, resource, span, wire::Items::Packed) ==
+                    wire::DecodeError::None) {
+              (void)wire::unpack(span);  // as the receiver, then the pipeline for a kept span
+            }
             if (type == wire::RecordType::Resource) (void)wire::decode_resource(payload, r);
           },
           1024);

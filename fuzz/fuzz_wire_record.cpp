@@ -1,7 +1,8 @@
 // One record's payload, as the ring receiver hands it over: decode_span and decode_resource must
 // refuse anything malformed without reading out of bounds, and a span they accept must survive
 // re-encoding: encode(decode(encode(span))) == encode(span), byte for byte (bytes, not values:
-// a NaN attribute is not equal to itself).
+// a NaN attribute is not equal to itself). Packed (as the agent's receivers decode), the same
+// payload must be accepted exactly when it is decoded, and unpack to the same encoding.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -20,12 +21,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   model::Resource resource;
   (void)wire::decode_resource(payload, resource);
 
-  model::Span span;
-  if (wire::decode_span(payload, wire::unknown_resource(), span) != wire::DecodeError::None)
-    return 0;
+  model::Span span, packed;
+  const auto decoded = wire::decode_span(payload, wire::unknown_resource(), span);
+  const auto checked =
+      wire::decode_span(payload, wire::unknown_resource(), packed, wire::Items::Packed);
+  if ((decoded == wire::DecodeError::None) != (checked == wire::DecodeError::None)) std::abort();
+  if (decoded != wire::DecodeError::None) return 0;
+  for (wire::AttributeCursor cursor(packed); cursor.next();) {
+  }
+  if (wire::unpack(packed) != wire::DecodeError::None) std::abort();  // checked, yet unreadable
   std::vector<std::byte> again(wire::kMaxRecordSize);
   const auto n = wire::encode_span(span, again);
   if (n == 0) return 0;  // larger than a record once re-encoded: fine, the decoder took less
+  std::vector<std::byte> unpacked(wire::kMaxRecordSize);
+  if (wire::encode_span(packed, unpacked) != n ||
+      std::memcmp(again.data(), unpacked.data(), n) != 0)
+    std::abort();  // unpacked is not what a full decode gives
   model::Span back;
   const auto redecoded =
       wire::decode_span(std::span<const std::byte>(again.data() + wire::kRecordHeaderSize,

@@ -3,9 +3,12 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 
 #include <spdlog/spdlog.h>
+
+#include "wire/decode.hpp"
 
 namespace tailgate::pipeline {
 namespace {
@@ -203,6 +206,10 @@ void Pipeline::finalize(const model::TraceId& id, const sampling::Decision& deci
 }
 
 void Pipeline::emit(model::Span&& span, const sampling::Decision& decision) {
+  // Everything after the pipeline (scrubber, exporter, spool) reads decoded fields. The items
+  // were checked when received, so this cannot fail short of a bug; a span is never lost to it.
+  [[maybe_unused]] const auto unpacked = wire::unpack(span);
+  assert(unpacked == wire::DecodeError::None);
   if (scrubber_ != nullptr) scrubber_->apply(span);
   sampler_.annotate(span, decision);
   // Kept spans go to the exporter in batches of kOutBatchSpans. One batch per turn grew without

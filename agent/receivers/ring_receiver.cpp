@@ -246,9 +246,10 @@ std::size_t RingReceiver::drain(Attached& attached) {
   };
   const auto handle = [&](wire::RecordType type, std::span<const std::byte> payload) {
     if (type == wire::RecordType::Span) {
-      // Decoded in place: a span is never moved on its way into the batch.
-      if (wire::decode_span(payload, attached.resource, batch.emplace_back()) !=
-          wire::DecodeError::None) {
+      // Decoded in place: a span is never moved on its way into the batch. Items stay packed
+      // until the span is kept (most are not).
+      if (wire::decode_span(payload, attached.resource, batch.emplace_back(),
+                            wire::Items::Packed) != wire::DecodeError::None) {
         batch.pop_back();
         ++malformed;
       } else if (batch.size() >= kBatchSpans) {

@@ -73,7 +73,8 @@ std::string to_endpoint(const sockaddr_storage& addr) {
 
 DatagramDecoder native_decoder() {
   return [](std::span<const std::byte> datagram, model::SpanBatch& out) {
-    const auto r = wire::decode_datagram(datagram, out);
+    // Items stay packed until the span is kept (most are not).
+    const auto r = wire::decode_datagram(datagram, out, wire::Items::Packed);
     return DatagramResult{.spans = r.spans,
                           .producer_losses = r.producer_losses,
                           .malformed = r.malformed_records,

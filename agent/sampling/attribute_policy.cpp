@@ -4,12 +4,14 @@
 #include <cassert>
 #include <charconv>
 
+#include "wire/decode.hpp"
+
 namespace tailgate::sampling {
 namespace {
 
 // The value as YAML would write it, so the configured text compares as a user expects.
-bool value_equals(const model::AttributeValue& value, const std::string& text) {
-  if (const auto* s = std::get_if<std::string>(&value)) return *s == text;
+bool value_equals(const wire::ValueRef& value, const std::string& text) {
+  if (const auto* s = std::get_if<std::string_view>(&value)) return *s == text;
   if (const auto* b = std::get_if<bool>(&value)) return text == (*b ? "true" : "false");
   if (const auto* i = std::get_if<std::int64_t>(&value)) {
     std::int64_t parsed = 0;
@@ -30,10 +32,15 @@ AttributePolicy::AttributePolicy(const Config& config)
 
 std::optional<double> AttributePolicy::keep_probability(const model::Trace& trace) const noexcept {
   const bool matched = model::any_span(trace, [this](const model::Span& span) {
-    return std::any_of(span.attributes.begin(), span.attributes.end(), [this](const auto& a) {
-      return a.key == key_ && std::any_of(values_.begin(), values_.end(),
-                                          [&a](const auto& v) { return value_equals(a.value, v); });
-    });
+    wire::AttributeCursor attributes(span);  // packed (ring, UDP) or decoded alike
+    while (const auto a = attributes.next()) {
+      if (a->key == key_ && std::any_of(values_.begin(), values_.end(), [&a](const auto& v) {
+            return value_equals(a->value, v);
+          })) {
+        return true;
+      }
+    }
+    return false;
   });
   if (!matched) return std::nullopt;
   return probability_;

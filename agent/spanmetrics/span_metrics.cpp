@@ -7,6 +7,8 @@
 #include <bit>
 #include <cstring>
 
+#include "wire/decode.hpp"
+
 namespace tailgate::spanmetrics {
 
 namespace {
@@ -149,13 +151,14 @@ SpanMetrics::Key SpanMetrics::key_of(const model::Span& span) {
   key.dimension_count = static_cast<std::uint8_t>(config_.dimensions.size());
   for (std::size_t i = 0; i < config_.dimensions.size(); ++i) {
     std::string_view value;
-    for (const auto& a : span.attributes) {
-      if (a.key != config_.dimensions[i]) continue;
+    wire::AttributeCursor attributes(span);  // packed (ring, UDP) or decoded alike
+    while (const auto a = attributes.next()) {
+      if (a->key != config_.dimensions[i]) continue;
       std::visit(
           [&](const auto& v) {
             using V = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<V, std::string>) {
-              value = std::string_view(v).substr(0, kMaxDimensionValue);
+            if constexpr (std::is_same_v<V, std::string_view>) {
+              value = v.substr(0, kMaxDimensionValue);
             } else if constexpr (std::is_same_v<V, bool>) {
               value = v ? "true" : "false";
             } else {
@@ -163,7 +166,7 @@ SpanMetrics::Key SpanMetrics::key_of(const model::Span& span) {
               value = scratch_[i];
             }
           },
-          a.value);
+          a->value);
       break;
     }
     key.dimensions[i] = value;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
+#include <type_traits>
 
 #include "wire/span_record.hpp"
 
@@ -12,8 +14,10 @@ namespace {
 // make a read fail but never reach past the buffer.
 class Reader {
  public:
-  explicit Reader(std::span<const std::byte> in) noexcept : in_(in) {}
+  explicit Reader(std::span<const std::byte> in, std::size_t pos = 0) noexcept
+      : in_(in), pos_(pos) {}
   [[nodiscard]] bool done() const noexcept { return pos_ == in_.size(); }
+  [[nodiscard]] std::size_t pos() const noexcept { return pos_; }
   bool bytes(void* out, std::size_t n) noexcept {
     if (n > in_.size() - pos_) return false;
     if (n != 0) std::memcpy(out, in_.data() + pos_, n);
@@ -33,20 +37,27 @@ class Reader {
     std::uint16_t n = 0;
     return u16(n) && str(out, n);
   }
+  bool view16(std::string_view& out) noexcept {
+    std::uint16_t n = 0;
+    if (!u16(n) || n > in_.size() - pos_) return false;
+    out = {reinterpret_cast<const char*>(in_.data() + pos_), n};
+    pos_ += n;
+    return true;
+  }
 
  private:
   std::span<const std::byte> in_;
   std::size_t pos_ = 0;
 };
 
-DecodeError read_value(Reader& r, model::AttributeValue& out) {
+DecodeError read_value(Reader& r, ValueRef& out) noexcept {
   std::uint8_t type = 0;
   if (!r.u8(type)) return DecodeError::Truncated;
   switch (static_cast<ValueType>(type)) {
     case ValueType::String: {
-      std::string s;
-      if (!r.str16(s)) return DecodeError::Truncated;
-      out = std::move(s);
+      std::string_view s;
+      if (!r.view16(s)) return DecodeError::Truncated;
+      out = s;
       return DecodeError::None;
     }
     case ValueType::Int64: {
@@ -68,6 +79,55 @@ DecodeError read_value(Reader& r, model::AttributeValue& out) {
       out = b == 1;
       return DecodeError::None;
     }
+  }
+  return DecodeError::UnknownType;
+}
+
+DecodeError read_value(Reader& r, model::AttributeValue& out) {
+  ValueRef ref;
+  if (auto e = read_value(r, ref); e != DecodeError::None) return e;
+  if (const auto* s = std::get_if<std::string_view>(&ref)) {
+    out = std::string(*s);
+  } else {
+    std::visit(
+        [&out](auto v) {
+          if constexpr (!std::is_same_v<decltype(v), std::string_view>) out = v;
+        },
+        ref);
+  }
+  return DecodeError::None;
+}
+
+// One attribute read as views: checks it and moves past it.
+DecodeError read_attribute(Reader& r, AttributeRef& out) noexcept {
+  if (!r.view16(out.key)) return DecodeError::Truncated;
+  return read_value(r, out.value);
+}
+
+// Checks one item and moves past it without decoding (Items::Packed). `tag` is what it was.
+DecodeError skip_item(Reader& r, ItemTag& tag) noexcept {
+  std::uint8_t raw = 0;
+  if (!r.u8(raw)) return DecodeError::Truncated;
+  tag = static_cast<ItemTag>(raw);
+  std::string_view text;
+  switch (tag) {
+    case ItemTag::Attribute: {
+      AttributeRef a;
+      return read_attribute(r, a);
+    }
+    case ItemTag::Event: {
+      std::uint64_t time = 0;
+      std::uint8_t count = 0;
+      if (!r.u64(time) || !r.view16(text) || !r.u8(count)) return DecodeError::Truncated;
+      for (std::size_t i = 0; i < count; ++i) {
+        AttributeRef a;
+        if (auto e = read_attribute(r, a); e != DecodeError::None) return e;
+      }
+      return DecodeError::None;
+    }
+    case ItemTag::StatusMessage:
+    case ItemTag::TraceState:
+      return r.view16(text) ? DecodeError::None : DecodeError::Truncated;
   }
   return DecodeError::UnknownType;
 }
@@ -107,6 +167,46 @@ DecodeError read_item(Reader& r, model::Span& out) {
 
 }  // namespace
 
+DecodeError unpack(model::Span& span) {
+  if (span.packed.empty()) return DecodeError::None;
+  const auto items = std::move(span.packed);
+  Reader r(items.bytes());
+  span.attributes.reserve(span.attributes.size() + items.count());
+  for (std::size_t i = 0; i < items.count(); ++i) {
+    if (auto e = read_item(r, span); e != DecodeError::None) return e;
+  }
+  return r.done() ? DecodeError::None : DecodeError::TrailingBytes;
+}
+
+std::optional<AttributeRef> AttributeCursor::next() noexcept {
+  if (span_->packed.empty()) {
+    if (at_ >= span_->attributes.size()) return std::nullopt;
+    const auto& a = span_->attributes[at_++];
+    AttributeRef out{a.key, {}};
+    std::visit([&out](const auto& v) { out.value = ValueRef(v); }, a.value);
+    return out;
+  }
+  // Checked when received, so a read that fails here means nothing is left to read.
+  Reader r(span_->packed.bytes(), at_);
+  while (items_left_ > 0) {
+    --items_left_;
+    const auto item = r.pos();
+    std::uint8_t tag = 0;
+    AttributeRef out;
+    if (r.u8(tag) && static_cast<ItemTag>(tag) == ItemTag::Attribute &&
+        read_attribute(r, out) == DecodeError::None) {
+      at_ = r.pos();
+      return out;
+    }
+    Reader skip(span_->packed.bytes(), item);
+    ItemTag ignored{};
+    if (skip_item(skip, ignored) != DecodeError::None) break;
+    r = skip;
+  }
+  items_left_ = 0;
+  return std::nullopt;
+}
+
 std::string_view to_string(DecodeError e) noexcept {
   switch (e) {
     case DecodeError::None:
@@ -126,7 +226,8 @@ std::string_view to_string(DecodeError e) noexcept {
 }
 
 DecodeError decode_span(std::span<const std::byte> payload,
-                        std::shared_ptr<const model::Resource> resource, model::Span& out) {
+                        std::shared_ptr<const model::Resource> resource, model::Span& out,
+                        Items items) {
   Reader r(payload);
   SpanFixed fixed{};
   if (!r.bytes(&fixed, sizeof fixed)) return DecodeError::Truncated;
@@ -144,6 +245,19 @@ DecodeError decode_span(std::span<const std::byte> payload,
   out.trace_flags = fixed.trace_flags;
   out.parent_is_remote = (fixed.span_flags & kParentIsRemote) != 0 && !out.is_root();
   if (!r.str(out.name, fixed.name_len)) return DecodeError::Truncated;
+  if (items == Items::Packed) {
+    const auto first = r.pos();
+    for (std::size_t i = 0; i < fixed.item_count; ++i) {
+      ItemTag tag{};
+      if (auto e = skip_item(r, tag); e != DecodeError::None) return e;
+    }
+    if (!r.done()) return DecodeError::TrailingBytes;
+    out.packed =
+        model::PackedItems(payload.data() + first,
+                           static_cast<std::uint32_t>(payload.size() - first), fixed.item_count);
+    out.resource = std::move(resource);
+    return DecodeError::None;
+  }
   // Items are mostly attributes: one allocation for them instead of a growing vector's four or
   // five (and its unused half, which the trace table would buffer). Bounded by what the payload
   // could hold, so a hostile count allocates nothing large.
@@ -174,7 +288,8 @@ std::shared_ptr<const model::Resource> unknown_resource() {
   return resource;
 }
 
-DatagramResult decode_datagram(std::span<const std::byte> datagram, model::SpanBatch& out) {
+DatagramResult decode_datagram(std::span<const std::byte> datagram, model::SpanBatch& out,
+                               Items items) {
   DatagramResult result;
   auto resource = unknown_resource();
   const auto note = [&result](DecodeError e) {
@@ -204,7 +319,7 @@ DatagramResult decode_datagram(std::span<const std::byte> datagram, model::SpanB
     switch (static_cast<RecordType>(header.type)) {
       case RecordType::Span: {
         model::Span span;
-        if (auto e = decode_span(payload, resource, span); e != DecodeError::None) {
+        if (auto e = decode_span(payload, resource, span, items); e != DecodeError::None) {
           note(e);
         } else {
           out.push_back(std::move(span));

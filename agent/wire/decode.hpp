@@ -6,8 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
+#include <variant>
 
 #include "model/span.hpp"
 
@@ -23,10 +25,43 @@ enum class DecodeError : std::uint8_t {
 };
 [[nodiscard]] std::string_view to_string(DecodeError e) noexcept;
 
+/// What decode_span does with a span's items (attributes, events, status message, trace state):
+/// decode them into the span's fields, or check them and keep their bytes (model::PackedItems),
+/// as the agent's ring and UDP receivers do, so that only kept spans pay for decoding (unpack).
+enum class Items : std::uint8_t { Decoded, Packed };
+
 /// Decodes a span payload (the bytes after the record header). `resource` is shared by the span.
+/// Either way every item is checked: a packed span's items always unpack.
 [[nodiscard]] DecodeError decode_span(std::span<const std::byte> payload,
                                       std::shared_ptr<const model::Resource> resource,
-                                      model::Span& out);
+                                      model::Span& out, Items items = Items::Decoded);
+
+/// Decodes a span's packed items into its fields (after any it already has) and frees them.
+/// A span without packed items is left as it is.
+DecodeError unpack(model::Span& span);
+
+/// An attribute value as a view into the span that holds it.
+using ValueRef = std::variant<std::string_view, std::int64_t, double, bool>;
+struct AttributeRef {
+  std::string_view key;
+  ValueRef value;
+};
+
+/// A span's attributes in order, packed or decoded alike: what the policies and span metrics read
+/// before a decision, without decoding the span. Views stay valid while the span is unchanged.
+class AttributeCursor {
+ public:
+  explicit AttributeCursor(const model::Span& span) noexcept : span_(&span) {
+    items_left_ = span.packed.count();
+  }
+  /// The next attribute, or nothing after the last.
+  [[nodiscard]] std::optional<AttributeRef> next() noexcept;
+
+ private:
+  const model::Span* span_;
+  std::size_t at_ = 0;          ///< byte offset in the packed items, then index in attributes
+  std::size_t items_left_ = 0;  ///< packed items not yet read
+};
 
 /// Decodes a resource payload.
 [[nodiscard]] DecodeError decode_resource(std::span<const std::byte> payload, model::Resource& out);
@@ -46,6 +81,7 @@ struct DatagramResult {
 
 /// Decodes every record of a datagram, appending spans to `out`. Spans use the resource of the
 /// most recent resource record before them in the same datagram, else unknown_resource().
-DatagramResult decode_datagram(std::span<const std::byte> datagram, model::SpanBatch& out);
+DatagramResult decode_datagram(std::span<const std::byte> datagram, model::SpanBatch& out,
+                               Items items = Items::Decoded);
 
 }  // namespace tailgate::wire

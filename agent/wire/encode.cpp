@@ -120,6 +120,7 @@ std::size_t encode_loss(std::span<std::byte> out, std::uint64_t count) noexcept 
 }
 
 std::size_t encode_span(const model::Span& span, std::span<std::byte> out) noexcept {
+  if (!span.packed.empty()) return 0;  // items only wire::unpack can read: see encode.hpp
   const SpanHeader header{.trace_id = span.trace_id.data(),
                           .span_id = span.span_id.data(),
                           .parent_span_id = span.parent_span_id.data(),

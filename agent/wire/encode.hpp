@@ -181,7 +181,8 @@ class SpanEncoder final {
 /// Writes a loss record carrying `count`; returns its length, or 0 if it did not fit.
 [[nodiscard]] std::size_t encode_loss(std::span<std::byte> out, std::uint64_t count) noexcept;
 
-/// Encodes an agent-side span (tests, tools, re-encoding). Returns the length, or 0.
+/// Encodes an agent-side span (tests, tools, re-encoding). Returns the length, or 0, which is
+/// also what a span still holding packed items gets: wire::unpack it first.
 [[nodiscard]] std::size_t encode_span(const model::Span& span, std::span<std::byte> out) noexcept;
 /// Encodes an agent-side resource. Returns the length, or 0.
 [[nodiscard]] std::size_t encode_resource(const model::Resource& resource,

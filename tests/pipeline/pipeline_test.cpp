@@ -1,10 +1,12 @@
 // The pipeline stage driven directly with an injected clock: no thread, no sleeping.
 #include "pipeline/pipeline.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include <catch2/catch.hpp>
 
+#include "support/packed_span.hpp"
 #include "support/span_builder.hpp"
 
 using namespace tailgate;
@@ -314,4 +316,28 @@ TEST_CASE("a kept trace past limits.max_spans_per_trace exports the first spans,
   CHECK(h.delivered[2].span_id == span(9, 2).span_id);
   CHECK(h.counters.dropped[static_cast<std::size_t>(telemetry::DropReason::TraceLimit)] == 2);
   CHECK(h.accounts());  // received = kept + sampled out + dropped
+}
+
+TEST_CASE("spans received with packed items leave the pipeline decoded and annotated",
+          "[pipeline]") {
+  Harness h(keep_all());
+  std::vector<model::Span> sent = {span(11, 1), span(11, 2), span(11, 0)};
+  std::vector<model::Span> packed;
+  for (const auto& s : sent) packed.push_back(testing::packed(s));
+  h.send(packed, 0);
+  h.at(2000);
+  REQUIRE(h.exported() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& got = h.delivered[i];
+    const auto& want = sent[i];
+    CHECK(got.packed.empty());
+    CHECK(got.span_id == want.span_id);
+    CHECK(got.events == want.events);
+    CHECK(got.status_message == want.status_message);
+    // The span's own attributes, then the decision's.
+    REQUIRE(got.attributes.size() == want.attributes.size() + 2);
+    CHECK(std::equal(want.attributes.begin(), want.attributes.end(), got.attributes.begin()));
+    CHECK(got.attributes[want.attributes.size()].key == "sampling.policy");
+  }
+  CHECK(h.accounts());
 }

@@ -1,6 +1,7 @@
 // One table per policy: trace in, probability (or no opinion) out. No randomness here: coin
 // flipping lives in threshold.cpp.
 #include <optional>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -9,6 +10,7 @@
 #include "sampling/error_policy.hpp"
 #include "sampling/latency_policy.hpp"
 #include "sampling/span_name_policy.hpp"
+#include "support/packed_span.hpp"
 #include "support/trace_builder.hpp"
 
 using namespace tailgate;
@@ -28,6 +30,12 @@ void run(const sampling::Policy& policy, const std::vector<Case>& cases) {
     DYNAMIC_SECTION(c.name) {
       const TraceBuilder trace(c.spans);
       CHECK(policy.keep_probability(trace.view()) == c.expected);
+      // The same spans as the ring and UDP receivers hand them on, items still packed.
+      auto view = trace.view();
+      std::vector<model::Span> packed;
+      for (const auto& span : view.spans) packed.push_back(testing::packed(span));
+      view.spans = packed;
+      CHECK(policy.keep_probability(view) == c.expected);
     }
   }
 }

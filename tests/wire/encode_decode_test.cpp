@@ -1,5 +1,8 @@
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -68,6 +71,56 @@ TEST_CASE("a span with every attribute type, events and unicode survives a round
   CHECK(decoded.resource == resource);
 }
 
+TEST_CASE("packed items unpack to the decoded span, cost less, and read as attributes", "[wire]") {
+  auto resource = testing::test_resource("orders");
+  auto span = testing::make_span(7, 1, resource);  // error status with a message
+  span.trace_state = "ot=th:fd70a4";
+  span.attributes.push_back({"order.quantity", std::int64_t{-10}});
+  span.attributes.push_back({"order.price", 43250.5});
+  span.attributes.push_back({"risk.passed", true});
+  span.events.push_back({span.end_unix_ns, "fill", {{"fill.qty", std::int64_t{3}}}});
+  span.attributes.push_back({"after.event", std::string("x")});
+  const auto record = encode(span);
+
+  model::Span decoded, packed;
+  REQUIRE(wire::decode_span(payload_of(record), resource, decoded) == wire::DecodeError::None);
+  REQUIRE(wire::decode_span(payload_of(record), resource, packed, wire::Items::Packed) ==
+          wire::DecodeError::None);
+  CHECK(packed.attributes.empty());
+  CHECK(packed.events.empty());
+  CHECK(packed.status_message.empty());
+  CHECK(!packed.packed.empty());
+  CHECK(packed.name == span.name);
+  CHECK(packed.status == span.status);
+  CHECK(model::memory_bytes(packed) < model::memory_bytes(decoded));
+
+  // The cursor reads the same attributes from either form, in order, skipping other items.
+  std::vector<std::pair<std::string, wire::ValueRef>> from_packed, from_decoded;
+  wire::AttributeCursor p(packed), d(decoded);
+  while (const auto a = p.next()) from_packed.emplace_back(std::string(a->key), a->value);
+  while (const auto a = d.next()) from_decoded.emplace_back(std::string(a->key), a->value);
+  REQUIRE(from_packed.size() == span.attributes.size());
+  CHECK(from_packed == from_decoded);
+  CHECK(from_packed.back().first == "after.event");
+  CHECK(std::get<double>(from_packed[from_packed.size() - 3].second) == 43250.5);
+
+  // A copy owns its own bytes; the original unpacks to exactly what a full decode gives.
+  const auto copy = packed;
+  REQUIRE(wire::unpack(packed) == wire::DecodeError::None);
+  CHECK(packed.packed.empty());
+  require_same(span, packed);
+  require_same(decoded, packed);
+  CHECK(!copy.packed.empty());
+  auto again = copy;
+  REQUIRE(wire::unpack(again) == wire::DecodeError::None);
+  require_same(span, again);
+  // Unpacking twice changes nothing; a packed span is not re-encoded as if it had no items.
+  REQUIRE(wire::unpack(again) == wire::DecodeError::None);
+  require_same(span, again);
+  std::vector<std::byte> buf(wire::kMaxRecordSize);
+  CHECK(wire::encode_span(copy, buf) == 0);
+}
+
 TEST_CASE("a datagram carries a resource record and the spans after it", "[wire]") {
   const auto resource = testing::test_resource("risk");
   std::vector<std::byte> datagram(wire::kMaxRecordSize);
@@ -110,8 +163,10 @@ TEST_CASE("every truncation of a valid record is rejected", "[wire]") {
     CAPTURE(n);
     // An exact-size copy, so a read past the end is a real out-of-bounds read under ASan.
     std::vector<std::byte> cut(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(n));
-    model::Span out;
-    CHECK(wire::decode_span(cut, nullptr, out) != wire::DecodeError::None);
+    for (const auto items : {wire::Items::Decoded, wire::Items::Packed}) {
+      model::Span out;
+      CHECK(wire::decode_span(cut, nullptr, out, items) != wire::DecodeError::None);
+    }
 
     std::vector<std::byte> framed(
         record.begin(), record.begin() + static_cast<std::ptrdiff_t>(n + wire::kRecordHeaderSize));
@@ -147,8 +202,9 @@ TEST_CASE("corrupt records are rejected with their reason", "[wire]") {
     DYNAMIC_SECTION(c.name) {
       auto bad = good;
       bad[c.offset] = std::byte{c.value};
-      model::Span out;
+      model::Span out, packed;
       CHECK(wire::decode_span(payload_of(bad), nullptr, out) == c.expected);
+      CHECK(wire::decode_span(payload_of(bad), nullptr, packed, wire::Items::Packed) == c.expected);
     }
   }
 }
@@ -159,11 +215,18 @@ TEST_CASE("a bool other than 0 or 1 and an unknown value type are rejected", "[w
   auto record = encode(span);
   // The last byte is the bool's value, the one before it the value type.
   record.back() = std::byte{2};
-  model::Span out;
-  CHECK(wire::decode_span(payload_of(record), nullptr, out) == wire::DecodeError::BadValue);
+  for (const auto items : {wire::Items::Decoded, wire::Items::Packed}) {
+    model::Span out;
+    CHECK(wire::decode_span(payload_of(record), nullptr, out, items) ==
+          wire::DecodeError::BadValue);
+  }
   record.back() = std::byte{1};
   record[record.size() - 2] = std::byte{7};
-  CHECK(wire::decode_span(payload_of(record), nullptr, out) == wire::DecodeError::UnknownType);
+  for (const auto items : {wire::Items::Decoded, wire::Items::Packed}) {
+    model::Span out;
+    CHECK(wire::decode_span(payload_of(record), nullptr, out, items) ==
+          wire::DecodeError::UnknownType);
+  }
 }
 
 TEST_CASE("a bad record is skipped and the records after it still arrive", "[wire]") {
@@ -197,10 +260,20 @@ TEST_CASE("every single-byte corruption decodes or is rejected, never read out o
     for (const int v : {0x00, 0x01, 0x7F, 0x80, 0xFF}) {
       auto bad = datagram;
       bad[at] = static_cast<std::byte>(v);
-      model::SpanBatch out;
+      model::SpanBatch out, packed;
       const auto result = wire::decode_datagram(bad, out);
       CHECK(result.spans + result.malformed_records >= 1);
       if (result.malformed_records > 0) ++rejected;
+      // Packed, the same records are accepted, and what is accepted unpacks to the same span.
+      const auto packed_result = wire::decode_datagram(bad, packed, wire::Items::Packed);
+      CHECK(packed_result.spans == result.spans);
+      CHECK(packed_result.first_error == result.first_error);
+      for (std::size_t i = 0; i < std::min(out.size(), packed.size()); ++i) {
+        CHECK(wire::unpack(packed[i]) == wire::DecodeError::None);
+        CHECK(packed[i].attributes == out[i].attributes);
+        CHECK(packed[i].events == out[i].events);
+        CHECK(packed[i].status_message == out[i].status_message);
+      }
     }
   }
   CHECK(rejected > 0);
