@@ -27,7 +27,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       wire::decode_span(payload, wire::unknown_resource(), packed, wire::Items::Packed);
   if ((decoded == wire::DecodeError::None) != (checked == wire::DecodeError::None)) std::abort();
   if (decoded != wire::DecodeError::None) return 0;
-  for (wire::AttributeCursor cursor(packed); cursor.next();) {
+  for (wire::AttributeCursor cursor(packed); const auto a = cursor.next();) {
+    // The first attribute of that name, from either form, is of the same kind.
+    const auto in_packed = wire::find_attribute(packed, a->key);
+    const auto in_decoded = wire::find_attribute(span, a->key);
+    if (!in_packed || !in_decoded || in_packed->index() != in_decoded->index()) std::abort();
   }
   if (wire::unpack(packed) != wire::DecodeError::None) std::abort();  // checked, yet unreadable
   std::vector<std::byte> again(wire::kMaxRecordSize);

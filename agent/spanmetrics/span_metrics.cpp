@@ -151,9 +151,8 @@ SpanMetrics::Key SpanMetrics::key_of(const model::Span& span) {
   key.dimension_count = static_cast<std::uint8_t>(config_.dimensions.size());
   for (std::size_t i = 0; i < config_.dimensions.size(); ++i) {
     std::string_view value;
-    wire::AttributeCursor attributes(span);  // packed (ring, UDP) or decoded alike
-    while (const auto a = attributes.next()) {
-      if (a->key != config_.dimensions[i]) continue;
+    // Packed (ring, UDP) or decoded alike.
+    if (const auto found = wire::find_attribute(span, config_.dimensions[i])) {
       std::visit(
           [&](const auto& v) {
             using V = std::decay_t<decltype(v)>;
@@ -166,8 +165,7 @@ SpanMetrics::Key SpanMetrics::key_of(const model::Span& span) {
               value = scratch_[i];
             }
           },
-          a->value);
-      break;
+          *found);
     }
     key.dimensions[i] = value;
   }

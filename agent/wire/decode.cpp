@@ -25,6 +25,11 @@ class Reader {
     return true;
   }
   bool u8(std::uint8_t& v) noexcept { return bytes(&v, 1); }
+  bool skip(std::size_t n) noexcept {
+    if (n > in_.size() - pos_) return false;
+    pos_ += n;
+    return true;
+  }
   bool u16(std::uint16_t& v) noexcept { return bytes(&v, 2); }
   bool u64(std::uint64_t& v) noexcept { return bytes(&v, 8); }
   bool str(std::string& out, std::size_t n) {
@@ -104,24 +109,43 @@ DecodeError read_attribute(Reader& r, AttributeRef& out) noexcept {
   return read_value(r, out.value);
 }
 
-// Checks one item and moves past it without decoding (Items::Packed). `tag` is what it was.
-DecodeError skip_item(Reader& r, ItemTag& tag) noexcept {
-  std::uint8_t raw = 0;
-  if (!r.u8(raw)) return DecodeError::Truncated;
-  tag = static_cast<ItemTag>(raw);
-  std::string_view text;
-  switch (tag) {
-    case ItemTag::Attribute: {
-      AttributeRef a;
-      return read_attribute(r, a);
+// Checks a value and moves past it without making anything of it.
+DecodeError skip_value(Reader& r) noexcept {
+  std::uint8_t type = 0;
+  if (!r.u8(type)) return DecodeError::Truncated;
+  switch (static_cast<ValueType>(type)) {
+    case ValueType::String: {
+      std::uint16_t n = 0;
+      return r.u16(n) && r.skip(n) ? DecodeError::None : DecodeError::Truncated;
     }
+    case ValueType::Int64:
+    case ValueType::Double:
+      return r.skip(8) ? DecodeError::None : DecodeError::Truncated;
+    case ValueType::Bool: {
+      std::uint8_t b = 0;
+      if (!r.u8(b)) return DecodeError::Truncated;
+      return b > 1 ? DecodeError::BadValue : DecodeError::None;
+    }
+  }
+  return DecodeError::UnknownType;
+}
+
+DecodeError skip_attribute(Reader& r) noexcept {
+  std::string_view key;
+  return r.view16(key) ? skip_value(r) : DecodeError::Truncated;
+}
+
+// Checks the rest of an item whose tag was read and moves past it.
+DecodeError skip_item_body(Reader& r, std::uint8_t tag) noexcept {
+  std::string_view text;
+  switch (static_cast<ItemTag>(tag)) {
+    case ItemTag::Attribute:
+      return skip_attribute(r);
     case ItemTag::Event: {
-      std::uint64_t time = 0;
       std::uint8_t count = 0;
-      if (!r.u64(time) || !r.view16(text) || !r.u8(count)) return DecodeError::Truncated;
+      if (!r.skip(8) || !r.view16(text) || !r.u8(count)) return DecodeError::Truncated;
       for (std::size_t i = 0; i < count; ++i) {
-        AttributeRef a;
-        if (auto e = read_attribute(r, a); e != DecodeError::None) return e;
+        if (auto e = skip_attribute(r); e != DecodeError::None) return e;
       }
       return DecodeError::None;
     }
@@ -130,6 +154,13 @@ DecodeError skip_item(Reader& r, ItemTag& tag) noexcept {
       return r.view16(text) ? DecodeError::None : DecodeError::Truncated;
   }
   return DecodeError::UnknownType;
+}
+
+// Checks one item and moves past it without decoding (Items::Packed).
+DecodeError skip_item(Reader& r) noexcept {
+  std::uint8_t tag = 0;
+  if (!r.u8(tag)) return DecodeError::Truncated;
+  return skip_item_body(r, tag);
 }
 
 DecodeError read_attribute(Reader& r, model::Attribute& out) {
@@ -190,20 +221,47 @@ std::optional<AttributeRef> AttributeCursor::next() noexcept {
   Reader r(span_->packed.bytes(), at_);
   while (items_left_ > 0) {
     --items_left_;
-    const auto item = r.pos();
     std::uint8_t tag = 0;
-    AttributeRef out;
-    if (r.u8(tag) && static_cast<ItemTag>(tag) == ItemTag::Attribute &&
-        read_attribute(r, out) == DecodeError::None) {
+    if (!r.u8(tag)) break;
+    if (static_cast<ItemTag>(tag) == ItemTag::Attribute) {
+      AttributeRef out;
+      if (read_attribute(r, out) != DecodeError::None) break;
       at_ = r.pos();
       return out;
     }
-    Reader skip(span_->packed.bytes(), item);
-    ItemTag ignored{};
-    if (skip_item(skip, ignored) != DecodeError::None) break;
-    r = skip;
+    if (skip_item_body(r, tag) != DecodeError::None) break;
   }
   items_left_ = 0;
+  return std::nullopt;
+}
+
+std::optional<ValueRef> find_attribute(const model::Span& span, std::string_view key) noexcept {
+  if (span.packed.empty()) {
+    for (const auto& a : span.attributes) {
+      if (a.key != key) continue;
+      ValueRef out;
+      std::visit([&out](const auto& v) { out = ValueRef(v); }, a.value);
+      return out;
+    }
+    return std::nullopt;
+  }
+  Reader r(span.packed.bytes());
+  for (std::size_t i = 0; i < span.packed.count(); ++i) {
+    std::uint8_t tag = 0;
+    if (!r.u8(tag)) break;
+    if (static_cast<ItemTag>(tag) != ItemTag::Attribute) {
+      if (skip_item_body(r, tag) != DecodeError::None) break;
+      continue;
+    }
+    std::string_view name;
+    if (!r.view16(name)) break;
+    if (name == key) {
+      ValueRef out;
+      if (read_value(r, out) != DecodeError::None) break;
+      return out;
+    }
+    if (skip_value(r) != DecodeError::None) break;
+  }
   return std::nullopt;
 }
 
@@ -248,8 +306,7 @@ DecodeError decode_span(std::span<const std::byte> payload,
   if (items == Items::Packed) {
     const auto first = r.pos();
     for (std::size_t i = 0; i < fixed.item_count; ++i) {
-      ItemTag tag{};
-      if (auto e = skip_item(r, tag); e != DecodeError::None) return e;
+      if (auto e = skip_item(r); e != DecodeError::None) return e;
     }
     if (!r.done()) return DecodeError::TrailingBytes;
     out.packed =

@@ -104,6 +104,16 @@ TEST_CASE("packed items unpack to the decoded span, cost less, and read as attri
   CHECK(from_packed.back().first == "after.event");
   CHECK(std::get<double>(from_packed[from_packed.size() - 3].second) == 43250.5);
 
+  // Looked up by name, the first of that name, past the event and status items.
+  for (const auto* span_form : {&packed, &decoded}) {
+    // make_span set both first: the first of a name wins.
+    CHECK(wire::find_attribute(*span_form, "order.price") == wire::ValueRef(43251.5));
+    CHECK(wire::find_attribute(*span_form, "after.event") == wire::ValueRef(std::string_view("x")));
+    CHECK(wire::find_attribute(*span_form, "risk.passed") == wire::ValueRef(false));
+    CHECK(!wire::find_attribute(*span_form, "fill.qty"));  // an event's, not the span's
+    CHECK(!wire::find_attribute(*span_form, "order.pric"));
+  }
+
   // A copy owns its own bytes; the original unpacks to exactly what a full decode gives.
   const auto copy = packed;
   REQUIRE(wire::unpack(packed) == wire::DecodeError::None);
