@@ -111,7 +111,6 @@ class PackedItems {
   [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
   [[nodiscard]] std::uint16_t count() const noexcept { return count_; }
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {bytes_.get(), size_}; }
-  void clear() noexcept { *this = PackedItems(); }
 
  private:
   std::unique_ptr<std::byte[]> bytes_;

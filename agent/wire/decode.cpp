@@ -91,22 +91,21 @@ DecodeError read_value(Reader& r, ValueRef& out) noexcept {
 DecodeError read_value(Reader& r, model::AttributeValue& out) {
   ValueRef ref;
   if (auto e = read_value(r, ref); e != DecodeError::None) return e;
-  if (const auto* s = std::get_if<std::string_view>(&ref)) {
-    out = std::string(*s);
-  } else {
-    std::visit(
-        [&out](auto v) {
-          if constexpr (!std::is_same_v<decltype(v), std::string_view>) out = v;
-        },
-        ref);
-  }
+  std::visit(
+      [&out](auto v) {
+        if constexpr (std::is_same_v<decltype(v), std::string_view>) {
+          out = std::string(v);
+        } else {
+          out = v;
+        }
+      },
+      ref);
   return DecodeError::None;
 }
 
-// One attribute read as views: checks it and moves past it.
-DecodeError read_attribute(Reader& r, AttributeRef& out) noexcept {
-  if (!r.view16(out.key)) return DecodeError::Truncated;
-  return read_value(r, out.value);
+// A decoded value as a view (the cursor's and find_attribute's answer for decoded spans).
+ValueRef ref_of(const model::AttributeValue& value) noexcept {
+  return std::visit([](const auto& v) { return ValueRef(v); }, value);
 }
 
 // Checks a value and moves past it without making anything of it.
@@ -163,6 +162,20 @@ DecodeError skip_item(Reader& r) noexcept {
   return skip_item_body(r, tag);
 }
 
+// Packed items: moves past items that are not attributes to the next attribute's key and leaves
+// `r` at its value. False when none is left (or the bytes end: they were checked on receipt, so
+// that means nothing is left to read either).
+bool next_attribute_key(Reader& r, std::size_t& items_left, std::string_view& key) noexcept {
+  while (items_left > 0) {
+    --items_left;
+    std::uint8_t tag = 0;
+    if (!r.u8(tag)) return false;
+    if (static_cast<ItemTag>(tag) == ItemTag::Attribute) return r.view16(key);
+    if (skip_item_body(r, tag) != DecodeError::None) return false;
+  }
+  return false;
+}
+
 DecodeError read_attribute(Reader& r, model::Attribute& out) {
   if (!r.str16(out.key)) return DecodeError::Truncated;
   return read_value(r, out.value);
@@ -213,23 +226,14 @@ std::optional<AttributeRef> AttributeCursor::next() noexcept {
   if (span_->packed.empty()) {
     if (at_ >= span_->attributes.size()) return std::nullopt;
     const auto& a = span_->attributes[at_++];
-    AttributeRef out{a.key, {}};
-    std::visit([&out](const auto& v) { out.value = ValueRef(v); }, a.value);
-    return out;
+    return AttributeRef{a.key, ref_of(a.value)};
   }
-  // Checked when received, so a read that fails here means nothing is left to read.
   Reader r(span_->packed.bytes(), at_);
-  while (items_left_ > 0) {
-    --items_left_;
-    std::uint8_t tag = 0;
-    if (!r.u8(tag)) break;
-    if (static_cast<ItemTag>(tag) == ItemTag::Attribute) {
-      AttributeRef out;
-      if (read_attribute(r, out) != DecodeError::None) break;
-      at_ = r.pos();
-      return out;
-    }
-    if (skip_item_body(r, tag) != DecodeError::None) break;
+  AttributeRef out;
+  if (next_attribute_key(r, items_left_, out.key) &&
+      read_value(r, out.value) == DecodeError::None) {
+    at_ = r.pos();
+    return out;
   }
   items_left_ = 0;
   return std::nullopt;
@@ -238,23 +242,14 @@ std::optional<AttributeRef> AttributeCursor::next() noexcept {
 std::optional<ValueRef> find_attribute(const model::Span& span, std::string_view key) noexcept {
   if (span.packed.empty()) {
     for (const auto& a : span.attributes) {
-      if (a.key != key) continue;
-      ValueRef out;
-      std::visit([&out](const auto& v) { out = ValueRef(v); }, a.value);
-      return out;
+      if (a.key == key) return ref_of(a.value);
     }
     return std::nullopt;
   }
   Reader r(span.packed.bytes());
-  for (std::size_t i = 0; i < span.packed.count(); ++i) {
-    std::uint8_t tag = 0;
-    if (!r.u8(tag)) break;
-    if (static_cast<ItemTag>(tag) != ItemTag::Attribute) {
-      if (skip_item_body(r, tag) != DecodeError::None) break;
-      continue;
-    }
-    std::string_view name;
-    if (!r.view16(name)) break;
+  std::size_t items_left = span.packed.count();
+  std::string_view name;
+  while (next_attribute_key(r, items_left, name)) {
     if (name == key) {
       ValueRef out;
       if (read_value(r, out) != DecodeError::None) break;
@@ -303,26 +298,26 @@ DecodeError decode_span(std::span<const std::byte> payload,
   out.trace_flags = fixed.trace_flags;
   out.parent_is_remote = (fixed.span_flags & kParentIsRemote) != 0 && !out.is_root();
   if (!r.str(out.name, fixed.name_len)) return DecodeError::Truncated;
+  const auto first_item = r.pos();
   if (items == Items::Packed) {
-    const auto first = r.pos();
     for (std::size_t i = 0; i < fixed.item_count; ++i) {
       if (auto e = skip_item(r); e != DecodeError::None) return e;
     }
-    if (!r.done()) return DecodeError::TrailingBytes;
-    out.packed =
-        model::PackedItems(payload.data() + first,
-                           static_cast<std::uint32_t>(payload.size() - first), fixed.item_count);
-    out.resource = std::move(resource);
-    return DecodeError::None;
-  }
-  // Items are mostly attributes: one allocation for them instead of a growing vector's four or
-  // five (and its unused half, which the trace table would buffer). Bounded by what the payload
-  // could hold, so a hostile count allocates nothing large.
-  out.attributes.reserve(std::min<std::size_t>(fixed.item_count, payload.size() / 4));
-  for (std::size_t i = 0; i < fixed.item_count; ++i) {
-    if (auto e = read_item(r, out); e != DecodeError::None) return e;
+  } else {
+    // Items are mostly attributes: one allocation for them instead of a growing vector's four or
+    // five (and its unused half, which the trace table would buffer). Bounded by what the payload
+    // could hold, so a hostile count allocates nothing large.
+    out.attributes.reserve(std::min<std::size_t>(fixed.item_count, payload.size() / 4));
+    for (std::size_t i = 0; i < fixed.item_count; ++i) {
+      if (auto e = read_item(r, out); e != DecodeError::None) return e;
+    }
   }
   if (!r.done()) return DecodeError::TrailingBytes;
+  if (items == Items::Packed) {
+    out.packed = model::PackedItems(payload.data() + first_item,
+                                    static_cast<std::uint32_t>(payload.size() - first_item),
+                                    fixed.item_count);
+  }
   out.resource = std::move(resource);
   return DecodeError::None;
 }
