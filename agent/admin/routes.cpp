@@ -25,23 +25,31 @@ Response health(const Snapshot& s, const config::AdminConfig& config) {
   return json(alive ? 200 : 503, body);
 }
 
+std::uint64_t export_failing_ns(const Snapshot& s) {
+  const auto since = s.counters->export_failing_since_ns.load(std::memory_order_relaxed);
+  return since != 0 && s.now_ns > since ? s.now_ns - since : 0;
+}
+
+// Readiness gates the trading pod's traffic (a sidecar shares its pod's readiness), so it says
+// only whether the agent can take spans. A Jaeger outage or a backed-up export queue must not
+// take every trading pod out of its Service: they are reported here as warnings (200) and
+// belong on /metrics, /drop-rate and alerts.
 Response ready(const Snapshot& s, const config::AdminConfig& config) {
-  const auto& c = *s.counters;
   std::vector<std::string> reasons;
   if (!s.receivers_bound) reasons.emplace_back("receivers_not_bound");
-  const auto failing_since = c.export_failing_since_ns.load(std::memory_order_relaxed);
-  const auto failing_ns =
-      failing_since != 0 && s.now_ns > failing_since ? s.now_ns - failing_since : 0;
-  if (failing_since != 0 && failing_ns >= to_ns(config.export_failing_after)) {
-    reasons.emplace_back("export_failing");
+  std::vector<std::string> warnings;
+  const auto failing_ns = export_failing_ns(s);
+  if (failing_ns != 0 && failing_ns >= to_ns(config.export_failing_after)) {
+    warnings.emplace_back("export_failing");
   }
   const double fill = s.gauges.export_queue_capacity == 0
                           ? 0.0
                           : static_cast<double>(s.gauges.export_queue_spans) /
                                 static_cast<double>(s.gauges.export_queue_capacity);
-  if (fill > config.queue_high_water) reasons.emplace_back("export_queue_above_high_water");
+  if (fill > config.queue_high_water) warnings.emplace_back("export_queue_above_high_water");
   nlohmann::json body = {{"status", reasons.empty() ? "ready" : "not_ready"},
                          {"reasons", reasons},
+                         {"warnings", warnings},
                          {"export_failing_seconds", static_cast<double>(failing_ns) / 1e9},
                          {"export_queue_fill", fill}};
   return json(reasons.empty() ? 200 : 503, body);
@@ -80,6 +88,9 @@ Response metrics(const Snapshot& s, std::string_view accept) {
   telemetry::Exposition out(openmetrics ? telemetry::Format::OpenMetrics
                                         : telemetry::Format::Prometheus);
   telemetry::prometheus_text(out, *s.counters, s.gauges, s.policies);
+  out.gauge("tailgate_export_failing_seconds",
+            "How long exports have failed without a success (0: not failing); alert on it.",
+            static_cast<double>(export_failing_ns(s)) / 1e9);
   if (s.span_metrics != nullptr) spanmetrics::render(s.span_metrics->snapshot(), out);
   return {200,
           openmetrics ? "application/openmetrics-text; version=1.0.0; charset=utf-8"

@@ -150,8 +150,8 @@ struct AdminConfig {
   std::string endpoint = "127.0.0.1:14271";  ///< /health /ready /metrics /drop-rate
   std::chrono::milliseconds stall_after =
       5s;  ///< /health fails when the pipeline is stuck this long
-  std::chrono::milliseconds export_failing_after = 30s;  ///< /ready fails after this much failing
-  double queue_high_water = 0.8;           ///< /ready fails above this export queue fill
+  std::chrono::milliseconds export_failing_after = 30s;  ///< /ready warns after this much failing
+  double queue_high_water = 0.8;           ///< /ready warns above this queue fill
   double drop_rate_threshold = 0.001;      ///< /drop-rate status: dropped / received
   double export_failure_threshold = 0.01;  ///< /drop-rate status: failed / export requests
   bool operator==(const AdminConfig&) const = default;

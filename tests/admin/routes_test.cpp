@@ -42,26 +42,33 @@ TEST_CASE("/health is 200 while the pipeline thread turns and 503 once it is stu
   CHECK(f.get("/health", f.at(1)).status == 503);
 }
 
-TEST_CASE("/ready follows the receivers, the exporter's failures and the queue", "[admin]") {
+TEST_CASE("/ready says whether spans can be taken; export trouble is a warning, not a 503",
+          "[admin]") {
   Fixture f;
   CHECK(f.get("/ready", f.at(100)).status == 200);  // nothing sent yet: ready
 
   auto unbound = f.at(100);
   unbound.receivers_bound = false;
-  CHECK_THAT(f.get("/ready", unbound).body, Contains("receivers_not_bound"));
+  const auto not_bound = f.get("/ready", unbound);
+  CHECK(not_bound.status == 503);
+  CHECK_THAT(not_bound.body, Contains("receivers_not_bound"));
 
+  // A Jaeger outage must not take the trading pod out of its Service.
   f.counters.export_failing_since_ns = 100 * kSecond;
-  CHECK(f.get("/ready", f.at(129)).status == 200);  // failing, but not for long
+  CHECK(nlohmann::json::parse(f.get("/ready", f.at(129)).body)["warnings"].empty());
   const auto failing = f.get("/ready", f.at(131));
-  CHECK(failing.status == 503);
-  CHECK(nlohmann::json::parse(failing.body)["reasons"][0] == "export_failing");
+  CHECK(failing.status == 200);
+  CHECK(nlohmann::json::parse(failing.body)["warnings"][0] == "export_failing");
+  CHECK_THAT(f.get("/metrics", f.at(131)).body,
+             Contains("tailgate_export_failing_seconds 31"));
   f.counters.export_failing_since_ns = 0;  // a success came back
-  CHECK(f.get("/ready", f.at(132)).status == 200);
+  CHECK(nlohmann::json::parse(f.get("/ready", f.at(132)).body)["warnings"].empty());
+  CHECK_THAT(f.get("/metrics", f.at(132)).body, Contains("tailgate_export_failing_seconds 0"));
 
   auto full = f.at(140);
   full.gauges.export_queue_spans = 900;
   const auto backed_up = f.get("/ready", full);
-  CHECK(backed_up.status == 503);
+  CHECK(backed_up.status == 200);
   CHECK_THAT(backed_up.body, Contains("export_queue_above_high_water"));
 }
 
