@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   }
   tailgate::config::Config config;
   try {
-    if (!path.empty()) config = tailgate::config::load_config(path);
+    config = path.empty() ? tailgate::config::load_defaults() : tailgate::config::load_config(path);
   } catch (const tailgate::config::ConfigError& e) {
     std::fprintf(stderr, "tailgate: %s\n", e.what());
     return 2;

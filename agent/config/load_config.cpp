@@ -6,11 +6,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
+
+#include "config/otel_environment.hpp"
 
 namespace tailgate::config {
 namespace {
@@ -328,56 +331,6 @@ void parse_sampling(Section& sampling, SamplingConfig& c) {
   sampling.finish();
 }
 
-void apply_otel_environment(ExporterConfig& exporter) {
-  const auto env = [](const char* specific, const char* general) -> const char* {
-    if (const char* v = std::getenv(specific); v != nullptr && *v != '\0') return v;
-    if (const char* v = std::getenv(general); v != nullptr && *v != '\0') return v;
-    return nullptr;
-  };
-  if (const char* v = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")) {
-    std::string endpoint = v;
-    if (endpoint.starts_with("http://")) {
-      exporter.insecure = true;
-      endpoint.erase(0, 7);
-    } else if (endpoint.starts_with("https://")) {
-      exporter.insecure = false;
-      endpoint.erase(0, 8);
-    }
-    if (const auto slash = endpoint.find('/'); slash != std::string::npos) endpoint.resize(slash);
-    if (endpoint.find(':') == std::string::npos) {
-      throw ConfigError("environment", 0, "OTEL_EXPORTER_OTLP_ENDPOINT",
-                        "expected [http[s]://]host:port, got " + quoted(v));
-    }
-    exporter.endpoint = endpoint;
-  }
-  if (const char* v = env("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")) {
-    std::stringstream list(v);
-    std::string pair;
-    while (std::getline(list, pair, ',')) {
-      const auto eq = pair.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        throw ConfigError("environment", 0, "OTEL_EXPORTER_OTLP_HEADERS",
-                          "expected key=value[,key=value], got an entry " + quoted(pair));
-      }
-      // Header names are case-insensitive and gRPC metadata keys must be lower case.
-      std::string name = pair.substr(0, eq);
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      exporter.headers[name] = pair.substr(eq + 1);
-    }
-  }
-  if (const char* v =
-          env("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION")) {
-    const std::string_view c = v;
-    if (c == "gzip")
-      exporter.compression = Compression::Gzip;
-    else if (c == "none")
-      exporter.compression = Compression::None;
-    else
-      throw ConfigError("environment", 0, "OTEL_EXPORTER_OTLP_COMPRESSION",
-                        "expected gzip or none, got " + quoted(c));
-  }
-}
-
 Config parse(const YAML::Node& root, const std::string& file) {
   Config config;
   Section top(root, "", file);
@@ -553,6 +506,11 @@ Config parse(const YAML::Node& root, const std::string& file) {
                   "must not exceed exporter.max_backoff");
   }
 
+  // The file takes the endpoint forms the environment takes (http:// plaintext, https:// TLS).
+  if (!normalize_endpoint(e.endpoint, e.insecure)) {
+    exporter.fail(exporter.at("endpoint"), "exporter.endpoint",
+                  "expected [http[s]://]host:port, got " + quoted(e.endpoint));
+  }
   apply_otel_environment(e);
   check_endpoint(exporter, "endpoint", "exporter.endpoint", e.endpoint);
   for (const auto& [key, path] :
@@ -642,6 +600,33 @@ bool parse_size(std::string_view text, std::size_t& out) {
   return true;
 }
 
+namespace {
+// yaml-cpp keeps every pair of a mapping but a lookup finds the first: a second `exporter:`
+// section would be ignored without a word. Refuse it, naming both lines.
+void refuse_duplicate_keys(const YAML::Node& node, const std::string& path,
+                           const std::string& file) {
+  if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      refuse_duplicate_keys(node[i], path + "[" + std::to_string(i) + "]", file);
+    }
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::map<std::string, int> seen;  // key -> its first line
+  for (const auto& pair : node) {
+    const auto key = pair.first.IsScalar() ? pair.first.Scalar() : std::string("?");
+    const auto full = path.empty() ? key : path + "." + key;
+    const int line = pair.first.Mark().line + 1;
+    if (const auto [it, fresh] = seen.emplace(key, line); !fresh) {
+      throw ConfigError(file, static_cast<std::size_t>(line), full,
+                        "duplicate key (first at line " + std::to_string(it->second) +
+                            "): the two would not be merged");
+    }
+    refuse_duplicate_keys(pair.second, full, file);
+  }
+}
+}  // namespace
+
 Config load_config_text(std::string_view text, const std::string& name) {
   YAML::Node root;
   try {
@@ -650,12 +635,17 @@ Config load_config_text(std::string_view text, const std::string& name) {
     throw ConfigError(name, e.mark.is_null() ? 0 : static_cast<std::size_t>(e.mark.line) + 1, "",
                       "not valid YAML: " + e.msg);
   }
+  refuse_duplicate_keys(root, "", name);
   try {
     return parse(root, name);
   } catch (const YAML::Exception& e) {
     throw ConfigError(name, e.mark.is_null() ? 0 : static_cast<std::size_t>(e.mark.line) + 1, "",
                       e.msg);
   }
+}
+
+Config load_defaults() {
+  return load_config_text("", "built-in defaults");
 }
 
 Config load_config(const std::string& path) {

@@ -3,7 +3,8 @@
 // the bad value and what is allowed, e.g.
 //   tailgate.yaml:17: exporter.timeout: expected a duration such as 250ms or 5s, got "fast"
 // Environment: ${VAR} and ${VAR:-default} are substituted in values, then the OpenTelemetry
-// variables override the file (OTEL_EXPORTER_OTLP[_TRACES]_ENDPOINT, ..._HEADERS).
+// variables override the file or the defaults (config/otel_environment.hpp). Duplicate keys are
+// errors naming both lines.
 
 #include <cstddef>
 #include <stdexcept>
@@ -29,6 +30,8 @@ class ConfigError : public std::runtime_error {
 
 /// Reads and validates the file. Throws ConfigError.
 [[nodiscard]] Config load_config(const std::string& path);
+/// The built-in defaults with the environment applied (no --config), checked as a file is.
+[[nodiscard]] Config load_defaults();
 /// The same for text in hand; `name` stands for the file in messages.
 [[nodiscard]] Config load_config_text(std::string_view text, const std::string& name);
 

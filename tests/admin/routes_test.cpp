@@ -42,7 +42,7 @@ TEST_CASE("/health is 200 while the pipeline thread turns and 503 once it is stu
   CHECK(f.get("/health", f.at(1)).status == 503);
 }
 
-TEST_CASE("/ready says whether spans can be taken; export trouble is a warning, not a 503",
+TEST_CASE("/ready says whether spans can be taken, and export trouble is a warning, not a 503",
           "[admin]") {
   Fixture f;
   CHECK(f.get("/ready", f.at(100)).status == 200);  // nothing sent yet: ready

@@ -201,3 +201,80 @@ TEST_CASE("durations and sizes parse with their units", "[config]") {
   CHECK_FALSE(parse_size("8 MiB", s));
   CHECK_FALSE(parse_size("99999999999GiB", s));
 }
+
+TEST_CASE("the exporter variables apply to the built-in defaults, percent-decoded", "[config]") {
+  ScopedEnv endpoint("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://collector.example:4317");
+  ScopedEnv headers("OTEL_EXPORTER_OTLP_HEADERS", " Authorization = Bearer%20abc , x-tenant=a%2Cb");
+  ScopedEnv timeout("OTEL_EXPORTER_OTLP_TIMEOUT", "2500");
+  ScopedEnv ca("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ssl/ca.pem");
+  ScopedEnv cert("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "/etc/ssl/me.pem");
+  ScopedEnv key("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/etc/ssl/me.key");
+  // load_defaults() is what the agent runs without --config: the variables used to be ignored.
+  Config c;
+  try {
+    c = load_defaults();
+  } catch (const ConfigError& e) {  // the certificate files do not exist here: named, as in a file
+    CHECK_THAT(e.what(), Contains("/etc/ssl/ca.pem"));
+  }
+  ScopedEnv no_tls("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector.example:4317");
+  c = load_defaults();
+  CHECK(c.exporter.endpoint == "collector.example:4317");
+  CHECK(c.exporter.insecure);
+  CHECK(c.exporter.headers.at("authorization") == "Bearer abc");
+  CHECK(c.exporter.headers.at("x-tenant") == "a,b");
+  CHECK(c.exporter.timeout == std::chrono::milliseconds(2500));
+  CHECK(c.exporter.ca_file == "/etc/ssl/ca.pem");
+  CHECK(c.exporter.client_cert_file == "/etc/ssl/me.pem");
+  CHECK(c.exporter.client_key_file == "/etc/ssl/me.key");
+}
+
+TEST_CASE("OTEL_EXPORTER_OTLP_INSECURE applies to an endpoint without a scheme", "[config]") {
+  ScopedEnv endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317");
+  {
+    ScopedEnv insecure("OTEL_EXPORTER_OTLP_INSECURE", "false");
+    CHECK_FALSE(load_config_text("exporter: {insecure: true}\n", "t.yaml").exporter.insecure);
+  }
+  ScopedEnv insecure("OTEL_EXPORTER_OTLP_INSECURE", "TRUE");
+  CHECK(load_config_text("exporter: {insecure: false}\n", "t.yaml").exporter.insecure);
+  ScopedEnv bad("OTEL_EXPORTER_OTLP_INSECURE", "yes");
+  CHECK_THROWS_WITH(load_defaults(), Contains("OTEL_EXPORTER_OTLP_INSECURE"));
+}
+
+TEST_CASE("bad exporter variables are refused, naming the variable", "[config]") {
+  {
+    ScopedEnv headers("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%2");
+    CHECK_THROWS_WITH(load_defaults(), Contains("OTEL_EXPORTER_OTLP_HEADERS"));
+  }
+  {
+    ScopedEnv headers("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "authorization=%zz");
+    CHECK_THROWS_WITH(load_defaults(), Contains("OTEL_EXPORTER_OTLP_TRACES_HEADERS"));
+  }
+  ScopedEnv timeout("OTEL_EXPORTER_OTLP_TIMEOUT", "5s");  // the specification says milliseconds
+  CHECK_THROWS_WITH(load_defaults(), Contains("OTEL_EXPORTER_OTLP_TIMEOUT"));
+}
+
+TEST_CASE("the file takes the endpoint forms the environment takes", "[config]") {
+  auto c = load_config_text("exporter: {endpoint: \"http://jaeger:4317\"}\n", "t.yaml");
+  CHECK(c.exporter.endpoint == "jaeger:4317");
+  CHECK(c.exporter.insecure);
+  c = load_config_text("exporter: {endpoint: \"https://jaeger.example:4317/\"}\n", "t.yaml");
+  CHECK(c.exporter.endpoint == "jaeger.example:4317");
+  CHECK_FALSE(c.exporter.insecure);
+  CHECK_THROWS_WITH(load_config_text("exporter: {endpoint: \"https://jaeger\"}\n", "t.yaml"),
+                    Contains("t.yaml:1: exporter.endpoint"));
+}
+
+TEST_CASE("duplicate keys are refused with both lines named", "[config]") {
+  CHECK_THROWS_WITH(load_config_text("exporter:\n  endpoint: a:4317\n"
+                                     "admin:\n  enabled: true\n"
+                                     "exporter:\n  endpoint: b:4317\n",
+                                     "t.yaml"),
+                    Contains("t.yaml:5: exporter: duplicate key (first at line 1)"));
+  CHECK_THROWS_WITH(load_config_text("exporter:\n  timeout: 1s\n  timeout: 2s\n", "t.yaml"),
+                    Contains("t.yaml:3: exporter.timeout: duplicate key (first at line 2)"));
+  CHECK_THROWS_WITH(
+      load_config_text("sampling:\n  policies:\n    - {name: a, type: error, name: b}\n", "t.yaml"),
+      Contains("sampling.policies[0].name: duplicate key"));
+  CHECK_NOTHROW(
+      load_config_text("exporter: {headers: {a: x, b: y}}\nadmin: {enabled: true}\n", "t.yaml"));
+}

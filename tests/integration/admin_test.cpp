@@ -85,7 +85,7 @@ TEST_CASE("/metrics passes promtool and its counters add up after a run", "[inte
   CHECK(testing::http_get(stack.admin_port, "/health").status == 200);
 }
 
-TEST_CASE("/ready stays 200 through a Jaeger outage and warns; the warning clears after it",
+TEST_CASE("/ready stays 200 through a Jaeger outage and warns, and the warning clears after it",
           "[integration]") {
   testing::AgentStack stack(
       "sampling:\n  decision_wait: 100ms\n"

@@ -47,6 +47,16 @@ TEST_CASE("validate rejects a bad file with exit 2, naming file, line and key", 
   CHECK_THAT(r.err, Contains(bad + ":3: exporter.timeout:") && Contains("\"fast\""));
 }
 
+TEST_CASE("without --config the OpenTelemetry variables still apply and are checked",
+          "[integration]") {
+  ::setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "https://no-port-here", 1);
+  const auto r = run({"--validate"});
+  ::unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+  CHECK(r.code == 2);  // the old agent ignored the variable without a file and said "valid"
+  CHECK_THAT(r.err, Contains("OTEL_EXPORTER_OTLP_ENDPOINT"));
+  CHECK(run({"--validate"}).code == 0);
+}
+
 TEST_CASE("a missing config file and an unknown flag exit 2", "[integration]") {
   CHECK(run({"--config", "/nonexistent.yaml"}).code == 2);
   const auto r = run({"--frobnicate"});
