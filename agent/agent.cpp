@@ -24,6 +24,7 @@
 #include "receivers/otlp_http_receiver.hpp"
 #include "receivers/ring_receiver.hpp"
 #include "receivers/udp_receiver.hpp"
+#include "telemetry/drop_rate.hpp"
 #include "telemetry/logging.hpp"
 
 namespace tailgate {
@@ -302,6 +303,10 @@ void Agent::log_stats(const char* event) const {
     const auto r = static_cast<telemetry::DropReason>(i);
     drops += fmt::format(" dropped_{}={}", telemetry::to_string(r), c.dropped_of(r));
   }
+  // Bad input refused by the receivers: neither received nor dropped.
+  const auto rejected = telemetry::totals_of(c);
+  drops += fmt::format(" rejected_requests={} rejected_spans={}", rejected.rejected_requests,
+                       rejected.rejected_spans);
   spdlog::info(
       "event={} received={} exported={} sampled_out={} dropped={} spooled={} recovered={}{} "
       "export_requests_ok={} export_requests_failed={} export_retries={} spool_bytes={} "

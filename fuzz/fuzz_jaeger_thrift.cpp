@@ -20,9 +20,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::span<const std::byte>(reinterpret_cast<const std::byte*>(data) + 1, size - 1), protocol,
       spans);
   if (result.spans != spans.size()) std::abort();
-  if (result.spans == 0 && result.malformed == 0 && !result.error.empty()) std::abort();
+  // An error always comes with a refusal: the datagram's, or a span's (zero ids).
+  if (result.malformed == 0 && result.zero_ids == 0 && !result.error.empty()) std::abort();
   for (const auto& s : spans) {
-    if (!s.resource || s.span_id == model::SpanId{} || s.end_unix_ns < s.start_unix_ns) {
+    if (!s.resource || s.span_id == model::SpanId{} || s.trace_id == model::TraceId{} ||
+        s.end_unix_ns < s.start_unix_ns) {
       std::abort();
     }
   }

@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (result.spans != spans.size()) std::abort();
   const auto packed_result = wire::decode_datagram(datagram, packed, wire::Items::Packed);
   if (packed_result.spans != result.spans ||
-      packed_result.malformed_records != result.malformed_records) {
+      packed_result.malformed_records != result.malformed_records ||
+      packed_result.zero_id_spans != result.zero_id_spans) {
     std::abort();
   }
   for (auto& s : packed) {
@@ -25,6 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   for (const auto& s : spans) {
     if (!s.resource) std::abort();  // every span has a resource (unknown_service at worst)
+    if (s.trace_id == model::TraceId{} || s.span_id == model::SpanId{}) std::abort();  // refused
   }
   return 0;
 }

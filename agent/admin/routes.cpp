@@ -66,6 +66,8 @@ Response drop_rate(const Snapshot& s, const config::AdminConfig& config) {
     windows[w.name] = {{"seconds", w.seconds},
                        {"received", w.delta.received},
                        {"dropped", w.delta.dropped},
+                       {"rejected_requests", w.delta.rejected_requests},
+                       {"rejected_spans", w.delta.rejected_spans},
                        {"sampled_out", w.delta.sampled_out},
                        {"drop_rate", w.drop_rate()},
                        {"export_requests", w.delta.export_requests},

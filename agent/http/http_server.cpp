@@ -85,6 +85,7 @@ struct Server::State {
     void on_read(beast::error_code ec) {
       if (ec == bhttp::error::end_of_stream) return close();
       if (ec == bhttp::error::body_limit) {
+        if (state_.options.on_refused) state_.options.on_refused(413);
         return write({.status = 413,
                       .content_type = "text/plain; charset=utf-8",
                       .body = "request larger than " + std::to_string(state_.options.body_limit) +
@@ -94,6 +95,12 @@ struct Server::State {
       if (ec) {
         // Garbage or oversize headers: answer 400 if the socket still works, then hang up.
         if (ec != beast::error::timeout && ec != asio::error::operation_aborted) {
+          // Counted when it was the request that was bad, not the connection.
+          const auto& http_errors = bhttp::make_error_code(bhttp::error::bad_method).category();
+          if (state_.options.on_refused && ec.category() == http_errors &&
+              ec != bhttp::error::partial_message) {
+            state_.options.on_refused(400);
+          }
           write(
               {.status = 400, .content_type = "text/plain; charset=utf-8", .body = "bad request\n"},
               11, false, false, false);

@@ -39,6 +39,9 @@ struct ServerOptions {
   std::size_t header_limit = 8 * 1024;
   std::size_t body_limit = 0;  ///< 0: requests carry no body
   std::chrono::seconds request_timeout{5};
+  /// Called (on the server's thread) with the status of each request the server refuses itself,
+  /// before the handler: 413 past body_limit, 400 for what does not parse as HTTP.
+  std::function<void(int status)> on_refused;
 };
 
 class Server final {

@@ -131,7 +131,7 @@ void map_batch(const Batch& batch, model::SpanBatch& out, DecodeResult& result) 
 
   for (const auto& in : batch.spans) {
     if ((in.traceIdLow == 0 && in.traceIdHigh == 0) || in.spanId == 0) {
-      ++result.malformed;
+      ++result.zero_ids;
       if (result.error.empty()) result.error = "span without a trace or span id";
       continue;
     }
@@ -224,6 +224,8 @@ DecodeResult decode_with(Protocol& protocol, model::SpanBatch& out) {
   // Decoded whole before anything is appended: a datagram adds all of its spans or none.
   map_batch(args.batch, out, result);
   result.client = client_stats(args.batch);
+  // Nothing to take (garbage often parses as an empty batch); a stats report alone is taken.
+  result.empty = args.batch.spans.empty() && !result.client;
   return result;
 }
 
@@ -272,10 +274,15 @@ DatagramDecoder decoder(Protocol protocol) {
   return [protocol, losses](std::span<const std::byte> datagram, model::SpanBatch& out) {
     auto r = decode_emit_batch(datagram, protocol, out);
     const std::uint64_t lost = r.client ? losses->add(*r.client) : 0;
-    return DatagramResult{.spans = r.spans,
-                          .producer_losses = static_cast<std::size_t>(lost),
-                          .malformed = r.malformed,
-                          .error = std::move(r.error)};
+    DatagramResult result{
+        .spans = r.spans, .producer_losses = lost, .zero_ids = r.zero_ids, .error = r.error};
+    if (r.malformed > 0) {
+      result.refused = telemetry::RejectReason::Malformed;
+    } else if (r.empty) {
+      result.refused = telemetry::RejectReason::Empty;
+      result.error = "a batch without spans";
+    }
+    return result;
   };
 }
 

@@ -11,7 +11,8 @@
 // A server or consumer span with a parent is the entry into this process (the parent is remote).
 // The spans a client says it dropped (Batch.stats: its queue full, spans too large, sends that
 // failed; totals since it started) count as producer losses, per client (process tag
-// client-uuid), as what is new since its last report.
+// client-uuid), as what is new since its last report; the UDP receiver credits at most
+// kMaxLossPerDatagram of it per datagram (a report is the client's word, and anyone can send one).
 // Hostile input is bounded: no string, list or message may claim more bytes than the datagram
 // holds, nesting is capped, and a datagram that fails to decode adds nothing. Pure; any thread.
 
@@ -35,14 +36,20 @@ struct ClientStats {
   std::uint64_t full_queue = 0;
   std::uint64_t too_large = 0;
   std::uint64_t failed_to_emit = 0;
+  /// Saturating: the counts are the client's word, up to 2^63 each.
   [[nodiscard]] std::uint64_t total() const noexcept {
-    return full_queue + too_large + failed_to_emit;
+    const auto sum = [](std::uint64_t a, std::uint64_t b) {
+      return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+    };
+    return sum(sum(full_queue, too_large), failed_to_emit);
   }
 };
 
 struct DecodeResult {
   std::size_t spans = 0;              ///< appended to the batch
-  std::size_t malformed = 0;          ///< 1 for a datagram that did not decode, else spans refused
+  std::size_t malformed = 0;          ///< 1 for a datagram that did not decode
+  std::size_t zero_ids = 0;           ///< spans refused: an all-zero trace or span id
+  bool empty = false;                 ///< a batch without spans (and without client stats)
   std::string error;                  ///< why, for the log (first problem only)
   std::optional<ClientStats> client;  ///< the batch's stats, if it had them and a client-uuid
 };

@@ -87,12 +87,27 @@ bool id_of(const std::string& bytes, std::array<std::uint8_t, N>& out) {
   return std::any_of(out.begin(), out.end(), [](std::uint8_t b) { return b != 0; });
 }
 
-// Why a span is refused, or nullptr.
-const char* map_span(const trace::Span& in, model::Span& span) {
-  if (!id_of(in.trace_id(), span.trace_id)) return "trace_id must be 16 bytes, not all zero";
-  if (!id_of(in.span_id(), span.span_id)) return "span_id must be 8 bytes, not all zero";
+struct Refusal {
+  const char* why;
+  telemetry::RejectReason reason;
+};
+
+// An id refused for its length is malformed; one of the right length was refused for its zeros.
+Refusal id_refusal(const char* why, const std::string& bytes, std::size_t size) {
+  return {why, bytes.size() == size ? telemetry::RejectReason::ZeroId
+                                    : telemetry::RejectReason::Malformed};
+}
+
+// Why a span is refused, or nothing.
+std::optional<Refusal> map_span(const trace::Span& in, model::Span& span) {
+  if (!id_of(in.trace_id(), span.trace_id)) {
+    return id_refusal("trace_id must be 16 bytes, not all zero", in.trace_id(), 16);
+  }
+  if (!id_of(in.span_id(), span.span_id)) {
+    return id_refusal("span_id must be 8 bytes, not all zero", in.span_id(), 8);
+  }
   if (!in.parent_span_id().empty() && !id_of(in.parent_span_id(), span.parent_span_id)) {
-    return "parent_span_id must be empty or 8 bytes";
+    return Refusal{"parent_span_id must be empty or 8 bytes", telemetry::RejectReason::Malformed};
   }
   span.trace_state = in.trace_state();
   span.trace_flags = static_cast<std::uint8_t>(in.flags() & 0xFF);
@@ -132,7 +147,7 @@ const char* map_span(const trace::Span& in, model::Span& span) {
             ? (in.flags() & kIsRemote) != 0
             : span.kind == model::SpanKind::Server || span.kind == model::SpanKind::Consumer;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 // OTLP/JSON writes ids as hex; protobuf's JSON mapping expects bytes as base64.
@@ -214,9 +229,10 @@ IngestResult from_otlp(const pb::ExportTraceServiceRequest& request, model::Span
       const std::shared_ptr<const model::Resource> shared = std::move(resource);
       for (const auto& in : ss.spans()) {
         model::Span span;
-        if (const char* why = map_span(in, span)) {
+        if (const auto refused = map_span(in, span)) {
           ++result.rejected;
-          if (result.error.empty()) result.error = why;
+          if (refused->reason == telemetry::RejectReason::ZeroId) ++result.zero_ids;
+          if (result.error.empty()) result.error = refused->why;
           continue;
         }
         span.resource = shared;
@@ -242,7 +258,10 @@ std::optional<pb::ExportTraceServiceResponse> accept(const pb::ExportTraceServic
   counters.add_received(receiver, spans);
   pb::ExportTraceServiceResponse response;
   if (result.rejected > 0) {
-    counters.add_dropped(telemetry::DropReason::Malformed, result.rejected);
+    // Refusals of bad input, apart from drops: nothing the sender meant to keep was lost here.
+    counters.add_rejected_spans(receiver, telemetry::RejectReason::ZeroId, result.zero_ids);
+    counters.add_rejected_spans(receiver, telemetry::RejectReason::Malformed,
+                                result.rejected - result.zero_ids);
     response.mutable_partial_success()->set_rejected_spans(
         static_cast<std::int64_t>(result.rejected));
     response.mutable_partial_success()->set_error_message(result.error);

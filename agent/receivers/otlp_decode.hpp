@@ -23,6 +23,7 @@ namespace pb = opentelemetry::proto::collector::trace::v1;
 struct IngestResult {
   std::size_t spans = 0;     ///< appended
   std::size_t rejected = 0;  ///< refused (bad ids)
+  std::size_t zero_ids = 0;  ///< of them, refused for an all-zero trace or span id
   std::string error;         ///< why the first was refused
 };
 
@@ -30,9 +31,9 @@ struct IngestResult {
 IngestResult from_otlp(const pb::ExportTraceServiceRequest& request, model::SpanBatch& out);
 
 /// What both OTLP receivers do with a parsed request: its valid spans go to the pipeline's queue,
-/// counted as received from `receiver`, and rejected spans are counted malformed and answered as
-/// OTLP's partial success. While the queue is full nothing is taken and nothing counted but the
-/// refusal: returns nullopt, and the caller tells the sender to retry.
+/// counted as received from `receiver`, and rejected spans are counted (spans_rejected, by
+/// reason) and answered as OTLP's partial success. While the queue is full nothing is taken and
+/// nothing counted but the refusal: returns nullopt, and the caller tells the sender to retry.
 std::optional<pb::ExportTraceServiceResponse> accept(const pb::ExportTraceServiceRequest& request,
                                                      model::SpanQueue& out,
                                                      telemetry::Counters& counters,

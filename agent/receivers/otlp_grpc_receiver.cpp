@@ -1,6 +1,8 @@
 #include "receivers/otlp_grpc_receiver.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <climits>
 #include <stdexcept>
 
 #include <grpcpp/grpcpp.h>
@@ -25,7 +27,8 @@ constexpr auto kRetryAfter = std::chrono::seconds(1);
 
 class OtlpGrpcReceiver::Service final : public Base {
  public:
-  Service(model::SpanQueue& out, telemetry::Counters& counters) : out_(out), counters_(counters) {}
+  Service(model::SpanQueue& out, telemetry::Counters& counters, std::size_t max_bytes)
+      : out_(out), counters_(counters), max_bytes_(max_bytes) {}
 
   grpc::ServerUnaryReactor* Export(grpc::CallbackServerContext* context,
                                    const grpc::ByteBuffer* request,
@@ -37,10 +40,19 @@ class OtlpGrpcReceiver::Service final : public Base {
 
  private:
   grpc::Status handle(const grpc::ByteBuffer& request, grpc::ByteBuffer& response) {
+    // Our own limit, below gRPC's: gRPC refuses larger messages before any handler runs, where
+    // nothing of ours can count them.
+    if (request.Length() > max_bytes_) {
+      counters_.add_rejected_requests(telemetry::Receiver::OtlpGrpc,
+                                      telemetry::RejectReason::TooLarge);
+      return {grpc::StatusCode::RESOURCE_EXHAUSTED,
+              "request larger than " + std::to_string(max_bytes_) + " bytes"};
+    }
     otlp::pb::ExportTraceServiceRequest parsed;
     grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(&request));
     if (!parsed.ParseFromZeroCopyStream(&reader)) {
-      counters_.add_dropped(telemetry::DropReason::Malformed, 1);
+      counters_.add_rejected_requests(telemetry::Receiver::OtlpGrpc,
+                                      telemetry::RejectReason::Malformed);
       if (const auto n = malformed_log_.note()) {
         spdlog::warn("event=otlp_malformed receiver=otlp_grpc requests={} bytes={}", n,
                      request.Length());
@@ -64,19 +76,23 @@ class OtlpGrpcReceiver::Service final : public Base {
 
   model::SpanQueue& out_;
   telemetry::Counters& counters_;
+  std::size_t max_bytes_;
   LogLimiter malformed_log_;
 };
 
 OtlpGrpcReceiver::OtlpGrpcReceiver(const config::OtlpReceiverConfig& config, model::SpanQueue& out,
                                    telemetry::Counters& counters)
-    : service_(std::make_unique<Service>(out, counters)) {
+    : service_(std::make_unique<Service>(out, counters, config.max_request_bytes)) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(config.endpoint, grpc::InsecureServerCredentials(), &port);
   // gRPC sets SO_REUSEPORT by default: a second process could then share the port silently
   // instead of failing start-up.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_request_bytes));
+  // Twice ours, so that Service::handle sees, refuses and counts requests past
+  // max_request_bytes; only those past twice it are refused by gRPC, uncounted.
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::min<std::size_t>(config.max_request_bytes, INT_MAX / 2) * 2));
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {

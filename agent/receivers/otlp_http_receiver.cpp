@@ -83,7 +83,7 @@ OtlpHttpAnswer status_answer(int http_status, bool json, int code, const std::st
 
 OtlpHttpAnswer malformed(bool json, const std::string& why, std::size_t bytes,
                          telemetry::Counters& counters) {
-  counters.add_dropped(telemetry::DropReason::Malformed, 1);
+  counters.add_rejected_requests(telemetry::Receiver::OtlpHttp, telemetry::RejectReason::Malformed);
   if (const auto n = malformed_log.note()) {
     spdlog::warn("event=otlp_malformed receiver=otlp_http requests={} bytes={} error=\"{}\"", n,
                  bytes, why);
@@ -97,16 +97,22 @@ OtlpHttpAnswer handle_otlp_http(std::string_view method, std::string_view target
                                 std::string_view content_type, std::string_view content_encoding,
                                 std::string_view body, std::size_t max_bytes, model::SpanQueue& out,
                                 telemetry::Counters& counters) {
+  const auto refuse = [&counters](telemetry::RejectReason why) {
+    counters.add_rejected_requests(telemetry::Receiver::OtlpHttp, why);
+  };
   const auto path = target.substr(0, target.find('?'));
   if (path != "/v1/traces") {
+    refuse(telemetry::RejectReason::Unsupported);
     return {.status = 404, .content_type = "text/plain; charset=utf-8", .body = "not found\n"};
   }
   if (method != "POST") {
+    refuse(telemetry::RejectReason::Unsupported);
     return {.status = 405, .content_type = "text/plain; charset=utf-8", .body = "POST only\n"};
   }
   const auto media = media_type(content_type);
   const bool json = iequals(media, kJson);
   if (!json && !iequals(media, kProtobuf)) {
+    refuse(telemetry::RejectReason::Unsupported);
     return status_answer(415, false, 3,
                          "content type must be application/x-protobuf or application/json");
   }
@@ -114,6 +120,7 @@ OtlpHttpAnswer handle_otlp_http(std::string_view method, std::string_view target
   if (iequals(content_encoding, "gzip")) {
     switch (gunzip(body, max_bytes, inflated)) {
       case Inflate::TooLarge:
+        refuse(telemetry::RejectReason::TooLarge);
         return status_answer(
             413, json, 8 /* RESOURCE_EXHAUSTED */,
             "request larger than " + std::to_string(max_bytes) + " bytes once decompressed");
@@ -124,6 +131,7 @@ OtlpHttpAnswer handle_otlp_http(std::string_view method, std::string_view target
         break;
     }
   } else if (!content_encoding.empty() && !iequals(content_encoding, "identity")) {
+    refuse(telemetry::RejectReason::Unsupported);
     return status_answer(415, json, 3, "content encoding must be gzip or identity");
   }
 
@@ -155,7 +163,16 @@ OtlpHttpReceiver::OtlpHttpReceiver(const config::OtlpReceiverConfig& config, mod
                               .config_key = "receivers.otlp_http.endpoint",
                               .header_limit = 16 * 1024,
                               .body_limit = config.max_request_bytes,
-                              .request_timeout = std::chrono::seconds(10)},
+                              .request_timeout = std::chrono::seconds(10),
+                              // Refused before the handler: a body past the limit (413), a
+                              // request that is not HTTP (400).
+                              .on_refused =
+                                  [&counters](int status) {
+                                    counters.add_rejected_requests(
+                                        telemetry::Receiver::OtlpHttp,
+                                        status == 413 ? telemetry::RejectReason::TooLarge
+                                                      : telemetry::RejectReason::Malformed);
+                                  }},
           [max = config.max_request_bytes, &out, &counters](const http::Request& r) {
             auto a = handle_otlp_http(r.method, r.target, r.content_type, r.content_encoding,
                                       r.body, max, out, counters);

@@ -16,6 +16,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "receivers/log_limiter.hpp"
 #include "shm/segment.hpp"
 #include "wire/decode.hpp"
 
@@ -30,6 +31,9 @@ constexpr std::size_t kBatchSpans = 256;
 constexpr auto kMaxIdleSleep = std::chrono::milliseconds(5);
 constexpr std::size_t kBusyPass = 1024;  // records in one pass over all lanes that mean "busy"
 constexpr auto kTricklePause = std::chrono::milliseconds(1);
+// More records a second than one producer thread can build and try to write: the most loss a
+// lane may report (see Attached::credit_loss).
+constexpr std::uint64_t kMaxWritesPerLaneSecond = 100'000'000;
 
 /// A descriptor that turns readable when `pid` exits, or -1 (kernel before 5.3, or no such pid).
 int open_pidfd(pid_t pid) {
@@ -57,6 +61,30 @@ struct RingReceiver::Attached {
   /// The overflow lane's uncommitted record that draining stopped at, and since when.
   std::optional<std::uint64_t> stalled_at;
   std::chrono::steady_clock::time_point stalled_since;
+  /// Loss counts are the producer's word, in memory any process of the ring group can write (a
+  /// count of 10^18, or 2^64 - 1 to wrap the counter). Credited at most at the rate its lanes
+  /// could have been written, kMaxWritesPerLaneSecond per lane, with a burst of one second's
+  /// worth (what piles up while the agent restarts); the rest is refused, the report counted as
+  /// capped. Returns the loss to credit.
+  std::uint64_t credit_loss(std::uint64_t claimed, std::chrono::steady_clock::time_point now,
+                            bool& capped) {
+    const std::uint64_t burst = (segment->lane_count() + 1ULL) * kMaxWritesPerLaneSecond;
+    if (!loss_refilled) loss_allowance = burst;
+    const auto elapsed_us =
+        loss_refilled
+            ? std::chrono::duration_cast<std::chrono::microseconds>(now - *loss_refilled).count()
+            : 0;
+    loss_refilled = now;
+    loss_allowance = std::min<std::uint64_t>(
+        burst, telemetry::saturating_add(
+                   loss_allowance, static_cast<std::uint64_t>(elapsed_us) * (burst / 1'000'000)));
+    const auto credited = std::min(claimed, loss_allowance);
+    loss_allowance -= credited;
+    capped = credited < claimed;
+    return credited;
+  }
+  std::uint64_t loss_allowance = 0;
+  std::optional<std::chrono::steady_clock::time_point> loss_refilled;
 };
 
 RingReceiver::RingReceiver(const config::RingReceiverConfig& config, model::SpanQueue& out,
@@ -215,7 +243,7 @@ void RingReceiver::rescan() {
     // counted after its last record that fitted: no loss record will ever announce them.
     const auto torn = attached.segment->torn_records() + (attached.stalled_at ? 1 : 0) +
                       attached.segment->unannounced_drops();
-    if (torn > 0) counters_.add_dropped(telemetry::DropReason::ProducerLoss, torn);
+    if (torn > 0) add_producer_loss(attached, torn);
     spdlog::info("event=producer_gone path={} pid={} dropped_by_producer={} torn={}", it->first,
                  attached.segment->pid(), attached.segment->producer_dropped(), torn);
     fs::remove(it->first, ec);
@@ -236,7 +264,7 @@ std::size_t RingReceiver::drain(Attached& attached) {
   model::SpanBatch batch;
   batch.reserve(kBatchSpans);
   std::size_t records = 0;
-  std::uint64_t malformed = 0, lost = 0;
+  std::uint64_t malformed = 0, lost = 0, zero_ids = 0;
   const auto hand_on = [&] {
     const auto n = batch.size();
     counters_.add_received(telemetry::Receiver::Ring, n);
@@ -248,17 +276,18 @@ std::size_t RingReceiver::drain(Attached& attached) {
     if (type == wire::RecordType::Span) {
       // Decoded in place: a span is never moved on its way into the batch. Items stay packed
       // until the span is kept (most are not).
-      if (wire::decode_span(payload, attached.resource, batch.emplace_back(),
-                            wire::Items::Packed) != wire::DecodeError::None) {
+      if (const auto e = wire::decode_span(payload, attached.resource, batch.emplace_back(),
+                                           wire::Items::Packed);
+          e != wire::DecodeError::None) {
         batch.pop_back();
-        ++malformed;
+        ++(e == wire::DecodeError::ZeroId ? zero_ids : malformed);
       } else if (batch.size() >= kBatchSpans) {
         hand_on();
       }
     } else if (type == wire::RecordType::Loss && payload.size() == sizeof(std::uint64_t)) {
       std::uint64_t n = 0;
       std::memcpy(&n, payload.data(), sizeof n);
-      lost += n;
+      lost = telemetry::saturating_add(lost, n);
     } else {
       ++malformed;
     }
@@ -286,8 +315,27 @@ std::size_t RingReceiver::drain(Attached& attached) {
   }
   if (!batch.empty()) hand_on();
   if (malformed > 0) counters_.add_dropped(telemetry::DropReason::Malformed, malformed);
-  if (lost > 0) counters_.add_dropped(telemetry::DropReason::ProducerLoss, lost);
+  if (zero_ids > 0) {
+    counters_.add_rejected_spans(telemetry::Receiver::Ring, telemetry::RejectReason::ZeroId,
+                                 zero_ids);
+  }
+  if (lost > 0) add_producer_loss(attached, lost);
   return records;
+}
+
+void RingReceiver::add_producer_loss(Attached& attached, std::uint64_t claimed) {
+  bool capped = false;
+  const auto credited = attached.credit_loss(claimed, std::chrono::steady_clock::now(), capped);
+  counters_.add_dropped(telemetry::DropReason::ProducerLoss, credited);
+  if (capped) {
+    static LogLimiter log;  // a producer that lies on every drain gets one line a second
+    counters_.loss_reports_capped[static_cast<std::size_t>(telemetry::Receiver::Ring)].fetch_add(
+        1, std::memory_order_relaxed);
+    if (const auto n = log.note()) {
+      spdlog::warn("event=producer_loss_capped reports={} path={} pid={} claimed={} credited={}", n,
+                   attached.segment->path(), attached.segment->pid(), claimed, credited);
+    }
+  }
 }
 
 }  // namespace tailgate::receivers

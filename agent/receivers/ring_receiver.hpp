@@ -50,6 +50,8 @@ class RingReceiver final {
   void rescan();
   std::size_t drain_all();
   std::size_t drain(Attached& segment);
+  /// Credits a producer's reported loss, bounded (Attached::credit_loss).
+  void add_producer_loss(Attached& segment, std::uint64_t claimed);
 
   config::RingReceiverConfig config_;
   model::SpanQueue& out_;

@@ -75,12 +75,18 @@ DatagramDecoder native_decoder() {
   return [](std::span<const std::byte> datagram, model::SpanBatch& out) {
     // Items stay packed until the span is kept (most are not).
     const auto r = wire::decode_datagram(datagram, out, wire::Items::Packed);
-    return DatagramResult{.spans = r.spans,
+    DatagramResult result{.spans = r.spans,
                           .producer_losses = r.producer_losses,
                           .malformed = r.malformed_records,
-                          .error = r.malformed_records > 0
-                                       ? std::string(wire::to_string(r.first_error))
-                                       : std::string()};
+                          .zero_ids = r.zero_id_spans};
+    if (r.malformed_records > 0) result.error = wire::to_string(r.first_error);
+    if (r.zero_id_spans > 0 && result.error.empty()) result.error = "zero_id";
+    // Nothing in it decoded: the datagram is refused whole, not record by record.
+    if (r.spans == 0 && r.zero_id_spans == 0 && r.producer_losses == 0 && r.malformed_records > 0) {
+      result.refused = telemetry::RejectReason::Malformed;
+      result.malformed = 0;
+    }
+    return result;
   };
 }
 
@@ -206,24 +212,44 @@ void UdpReceiver::run() noexcept {
       const auto size = msgs[static_cast<std::size_t>(i)].msg_len;
       const auto datagram = std::span<const std::byte>(
           buffers.data() + static_cast<std::size_t>(i) * kDatagramBuffer, size);
-      const auto result = decode_(datagram, batch);
       counters_.datagrams_received.fetch_add(1, std::memory_order_relaxed);
-      counters_.add_received(kind_, result.spans);
-      if (result.producer_losses > 0) {
-        counters_.add_dropped(telemetry::DropReason::ProducerLoss, result.producer_losses);
-      }
-      if (result.malformed > 0) {
-        counters_.add_dropped(telemetry::DropReason::Malformed, result.malformed);
-        if (const auto n = malformed_log.note(result.malformed)) {
-          spdlog::warn(
-              "event=udp_malformed receiver={} records={} last_error=\"{}\" datagram_bytes={}",
-              name_, n, result.error, size);
-        }
-      }
+      account(size == 0 ? DatagramResult{.refused = telemetry::RejectReason::Empty}
+                        : decode_(datagram, batch),
+              size, malformed_log);
     }
     if (const auto n = batch.size(); n > 0 && !out_.try_push(batch)) {
       counters_.add_dropped(telemetry::DropReason::PipelineFull, n);
       batch.clear();
+    }
+  }
+}
+
+void UdpReceiver::account(const DatagramResult& result, std::size_t size, LogLimiter& log) {
+  counters_.add_received(kind_, result.spans);
+  if (result.producer_losses > 0) {
+    // A loss count is the sender's word: trust it only up to what it could have lost.
+    if (result.producer_losses > kMaxLossPerDatagram) {
+      counters_.loss_reports_capped[static_cast<std::size_t>(kind_)].fetch_add(
+          1, std::memory_order_relaxed);
+    }
+    counters_.add_dropped(telemetry::DropReason::ProducerLoss,
+                          std::min(result.producer_losses, kMaxLossPerDatagram));
+  }
+  if (result.refused) counters_.add_rejected_requests(kind_, *result.refused);
+  if (result.malformed > 0) {
+    counters_.add_rejected_spans(kind_, telemetry::RejectReason::Malformed, result.malformed);
+  }
+  if (result.zero_ids > 0) {
+    counters_.add_rejected_spans(kind_, telemetry::RejectReason::ZeroId, result.zero_ids);
+  }
+  const auto refusals = result.malformed + result.zero_ids + (result.refused ? 1 : 0);
+  if (refusals > 0) {
+    if (const auto n = log.note(refusals)) {
+      spdlog::warn(
+          "event=udp_malformed receiver={} refused={} last_reason={} last_error=\"{}\" "
+          "datagram_bytes={}",
+          name_, n, result.refused ? telemetry::to_string(*result.refused) : "records",
+          result.error, size);
     }
   }
 }

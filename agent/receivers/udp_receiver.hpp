@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -19,14 +20,24 @@
 
 namespace tailgate::receivers {
 
-/// What one datagram gave: spans appended, spans its producer reported lost, records (or whole
-/// datagrams) that did not decode, and the first problem's description for the log.
+class LogLimiter;
+
+/// What one datagram gave: spans appended, spans its producer reported lost, spans (native: wire
+/// records) refused, or the whole datagram refused and why; the first problem's description for
+/// the log. Refusals are counted as rejected, not dropped (telemetry/counters.hpp).
 struct DatagramResult {
   std::size_t spans = 0;
-  std::size_t producer_losses = 0;
-  std::size_t malformed = 0;
+  std::uint64_t producer_losses = 0;
+  std::size_t malformed = 0;  ///< spans or records that did not decode
+  std::size_t zero_ids = 0;   ///< spans refused for an all-zero trace or span id
+  std::optional<telemetry::RejectReason> refused;  ///< the datagram as a whole, if refused
   std::string error;
 };
+
+/// The most producer loss one datagram may report: the records it could have carried instead
+/// (65,536 bytes / 16, less than the smallest span in either the native or Jaeger's encoding).
+/// A sender can then falsify producer_loss no faster than spans_received, by sending spans.
+inline constexpr std::uint64_t kMaxLossPerDatagram = 65536 / 16;
 using DatagramDecoder =
     std::function<DatagramResult(std::span<const std::byte> datagram, model::SpanBatch& out)>;
 
@@ -55,6 +66,8 @@ class UdpReceiver final {
 
  private:
   void run() noexcept;
+  /// Counts what one datagram of `size` bytes gave (spans, losses, refusals).
+  void account(const DatagramResult& result, std::size_t size, LogLimiter& log);
 
   std::string name_;
   telemetry::Receiver kind_;

@@ -179,10 +179,17 @@ bool Segment::producer_alive() const {
   return start != 0 && start == start_time();
 }
 
+namespace {
+// Counts any process of the ring group may write: summed without wrapping.
+std::uint64_t saturating(std::uint64_t a, std::uint64_t b) noexcept {
+  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+}  // namespace
+
 std::uint64_t Segment::producer_dropped() const noexcept {
   std::uint64_t total = 0;
   for (std::size_t i = 0; i <= lane_count(); ++i)
-    total += control(i)->dropped.load(std::memory_order_relaxed);
+    total = saturating(total, control(i)->dropped.load(std::memory_order_relaxed));
   return total;
 }
 
@@ -199,7 +206,7 @@ std::uint64_t Segment::torn_records() const noexcept {
 std::uint64_t Segment::unannounced_drops() const noexcept {
   std::uint64_t n = 0;
   for (std::size_t i = 0; i <= lane_count(); ++i) {  // the overflow lane too
-    n += control(i)->unreported.load(std::memory_order_relaxed);
+    n = saturating(n, control(i)->unreported.load(std::memory_order_relaxed));
   }
   return n;
 }

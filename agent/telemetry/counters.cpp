@@ -48,6 +48,24 @@ std::string_view to_string(DropReason r) noexcept {
   return "unknown";
 }
 
+std::string_view to_string(RejectReason r) noexcept {
+  switch (r) {
+    case RejectReason::Malformed:
+      return "malformed";
+    case RejectReason::Empty:
+      return "empty";
+    case RejectReason::TooLarge:
+      return "too_large";
+    case RejectReason::Unsupported:
+      return "unsupported";
+    case RejectReason::ZeroId:
+      return "zero_id";
+    case RejectReason::kCount:
+      break;
+  }
+  return "unknown";
+}
+
 std::string_view to_string(Limit l) noexcept {
   switch (l) {
     case Limit::AttributeValueBytes:

@@ -5,7 +5,9 @@
 //
 // Accounting, for decoded spans: received = exported + sampled_out + dropped(after decode)
 // + in flight. Records lost before they were spans (malformed, kernel buffer, producer LOSS
-// records) are dropped too, but were never "received".
+// records) are dropped too, but were never "received". Bad input refused by a receiver (a request
+// that does not parse, a span with a zero id) is neither received nor dropped: it is counted as
+// rejected, apart, and left out of the drop rate (nothing good was lost).
 
 #include <array>
 #include <atomic>
@@ -41,6 +43,22 @@ enum class DropReason : std::uint8_t {
 [[nodiscard]] std::string_view to_string(DropReason r) noexcept;
 /// Whether the reason loses spans that were counted as received (see the identity above).
 [[nodiscard]] bool after_decode(DropReason r) noexcept;
+
+/// Why a receiver refused a request (a datagram, an HTTP or gRPC request) or a span in one.
+enum class RejectReason : std::uint8_t {
+  Malformed,    ///< did not decode
+  Empty,        ///< a zero-length datagram, a Jaeger batch without spans
+  TooLarge,     ///< past max_request_bytes (HTTP 413, gRPC RESOURCE_EXHAUSTED)
+  Unsupported,  ///< another path, method, content type or encoding (HTTP 404, 405, 415)
+  ZeroId,       ///< a span whose trace id or span id is all zeros
+  kCount
+};
+[[nodiscard]] std::string_view to_string(RejectReason r) noexcept;
+
+/// a + b, stopping at the largest value instead of wrapping: for counts that come from outside.
+[[nodiscard]] constexpr std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) noexcept {
+  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
 
 /// What made the pipeline decide a trace.
 enum class DecisionTrigger : std::uint8_t {
@@ -112,6 +130,15 @@ struct Counters {
   /// OTLP requests answered "retry later" (gRPC UNAVAILABLE, HTTP 503) because the pipeline's
   /// queue was full: not received, not lost; the sender retries.
   Counter otlp_requests_refused{0};
+  static constexpr std::size_t kReceivers = static_cast<std::size_t>(Receiver::kCount);
+  static constexpr std::size_t kRejectReasons = static_cast<std::size_t>(RejectReason::kCount);
+  /// Requests (datagrams, HTTP and gRPC requests) refused whole, and spans (or wire records)
+  /// refused one by one from requests otherwise taken: by receiver, then reason.
+  std::array<std::array<Counter, kRejectReasons>, kReceivers> requests_rejected{};
+  std::array<std::array<Counter, kRejectReasons>, kReceivers> spans_rejected{};
+  /// Loss reports (UDP loss records, Jaeger client stats, ring loss counts) that claimed more than
+  /// their sender could have lost, credited only up to that bound (see each receiver).
+  std::array<Counter, kReceivers> loss_reports_capped{};
   Counter config_reloads_ok{0};
   Counter config_reloads_failed{0};
 
@@ -123,6 +150,22 @@ struct Counters {
 
   void add_received(Receiver r, std::uint64_t n) noexcept {
     spans_received[static_cast<std::size_t>(r)].fetch_add(n, std::memory_order_relaxed);
+  }
+  void add_rejected_requests(Receiver r, RejectReason why, std::uint64_t n = 1) noexcept {
+    requests_rejected[static_cast<std::size_t>(r)][static_cast<std::size_t>(why)].fetch_add(
+        n, std::memory_order_relaxed);
+  }
+  void add_rejected_spans(Receiver r, RejectReason why, std::uint64_t n) noexcept {
+    spans_rejected[static_cast<std::size_t>(r)][static_cast<std::size_t>(why)].fetch_add(
+        n, std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t requests_rejected_of(Receiver r, RejectReason why) const noexcept {
+    return requests_rejected[static_cast<std::size_t>(r)][static_cast<std::size_t>(why)].load(
+        std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t spans_rejected_of(Receiver r, RejectReason why) const noexcept {
+    return spans_rejected[static_cast<std::size_t>(r)][static_cast<std::size_t>(why)].load(
+        std::memory_order_relaxed);
   }
   void add_dropped(DropReason r, std::uint64_t n) noexcept {
     dropped[static_cast<std::size_t>(r)].fetch_add(n, std::memory_order_relaxed);

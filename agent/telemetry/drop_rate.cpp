@@ -6,8 +6,13 @@ namespace {
 constexpr std::uint64_t kSecond = 1'000'000'000;
 
 Totals minus(const Totals& a, const Totals& b) noexcept {
-  return {a.received - b.received, a.dropped - b.dropped, a.sampled_out - b.sampled_out,
-          a.export_requests - b.export_requests, a.export_failures - b.export_failures};
+  return {a.received - b.received,
+          a.dropped - b.dropped,
+          a.sampled_out - b.sampled_out,
+          a.export_requests - b.export_requests,
+          a.export_failures - b.export_failures,
+          a.rejected_requests - b.rejected_requests,
+          a.rejected_spans - b.rejected_spans};
 }
 
 double ratio(std::uint64_t part, std::uint64_t whole) noexcept {
@@ -23,6 +28,12 @@ Totals totals_of(const Counters& c) noexcept {
   t.sampled_out = c.spans_sampled_out.load(std::memory_order_relaxed);
   t.export_failures = c.export_requests_failed.load(std::memory_order_relaxed);
   t.export_requests = c.export_requests_ok.load(std::memory_order_relaxed) + t.export_failures;
+  for (std::size_t r = 0; r < Counters::kReceivers; ++r) {
+    for (std::size_t why = 0; why < Counters::kRejectReasons; ++why) {
+      t.rejected_requests += c.requests_rejected[r][why].load(std::memory_order_relaxed);
+      t.rejected_spans += c.spans_rejected[r][why].load(std::memory_order_relaxed);
+    }
+  }
   return t;
 }
 

@@ -18,6 +18,9 @@ struct Totals {
   std::uint64_t sampled_out = 0;
   std::uint64_t export_requests = 0;
   std::uint64_t export_failures = 0;
+  /// Bad input refused by the receivers: shown, but not drops (nothing good was lost).
+  std::uint64_t rejected_requests = 0;
+  std::uint64_t rejected_spans = 0;
 };
 [[nodiscard]] Totals totals_of(const Counters& counters) noexcept;
 

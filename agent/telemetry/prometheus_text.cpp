@@ -23,6 +23,22 @@ void per_enum(Writer& w, std::string_view name, std::string_view help, std::stri
   }
 }
 
+// A family by receiver and reason: every pair, so the label set is closed and a series exists
+// before its first refusal.
+void per_receiver_reason(
+    Writer& w, std::string_view name, std::string_view help,
+    const std::array<std::array<Counter, Counters::kRejectReasons>, Counters::kReceivers>& c) {
+  w.family(name, "counter", help);
+  for (std::size_t r = 0; r < c.size(); ++r) {
+    for (std::size_t why = 0; why < c[r].size(); ++why) {
+      w.sample(name,
+               fmt::format("receiver=\"{}\",reason=\"{}\"", to_string(static_cast<Receiver>(r)),
+                           to_string(static_cast<RejectReason>(why))),
+               get(c[r][why]));
+    }
+  }
+}
+
 // Label values are our own names, but a policy name comes from the config: escape it.
 std::string escape(std::string_view v) {
   return escape_label_value(v);
@@ -43,12 +59,24 @@ void prometheus_text(Exposition& w, const Counters& c, const Gauges& g,
   w.counter("tailgate_otlp_requests_refused_total",
             "OTLP requests answered retry-later because the pipeline queue was full.",
             get(c.otlp_requests_refused));
+  per_receiver_reason(w, "tailgate_requests_rejected_total",
+                      "Requests (datagrams, HTTP and gRPC requests) refused whole as bad input; "
+                      "not drops.",
+                      c.requests_rejected);
+  per_receiver_reason(w, "tailgate_spans_rejected_total",
+                      "Spans (udp: wire records) refused one by one as bad input; not drops.",
+                      c.spans_rejected);
+  per_enum<Receiver>(w, "tailgate_loss_reports_capped_total",
+                     "Loss reports claiming more than their sender could have lost, credited to "
+                     "spans_dropped_total{reason=\"producer_loss\"} only up to that bound.",
+                     "receiver", c.loss_reports_capped);
   w.counter("tailgate_ring_producers_reaped_total",
             "Producers found dead, drained and their segments removed.",
             get(c.ring_producers_reaped));
-  per_enum<DropReason>(w, "tailgate_spans_dropped_total",
-                       "Spans lost, by reason (malformed counts records, kernel_buffer datagrams).",
-                       "reason", c.dropped);
+  per_enum<DropReason>(
+      w, "tailgate_spans_dropped_total",
+      "Spans lost, by reason (malformed counts ring records, kernel_buffer datagrams).", "reason",
+      c.dropped);
   w.counter("tailgate_spans_sampled_out_total",
             "Spans not kept by the sampling decision (a decision, not a drop).",
             get(c.spans_sampled_out));

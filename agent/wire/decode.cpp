@@ -1,7 +1,9 @@
 #include "wire/decode.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <string>
 #include <type_traits>
 
@@ -274,6 +276,8 @@ std::string_view to_string(DecodeError e) noexcept {
       return "bad_value";
     case DecodeError::TrailingBytes:
       return "trailing_bytes";
+    case DecodeError::ZeroId:
+      return "zero_id";
   }
   return "unknown";
 }
@@ -288,6 +292,10 @@ DecodeError decode_span(std::span<const std::byte> payload,
       fixed.status > static_cast<std::uint8_t>(model::StatusCode::Error)) {
     return DecodeError::BadValue;
   }
+  const auto zero = [](const auto& id) {
+    return std::all_of(std::begin(id), std::end(id), [](std::uint8_t b) { return b == 0; });
+  };
+  if (zero(fixed.trace_id) || zero(fixed.span_id)) return DecodeError::ZeroId;
   std::memcpy(out.trace_id.data(), fixed.trace_id, out.trace_id.size());
   std::memcpy(out.span_id.data(), fixed.span_id, out.span_id.size());
   std::memcpy(out.parent_span_id.data(), fixed.parent_span_id, out.parent_span_id.size());
@@ -371,7 +379,9 @@ DatagramResult decode_datagram(std::span<const std::byte> datagram, model::SpanB
     switch (static_cast<RecordType>(header.type)) {
       case RecordType::Span: {
         model::Span span;
-        if (auto e = decode_span(payload, resource, span, items); e != DecodeError::None) {
+        if (auto e = decode_span(payload, resource, span, items); e == DecodeError::ZeroId) {
+          ++result.zero_id_spans;
+        } else if (e != DecodeError::None) {
           note(e);
         } else {
           out.push_back(std::move(span));
@@ -396,7 +406,10 @@ DatagramResult decode_datagram(std::span<const std::byte> datagram, model::SpanB
           note(DecodeError::Truncated);
         } else {
           std::memcpy(&count, payload.data(), sizeof count);
-          result.producer_losses += count;
+          // The count comes from outside: add without wrapping (the receiver bounds it).
+          result.producer_losses = count > UINT64_MAX - result.producer_losses
+                                       ? UINT64_MAX
+                                       : result.producer_losses + count;
         }
         break;
       }

@@ -22,6 +22,7 @@ enum class DecodeError : std::uint8_t {
   UnknownType,        ///< an unknown record type, item tag or value type
   BadValue,           ///< a value outside its domain (bool other than 0/1, kind or status)
   TrailingBytes,      ///< bytes left after the last item the record announced
+  ZeroId,             ///< a span whose trace id or span id is all zeros (W3C: invalid)
 };
 [[nodiscard]] std::string_view to_string(DecodeError e) noexcept;
 
@@ -31,7 +32,8 @@ enum class DecodeError : std::uint8_t {
 enum class Items : std::uint8_t { Decoded, Packed };
 
 /// Decodes a span payload (the bytes after the record header). `resource` is shared by the span.
-/// Either way every item is checked: a packed span's items always unpack.
+/// Either way every item is checked: a packed span's items always unpack. A span with an all-zero
+/// trace or span id is refused (ZeroId), as the OTLP and Jaeger receivers refuse it.
 [[nodiscard]] DecodeError decode_span(std::span<const std::byte> payload,
                                       std::shared_ptr<const model::Resource> resource,
                                       model::Span& out, Items items = Items::Decoded);
@@ -78,8 +80,9 @@ class AttributeCursor {
 /// one's length was readable; a broken frame loses the rest of the datagram (`framing_error`).
 struct DatagramResult {
   std::size_t spans = 0;
-  std::size_t malformed_records = 0;
-  std::uint64_t producer_losses = 0;  ///< sum of LOSS records' counts
+  std::size_t malformed_records = 0;  ///< records that did not decode (zero-id spans apart)
+  std::size_t zero_id_spans = 0;      ///< span records refused for an all-zero id
+  std::uint64_t producer_losses = 0;  ///< sum of LOSS records' counts, saturating (never wraps)
   DecodeError framing_error = DecodeError::None;
   DecodeError first_error = DecodeError::None;
 };

@@ -283,7 +283,8 @@ TEST_CASE("spans without ids are refused one by one, the rest of the batch is ke
   model::SpanBatch out;
   const auto r = decode_emit_batch(emit_batch(Protocol::Compact, batch), Protocol::Compact, out);
   CHECK(r.spans == 1);
-  CHECK(r.malformed == 1);
+  CHECK(r.zero_ids == 1);  // counted as rejected{zero_id}, not as a malformed datagram
+  CHECK(r.malformed == 0);
   CHECK(out.size() == 1);
 }
 
@@ -380,7 +381,70 @@ TEST_CASE("a Jaeger receiver on a real socket serves the next datagram after gar
   receiver.stop();
   CHECK(got.size() == 2);
   CHECK(counters.spans_received[static_cast<std::size_t>(telemetry::Receiver::JaegerCompact)] == 2);
-  CHECK(counters.dropped_of(telemetry::DropReason::Malformed) == 1);
+  // A refusal of bad input, not a lost span.
+  CHECK(counters.requests_rejected_of(telemetry::Receiver::JaegerCompact,
+                                      telemetry::RejectReason::Malformed) == 1);
+  CHECK(counters.dropped_of(telemetry::DropReason::Malformed) == 0);
+}
+
+TEST_CASE("empty datagrams, empty batches and zero ids are refused and counted",
+          "[receivers][jaeger]") {
+  telemetry::Counters counters;
+  model::SpanQueue queue(1000);
+  receivers::UdpReceiver receiver("jaeger_compact", {.endpoint = "127.0.0.1:0"},
+                                  telemetry::Receiver::JaegerCompact,
+                                  receivers::jaeger::decoder(Protocol::Compact), queue, counters);
+  receiver.start();
+  Sender sender(receiver);
+  sender.send({});                                           // zero bytes
+  sender.send(emit_batch(Protocol::Compact, idl::Batch{}));  // parses: no spans, no stats
+  auto zero = sample_batch();
+  zero.spans[0].traceIdLow = 0;
+  zero.spans[0].traceIdHigh = 0;
+  sender.send(emit_batch(Protocol::Compact, zero));
+  model::SpanBatch got;
+  const auto done = [&] { return counters.datagrams_received.load() == 3; };
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!done() && std::chrono::steady_clock::now() < deadline) queue.pop_all(got, 10ms);
+  receiver.stop();
+  queue.pop_all(got, 10ms);
+  CHECK(got.size() == 1);
+  using R = telemetry::RejectReason;
+  CHECK(counters.requests_rejected_of(telemetry::Receiver::JaegerCompact, R::Empty) == 2);
+  CHECK(counters.spans_rejected_of(telemetry::Receiver::JaegerCompact, R::ZeroId) == 1);
+  CHECK(counters.dropped_of(telemetry::DropReason::Malformed) == 0);
+}
+
+TEST_CASE("a client's reported drops are credited only up to what a datagram could have held",
+          "[receivers][jaeger]") {
+  telemetry::Counters counters;
+  model::SpanQueue queue(1000);
+  receivers::UdpReceiver receiver("jaeger_binary", {.endpoint = "127.0.0.1:0"},
+                                  telemetry::Receiver::JaegerBinary,
+                                  receivers::jaeger::decoder(Protocol::Binary), queue, counters);
+  receiver.start();
+  Sender sender(receiver);
+  auto batch = sample_batch();
+  batch.process.tags.push_back(tag("client-uuid", std::string("liar")));
+  idl::ClientStats stats;
+  stats.fullQueueDroppedSpans = 1'000'000'000'000'000'000;  // 10^18
+  stats.tooLargeDroppedSpans = INT64_MAX;                   // with the others: past 2^64
+  stats.failedToEmitSpans = INT64_MAX;
+  batch.__set_stats(stats);
+  sender.send(emit_batch(Protocol::Binary, batch));
+  model::SpanBatch got;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (got.size() < 2 && std::chrono::steady_clock::now() < deadline) queue.pop_all(got, 10ms);
+  receiver.stop();
+  CHECK(got.size() == 2);
+  CHECK(counters.dropped_of(telemetry::DropReason::ProducerLoss) == receivers::kMaxLossPerDatagram);
+  CHECK(counters.loss_reports_capped[static_cast<std::size_t>(telemetry::Receiver::JaegerBinary)] ==
+        1);
+  CHECK(receivers::jaeger::ClientStats{.client_uuid = "x",
+                                       .full_queue = UINT64_MAX,
+                                       .too_large = 5,
+                                       .failed_to_emit = UINT64_MAX}
+            .total() == UINT64_MAX);  // saturates, never wraps
 }
 
 TEST_CASE("a client's reported drops are read with its client-uuid", "[receivers][jaeger]") {

@@ -199,10 +199,16 @@ TEST_CASE("OTLP/HTTP answers: paths, methods, types, encodings, sizes", "[receiv
     return receivers::handle_otlp_http(method, target, "application/x-protobuf", "", body, 1 << 20,
                                        queue, counters);
   };
+  using R = telemetry::RejectReason;
+  const auto rejected = [&](R why) {
+    return counters.requests_rejected_of(telemetry::Receiver::OtlpHttp, why);
+  };
   CHECK(handle("POST", "/v1/metrics").status == 404);
   CHECK(handle("GET", "/v1/traces").status == 405);
   CHECK(post(queue, counters, body, "text/plain").status == 415);
   CHECK(post(queue, counters, body, "application/x-protobuf", "br").status == 415);
+  CHECK(rejected(R::Unsupported) == 4);  // every refusal counted, none as a dropped span
+  CHECK(counters.dropped_of(telemetry::DropReason::Malformed) == 0);
 
   SECTION("protobuf, plain and gzip, with parameters on the type") {
     auto plain = post(queue, counters, body, "application/x-protobuf; charset=binary");
@@ -222,7 +228,8 @@ TEST_CASE("OTLP/HTTP answers: paths, methods, types, encodings, sizes", "[receiv
     CHECK(status.code() == 3);
     CHECK(post(queue, counters, "garbage", "application/x-protobuf", "gzip").status == 400);
     CHECK(post(queue, counters, "[1,2", "application/json").status == 400);
-    CHECK(counters.dropped_of(telemetry::DropReason::Malformed) == 3);
+    CHECK(rejected(R::Malformed) == 3);
+    CHECK(counters.dropped_of(telemetry::DropReason::Malformed) == 0);
     CHECK(queue.size_spans() == 0);
   }
   SECTION("JSON nested a million deep is refused before it is parsed (no stack overflow)") {
@@ -239,6 +246,7 @@ TEST_CASE("OTLP/HTTP answers: paths, methods, types, encodings, sizes", "[receiv
     const auto bomb = gzip(std::string(50 << 20, 'a'));  // 50 MiB of 'a' in ~50 KiB
     const auto a = post(queue, counters, bomb, "application/x-protobuf", "gzip", 1 << 20);
     CHECK(a.status == 413);
+    CHECK(rejected(R::TooLarge) == 1);
   }
   SECTION("spans with bad ids: a partial success in the request's encoding") {
     auto request = sample_request();
@@ -256,7 +264,16 @@ TEST_CASE("OTLP/HTTP answers: paths, methods, types, encodings, sizes", "[receiv
     CHECK(j.status == 200);
     CHECK(j.content_type == "application/json");
     CHECK_THAT(j.body, Catch::Matchers::Contains(R"("rejectedSpans":"1")"));
-    CHECK(counters.dropped_of(telemetry::DropReason::Malformed) == 2);
+    const auto spans_rejected = [&](R why) {
+      return counters.spans_rejected_of(telemetry::Receiver::OtlpHttp, why);
+    };
+    CHECK(spans_rejected(R::Malformed) == 2);  // ids of the wrong length
+    auto zero = sample_request();
+    zero.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(1)->set_trace_id(
+        std::string(16, '\0'));
+    CHECK(post(queue, counters, zero.SerializeAsString()).status == 200);
+    CHECK(spans_rejected(R::ZeroId) == 1);
+    CHECK(counters.dropped_of(telemetry::DropReason::Malformed) == 0);
   }
   SECTION("a full pipeline queue: 503 with Retry-After, nothing counted as received") {
     model::SpanQueue tiny(1);
@@ -283,9 +300,13 @@ TEST_CASE("the OTLP/HTTP receiver serves a real client and names a taken port",
       200);
   const auto big =
       testing::http_post(port, "/v1/traces", "application/x-protobuf", std::string(5 << 20, 'x'));
-  CHECK(big.status == 413);
+  CHECK(big.status == 413);  // by the HTTP server, before the handler: counted all the same
+  CHECK(counters.requests_rejected_of(telemetry::Receiver::OtlpHttp,
+                                      telemetry::RejectReason::TooLarge) == 1);
   const auto garbage = testing::http_post(port, "/v1/traces", "application/x-protobuf", "\xff\xff");
   CHECK(garbage.status == 400);
+  CHECK(counters.requests_rejected_of(telemetry::Receiver::OtlpHttp,
+                                      telemetry::RejectReason::Malformed) == 1);
   CHECK(testing::http_post(port, "/v1/traces", "application/x-protobuf", body).status == 200);
   CHECK(queue.size_spans() == 4);
   try {
@@ -352,7 +373,12 @@ TEST_CASE("the OTLP/gRPC receiver serves a real client: OK, partial success, mal
   std::unique_lock lock(m);
   REQUIRE(cv.wait_for(lock, 10s, [&] { return generic_status.has_value(); }));
   CHECK(generic_status->error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-  CHECK(counters.dropped_of(telemetry::DropReason::Malformed) == 2);  // 1 span + 1 request
+  // Refusals, apart from drops: 1 span (an empty trace id), 1 request.
+  CHECK(counters.dropped_of(telemetry::DropReason::Malformed) == 0);
+  CHECK(counters.spans_rejected_of(telemetry::Receiver::OtlpGrpc,
+                                   telemetry::RejectReason::Malformed) == 1);
+  CHECK(counters.requests_rejected_of(telemetry::Receiver::OtlpGrpc,
+                                      telemetry::RejectReason::Malformed) == 1);
 
   try {
     receivers::OtlpGrpcReceiver second({.enabled = true, .endpoint = receiver.local_endpoint()},
@@ -361,5 +387,27 @@ TEST_CASE("the OTLP/gRPC receiver serves a real client: OK, partial success, mal
   } catch (const std::runtime_error& e) {
     CHECK_THAT(e.what(), Catch::Matchers::Contains("receivers.otlp_grpc.endpoint"));
   }
+  receiver.stop();
+}
+
+TEST_CASE("an OTLP/gRPC request past max_request_bytes is refused and counted",
+          "[receivers][otlp]") {
+  telemetry::Counters counters;
+  model::SpanQueue queue(100);
+  receivers::OtlpGrpcReceiver receiver(
+      {.enabled = true, .endpoint = "127.0.0.1:0", .max_request_bytes = 64 << 10}, queue, counters);
+  auto stub = pb::collector::trace::v1::TraceService::NewStub(
+      grpc::CreateChannel(receiver.local_endpoint(), grpc::InsecureChannelCredentials()));
+  auto request = sample_request();
+  request.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0)->set_name(
+      std::string(100 << 10, 'n'));
+  Response response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  const auto status = stub->Export(&context, request, &response);
+  CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(counters.requests_rejected_of(telemetry::Receiver::OtlpGrpc,
+                                      telemetry::RejectReason::TooLarge) == 1);
+  CHECK(queue.size_spans() == 0);
   receiver.stop();
 }

@@ -92,7 +92,80 @@ TEST_CASE("a malformed datagram is counted and dropped, and the next one is serv
   const auto got = collect(queue, 4);  // 1 intact span of the truncated datagram + 3
   receiver.stop();
   CHECK(got.size() == 4);
-  CHECK(counters.dropped_of(telemetry::DropReason::Malformed) == 2);
+  // Refusals of bad input, not lost spans: the garbage whole, the truncated datagram's last record.
+  using R = telemetry::RejectReason;
+  CHECK(counters.requests_rejected_of(telemetry::Receiver::Udp, R::Malformed) == 1);
+  CHECK(counters.spans_rejected_of(telemetry::Receiver::Udp, R::Malformed) == 1);
+  CHECK(counters.dropped_of(telemetry::DropReason::Malformed) == 0);
+}
+
+namespace {
+
+// Sends `datagrams` and waits until the receiver has read them all.
+void send_all(const std::vector<std::vector<std::byte>>& datagrams, telemetry::Counters& counters,
+              model::SpanQueue& queue, model::SpanBatch& got) {
+  receivers::UdpReceiver receiver("udp", {.endpoint = "127.0.0.1:0"}, telemetry::Receiver::Udp,
+                                  receivers::native_decoder(), queue, counters);
+  receiver.start();
+  Sender sender(receiver.local_endpoint());
+  for (const auto& d : datagrams) sender.send(d);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (counters.datagrams_received.load() < datagrams.size() &&
+         std::chrono::steady_clock::now() < deadline) {
+    queue.pop_all(got, 10ms);
+  }
+  receiver.stop();
+  queue.pop_all(got, 10ms);
+}
+
+std::vector<std::byte> loss_datagram(std::initializer_list<std::uint64_t> counts) {
+  std::vector<std::byte> d(counts.size() * 16);
+  std::size_t used = 0;
+  for (const auto n : counts)
+    used += wire::align_record(wire::encode_loss(std::span(d).subspan(used), n));
+  d.resize(used);
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("a loss record from the network is credited only up to what a datagram could hold",
+          "[receivers]") {
+  telemetry::Counters counters;
+  model::SpanQueue queue(10000);
+  model::SpanBatch got;
+  // 10^18; then two records whose sum wraps 2^64 (to 4 if added plainly); then an honest 7.
+  send_all({loss_datagram({1'000'000'000'000'000'000ULL}), loss_datagram({UINT64_MAX, 5}),
+            loss_datagram({7})},
+           counters, queue, got);
+  CHECK(counters.dropped_of(telemetry::DropReason::ProducerLoss) ==
+        2 * receivers::kMaxLossPerDatagram + 7);
+  CHECK(counters.loss_reports_capped[static_cast<std::size_t>(telemetry::Receiver::Udp)] == 2);
+}
+
+TEST_CASE("empty datagrams and spans with zero ids are refused and counted, the rest served",
+          "[receivers]") {
+  telemetry::Counters counters;
+  model::SpanQueue queue(10000);
+  model::SpanBatch got;
+  const auto resource = testing::test_resource("orders");
+  auto zero_trace = testing::make_span(1, 0, resource);
+  zero_trace.trace_id = {};
+  auto zero_span = testing::make_span(1, 1, resource);
+  zero_span.span_id = {};
+  std::vector<std::byte> mixed(4096);
+  std::size_t used = 0;
+  for (const auto& span : {zero_trace, zero_span, testing::make_span(1, 2, resource)}) {
+    used += wire::align_record(wire::encode_span(span, std::span(mixed).subspan(used)));
+  }
+  mixed.resize(used);
+  send_all({{}, mixed}, counters, queue, got);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].span_id == testing::make_span(1, 2, resource).span_id);
+  using R = telemetry::RejectReason;
+  CHECK(counters.requests_rejected_of(telemetry::Receiver::Udp, R::Empty) == 1);
+  CHECK(counters.spans_rejected_of(telemetry::Receiver::Udp, R::ZeroId) == 2);
+  CHECK(counters.received() == 1);
 }
 
 TEST_CASE("a full pipeline queue drops and counts instead of blocking the receiver",

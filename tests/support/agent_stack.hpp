@@ -28,11 +28,14 @@ struct AgentStack {
   int udp_port = 0;
   int admin_port = 0;
   std::string exporter_yaml_;
+  std::string receivers_yaml_;
 
   /// `extra_yaml` (other top-level sections) is appended to a config that sets the UDP endpoint
-  /// and the exporter endpoint; `exporter_yaml` holds more exporter keys, indented two spaces.
-  explicit AgentStack(const std::string& extra_yaml, const std::string& exporter_yaml = "")
-      : exporter_yaml_(exporter_yaml) {
+  /// and the exporter endpoint; `exporter_yaml` holds more exporter keys, indented two spaces, and
+  /// `receivers_yaml` more receivers (otlp_http: ...), indented two spaces.
+  explicit AgentStack(const std::string& extra_yaml, const std::string& exporter_yaml = "",
+                      const std::string& receivers_yaml = "")
+      : exporter_yaml_(exporter_yaml), receivers_yaml_(receivers_yaml) {
     sink = std::make_unique<ChildProcess>(
         std::vector<std::string>{TAILGATE_SINK_BIN, "--listen", "127.0.0.1:0", "--jsonl",
                                  dir.file("spans.jsonl")},
@@ -61,7 +64,7 @@ struct AgentStack {
                                  << "  ring:\n    directory: " << ring_directory()
                                  << "\n    scan_interval: 50ms\n"
                                  << "    stalled_write_timeout: 300ms\n"
-                                 << "admin:\n  endpoint: 127.0.0.1:"
+                                 << receivers_yaml_ << "admin:\n  endpoint: 127.0.0.1:"
                                  << (admin_port > 0 ? admin_port : 0)
                                  << "\n  export_failing_after: 500ms\n"
                                  << "exporter:\n  endpoint: 127.0.0.1:" << sink_port

@@ -301,3 +301,40 @@ TEST_CASE("the encoder refuses what does not fit instead of writing past the buf
   std::vector<std::byte> big(wire::kMaxRecordSize * 2);
   CHECK(wire::encode_span(long_name, big) == 0);
 }
+
+TEST_CASE("a span with an all-zero trace or span id is refused, packed or decoded", "[wire]") {
+  const auto resource = testing::test_resource("risk");
+  const auto items = GENERATE(wire::Items::Decoded, wire::Items::Packed);
+  auto zero_trace = testing::make_span(5, 1, resource);
+  zero_trace.trace_id = {};
+  auto zero_span = testing::make_span(5, 2, resource);
+  zero_span.span_id = {};
+  for (const auto& span : {zero_trace, zero_span}) {
+    model::Span out;
+    CHECK(wire::decode_span(payload_of(encode(span)), resource, out, items) ==
+          wire::DecodeError::ZeroId);
+  }
+  // In a datagram: counted apart from malformed records; the valid span after them arrives.
+  std::vector<std::byte> datagram(wire::kMaxRecordSize);
+  std::size_t used = 0;
+  for (const auto& span : {zero_trace, zero_span, testing::make_span(5, 3, resource)}) {
+    used += wire::align_record(wire::encode_span(span, std::span(datagram).subspan(used)));
+  }
+  model::SpanBatch out;
+  const auto result = wire::decode_datagram(std::span(datagram).first(used), out, items);
+  CHECK(result.spans == 1);
+  CHECK(result.zero_id_spans == 2);
+  CHECK(result.malformed_records == 0);
+  // A parent id of zeros is a root, not a refusal.
+  CHECK(out.size() == 1);
+}
+
+TEST_CASE("loss records' counts add up without wrapping", "[wire]") {
+  std::vector<std::byte> datagram(64);
+  std::size_t used = 0;
+  for (const std::uint64_t n : {UINT64_MAX - 1, std::uint64_t{5}}) {
+    used += wire::align_record(wire::encode_loss(std::span(datagram).subspan(used), n));
+  }
+  model::SpanBatch out;
+  CHECK(wire::decode_datagram(std::span(datagram).first(used), out).producer_losses == UINT64_MAX);
+}

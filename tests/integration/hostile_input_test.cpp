@@ -1,0 +1,155 @@
+// What a neighbour on the network can send the real agent: garbage, empty datagrams, zero ids,
+// bad OTLP requests and loss records claiming 10^18 lost. Each refusal is counted on /metrics,
+// none counts as a drop, the loss is bounded, and the accounting identity holds.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "support/agent_stack.hpp"
+#include "support/http_client.hpp"
+#include "support/span_builder.hpp"
+#include "wire/encode.hpp"
+
+using namespace tailgate;
+using namespace std::chrono_literals;
+
+namespace {
+
+void send_udp(int port, std::span<const std::byte> datagram) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(port));
+  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  const auto sent = ::sendto(fd, datagram.data(), datagram.size(), 0,
+                             reinterpret_cast<sockaddr*>(&to), sizeof to);
+  ::close(fd);
+  REQUIRE(sent == static_cast<ssize_t>(datagram.size()));
+}
+
+std::vector<std::byte> spans_datagram(const std::vector<model::Span>& spans) {
+  std::vector<std::byte> d(wire::kMaxRecordSize);
+  std::size_t used = 0;
+  for (const auto& s : spans)
+    used += wire::align_record(wire::encode_span(s, std::span(d).subspan(used)));
+  d.resize(used);
+  return d;
+}
+
+/// The sample of `name` whose labels contain `labels` (all samples summed when empty).
+double metric(const std::string& text, const std::string& name, const std::string& labels = "") {
+  double total = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name, 0) != 0 || (line[name.size()] != ' ' && line[name.size()] != '{'))
+      continue;
+    if (!labels.empty() && line.find(labels) == std::string::npos) continue;
+    total += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return total;
+}
+
+std::string metrics_when(const testing::AgentStack& stack,
+                         const std::function<bool(const std::string&)>& done) {
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    text = testing::http_get(stack.admin_port, "/metrics").body;
+    if (done(text)) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("hostile input is refused and counted, loss claims bounded, the accounting holds",
+          "[integration]") {
+  testing::AgentStack stack(
+      "sampling:\n  decision_wait: 100ms\n"
+      "  policies: [{name: all, type: base, probability: 1.0}]\n",
+      "", "  otlp_http:\n    enabled: true\n    endpoint: 127.0.0.1:0\n");
+  const int http_port =
+      testing::port_after(stack.agent_log(), "receiver=otlp_http endpoint=127.0.0.1:");
+  REQUIRE(http_port > 0);
+  const auto resource = testing::test_resource("orders");
+
+  // Refusals only, and four good spans.
+  for (int i = 0; i < 3; ++i) send_udp(stack.udp_port, {});
+  send_udp(stack.udp_port, std::vector<std::byte>(100, std::byte{0xAB}));
+  auto zero_trace = testing::make_span(1, 1, resource);
+  zero_trace.trace_id = {};
+  auto zero_span = testing::make_span(1, 2, resource);
+  zero_span.span_id = {};
+  send_udp(stack.udp_port, spans_datagram({zero_trace, zero_span}));
+  std::vector<model::Span> good;
+  for (std::uint64_t i = 0; i < 4; ++i) good.push_back(testing::make_span(2, i, resource));
+  send_udp(stack.udp_port, spans_datagram(good));
+  for (int i = 0; i < 7; ++i) {
+    CHECK(testing::http_post(http_port, "/v1/traces", "application/x-protobuf", "\xff\xff\xff")
+              .status == 400);
+  }
+  CHECK(testing::http_post(http_port, "/v1/traces", "text/plain", "x").status == 415);
+  CHECK(testing::http_post(http_port, "/v1/logs", "application/x-protobuf", "").status == 404);
+  CHECK(
+      testing::http_post(http_port, "/v1/traces", "application/json",
+                         R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":)"
+                         R"("00000000000000000000000000000000","spanId":"0102030405060708"}]}]}]})")
+          .status == 200);
+
+  auto text = metrics_when(stack, [](const std::string& t) {
+    return metric(t, "tailgate_spans_exported_total") == 4 &&
+           metric(t, "tailgate_datagrams_received_total") == 6;
+  });
+  INFO(text);
+  const auto rejected = [&](const std::string& family, const std::string& receiver,
+                            const std::string& reason) {
+    return metric(text, family, "receiver=\"" + receiver + "\",reason=\"" + reason + "\"");
+  };
+  CHECK(rejected("tailgate_requests_rejected_total", "udp", "empty") == 3);
+  CHECK(rejected("tailgate_requests_rejected_total", "udp", "malformed") == 1);
+  CHECK(rejected("tailgate_spans_rejected_total", "udp", "zero_id") == 2);
+  CHECK(rejected("tailgate_requests_rejected_total", "otlp_http", "malformed") == 7);
+  CHECK(rejected("tailgate_requests_rejected_total", "otlp_http", "unsupported") == 2);
+  CHECK(rejected("tailgate_spans_rejected_total", "otlp_http", "zero_id") == 1);
+  CHECK(metric(text, "tailgate_spans_dropped_total") == 0);  // refusals are not drops
+  CHECK(metric(text, "tailgate_spans_received_total") == 4);
+  CHECK(metric(text, "tailgate_spans_received_total") ==
+        metric(text, "tailgate_spans_exported_total") +
+            metric(text, "tailgate_spans_sampled_out_total") +
+            metric(text, "tailgate_spans_dropped_total") + metric(text, "tailgate_buffered_spans"));
+  auto drop_rate = nlohmann::json::parse(testing::http_get(stack.admin_port, "/drop-rate").body);
+  INFO(drop_rate.dump());
+  CHECK(drop_rate["status"] == "ok");
+  CHECK(drop_rate["windows"]["1m"]["rejected_requests"] == 13);
+  CHECK(drop_rate["windows"]["1m"]["rejected_spans"] == 3);
+
+  // Loss records claiming 10^18, then 2^64 - 1 and 5 (a plain sum wraps to 4).
+  std::vector<std::byte> loss(32);
+  send_udp(stack.udp_port,
+           std::span(loss).first(wire::encode_loss(loss, 1'000'000'000'000'000'000ULL)));
+  std::size_t used = wire::align_record(wire::encode_loss(loss, UINT64_MAX));
+  used += wire::encode_loss(std::span(loss).subspan(used), 5);
+  send_udp(stack.udp_port, std::span(loss).first(used));
+  text = metrics_when(stack, [](const std::string& t) {
+    return metric(t, "tailgate_datagrams_received_total") == 8;
+  });
+  CHECK(metric(text, "tailgate_spans_dropped_total", "reason=\"producer_loss\"") == 2 * 4096);
+  CHECK(metric(text, "tailgate_loss_reports_capped_total", "receiver=\"udp\"") == 2);
+
+  const auto file = stack.dir.file("metrics.txt");
+  std::ofstream(file) << text;
+  const auto command = "promtool check metrics < '" + file + "' > '" + file + ".out' 2>&1";
+  const int rc = std::system(command.c_str());
+  INFO(testing::read_file(file + ".out"));
+  CHECK(rc == 0);
+}
