@@ -137,7 +137,8 @@ void Agent::start() {
   exporter_ = std::make_unique<exporter::OtlpExporter>(config_.exporter, export_queue_, counters_);
   scrubber_ = std::make_unique<scrub::Scrubber>(config_.redaction, config_.limits, counters_);
   if (config_.span_metrics.enabled)
-    span_metrics_ = std::make_unique<spanmetrics::SpanMetrics>(config_.span_metrics);
+    span_metrics_ =
+        std::make_unique<spanmetrics::SpanMetrics>(config_.span_metrics, scrubber_.get());
   pipeline_ = std::make_unique<pipeline::Pipeline>(
       config_.sampling, pipeline_queue_, config_.pipeline.queue_spans, export_queue_, counters_,
       [] {

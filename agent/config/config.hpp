@@ -177,6 +177,9 @@ struct SpanMetricsConfig {
       100us, 250us, 500us, 1ms, 2500us, 5ms, 10ms, 25ms, 50ms,
       100ms, 250ms, 500ms, 1s,  2500ms, 5s,  10s};  ///< histogram upper bounds, increasing
   std::size_t max_series = 5000;  ///< label sets past it fold into one "other" series
+  /// Longest label value taken from a span (service.name, span name, dimension values), in bytes
+  /// as written on /metrics (escapes included); longer ones are cut and end in "…".
+  std::size_t max_label_value_bytes = 128;
   bool operator==(const SpanMetricsConfig&) const = default;
 };
 
@@ -185,11 +188,14 @@ enum class RedactionAction { Remove, Hash };
 /// Attribute values that never leave the agent (the trading guides: no API keys, secrets or user
 /// ids in traces).
 struct RedactionConfig {
-  /// Attribute keys, as `*` globs matched without regard to letter case.
-  std::vector<std::string> keys = {"*api_key*",    "*apikey*",      "*api-key*", "*secret*",
-                                   "*password*",   "*passwd*",      "*token*",   "*authorization*",
-                                   "*credential*", "*private_key*", "*user_id*", "*userid*",
-                                   "*user.id*",    "*account_id*"};
+  /// Attribute keys, as `*` globs matched without regard to letter case, '.' and '-' read as '_'
+  /// (so *private_key* also catches private.key and Private-Key). No bare *key*: it would take
+  /// messaging.kafka.message.key, cache keys, keyboard.layout.
+  std::vector<std::string> keys = {
+      "*api_key*",    "*apikey*",     "*secret*",        "*password*",   "*passwd*",
+      "*passphrase*", "*token*",      "*authorization*", "*credential*", "*private_key*",
+      "*privatekey*", "*access_key*", "*accesskey*",     "*cookie*",     "*connection_string*",
+      "*user_id*",    "*userid*",     "*account_id*",    "*accountid*"};
   /// remove: the attribute goes; hash: its value becomes a keyed hash (same value, same hash,
   /// so traces can still be grouped by it without revealing it).
   RedactionAction action = RedactionAction::Hash;

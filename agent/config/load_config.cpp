@@ -456,6 +456,12 @@ Config parse(const YAML::Node& root, const std::string& file) {
     }
   }
   span_metrics.read_count("max_series", m.max_series);
+  span_metrics.read_count("max_label_value_bytes", m.max_label_value_bytes);
+  if (m.max_label_value_bytes < 64) {
+    span_metrics.fail(span_metrics.at("max_label_value_bytes"),
+                      "span_metrics.max_label_value_bytes",
+                      "must be at least 64 (room for a keyed hash of a redacted dimension)");
+  }
   if (m.dimensions.size() > 8) {
     span_metrics.fail(span_metrics.at("dimensions"), "span_metrics.dimensions",
                       "at most 8 attribute keys (each multiplies the series)");

@@ -7,18 +7,10 @@
 #include <stdexcept>
 #include <variant>
 
-#include "sampling/span_name_policy.hpp"  // glob_match
+#include "scrub/url_credentials.hpp"
 
 namespace tailgate::scrub {
 namespace {
-
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 std::string text_of(const model::AttributeValue& v) {
   return std::visit(
@@ -40,11 +32,11 @@ constexpr std::string_view kEllipsis = "\xE2\x80\xA6";  // "…", the truncation
 
 Scrubber::Scrubber(const config::RedactionConfig& redaction, const config::LimitsConfig& limits,
                    telemetry::Counters& counters)
-    : action_(redaction.action),
+    : matcher_(redaction.keys),
+      action_(redaction.action),
       hash_key_(redaction.hash_key),
       limits_(limits),
       counters_(counters) {
-  for (const auto& p : redaction.keys) patterns_.push_back(lowercase(p));
   if (hash_key_.empty()) {
     hash_key_.resize(32);
     if (RAND_bytes(reinterpret_cast<unsigned char*>(hash_key_.data()), 32) != 1)
@@ -53,18 +45,12 @@ Scrubber::Scrubber(const config::RedactionConfig& redaction, const config::Limit
 }
 
 bool Scrubber::secret(std::string_view key) {
-  if (patterns_.empty()) return false;
+  if (matcher_.empty()) return false;
   if (const auto it = verdicts_.find(key); it != verdicts_.end()) return it->second;
   if (verdicts_.size() >= kMaxVerdicts) verdicts_.clear();
-  const bool verdict = matches(key);
+  const bool verdict = matcher_.matches(key);
   verdicts_.emplace(key, verdict);
   return verdict;
-}
-
-bool Scrubber::matches(std::string_view key) const {
-  const auto lower = lowercase(key);
-  return std::any_of(patterns_.begin(), patterns_.end(),
-                     [&](const std::string& p) { return sampling::glob_match(p, lower); });
 }
 
 std::string Scrubber::keyed_hash(std::string_view text) const {
@@ -81,9 +67,19 @@ std::string Scrubber::keyed_hash(std::string_view text) const {
   return out;
 }
 
+std::string Scrubber::replacement(std::string_view text) const {
+  return action_ == config::RedactionAction::Hash ? keyed_hash(text) : std::string("redacted");
+}
+
+void Scrubber::redact_urls(std::string& text) {
+  if (const auto n = redact_url_credentials(text))
+    counters_.url_credentials_redacted.fetch_add(n, std::memory_order_relaxed);
+}
+
 void Scrubber::redact(std::vector<model::Attribute>& attributes) {
   for (auto it = attributes.begin(); it != attributes.end();) {
     if (!secret(it->key)) {
+      if (auto* text = std::get_if<std::string>(&it->value)) redact_urls(*text);
       ++it;
       continue;
     }
@@ -122,7 +118,8 @@ std::shared_ptr<const model::Resource> Scrubber::scrubbed(
   if (resources_.size() >= kMaxResources) resources_.clear();
   const auto needs_scrubbing = [&](const model::Attribute& a) {
     const auto* text = std::get_if<std::string>(&a.value);
-    return secret(a.key) || (text != nullptr && text->size() > limits_.max_attribute_value_bytes);
+    return secret(a.key) || (text != nullptr && (text->size() > limits_.max_attribute_value_bytes ||
+                                                 may_hold_url_credentials(*text)));
   };
   auto out = resource;
   if (std::any_of(resource->attributes.begin(), resource->attributes.end(), needs_scrubbing)) {
@@ -140,6 +137,10 @@ void Scrubber::apply(model::Span& span) {
   redact(span.attributes);
   for (auto& e : span.events) redact(e.attributes);
   for (auto& l : span.links) redact(l.attributes);  // a link's attributes leave the agent too
+  // Before the cuts below, so that a cut cannot leave half a password behind.
+  redact_urls(span.name);
+  redact_urls(span.status_message);
+  for (auto& e : span.events) redact_urls(e.name);
 
   cut(span.name, limits_.max_span_name_bytes, telemetry::Limit::SpanNameBytes);
   if (span.attributes.size() > limits_.max_attributes_per_span) {

@@ -1,9 +1,10 @@
 #pragma once
 // The last stage a kept span passes before the exporter: redaction (attribute values under keys
 // like api_key or password removed, or replaced by a keyed hash: the span's, its events', its
-// links' and its resource's) and limits (long values and names cut, attributes and events past
-// their count left out, and said so in OTLP's dropped counts). Only kept spans pay for it.
-// Pipeline thread only.
+// links' and its resource's; and the password of any URL in a string value, the span's name,
+// its events' names and its status message) and limits (long values and names cut, attributes and
+// events past their count left out, and said so in OTLP's dropped counts). Only kept spans pay for
+// it. Pipeline thread only.
 
 #include <cstdint>
 #include <memory>
@@ -14,6 +15,7 @@
 
 #include "config/config.hpp"
 #include "model/span.hpp"
+#include "scrub/key_matcher.hpp"
 #include "telemetry/counters.hpp"
 
 namespace tailgate::scrub {
@@ -31,15 +33,20 @@ class Scrubber final {
   }
   /// Whether values under `key` are redacted.
   [[nodiscard]] bool secret(std::string_view key);
+  /// The matcher behind secret(), for others that must agree with it (span metric dimensions).
+  [[nodiscard]] const KeyMatcher& keys() const noexcept { return matcher_; }
   /// "hmac-sha256:" and the first 32 hex digits of HMAC-SHA256(hash key, text).
   [[nodiscard]] std::string keyed_hash(std::string_view text) const;
+  /// What a secret value (as text) shows where it cannot be left out, e.g. a metric label: its
+  /// keyed hash, or "redacted" under action remove.
+  [[nodiscard]] std::string replacement(std::string_view text) const;
 
  private:
   void redact(std::vector<model::Attribute>& attributes);
+  void redact_urls(std::string& text);
   void cut(std::string& text, std::size_t max_bytes, telemetry::Limit limit);
   void limit_values(std::vector<model::Attribute>& attributes);
 
-  [[nodiscard]] bool matches(std::string_view key) const;
   /// `resource` as it may leave: itself, or a copy redacted and cut, made once per resource.
   [[nodiscard]] std::shared_ptr<const model::Resource> scrubbed(
       const std::shared_ptr<const model::Resource>& resource);
@@ -64,7 +71,7 @@ class Scrubber final {
   };
   static constexpr std::size_t kMaxResources = 1024;
   std::unordered_map<const model::Resource*, ScrubbedResource> resources_;
-  std::vector<std::string> patterns_;  ///< lowercased
+  KeyMatcher matcher_;
   config::RedactionAction action_;
   std::string hash_key_;
   config::LimitsConfig limits_;

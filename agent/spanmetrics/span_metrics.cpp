@@ -7,6 +7,8 @@
 #include <bit>
 #include <cstring>
 
+#include "scrub/scrubber.hpp"
+#include "spanmetrics/label_value.hpp"
 #include "wire/decode.hpp"
 
 namespace tailgate::spanmetrics {
@@ -70,7 +72,20 @@ struct SpanMetrics::Key {
 
 namespace {
 
-constexpr std::size_t kMaxDimensionValue = 128;  // longer values are cut: labels, not payloads
+/// A dimension's value as the scrubber hashes it (its text_of), so the two hashes match.
+std::string secret_text(const wire::ValueRef& value) {
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<V, std::string_view>)
+          return std::string(v);
+        else if constexpr (std::is_same_v<V, bool>)
+          return v ? "true" : "false";
+        else
+          return std::to_string(v);
+      },
+      value);
+}
 
 std::string_view kind_name(model::SpanKind k) {
   static constexpr std::array<std::string_view, 6> names = {
@@ -104,12 +119,18 @@ std::string hex(const std::array<std::uint8_t, N>& bytes) {
 
 }  // namespace
 
-SpanMetrics::SpanMetrics(const config::SpanMetricsConfig& config)
+SpanMetrics::SpanMetrics(const config::SpanMetricsConfig& config, const scrub::Scrubber* scrubber)
     : config_(config),
+      scrubber_(scrubber),
       slots_(std::bit_ceil(std::max<std::size_t>(16, 2 * config.max_series))),
       scratch_(config.dimensions.size()) {
   for (const auto b : config.buckets) bounds_ns_.push_back(static_cast<std::uint64_t>(b.count()));
-  for (const auto& d : config.dimensions) dimension_labels_.push_back(config::metric_label_name(d));
+  for (const auto& d : config.dimensions) {
+    dimension_labels_.push_back(config::metric_label_name(d));
+    secret_dimensions_.push_back(scrubber_ != nullptr && scrubber_->keys().matches(d));
+  }
+  // Room for the cut mark and for a keyed hash (the config loader asks for 64 at least).
+  config_.max_label_value_bytes = std::max<std::size_t>(config_.max_label_value_bytes, 64);
   if (config_.dimensions.size() > Key::kMaxDimensions)
     config_.dimensions.resize(Key::kMaxDimensions);  // the config loader refuses more
 }
@@ -130,45 +151,64 @@ Series SpanMetrics::make_series(std::string labels) const {
   return s;
 }
 
-SpanMetrics::Key SpanMetrics::key_of(const model::Span& span) {
-  // The span's label set, as views (dimension values that are not text go through scratch_).
+std::string_view SpanMetrics::dimension_value(const model::Span& span, std::size_t i, bool& cut) {
+  // Packed (ring, UDP) or decoded alike.
+  const auto found = wire::find_attribute(span, config_.dimensions[i]);
+  if (!found) return {};
+  if (secret_dimensions_[i]) {
+    // Hashed per span, not per series: two values must not share a series because they share
+    // a prefix, and the label must be the hash the exported attribute carries.
+    scratch_[i] = scrubber_->replacement(secret_text(*found));
+    return scratch_[i];
+  }
+  return std::visit(
+      [&](const auto& v) -> std::string_view {
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<V, std::string_view>) {
+          const auto label = label_value(v, config_.max_label_value_bytes, scratch_[i]);
+          cut = cut || label.cut;
+          return label.text;
+        } else if constexpr (std::is_same_v<V, bool>) {
+          return v ? "true" : "false";
+        } else {
+          scratch_[i] = fmt::format("{}", v);
+          return scratch_[i];
+        }
+      },
+      *found);
+}
+
+SpanMetrics::Key SpanMetrics::key_of(const model::Span& span, bool counting) {
+  // The span's label set, as views into the span or, for values that had to change (cut,
+  // hashed, not text), into this object's scratch strings.
   Key key;
+  bool cut = false;
   if (span.resource != last_resource_) {
     last_resource_ = span.resource;
     last_service_ = "unknown_service";
+    last_service_cut_ = false;
     if (last_resource_) {
       for (const auto& a : last_resource_->attributes) {
         if (a.key != "service.name") continue;
-        if (const auto* v = std::get_if<std::string>(&a.value)) last_service_ = *v;
+        if (const auto* v = std::get_if<std::string>(&a.value)) {
+          const auto label = label_value(*v, config_.max_label_value_bytes, service_scratch_);
+          last_service_ = label.text;
+          last_service_cut_ = label.cut;
+        }
         break;
       }
     }
   }
   key.service = last_service_;
-  key.name = span.name;
+  const auto name = label_value(span.name, config_.max_label_value_bytes, name_scratch_);
+  key.name = name.text;
+  cut = last_service_cut_ || name.cut;
   key.kind = span.kind;
   key.status = span.status;
   key.dimension_count = static_cast<std::uint8_t>(config_.dimensions.size());
-  for (std::size_t i = 0; i < config_.dimensions.size(); ++i) {
-    std::string_view value;
-    // Packed (ring, UDP) or decoded alike.
-    if (const auto found = wire::find_attribute(span, config_.dimensions[i])) {
-      std::visit(
-          [&](const auto& v) {
-            using V = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<V, std::string_view>) {
-              value = v.substr(0, kMaxDimensionValue);
-            } else if constexpr (std::is_same_v<V, bool>) {
-              value = v ? "true" : "false";
-            } else {
-              scratch_[i] = fmt::format("{}", v);
-              value = scratch_[i];
-            }
-          },
-          *found);
-    }
-    key.dimensions[i] = value;
-  }
+  for (std::size_t i = 0; i < config_.dimensions.size(); ++i)
+    key.dimensions[i] = dimension_value(span, i, cut);
+  if (counting && cut) label_values_cut_.fetch_add(1, std::memory_order_relaxed);
   return key;
 }
 
@@ -183,13 +223,13 @@ std::pair<std::optional<std::uint32_t>, std::size_t> SpanMetrics::lookup(const K
 }
 
 std::optional<std::uint32_t> SpanMetrics::find(const model::Span& span) {
-  const auto key = key_of(span);
+  const auto key = key_of(span, false);
   if (const auto found = lookup(key, key.hash()).first) return found;
   return other_;  // folded, if anything was
 }
 
 std::uint32_t SpanMetrics::find_or_add(const model::Span& span) {
-  const auto key = key_of(span);
+  const auto key = key_of(span, true);
   const auto hash = key.hash();
   const auto [found, free_slot] = lookup(key, hash);
   if (found) return *found;
@@ -274,6 +314,7 @@ Snapshot SpanMetrics::snapshot() const {
   std::lock_guard lock(mutex_);
   out.series = series_;
   out.folded_spans = folded_spans_;
+  out.label_values_cut = label_values_cut_.load(std::memory_order_relaxed);
   return out;
 }
 
@@ -320,6 +361,10 @@ void render(const Snapshot& m, telemetry::Exposition& out) {
   out.counter("tailgate_span_metrics_folded_spans_total",
               "Spans counted in the \"other\" series because max_series was reached.",
               m.folded_spans);
+  out.counter("tailgate_span_metrics_label_values_cut_total",
+              "Spans counted whose service name, span name or a dimension value was cut to "
+              "span_metrics.max_label_value_bytes.",
+              m.label_values_cut);
 }
 
 }  // namespace tailgate::spanmetrics

@@ -98,9 +98,10 @@ struct Counters {
   Counter spans_sampled_out{0};
   Counter spans_kept{0};  ///< decided kept and accepted by the exporter's queue (incl. late)
   std::array<Counter, static_cast<std::size_t>(DecisionTrigger::kCount)> decisions{};
-  Counter late_spans_kept{0};         ///< arrived after their trace was kept
-  Counter late_spans_sampled_out{0};  ///< arrived after their trace was sampled out
-  Counter attributes_redacted{0};     ///< values removed or hashed by redaction
+  Counter late_spans_kept{0};           ///< arrived after their trace was kept
+  Counter late_spans_sampled_out{0};    ///< arrived after their trace was sampled out
+  Counter attributes_redacted{0};       ///< values removed or hashed by redaction
+  Counter url_credentials_redacted{0};  ///< passwords in URLs (scheme://user:pass@host) redacted
   std::array<Counter, static_cast<std::size_t>(Limit::kCount)> limits_applied{};
   // Gauges, set by the pipeline thread at each tick.
   Counter traces_buffered{0};

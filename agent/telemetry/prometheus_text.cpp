@@ -100,6 +100,9 @@ void prometheus_text(Exposition& w, const Counters& c, const Gauges& g,
   w.counter("tailgate_attributes_redacted_total",
             "Attribute values removed or replaced by a keyed hash (redaction.keys).",
             get(c.attributes_redacted));
+  w.counter("tailgate_url_credentials_redacted_total",
+            "Passwords of URLs (scheme://user:password@host) in kept spans' values replaced.",
+            get(c.url_credentials_redacted));
   per_enum<Limit>(w, "tailgate_limits_applied_total",
                   "What limits.* cut from kept spans: values and names cut, attributes and "
                   "events left out.",

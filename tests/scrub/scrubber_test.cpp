@@ -187,3 +187,49 @@ TEST_CASE("a resource's secrets are redacted and its long values cut, once per r
   CHECK(counters.attributes_redacted.load() == 1);
   CHECK(limited(counters, telemetry::Limit::AttributeValueBytes) == 1);
 }
+
+TEST_CASE("default keys: dot, dash and camel forms of secrets and cookies, ordinary keys untouched",
+          "[scrub]") {
+  telemetry::Counters counters;
+  scrub::Scrubber s(config::RedactionConfig{}, config::LimitsConfig{}, counters);
+  for (const auto* key :
+       {"private.key", "private-key", "Private_Key", "tls.privateKey", "api.key", "cookie",
+        "Cookie", "set-cookie", "http.request.header.cookie", "http.response.header.set-cookie",
+        "aws.access_key_id", "db.connection_string", "ssh.passphrase", "user-id"}) {
+    INFO(key);
+    CHECK(s.secret(key));
+  }
+  for (const auto* key : {"http.status_code", "http.response.status_code", "keyboard.layout",
+                          "messaging.kafka.message.key", "cache.key", "url.full", "user.name"}) {
+    INFO(key);
+    CHECK_FALSE(s.secret(key));
+  }
+}
+
+TEST_CASE("URL passwords are redacted in span, event, link and resource values and status",
+          "[scrub]") {
+  telemetry::Counters counters;
+  scrub::Scrubber s(config::RedactionConfig{}, config::LimitsConfig{}, counters);
+  auto resource = std::make_shared<model::Resource>();
+  resource->attributes.push_back({"db.url", std::string("postgres://u:SECRET@h/db")});
+  auto span = testing::make_span(1, 1, resource);
+  span.attributes.push_back({"db.url", std::string("postgres://u:SECRET@h/db")});
+  span.attributes.push_back({"proxy", std::string("via https://bob:p/ss@proxy:3128 ok")});
+  span.attributes.push_back({"plain", std::string("https://h:8080/x?mail=a@b.com")});
+  span.attributes.push_back({"user_only", std::string("ssh://git@github.com/x")});
+  span.events[0].attributes.push_back({"dsn", std::string("redis://:SECRET@h:6379")});
+  span.status_message = "connect amqp://guest:SECRET@mq failed";
+  s.apply(span);
+  CHECK(std::get<std::string>(*value_of(span.attributes, "db.url")) ==
+        "postgres://u:REDACTED@h/db");
+  CHECK(std::get<std::string>(*value_of(span.attributes, "proxy")) ==
+        "via https://bob:REDACTED@proxy:3128 ok");
+  CHECK(std::get<std::string>(*value_of(span.attributes, "plain")) ==
+        "https://h:8080/x?mail=a@b.com");
+  CHECK(std::get<std::string>(*value_of(span.attributes, "user_only")) == "ssh://git@github.com/x");
+  CHECK(std::get<std::string>(*value_of(span.events[0].attributes, "dsn")) ==
+        "redis://:REDACTED@h:6379");
+  CHECK(span.status_message == "connect amqp://guest:REDACTED@mq failed");
+  CHECK(std::get<std::string>(*value_of(span.resource->attributes, "db.url")) ==
+        "postgres://u:REDACTED@h/db");
+}

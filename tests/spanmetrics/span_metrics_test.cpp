@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "scrub/scrubber.hpp"
 #include "support/packed_span.hpp"
 #include "support/span_builder.hpp"
 
@@ -185,4 +186,53 @@ TEST_CASE("label values are escaped", "[spanmetrics]") {
   metrics.record({span_of(kOrders, "say \"hi\"\\\nnow", 1000, false, 1)});
   CHECK_THAT(render(metrics, telemetry::Format::Prometheus),
              Contains(R"(span_name="say \"hi\"\\\nnow")"));
+}
+
+TEST_CASE("a 1 MiB span name or dimension value becomes a bounded, marked label, scrape bounded",
+          "[spanmetrics]") {
+  config::SpanMetricsConfig config;
+  config.dimensions = {"order.type"};
+  config.max_series = 20;
+  spanmetrics::SpanMetrics metrics(config);
+  for (int i = 0; i < 25; ++i) {
+    auto s = span_of(kOrders, std::string(1 << 20, static_cast<char>('a' + i)), 1000, false,
+                     static_cast<std::uint64_t>(i + 1));
+    s.attributes.push_back({"order.type", std::string(1 << 20, 'x')});
+    model::SpanBatch batch;
+    batch.push_back(std::move(s));
+    metrics.record(batch);
+  }
+  const auto text = render(metrics, telemetry::Format::Prometheus);
+  // Per series: (buckets + 5) lines of at most 300 bytes plus its label values.
+  const std::size_t per_series = (config.buckets.size() + 5) * (300 + 3 * 128);
+  CHECK(text.size() < (config.max_series + 1) * per_series);
+  CHECK_THAT(text, Contains(std::string(125, 'a') + "\xE2\x80\xA6\""));
+  CHECK_THAT(text, Contains(std::string(125, 'x') + "\xE2\x80\xA6\""));
+  CHECK_THAT(text, Contains("tailgate_span_metrics_label_values_cut_total 25"));
+}
+
+TEST_CASE("label values: escaped, and bytes that are not UTF-8 replaced", "[spanmetrics]") {
+  spanmetrics::SpanMetrics metrics(config::SpanMetricsConfig{});
+  metrics.record(model::SpanBatch{span_of(kOrders, "a\\b\"c\nd\xff", 1000, false, 1)});
+  const auto text = render(metrics, telemetry::Format::Prometheus);
+  CHECK_THAT(text, Contains("span_name=\"a\\\\b\\\"c\\nd\xEF\xBF\xBD\""));
+}
+
+TEST_CASE("a dimension whose key is redacted shows the scrubber's keyed hash, never the value",
+          "[spanmetrics]") {
+  telemetry::Counters counters;
+  config::RedactionConfig redaction;
+  redaction.hash_key = "k";
+  scrub::Scrubber scrubber(redaction, config::LimitsConfig{}, counters);
+  config::SpanMetricsConfig config;
+  config.dimensions = {"api_key", "db.url"};
+  spanmetrics::SpanMetrics metrics(config, &scrubber);
+  auto s = span_of(kOrders, "place", 1000, false, 1);
+  s.attributes.push_back({"api_key", std::string("sk-live-SECRET")});
+  s.attributes.push_back({"db.url", std::string("postgres://u:SECRET@h/db")});
+  metrics.record(model::SpanBatch{s});
+  const auto text = render(metrics, telemetry::Format::Prometheus);
+  CHECK(text.find("SECRET") == std::string::npos);
+  CHECK_THAT(text, Contains("api_key=\"" + scrubber.keyed_hash("sk-live-SECRET") + "\""));
+  CHECK_THAT(text, Contains("db_url=\"postgres://u:REDACTED@h/db\""));
 }
