@@ -139,8 +139,9 @@ TEST_CASE("segments past receivers.ring.max_segments wait, counted, and get thei
   stack.agent = std::make_unique<testing::ChildProcess>(
       std::vector<std::string>{TAILGATE_AGENT_BIN, "--config", stack.config_path()},
       stack.dir.file("agent2.out"), stack.dir.file("agent2.err"));
-  REQUIRE(testing::wait_for_text(stack.dir.file("agent2.err"), "event=agent_ready", 10s)
-              .find("agent_ready") != std::string::npos);
+  const auto ready = testing::wait_for_text(stack.dir.file("agent2.err"), "event=agent_ready", 10s);
+  stack.admin_port = testing::port_after(ready, "event=admin_listening endpoint=127.0.0.1:");
+  REQUIRE(stack.admin_port > 0);
   testing::TempDir a, b, c;
   std::vector<pid_t> producers;
   for (const auto* dir : {&a, &b, &c}) {
