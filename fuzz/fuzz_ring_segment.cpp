@@ -1,9 +1,14 @@
-// The ring's consumer over a corrupted segment: a valid header (so attach() takes it), then lane
-// controls and lane bytes from the input, as a buggy or hostile producer could leave them. Every
-// lane is drained as the ring receiver drains it, its records decoded; nothing may read outside
-// the mapping, loop for ever or crash.
+// The agent's side of a ring segment, as a buggy or hostile process in the ring group could leave
+// it: the header fields, the file's size and the lanes all come from the input, and the file may
+// shrink after attach. attach() must refuse what does not hold; whatever it takes is drained as
+// the ring receiver drains it, its records decoded. Nothing may read outside the mapping, loop for
+// ever or crash (a SIGBUS from the shrunk file must surface as Drained::faulted).
+//
+// Input: [0, 64) the header (magic and layout version forced valid unless flag 1), [64] flags,
+// [65, 67) a size selector, then the bytes from file offset 4096 on (lane controls and records).
+// The file's size: what the header claims, computed the way a naive check would (wrapping), when
+// that is at most 1 MiB, else (or with flag 4) the selector times 64.
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -13,61 +18,49 @@
 #include <memory>
 #include <span>
 #include <string>
-#include <vector>
 
+#include "shm/fault_guard.hpp"
 #include "shm/ring_layout.hpp"
 #include "shm/segment.hpp"
 #include "wire/decode.hpp"
-#include "wire/encode.hpp"
 
 using namespace tailgate;
 
 namespace {
 
-constexpr std::uint32_t kLanes = 2;
-constexpr std::size_t kLaneBytes = 4096;
+constexpr std::size_t kPrefix = shm::kResourceOffset + 3;
+constexpr std::size_t kMaxFile = 1u << 20;
+constexpr std::uint8_t kRawMagic = 1, kShrink = 2, kSelectorSize = 4;
 
-struct Fixture {
-  std::unique_ptr<shm::Segment> producer;
-  std::unique_ptr<shm::Segment> consumer;
-  std::byte* map = nullptr;
-  std::size_t bytes = 0;
-  std::string directory;
-
-  Fixture() {
+struct Directory {
+  std::string path;
+  Directory() {
     char dir[] = "/tmp/tailgate-fuzz-ring-XXXXXX";
     if (::mkdtemp(dir) == nullptr) std::abort();
-    directory = dir;
-    std::vector<std::byte> resource(shm::kMaxResourceBytes);
-    const wire::AttributeView service{"service.name", std::string_view("fuzz")};
-    resource.resize(wire::encode_resource(resource, std::span(&service, 1)));
-    producer = shm::Segment::create(
-        {.directory = dir, .lanes = kLanes, .lane_bytes = kLaneBytes, .resource = resource});
-    consumer = shm::Segment::attach(producer->path());
-    bytes = shm::segment_bytes(kLanes, kLaneBytes);
-    const int fd = ::open(producer->path().c_str(), O_RDWR | O_CLOEXEC);
-    void* m = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    ::close(fd);
-    if (m == MAP_FAILED) std::abort();
-    map = static_cast<std::byte*>(m);
+    path = dir;
+    shm::install_fault_handler();  // as the agent does
   }
-  ~Fixture() {
-    ::unlink(producer->path().c_str());
-    ::rmdir(directory.c_str());
+  ~Directory() {
+    ::unlink((path + "/1-1.ring").c_str());
+    ::rmdir(path.c_str());
   }
 };
 
-}  // namespace
+std::size_t file_size(const std::uint8_t* header, std::uint8_t flags, std::uint16_t selector) {
+  std::uint32_t lanes = 0;
+  std::uint64_t lane_bytes = 0;
+  std::memcpy(&lanes, header + 12, sizeof lanes);
+  std::memcpy(&lane_bytes, header + 16, sizeof lane_bytes);
+  // The sum as unchecked arithmetic makes it (it wraps): the size an attacker gives the file.
+  const std::size_t claimed = shm::lane_offset(std::size_t{lanes} + 1, lane_bytes);
+  if ((flags & kSelectorSize) == 0 && claimed <= kMaxFile) return claimed;
+  return std::size_t{selector} * 64;
+}
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static Fixture f;
-  const std::size_t area = f.bytes - shm::kHeaderBytes;
-  std::memset(f.map + shm::kHeaderBytes, 0, area);
-  std::memcpy(f.map + shm::kHeaderBytes, data, std::min(size, area));
+void drain(shm::Segment& segment) {
   const auto resource = wire::unknown_resource();
-  for (std::size_t lane = 0; lane <= kLanes; ++lane) {
-    auto reader = f.consumer->reader(lane);
-    (void)reader.backlog();
+  for (std::size_t lane = 0; lane <= segment.lane_count(); ++lane) {
+    auto reader = segment.reader(lane);
     // Bounded like the receiver's pass; twice, as a second pass starts from the new head.
     for (int pass = 0; pass < 2; ++pass) {
       const auto drained = reader.drain(
@@ -82,10 +75,56 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (type == wire::RecordType::Resource) (void)wire::decode_resource(payload, r);
           },
           1024);
-      if (lane == kLanes && drained.stalled_at) (void)reader.abandon(*drained.stalled_at);
+      if (drained.faulted) return;  // the receiver gives the segment up here
+      if (lane == segment.lane_count() && drained.stalled_at)
+        (void)reader.abandon(*drained.stalled_at);
     }
   }
-  (void)f.consumer->producer_dropped();
-  (void)f.consumer->torn_records();
+  (void)segment.producer_dropped();
+  (void)segment.torn_records();
+  (void)segment.unannounced_drops();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static Directory dir;
+  if (size < kPrefix) return 0;
+  std::uint8_t header[shm::kResourceOffset];
+  std::memcpy(header, data, sizeof header);
+  const std::uint8_t flags = data[shm::kResourceOffset];
+  std::uint16_t selector = 0;
+  std::memcpy(&selector, data + shm::kResourceOffset + 1, sizeof selector);
+  if ((flags & kRawMagic) == 0) {
+    std::memcpy(header, &shm::kMagic, sizeof shm::kMagic);
+    std::memcpy(header + 8, &shm::kLayoutVersion, sizeof shm::kLayoutVersion);
+  }
+  const auto bytes = file_size(header, flags, selector);
+  const auto path = dir.path + "/1-1.ring";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
+  if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(bytes)) != 0) std::abort();
+  if (::pwrite(fd, header, std::min(sizeof header, bytes), 0) < 0) std::abort();
+  const auto lanes = std::span(data + kPrefix, size - kPrefix);
+  if (bytes > shm::kHeaderBytes &&
+      ::pwrite(fd, lanes.data(), std::min(lanes.size(), bytes - shm::kHeaderBytes),
+               shm::kHeaderBytes) < 0) {
+    std::abort();
+  }
+  std::unique_ptr<shm::Segment> segment;
+  try {
+    segment = shm::Segment::attach(path);
+  } catch (const std::runtime_error&) {
+    ::close(fd);
+    return 0;  // refused: what the agent must do with anything that does not hold
+  }
+  // What attach took must be what the file holds.
+  std::uint64_t lane_bytes = 0;
+  std::memcpy(&lane_bytes, header + 16, sizeof lane_bytes);
+  if (shm::checked_segment_bytes(segment->lane_count(), lane_bytes) != bytes) std::abort();
+  if ((flags & kShrink) != 0 && ::ftruncate(fd, static_cast<off_t>(selector % 8) * 4096) != 0) {
+    std::abort();
+  }
+  ::close(fd);
+  drain(*segment);
   return 0;
 }

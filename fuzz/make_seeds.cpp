@@ -227,8 +227,12 @@ int main(int argc, char** argv) {
     std::vector<std::byte> file(bytes);
     if (::pread(fd, file.data(), bytes, 0) != static_cast<ssize_t>(bytes)) return 1;
     ::close(fd);
-    write(corpus / "fuzz_ring_segment" / "two-lanes-and-overflow",
-          std::span(file).subspan(shm::kHeaderBytes));
+    // The fuzzer's input: the header's first 64 bytes, flags and a size selector (0: the size
+    // the header claims), then the file from the first lane on.
+    std::vector<std::byte> seed(file.begin(), file.begin() + shm::kResourceOffset);
+    seed.resize(seed.size() + 3);
+    seed.insert(seed.end(), file.begin() + shm::kHeaderBytes, file.end());
+    write(corpus / "fuzz_ring_segment" / "two-lanes-and-overflow", seed);
     ::unlink(segment->path().c_str());
   }
   fs::remove_all(dir);

@@ -39,6 +39,9 @@ struct RingReceiverConfig {
   std::chrono::milliseconds scan_interval = 200ms;  ///< new segments and dead producers
   /// An overflow-lane record claimed and not committed for this long is given up (counted lost).
   std::chrono::milliseconds stalled_write_timeout = 1000ms;
+  /// Segments drained at once; more wait (counted as refused) until one goes. Bounds what files
+  /// in the directory can cost: memory, descriptors and drain passes.
+  std::size_t max_segments = 256;
   bool operator==(const RingReceiverConfig&) const = default;
 };
 

@@ -393,6 +393,7 @@ Config parse(const YAML::Node& root, const std::string& file) {
   ring.read("group", r.group);
   ring.read("scan_interval", r.scan_interval);
   ring.read("stalled_write_timeout", r.stalled_write_timeout);
+  ring.read_count("max_segments", r.max_segments);
   ring.finish();
   receivers.finish();
 

@@ -17,6 +17,8 @@
 #include <spdlog/spdlog.h>
 
 #include "receivers/log_limiter.hpp"
+#include "receivers/ring_attached.hpp"
+#include "shm/fault_guard.hpp"
 #include "shm/segment.hpp"
 #include "wire/decode.hpp"
 
@@ -31,61 +33,11 @@ constexpr std::size_t kBatchSpans = 256;
 constexpr auto kMaxIdleSleep = std::chrono::milliseconds(5);
 constexpr std::size_t kBusyPass = 1024;  // records in one pass over all lanes that mean "busy"
 constexpr auto kTricklePause = std::chrono::milliseconds(1);
-// More records a second than one producer thread can build and try to write: the most loss a
-// lane may report (see Attached::credit_loss).
-constexpr std::uint64_t kMaxWritesPerLaneSecond = 100'000'000;
-
-/// A descriptor that turns readable when `pid` exits, or -1 (kernel before 5.3, or no such pid).
-int open_pidfd(pid_t pid) {
-#ifdef SYS_pidfd_open
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-#else
-  (void)pid;
-  return -1;
-#endif
-}
+// With inotify, events say what appears and goes, one file at a time; the whole directory is
+// listed only every kListingEvery scans, so idle cost does not grow with the files in it.
+constexpr int kListingEvery = 25;
 
 }  // namespace
-
-struct RingReceiver::Attached {
-  Attached() = default;
-  Attached(const Attached&) = delete;
-  Attached& operator=(const Attached&) = delete;
-  ~Attached() {
-    if (pidfd >= 0) ::close(pidfd);
-  }
-  std::unique_ptr<shm::Segment> segment;
-  std::shared_ptr<const model::Resource> resource;
-  int pidfd = -1;
-  bool exited = false;  ///< the pidfd said so: reap at once, without waiting for the rescan
-  /// The overflow lane's uncommitted record that draining stopped at, and since when.
-  std::optional<std::uint64_t> stalled_at;
-  std::chrono::steady_clock::time_point stalled_since;
-  /// Loss counts are the producer's word, in memory any process of the ring group can write (a
-  /// count of 10^18, or 2^64 - 1 to wrap the counter). Credited at most at the rate its lanes
-  /// could have been written, kMaxWritesPerLaneSecond per lane, with a burst of one second's
-  /// worth (what piles up while the agent restarts); the rest is refused, the report counted as
-  /// capped. Returns the loss to credit.
-  std::uint64_t credit_loss(std::uint64_t claimed, std::chrono::steady_clock::time_point now,
-                            bool& capped) {
-    const std::uint64_t burst = (segment->lane_count() + 1ULL) * kMaxWritesPerLaneSecond;
-    if (!loss_refilled) loss_allowance = burst;
-    const auto elapsed_us =
-        loss_refilled
-            ? std::chrono::duration_cast<std::chrono::microseconds>(now - *loss_refilled).count()
-            : 0;
-    loss_refilled = now;
-    loss_allowance = std::min<std::uint64_t>(
-        burst, telemetry::saturating_add(
-                   loss_allowance, static_cast<std::uint64_t>(elapsed_us) * (burst / 1'000'000)));
-    const auto credited = std::min(claimed, loss_allowance);
-    loss_allowance -= credited;
-    capped = credited < claimed;
-    return credited;
-  }
-  std::uint64_t loss_allowance = 0;
-  std::optional<std::chrono::steady_clock::time_point> loss_refilled;
-};
 
 RingReceiver::RingReceiver(const config::RingReceiverConfig& config, model::SpanQueue& out,
                            telemetry::Counters& counters)
@@ -106,6 +58,7 @@ RingReceiver::RingReceiver(const config::RingReceiverConfig& config, model::Span
                    config_.group, std::strerror(errno));
     }
   }
+  shm::install_fault_handler();  // a segment that shrinks under a read is lost, not the agent
   inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   // Segments appear by rename (complete) and vanish by unlink (reaped, or a producer's cleanup).
   if (inotify_fd_ >= 0 &&
@@ -135,10 +88,12 @@ void RingReceiver::stop() {
 
 void RingReceiver::run() noexcept {
   auto next_scan = std::chrono::steady_clock::now();
+  int scans = 0;
   auto idle_sleep = std::chrono::microseconds(0);
   while (!stopping_.load(std::memory_order_relaxed)) {
     if (std::chrono::steady_clock::now() >= next_scan) {
-      rescan();
+      if (inotify_fd_ < 0 || scans++ % kListingEvery == 0) list_directory();
+      check_producers();
       next_scan = std::chrono::steady_clock::now() + config_.scan_interval;
     }
     const auto taken = drain_all();
@@ -154,9 +109,9 @@ void RingReceiver::run() noexcept {
       idle_sleep = std::min<std::chrono::microseconds>(
           idle_sleep * 2 + std::chrono::microseconds(50), kMaxIdleSleep);
       wait_idle(idle_sleep);
-      bool exited = false;
-      for (const auto& [path, attached] : segments_) exited |= attached->exited;
-      if (exited) next_scan = std::chrono::steady_clock::now();  // reap now
+      bool changed = false;
+      for (const auto& [path, attached] : segments_) changed |= attached->exited || attached->gone;
+      if (changed) next_scan = std::chrono::steady_clock::now();  // reap now
     }
   }
   // One last drain, bounded: producers that keep writing are read by the next run.
@@ -190,73 +145,52 @@ void RingReceiver::wait_idle(std::chrono::microseconds timeout) {
       directory_changed = true;
     }
   }
-  if (directory_changed) {  // last: a rescan may remove segments that `owners` points at
-    alignas(inotify_event) char events[4096];
-    while (::read(inotify_fd_, events, sizeof events) > 0) {
-    }
-    rescan();  // what changed is in the directory; the rescan reads it whole
-  }
+  if (directory_changed) read_directory_events();  // last: it may attach segments
 }
 
-void RingReceiver::rescan() {
+void RingReceiver::read_directory_events() {
+  alignas(inotify_event) char events[4096];
+  bool overflowed = false;
+  for (ssize_t n; (n = ::read(inotify_fd_, events, sizeof events)) > 0;) {
+    for (ssize_t at = 0; at < n;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(events + at);
+      at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      overflowed |= (event->mask & IN_Q_OVERFLOW) != 0;
+      const std::string_view name(event->len > 0 ? event->name : "");
+      if (!name.ends_with(".ring")) continue;
+      const auto path = config_.directory + "/" + std::string(name);
+      if ((event->mask & IN_MOVED_TO) != 0) consider(path);
+      if ((event->mask & IN_DELETE) != 0) {
+        if (const auto it = segments_.find(path); it != segments_.end()) it->second->gone = true;
+        refused_.erase(path);
+        waiting_.erase(path);
+      }
+    }
+  }
+  if (overflowed) list_directory();  // events were lost: the listing tells what is there
+}
+
+void RingReceiver::list_directory() {
   std::error_code ec;
   std::set<std::string> present;
   for (const auto& entry : fs::directory_iterator(config_.directory, ec)) {
-    const auto path = entry.path().string();
-    if (!path.ends_with(".ring")) continue;
-    present.insert(path);
-    if (segments_.contains(path) || refused_.contains(path)) continue;
-    try {
-      auto attached = std::make_unique<Attached>();
-      attached->segment = shm::Segment::attach(path);
-      auto resource = std::make_shared<model::Resource>();
-      const auto bytes = attached->segment->resource();
-      if (bytes.size() > wire::kRecordHeaderSize &&
-          wire::decode_resource(bytes.subspan(wire::kRecordHeaderSize), *resource) ==
-              wire::DecodeError::None) {
-        attached->resource = std::move(resource);
-      } else {
-        attached->resource = wire::unknown_resource();
-      }
-      attached->pidfd = open_pidfd(attached->segment->pid());
-      if (!attached->segment->producer_alive()) attached->exited = true;  // pid reused, or gone
-      spdlog::info("event=segment_attached path={} pid={} lanes={}", path, attached->segment->pid(),
-                   attached->segment->lane_count());
-      segments_.emplace(path, std::move(attached));
-    } catch (const std::exception& e) {
-      // Refused once and remembered: never reused, never overwritten, not logged again.
-      refused_.insert(path);
-      counters_.ring_segments_refused.fetch_add(1, std::memory_order_relaxed);
-      spdlog::error("event=segment_refused error=\"{}\"", e.what());
-    }
+    auto path = entry.path().string();
+    if (path.ends_with(".ring")) present.insert(std::move(path));
   }
-  // Producers that died: drain what they committed, then remove their segment.
-  for (auto it = segments_.begin(); it != segments_.end();) {
-    auto& attached = *it->second;
-    if (present.contains(it->first) && !attached.exited && attached.segment->producer_alive()) {
-      ++it;
-      continue;
-    }
-    while (drain(attached) > 0) {
-    }
-    // What it was writing when it died: never committed, so counted here. So are the drops it
-    // counted after its last record that fitted: no loss record will ever announce them.
-    const auto torn = attached.segment->torn_records() + (attached.stalled_at ? 1 : 0) +
-                      attached.segment->unannounced_drops();
-    if (torn > 0) add_producer_loss(attached, torn);
-    spdlog::info("event=producer_gone path={} pid={} dropped_by_producer={} torn={}", it->first,
-                 attached.segment->pid(), attached.segment->producer_dropped(), torn);
-    fs::remove(it->first, ec);
-    counters_.ring_producers_reaped.fetch_add(1, std::memory_order_relaxed);
-    it = segments_.erase(it);
-  }
+  if (ec) return;  // no verdict on what is gone from a listing that failed
+  for (const auto& path : present) consider(path);
+  for (auto& [path, attached] : segments_) attached->gone |= !present.contains(path);
   std::erase_if(refused_, [&](const auto& path) { return !present.contains(path); });
-  counters_.ring_segments_attached.store(segments_.size(), std::memory_order_relaxed);
+  std::erase_if(waiting_, [&](const auto& path) { return !present.contains(path); });
 }
 
 std::size_t RingReceiver::drain_all() {
   std::size_t total = 0;
-  for (auto& [path, attached] : segments_) total += drain(*attached);
+  for (auto it = segments_.begin(); it != segments_.end();) {
+    total += drain(*it->second);
+    it = it->second->lost ? segments_.erase(it) : std::next(it);
+  }
+  counters_.ring_segments_attached.store(segments_.size(), std::memory_order_relaxed);
   return total;
 }
 
@@ -293,10 +227,14 @@ std::size_t RingReceiver::drain(Attached& attached) {
     }
   };
   const std::size_t overflow = attached.segment->lane_count();
-  for (std::size_t lane = 0; lane <= overflow; ++lane) {
+  for (std::size_t lane = 0; lane <= overflow && !attached.lost; ++lane) {
     auto reader = attached.segment->reader(lane);
     const auto drained = reader.drain(handle, kRecordsPerLaneDrain);
     records += drained.records;
+    if (drained.faulted) {
+      lose(attached);
+      break;
+    }
     if (drained.skipped_bytes > 0) ++malformed;
     if (lane != overflow) continue;
     // A claim not committed: its writer is slow, stopped or dead. Give it up after a while, or

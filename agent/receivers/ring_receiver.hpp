@@ -1,14 +1,16 @@
 #pragma once
-// The shared-memory ring receiver: finds producers' segments in the ring directory (inotify, and a
-// rescan every scan_interval as the safety net), checks and attaches them (a bad one is refused
-// once, logged, never written to), drains every lane on its own thread (busy: straight on; idle:
-// waiting up to a few ms in poll() on the directory's inotify descriptor and the producers'
-// pidfds, so a new segment or a dead producer wakes it at once), decodes the records with the
-// segment's resource and hands the spans to the pipeline. Loss records, records torn by a dying
-// producer and overflow-lane claims abandoned after stalled_write_timeout all become
-// dropped{producer_loss}. A producer that has died (pid gone, or reused: start time differs) is
-// drained one last time, then its segment is removed. The read position lives in the segment, so
-// an agent restart resumes exactly where this one stopped.
+// The shared-memory ring receiver: finds producers' segments in the ring directory (inotify
+// events, one at a time, and a full listing now and then as the safety net), checks and attaches
+// them (a bad one is refused once, logged, never written to; at most max_segments at once, the
+// rest wait), drains every lane on its own thread (busy: straight on; idle: waiting up to a few ms
+// in poll() on the directory's inotify descriptor and the producers' pidfds, so a new segment or a
+// dead producer wakes it at once), decodes the records with the segment's resource and hands the
+// spans to the pipeline. Loss records, records torn by a dying producer and overflow-lane claims
+// abandoned after stalled_write_timeout all become dropped{producer_loss}. A producer that has
+// died (pid gone, or reused: start time differs; never merely "could not check") is drained one
+// last time, then its segment is removed. A segment whose file shrinks under the agent costs that
+// segment only (shm/fault_guard.hpp): given up, counted in ring_segments_lost. The read position
+// lives in the segment, so an agent restart resumes exactly where this one stopped.
 // start()/stop() on the Agent's thread; the rest on the receiver thread.
 
 #include <atomic>
@@ -21,6 +23,7 @@
 
 #include "config/config.hpp"
 #include "model/span_queue.hpp"
+#include "receivers/log_limiter.hpp"
 #include "telemetry/counters.hpp"
 
 namespace tailgate::shm {
@@ -47,7 +50,17 @@ class RingReceiver final {
   struct Attached;
   void run() noexcept;
   void wait_idle(std::chrono::microseconds timeout);
-  void rescan();
+  void read_directory_events();
+  /// Lists the directory whole: new segments, and attached ones whose file is gone.
+  void list_directory();
+  /// A segment file that appeared: attach it, refuse it, or keep it waiting for room.
+  void consider(const std::string& path);
+  [[nodiscard]] std::unique_ptr<Attached> admit(const std::string& path) const;
+  void refuse(const std::string& path, const std::string& why);
+  /// Reaps segments whose producer died or whose file went; then gives waiting ones their turn.
+  void check_producers();
+  void reap(const std::string& path, Attached& segment);
+  void lose(Attached& segment);
   std::size_t drain_all();
   std::size_t drain(Attached& segment);
   /// Credits a producer's reported loss, bounded (Attached::credit_loss).
@@ -57,8 +70,10 @@ class RingReceiver final {
   model::SpanQueue& out_;
   telemetry::Counters& counters_;
   std::map<std::string, std::unique_ptr<Attached>> segments_;
-  std::set<std::string> refused_;
-  int inotify_fd_ = -1;  ///< -1 where inotify is unavailable: the rescan still finds segments
+  std::set<std::string> refused_;  ///< never attached again while the file is there
+  std::set<std::string> waiting_;  ///< over max_segments, or attach lacked a resource: retried
+  LogLimiter refused_log_, waiting_log_, unknown_log_;
+  int inotify_fd_ = -1;  ///< -1 where inotify is unavailable: the listing still finds segments
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

@@ -1,6 +1,10 @@
 #include "shm/lane.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <vector>
+
+#include "shm/fault_guard.hpp"
 
 namespace tailgate::shm {
 namespace {
@@ -154,9 +158,48 @@ bool SharedLaneWriter::try_write(std::span<const std::byte> record) noexcept {
                                         std::memory_order_release, std::memory_order_relaxed);
 }
 
+// Records go through a private buffer: the agent reads a mapping that another process can shrink
+// (SIGBUS on the next touch), and only plain copies may run where a fault can interrupt them
+// (fault_guard.hpp). 256 KiB holds several of the largest records the encoder makes.
+constexpr std::size_t kScratchBytes = 256u << 10;
+
 LaneReader::Drained LaneReader::drain(const RecordFn& fn, std::size_t max_records) {
-  if (shared_) return drain_shared(fn, max_records);
+  thread_local std::vector<std::byte> scratch(kScratchBytes);  // the drain thread's, reused
   Drained result;
+  const auto* begin = std::min<const void*>(control_, data_);
+  const auto* end = std::max<const void*>(
+      reinterpret_cast<const std::byte*>(control_) + lane_bytes(), data_ + capacity_);
+  const auto span = static_cast<std::size_t>(static_cast<const std::byte*>(end) -
+                                             static_cast<const std::byte*>(begin));
+  while (result.records < max_records) {
+    Collected c;
+    const auto left = max_records - result.records;
+    if (!guarded(begin, span, [&] {
+          c = shared_ ? collect_shared(scratch.data(), scratch.size(), left)
+                      : collect(scratch.data(), scratch.size(), left);
+        })) {
+      result.faulted = true;  // what this pass copied is incomplete and its head not published
+      break;
+    }
+    result.skipped_bytes += c.skipped_bytes;
+    result.stalled_at = c.stalled ? std::optional(c.stalled_at) : std::nullopt;
+    for (std::size_t at = 0; at < c.bytes;) {
+      wire::RecordHeader header{};
+      std::memcpy(&header, scratch.data() + at, sizeof header);
+      fn(static_cast<wire::RecordType>(header.type),
+         std::span<const std::byte>(scratch.data() + at + wire::kRecordHeaderSize,
+                                    header.length - wire::kRecordHeaderSize));
+      at += wire::align_record(header.length);
+    }
+    result.records += c.records;
+    if (!c.full) break;
+  }
+  return result;
+}
+
+LaneReader::Collected LaneReader::collect(std::byte* out, std::size_t room,
+                                          std::size_t max_records) noexcept {
+  Collected result;
   const std::uint64_t tail = control_->tail.load(std::memory_order_acquire);  // pairs with commit
   std::uint64_t head = control_->head.load(std::memory_order_relaxed);        // our own field
   // A producer never gets more than a lane ahead; a tail that is (a broken or hostile process)
@@ -170,29 +213,34 @@ LaneReader::Drained LaneReader::drain(const RecordFn& fn, std::size_t max_record
     const std::size_t pos = head & (capacity_ - 1);
     wire::RecordHeader header{};
     std::memcpy(&header, data_ + pos, sizeof header);
-    const std::size_t room = capacity_ - pos;
-    if (header.length < wire::kRecordHeaderSize || header.length > room ||
-        head + wire::align_record(header.length) > tail) {
-      // A corrupt header: the next record's start is unknowable. Give up what is committed.
+    const std::size_t size = wire::align_record(header.length);
+    const bool padding = static_cast<wire::RecordType>(header.type) == wire::RecordType::Padding;
+    if (header.length < wire::kRecordHeaderSize || header.length > capacity_ - pos ||
+        head + size > tail || (!padding && size > room)) {
+      // A corrupt header (or a record larger than any the encoder makes): the next record's
+      // start is unknowable. Give up what is committed.
       result.skipped_bytes += tail - head;
       head = tail;
       break;
     }
-    head += static_cast<wire::RecordType>(header.type) == wire::RecordType::Padding
-                ? header.length
-                : wire::align_record(header.length);
-    if (static_cast<wire::RecordType>(header.type) == wire::RecordType::Padding) continue;
-    fn(static_cast<wire::RecordType>(header.type),
-       std::span(data_ + pos + wire::kRecordHeaderSize, header.length - wire::kRecordHeaderSize));
+    if (!padding && size > room - result.bytes) {
+      result.full = true;  // the rest on the next call
+      break;
+    }
+    head += padding ? header.length : size;
+    if (padding) continue;
+    std::memcpy(out + result.bytes, data_ + pos, header.length);
+    result.bytes += size;
     ++result.records;
   }
-  // Once per drain, after every byte above was read: the producer may now reuse them.
+  // Once per pass, after every byte above was copied: the producer may now reuse them.
   control_->head.store(head, std::memory_order_release);  // pairs with the writer's acquire
   return result;
 }
 
-LaneReader::Drained LaneReader::drain_shared(const RecordFn& fn, std::size_t max_records) {
-  Drained result;
+LaneReader::Collected LaneReader::collect_shared(std::byte* out, std::size_t room,
+                                                 std::size_t max_records) noexcept {
+  Collected result;
   const std::uint64_t tail = control_->tail.load(std::memory_order_acquire);  // claimed so far
   std::uint64_t head = control_->head.load(std::memory_order_relaxed);
   // Only a broken or hostile writer gets here: skip all that was claimed, and clear it (at most
@@ -220,20 +268,25 @@ LaneReader::Drained LaneReader::drain_shared(const RecordFn& fn, std::size_t max
     const auto length = static_cast<std::uint32_t>(h);
     const auto type = static_cast<std::uint16_t>(h >> 32);
     if (h == 0 || type == kPendingType) {
-      result.stalled_at = head;  // claimed, not committed yet: records after it wait their turn
+      result.stalled = true;  // claimed, not committed yet: records after it wait their turn
+      result.stalled_at = head;
       break;
     }
     const bool padding = type == static_cast<std::uint16_t>(wire::RecordType::Padding);
     const std::size_t advance = padding ? length : wire::align_record(length);
     if (length < wire::kRecordHeaderSize || length > capacity_ - pos || head + advance > tail ||
-        advance % wire::kRecordAlignment != 0) {
+        advance % wire::kRecordAlignment != 0 || (!padding && advance > room)) {
       give_up();
       break;
     }
     if (!padding) {
-      fn(static_cast<wire::RecordType>(type),
-         std::span<const std::byte>(data_ + pos + wire::kRecordHeaderSize,
-                                    length - wire::kRecordHeaderSize));
+      if (advance > room - result.bytes) {
+        result.full = true;
+        break;
+      }
+      std::memcpy(out + result.bytes, &h, sizeof h);  // the committed header, as loaded
+      std::memcpy(out + result.bytes + sizeof h, data_ + pos + sizeof h, length - sizeof h);
+      result.bytes += advance;
       ++result.records;
     }
     // Back to zeros, all of it: any word may be the start of a later record, and a claimed
@@ -247,17 +300,19 @@ LaneReader::Drained LaneReader::drain_shared(const RecordFn& fn, std::size_t max
 }
 
 bool LaneReader::abandon(std::uint64_t position) noexcept {
-  if (!shared_ || position != control_->head.load(std::memory_order_relaxed) ||
-      position % wire::kRecordAlignment != 0) {
-    return false;
-  }
-  auto word = header_at(data_ + (position & (capacity_ - 1)));
-  std::uint64_t h = word.load(std::memory_order_acquire);
-  if (static_cast<std::uint16_t>(h >> 32) != kPendingType) return false;
-  const auto skip = wire::align_record(static_cast<std::uint32_t>(h));
-  return word.compare_exchange_strong(
-      h, header_word(skip, static_cast<std::uint16_t>(wire::RecordType::Padding)),
-      std::memory_order_acq_rel, std::memory_order_relaxed);
+  if (!shared_ || position % wire::kRecordAlignment != 0) return false;
+  bool abandoned = false;
+  const bool ok = guarded(control_, lane_bytes(), [&] {
+    if (position != control_->head.load(std::memory_order_relaxed)) return;
+    auto word = header_at(data_ + (position & (capacity_ - 1)));
+    std::uint64_t h = word.load(std::memory_order_acquire);
+    if (static_cast<std::uint16_t>(h >> 32) != kPendingType) return;
+    const auto skip = wire::align_record(static_cast<std::uint32_t>(h));
+    abandoned = word.compare_exchange_strong(
+        h, header_word(skip, static_cast<std::uint16_t>(wire::RecordType::Padding)),
+        std::memory_order_acq_rel, std::memory_order_relaxed);
+  });
+  return ok && abandoned;
 }
 
 }  // namespace tailgate::shm

@@ -112,14 +112,20 @@ class LaneReader final {
     std::uint64_t skipped_bytes = 0;  ///< bytes given up because a header was corrupt
     /// Overflow lane: the position of a claimed record not committed yet, where draining stopped.
     std::optional<std::uint64_t> stalled_at;
+    /// The lane's memory faulted (its file shrank under us: fault_guard.hpp). Records handed on
+    /// before stay handed on; the lane must not be read again.
+    bool faulted = false;
   };
   using RecordFn = std::function<void(wire::RecordType, std::span<const std::byte> payload)>;
 
   /// Hands each committed record to `fn` (at most `max_records`), then publishes the new head.
+  /// The records are copied out of the lane first, under a fault guard, and `fn` sees the copy:
+  /// it runs outside the guard, so it may allocate, and a record cannot change under it.
   Drained drain(const RecordFn& fn, std::size_t max_records);
   /// Overflow lane: gives up the pending record at `position` (it stalled there since an earlier
-  /// drain). True if it was abandoned, so one record is lost; false if it was committed meanwhile
-  /// or its writer has not even stored its header (then its length is unknown: keep waiting).
+  /// drain). True if it was abandoned, so one record is lost; false if it was committed meanwhile,
+  /// its writer has not even stored its header (then its length is unknown: keep waiting), or the
+  /// lane faulted.
   bool abandon(std::uint64_t position) noexcept;
   /// Bytes committed (own lane) or claimed (overflow lane) and not yet read.
   [[nodiscard]] std::uint64_t backlog() const noexcept {
@@ -128,7 +134,21 @@ class LaneReader final {
   }
 
  private:
-  Drained drain_shared(const RecordFn& fn, std::size_t max_records);
+  /// What one guarded pass copied out: whole records (header included) one after another, each
+  /// at a multiple of 8. Trivial, so that a fault may abandon it half written.
+  struct Collected {
+    std::size_t bytes = 0;  ///< of the scratch buffer used
+    std::size_t records = 0;
+    std::uint64_t skipped_bytes = 0;
+    std::uint64_t stalled_at = 0;
+    bool stalled = false;
+    bool full = false;  ///< stopped because the next record did not fit: call again
+  };
+  Collected collect(std::byte* out, std::size_t room, std::size_t max_records) noexcept;
+  Collected collect_shared(std::byte* out, std::size_t room, std::size_t max_records) noexcept;
+  [[nodiscard]] std::size_t lane_bytes() const noexcept {
+    return kLaneControlBytes + capacity_;  // the control and the data, which follows it
+  }
 
   LaneControl* control_;
   std::byte* data_;  ///< written only by drain_shared (it zeroes consumed headers) and abandon()

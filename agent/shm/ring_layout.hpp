@@ -97,6 +97,14 @@ static_assert(offsetof(LaneControl, head) == kCacheLine);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 
+// Bounds on what a header may claim. Every header field comes from a file that any process in
+// the ring group can write: the agent checks them all before it computes an offset from them.
+inline constexpr std::uint32_t kMaxLanes = 1024;
+inline constexpr std::size_t kMinLaneBytes = 4096;
+inline constexpr std::size_t kMaxLaneBytes = std::size_t{1} << 30;
+/// The largest pid Linux hands out (PID_MAX_LIMIT on 64-bit): a header's pid is at most this.
+inline constexpr std::uint32_t kMaxPid = 1u << 22;
+
 [[nodiscard]] constexpr std::size_t lane_offset(std::size_t lane, std::size_t lane_bytes) noexcept {
   return kHeaderBytes + lane * (kLaneControlBytes + lane_bytes);
 }
@@ -105,10 +113,27 @@ static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
   return static_cast<std::uint32_t>(tail) | 1;
 }
 
-/// The whole file: `lanes` own lanes and the overflow lane.
+/// The whole file: `lanes` own lanes and the overflow lane. For sizes within the bounds above.
 [[nodiscard]] constexpr std::size_t segment_bytes(std::size_t lanes,
                                                   std::size_t lane_bytes) noexcept {
   return lane_offset(lanes + 1, lane_bytes);
+}
+
+/// segment_bytes() of sizes read from a file, or 0 when they are out of bounds (or would overflow:
+/// one lane of 2^63 bytes once made the sum wrap to 4608, a size a small file can have).
+[[nodiscard]] constexpr std::size_t checked_segment_bytes(std::uint64_t lanes,
+                                                          std::uint64_t lane_bytes) noexcept {
+  if (lanes == 0 || lanes > kMaxLanes || lane_bytes < kMinLaneBytes || lane_bytes > kMaxLaneBytes ||
+      (lane_bytes & (lane_bytes - 1)) != 0) {
+    return 0;
+  }
+  std::size_t per_lane = 0, lanes_total = 0, total = 0;
+  if (__builtin_add_overflow(lane_bytes, kLaneControlBytes, &per_lane) ||
+      __builtin_mul_overflow(lanes + 1, per_lane, &lanes_total) ||
+      __builtin_add_overflow(lanes_total, kHeaderBytes, &total)) {
+    return 0;  // cannot happen within the bounds above; kept so that the bounds may change
+  }
+  return total;
 }
 
 }  // namespace tailgate::shm

@@ -5,61 +5,166 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <bit>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
+#include <string_view>
+
+#include "shm/fault_guard.hpp"
 
 namespace tailgate::shm {
+
+// What attach() reads of the header, once (a plain copy: the producer may rewrite the original).
+struct Segment::Header {
+  std::uint64_t magic = 0;
+  std::uint32_t layout_version = 0;
+  std::uint32_t lane_count = 0;
+  std::uint64_t lane_bytes = 0;
+  std::uint32_t pid = 0;
+  std::uint64_t start_time = 0;
+  std::uint32_t resource_bytes = 0;
+  uid_t file_owner = 0;
+  std::array<std::byte, kMaxResourceBytes> resource{};
+};
+
 namespace {
 
 std::runtime_error error(const std::string& path, const std::string& what) {
   return std::runtime_error("ring segment " + path + ": " + what);
 }
 
-}  // namespace
-
-std::uint64_t process_start_time(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  if (!std::getline(in, stat)) return 0;
-  // Field 2 (the command) may hold spaces and parentheses: count fields after its last ')'.
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(stat.substr(close + 2));
-  std::string field;
-  for (int i = 3; i <= 22 && fields >> field; ++i) {
-    if (i == 22) return std::stoull(field);
+/// Out of descriptors or memory says nothing about the file: the caller may try again later.
+[[noreturn]] void throw_errno(const std::string& path, int e) {
+  if (e == EMFILE || e == ENFILE || e == ENOMEM || e == EAGAIN) {
+    throw TransientError("ring segment " + path + ": " + std::strerror(e));
   }
-  return 0;
+  throw error(path, std::strerror(e));
 }
 
-Segment::Segment(std::string path, int fd, std::byte* base, std::size_t bytes)
-    : path_(std::move(path)), fd_(fd), base_(base), bytes_(bytes) {}
+/// Field 22 of a /proc/<pid>/stat line: the start time. 0 if the line does not have it.
+std::uint64_t start_time_field(std::string_view stat) {
+  // Field 2 (the command) may hold spaces and parentheses: count fields after its last ')'.
+  const auto close = stat.rfind(')');
+  if (close == std::string_view::npos) return 0;
+  std::size_t at = close + 1;
+  for (int field = 2; field < 22; ++field) {
+    at = stat.find(' ', at);
+    if (at == std::string_view::npos) return 0;
+    ++at;
+  }
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(stat.data() + at, stat.data() + stat.size(), value);
+  return ec == std::errc{} ? value : 0;
+}
+
+/// Opens a segment file for attach: a regular file (no symlink: the agent writes into what it
+/// maps), at least a header long, and not open to other users.
+int open_segment(const std::string& path, struct stat& st) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) throw_errno(path, errno);
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw error(path, "not a regular file");
+  }
+  if (static_cast<std::size_t>(st.st_size) < kHeaderBytes) {
+    ::close(fd);
+    throw error(path, "shorter than a segment header");
+  }
+  // Producers make segments 0660. Any permission for other users means anyone on the host could
+  // have written spans (or lane positions) into it: not ours to trust.
+  if ((st.st_mode & 0007) != 0) {
+    ::close(fd);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw error(path, std::string("mode ") + mode +
+                          " lets other users read or write it (producers make segments 0660)");
+  }
+  return fd;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> process_start_time(pid_t pid) {
+  if (pid <= 0) return 0;
+  // open/read rather than a stream: only errno tells "no such process" from "cannot look".
+  const auto path = "/proc/" + std::to_string(pid) + "/stat";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ESRCH) return 0;
+    return std::nullopt;  // EMFILE, ENFILE, EACCES, ENOMEM...: we do not know
+  }
+  char stat[1024];
+  const auto n = ::read(fd, stat, sizeof stat);
+  const int read_error = errno;
+  ::close(fd);
+  if (n < 0) return read_error == ESRCH ? std::optional<std::uint64_t>(0) : std::nullopt;
+  const auto start = start_time_field(std::string_view(stat, static_cast<std::size_t>(n)));
+  if (start == 0) return std::nullopt;  // a line we cannot parse says nothing about death
+  return start;
+}
+
+std::optional<bool> process_runs_as(pid_t pid, uid_t uid) {
+  if (pid <= 0) return std::nullopt;
+  const auto path = "/proc/" + std::to_string(pid) + "/status";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char text[4096];
+  const auto n = ::read(fd, text, sizeof text);
+  ::close(fd);
+  if (n <= 0) return std::nullopt;
+  const std::string_view status(text, static_cast<std::size_t>(n));
+  auto at = status.find("\nUid:");
+  if (at == std::string_view::npos) return std::nullopt;
+  at += 5;
+  for (int i = 0; i < 4; ++i) {  // real, effective, saved, filesystem
+    at = status.find_first_not_of(" \t", at);
+    if (at == std::string_view::npos) return std::nullopt;
+    uid_t value = 0;
+    const auto [end, ec] =
+        std::from_chars(status.data() + at, status.data() + status.size(), value);
+    if (ec != std::errc{}) return std::nullopt;
+    if (value == uid) return true;
+    at = static_cast<std::size_t>(end - status.data());
+  }
+  return false;
+}
+
+Segment::Segment(std::string path, std::byte* base, std::size_t bytes, const Header& header)
+    : path_(std::move(path)),
+      base_(base),
+      bytes_(bytes),
+      lane_count_(header.lane_count),
+      lane_bytes_(header.lane_bytes),
+      pid_(static_cast<pid_t>(header.pid)),
+      start_time_(header.start_time),
+      file_owner_(header.file_owner),
+      resource_(header.resource.begin(), header.resource.begin() + header.resource_bytes) {}
 
 Segment::~Segment() {
   ::munmap(base_, bytes_);
-  ::close(fd_);
 }
 
 std::unique_ptr<Segment> Segment::create(const SegmentOptions& options) {
-  if (!std::has_single_bit(options.lane_bytes) || options.lane_bytes < 4096) {
-    throw error(options.directory, "lane_bytes must be a power of two of at least 4096");
+  const auto bytes = checked_segment_bytes(options.lanes, options.lane_bytes);
+  if (bytes == 0) {
+    throw error(options.directory, "lanes must be 1 to " + std::to_string(kMaxLanes) +
+                                       " and lane_bytes a power of two from 4096 to 1 GiB");
   }
-  if (options.lanes == 0 || options.resource.size() > kMaxResourceBytes) {
-    throw error(options.directory, "at least one lane, and a resource of at most 4032 bytes");
+  if (options.resource.size() > kMaxResourceBytes) {
+    throw error(options.directory, "a resource of at most 4032 bytes");
   }
   std::error_code ec;
   std::filesystem::create_directories(options.directory, ec);
   const pid_t pid = ::getpid();
-  const auto start = process_start_time(pid);
+  const auto start = process_start_time(pid).value_or(0);
   const auto name = options.directory + "/" + std::to_string(pid) + "-" + std::to_string(start);
   const auto tmp = name + ".tmp";
-  const auto bytes = segment_bytes(options.lanes, options.lane_bytes);
   const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
   if (fd < 0) throw error(tmp, std::strerror(errno));
   // 0660 whatever the umask: the agent (in the producer's group) writes its read position here.
@@ -71,9 +176,9 @@ std::unique_ptr<Segment> Segment::create(const SegmentOptions& options) {
   }
   // MAP_POPULATE: the pages are faulted in now, not on a trading thread's first spans.
   void* map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  ::close(fd);  // the mapping keeps the file
   if (map == MAP_FAILED) {
     const auto e = error(tmp, std::strerror(errno));
-    ::close(fd);
     ::unlink(tmp.c_str());
     throw e;
   }
@@ -93,56 +198,79 @@ std::unique_ptr<Segment> Segment::create(const SegmentOptions& options) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const auto e = error(path, std::strerror(errno));
     ::munmap(map, bytes);
-    ::close(fd);
     ::unlink(tmp.c_str());
     throw e;
   }
-  return std::unique_ptr<Segment>(new Segment(path, fd, static_cast<std::byte*>(map), bytes));
+  Header h{.lane_count = options.lanes,
+           .lane_bytes = options.lane_bytes,
+           .pid = static_cast<std::uint32_t>(pid),
+           .start_time = start,
+           .resource_bytes = static_cast<std::uint32_t>(options.resource.size()),
+           .file_owner = ::geteuid()};
+  std::copy(options.resource.begin(), options.resource.end(), h.resource.begin());
+  return std::unique_ptr<Segment>(new Segment(path, static_cast<std::byte*>(map), bytes, h));
 }
 
 std::unique_ptr<Segment> Segment::attach(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) throw error(path, std::strerror(errno));
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || static_cast<std::size_t>(st.st_size) < kHeaderBytes) {
-    ::close(fd);
-    throw error(path, "shorter than a segment header");
-  }
-  // Producers make segments 0660. Any permission for other users means anyone on the host could
-  // have written spans (or lane positions) into it: not ours to trust.
-  if ((st.st_mode & 0007) != 0) {
-    ::close(fd);
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    throw error(path, std::string("mode ") + mode +
-                          " lets other users read or write it (producers make segments 0660)");
-  }
+  const int fd = open_segment(path, st);
   const auto bytes = static_cast<std::size_t>(st.st_size);
   void* map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (map == MAP_FAILED) {
-    ::close(fd);
-    throw error(path, std::strerror(errno));
+  const int map_error = errno;
+  ::close(fd);  // the mapping keeps the file: no descriptor per segment
+  if (map == MAP_FAILED) throw_errno(path, map_error);
+  auto* base = static_cast<std::byte*>(map);
+  Header h;
+  h.file_owner = st.st_uid;
+  // Guarded: the file may shrink between fstat and these reads.
+  const bool read = guarded(base, bytes, [&] {
+    const auto* header = reinterpret_cast<const SegmentHeader*>(base);
+    h.magic = header->magic.load(std::memory_order_acquire);  // pairs with create()'s release
+    h.layout_version = header->layout_version;
+    h.lane_count = header->lane_count;
+    h.lane_bytes = header->lane_bytes;
+    h.pid = header->pid;
+    h.start_time = header->start_time;
+    h.resource_bytes = header->resource_bytes;
+    std::memcpy(h.resource.data(), base + kResourceOffset, h.resource.size());
+  });
+  try {
+    if (!read) throw error(path, "shrank while its header was read");
+    check_header(path, h, bytes);
+  } catch (...) {
+    ::munmap(map, bytes);
+    throw;
   }
-  auto segment =
-      std::unique_ptr<Segment>(new Segment(path, fd, static_cast<std::byte*>(map), bytes));
-  const auto& h = segment->header();
-  if (h.magic.load(std::memory_order_acquire) != kMagic) {  // pairs with create()'s release
-    throw error(path, "not a tailgate ring segment (bad magic)");
-  }
+  return std::unique_ptr<Segment>(new Segment(path, base, bytes, h));
+}
+
+void Segment::check_header(const std::string& path, const Header& h, std::size_t bytes) {
+  if (h.magic != kMagic) throw error(path, "not a tailgate ring segment (bad magic)");
   if (h.layout_version != kLayoutVersion) {
     throw error(path, "layout version " + std::to_string(h.layout_version) + ", this agent reads " +
                           std::to_string(kLayoutVersion));
   }
-  if (h.lane_count == 0 || !std::has_single_bit(h.lane_bytes) ||
-      h.resource_bytes > kMaxResourceBytes || segment_bytes(h.lane_count, h.lane_bytes) != bytes) {
-    throw error(path,
-                "sizes in the header do not match the file (" + std::to_string(bytes) + " bytes)");
+  // Overflow-safe: a size computed from header fields in plain arithmetic can wrap to a small
+  // number that a small file matches (one lane of 2^63 bytes made 4608).
+  const auto expected = checked_segment_bytes(h.lane_count, h.lane_bytes);
+  if (expected == 0) {
+    throw error(path, std::to_string(h.lane_count) + " lanes of " + std::to_string(h.lane_bytes) +
+                          " bytes: out of bounds (1 to " + std::to_string(kMaxLanes) +
+                          " lanes, a power of two from 4096 to 1 GiB each)");
   }
-  return segment;
+  if (expected != bytes) {
+    throw error(path, "sizes in the header (" + std::to_string(expected) +
+                          " bytes) do not match the file (" + std::to_string(bytes) + " bytes)");
+  }
+  if (h.resource_bytes > kMaxResourceBytes) {
+    throw error(path, "resource of " + std::to_string(h.resource_bytes) + " bytes (at most " +
+                          std::to_string(kMaxResourceBytes) + ")");
+  }
+  if (h.pid == 0 || h.pid > kMaxPid) throw error(path, "pid " + std::to_string(h.pid));
 }
 
 LaneControl* Segment::control(std::size_t lane) const noexcept {
-  return reinterpret_cast<LaneControl*>(base_ + lane_offset(lane, header().lane_bytes));
+  return reinterpret_cast<LaneControl*>(base_ + lane_offset(lane, lane_bytes_));
 }
 
 LaneWriter Segment::claim_lane() noexcept {
@@ -154,7 +282,7 @@ LaneWriter Segment::claim_lane() noexcept {
     if (control(lane)->owner.compare_exchange_strong(free, tid, std::memory_order_acquire,
                                                      std::memory_order_relaxed)) {
       return {control(lane), reinterpret_cast<std::byte*>(control(lane)) + kLaneControlBytes,
-              header().lane_bytes};
+              lane_bytes_};
     }
   }
   return {};
@@ -162,21 +290,18 @@ LaneWriter Segment::claim_lane() noexcept {
 
 SharedLaneWriter Segment::overflow_lane() noexcept {
   auto* c = control(lane_count());
-  return {c, reinterpret_cast<std::byte*>(c) + kLaneControlBytes, header().lane_bytes};
+  return {c, reinterpret_cast<std::byte*>(c) + kLaneControlBytes, lane_bytes_};
 }
 
 LaneReader Segment::reader(std::size_t lane) noexcept {
   return {control(lane), reinterpret_cast<std::byte*>(control(lane)) + kLaneControlBytes,
-          header().lane_bytes, lane == lane_count()};
+          lane_bytes_, lane == lane_count()};
 }
 
-std::span<const std::byte> Segment::resource() const noexcept {
-  return {base_ + kResourceOffset, header().resource_bytes};
-}
-
-bool Segment::producer_alive() const {
+Liveness Segment::producer_liveness() const {
   const auto start = process_start_time(pid());
-  return start != 0 && start == start_time();
+  if (!start) return Liveness::Unknown;
+  return *start != 0 && *start == start_time() ? Liveness::Alive : Liveness::Dead;
 }
 
 namespace {
@@ -186,29 +311,36 @@ std::uint64_t saturating(std::uint64_t a, std::uint64_t b) noexcept {
 }
 }  // namespace
 
-std::uint64_t Segment::producer_dropped() const noexcept {
+template <typename Fn>
+std::uint64_t Segment::sum_lanes(bool overflow, Fn&& field) const noexcept {
   std::uint64_t total = 0;
-  for (std::size_t i = 0; i <= lane_count(); ++i)
-    total = saturating(total, control(i)->dropped.load(std::memory_order_relaxed));
+  const auto lanes = lane_count() + (overflow ? 1u : 0u);
+  if (!guarded(base_, bytes_, [&] {
+        for (std::size_t i = 0; i < lanes; ++i) total = saturating(total, field(*control(i)));
+      })) {
+    faulted_ = true;
+    return 0;
+  }
   return total;
 }
 
+std::uint64_t Segment::producer_dropped() const noexcept {
+  return sum_lanes(true,
+                   [](const LaneControl& c) { return c.dropped.load(std::memory_order_relaxed); });
+}
+
 std::uint64_t Segment::torn_records() const noexcept {
-  std::uint64_t torn = 0;
-  for (std::size_t i = 0; i < lane_count(); ++i) {
-    const auto writing = control(i)->writing.load(std::memory_order_relaxed);
-    const auto tail = control(i)->tail.load(std::memory_order_relaxed);
-    torn += writing != 0 && writing != writing_mark(tail) ? 1 : 0;  // died before its commit
-  }
-  return torn;
+  return sum_lanes(false, [](const LaneControl& c) -> std::uint64_t {
+    const auto writing = c.writing.load(std::memory_order_relaxed);
+    const auto tail = c.tail.load(std::memory_order_relaxed);
+    return writing != 0 && writing != writing_mark(tail) ? 1 : 0;  // died before its commit
+  });
 }
 
 std::uint64_t Segment::unannounced_drops() const noexcept {
-  std::uint64_t n = 0;
-  for (std::size_t i = 0; i <= lane_count(); ++i) {  // the overflow lane too
-    n = saturating(n, control(i)->unreported.load(std::memory_order_relaxed));
-  }
-  return n;
+  return sum_lanes(
+      true,  // the overflow lane too
+      [](const LaneControl& c) { return c.unreported.load(std::memory_order_relaxed); });
 }
 
 }  // namespace tailgate::shm

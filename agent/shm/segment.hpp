@@ -10,8 +10,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "shm/lane.hpp"
 #include "shm/ring_layout.hpp"
@@ -25,14 +28,29 @@ struct SegmentOptions {
   std::span<const std::byte> resource;  ///< a wire resource record (service.name, ...)
 };
 
-/// Clock ticks since boot at which `pid` started (/proc/<pid>/stat), or 0 if it is not running.
-[[nodiscard]] std::uint64_t process_start_time(pid_t pid);
+/// Clock ticks since boot at which `pid` started (/proc/<pid>/stat); 0 if no such process runs;
+/// nullopt if it could not be checked (no file descriptor left, /proc unreadable): that is not
+/// "dead", and a producer must never be reaped for it.
+[[nodiscard]] std::optional<std::uint64_t> process_start_time(pid_t pid);
+/// Whether `pid` runs as `uid` (any of its real, effective, saved or filesystem uids, from
+/// /proc/<pid>/status: readable whatever the process's dumpable flag); nullopt if unknown.
+[[nodiscard]] std::optional<bool> process_runs_as(pid_t pid, uid_t uid);
+
+/// attach() failed for want of a resource (descriptors, memory), not for the file: try again.
+struct TransientError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class Liveness : std::uint8_t { Alive, Dead, Unknown };
 
 class Segment final {
  public:
   /// Creates this process's segment. Throws std::runtime_error naming the path and the cause.
   static std::unique_ptr<Segment> create(const SegmentOptions& options);
-  /// Maps an existing segment. Throws std::runtime_error with the reason it was refused.
+  /// Maps an existing segment and checks its header against the file: magic, layout version,
+  /// every size (overflow-safe) and the pid. The header is read once, here: a producer that
+  /// rewrites it later changes nothing the agent computes. Throws std::runtime_error with the
+  /// reason it was refused. Holds no file descriptor once it returns.
   static std::unique_ptr<Segment> attach(const std::string& path);
   ~Segment();
   Segment(const Segment&) = delete;
@@ -47,12 +65,14 @@ class Segment final {
   /// Lane `lane` < lane_count(), or the overflow lane at lane_count().
   [[nodiscard]] LaneReader reader(std::size_t lane) noexcept;
   /// Lanes of one's own; the overflow lane comes after them.
-  [[nodiscard]] std::uint32_t lane_count() const noexcept { return header().lane_count; }
-  [[nodiscard]] std::span<const std::byte> resource() const noexcept;
-  [[nodiscard]] pid_t pid() const noexcept { return static_cast<pid_t>(header().pid); }
-  [[nodiscard]] std::uint64_t start_time() const noexcept { return header().start_time; }
-  /// The producer still runs (same pid and the same start time: not a reused pid).
-  [[nodiscard]] bool producer_alive() const;
+  [[nodiscard]] std::uint32_t lane_count() const noexcept { return lane_count_; }
+  [[nodiscard]] std::span<const std::byte> resource() const noexcept { return resource_; }
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+  [[nodiscard]] std::uint64_t start_time() const noexcept { return start_time_; }
+  /// The user that owns the segment's file.
+  [[nodiscard]] uid_t file_owner() const noexcept { return file_owner_; }
+  /// Alive: same pid and the same start time (not a reused pid). Unknown: /proc could not be read.
+  [[nodiscard]] Liveness producer_liveness() const;
   /// Records the producer dropped because a lane was full, over all lanes.
   [[nodiscard]] std::uint64_t producer_dropped() const noexcept;
   /// For a dead producer: records it was copying into a lane of its own when it died (torn, never
@@ -61,19 +81,30 @@ class Segment final {
   /// Drops the producer counted but never announced in a loss record (it announces them with
   /// its next record that fits; a producer that stops first leaves them here), over every lane.
   [[nodiscard]] std::uint64_t unannounced_drops() const noexcept;
+  /// A read of the mapping faulted (the file shrank under us): the three counts above read 0.
+  [[nodiscard]] bool faulted() const noexcept { return faulted_; }
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
  private:
-  Segment(std::string path, int fd, std::byte* base, std::size_t bytes);
-  [[nodiscard]] const SegmentHeader& header() const noexcept {
-    return *reinterpret_cast<const SegmentHeader*>(base_);
-  }
+  struct Header;
+  Segment(std::string path, std::byte* base, std::size_t bytes, const Header& header);
+  static void check_header(const std::string& path, const Header& h, std::size_t bytes);
   [[nodiscard]] LaneControl* control(std::size_t lane) const noexcept;
+  /// Sums `field` of each lane's control (the overflow lane's too if `overflow`), guarded.
+  template <typename Fn>
+  [[nodiscard]] std::uint64_t sum_lanes(bool overflow, Fn&& field) const noexcept;
 
   std::string path_;
-  int fd_;
   std::byte* base_;
   std::size_t bytes_;
+  // The header as attach() checked it: never read from the mapping again.
+  std::uint32_t lane_count_;
+  std::size_t lane_bytes_;
+  pid_t pid_;
+  std::uint64_t start_time_;
+  uid_t file_owner_;
+  std::vector<std::byte> resource_;
+  mutable bool faulted_ = false;
 };
 
 }  // namespace tailgate::shm

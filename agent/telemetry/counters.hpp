@@ -126,7 +126,10 @@ struct Counters {
   Counter spool_bytes{0};             ///< gauge
   Counter spool_spans{0};             ///< gauge
   Counter ring_segments_attached{0};  ///< gauge
-  Counter ring_segments_refused{0};
+  Counter ring_segments_refused{0};   ///< bad header, mode, owner or name; or over max_segments
+  /// Attached segments given up because their file shrank under the agent (their unread spans
+  /// are lost with them, uncountable: the bytes are gone).
+  Counter ring_segments_lost{0};
   Counter ring_producers_reaped{0};  ///< producers found dead, drained and removed
   /// OTLP requests answered "retry later" (gRPC UNAVAILABLE, HTTP 503) because the pipeline's
   /// queue was full: not received, not lost; the sender retries.

@@ -55,7 +55,12 @@ void prometheus_text(Exposition& w, const Counters& c, const Gauges& g,
   w.gauge("tailgate_ring_segments", "Producer segments the ring receiver drains.",
           static_cast<double>(get(c.ring_segments_attached)));
   w.counter("tailgate_ring_segments_refused_total",
-            "Segments refused (bad magic, layout version or sizes).", get(c.ring_segments_refused));
+            "Segments refused: bad header, sizes, mode, owner or name, or over max_segments.",
+            get(c.ring_segments_refused));
+  w.counter("tailgate_ring_segments_lost_total",
+            "Segments given up because their file shrank under the agent; their unread spans "
+            "are lost.",
+            get(c.ring_segments_lost));
   w.counter("tailgate_otlp_requests_refused_total",
             "OTLP requests answered retry-later because the pipeline queue was full.",
             get(c.otlp_requests_refused));

@@ -1,6 +1,8 @@
 // Real segments on a real filesystem, written by a real child process.
 #include "shm/segment.hpp"
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/child_process.hpp"
+#include "support/hostile_segment.hpp"
 #include "wire/encode.hpp"
 
 using namespace tailgate;
@@ -63,7 +66,7 @@ TEST_CASE("a child process's records are read from its segment after it exits", 
          fs::perms::group_write));
   auto segment = shm::Segment::attach(path);
   CHECK(segment->pid() == child);
-  CHECK_FALSE(segment->producer_alive());  // exited (and reaped): gone
+  CHECK(segment->producer_liveness() == shm::Liveness::Dead);  // exited (and reaped): gone
   CHECK(std::equal(segment->resource().begin(), segment->resource().end(), resource.begin(),
                    resource.end()));
   std::uint64_t next = 0;
@@ -83,7 +86,7 @@ TEST_CASE("a running producer is alive, and its start time tells a reused pid ap
   testing::TempDir dir;
   auto segment =
       shm::Segment::create({.directory = dir.file("ring"), .lanes = 1, .lane_bytes = 4096});
-  CHECK(segment->producer_alive());
+  CHECK(segment->producer_liveness() == shm::Liveness::Alive);
   CHECK(shm::process_start_time(::getpid()) == segment->start_time());
   CHECK(shm::process_start_time(0x7FFFFFF0) == 0);
 }
@@ -176,4 +179,116 @@ TEST_CASE("a dead producer's lane says whether it died before or after committin
   CHECK(shm::Segment::attach(path)->torn_records() == 1);
   set_writing(shm::writing_mark(0));  // the tail reached its mark: committed, then died
   CHECK(shm::Segment::attach(path)->torn_records() == 0);
+}
+
+TEST_CASE("attach refuses every header whose fields do not hold against the file's real size",
+          "[shm][segment][overflow]") {
+  testing::TempDir dir;
+  const std::uint64_t huge = std::uint64_t{1} << 63;
+  struct Row {
+    const char* why;
+    testing::HostileHeader header;
+    std::size_t file_bytes;
+    const char* reason;
+  };
+  const Row rows[] = {
+      // 4096 + 2 * (256 + 2^63) wraps to 4608: this file once passed and crashed the drain.
+      {"one lane of 2^63 bytes", {.lane_bytes = huge}, 4608, "out of bounds"},
+      {"three lanes of 2^62 bytes (wraps to 5120)",
+       {.lane_count = 3, .lane_bytes = huge >> 1},
+       5120,
+       "out of bounds"},
+      {"2^32 - 1 lanes", {.lane_count = 0xFFFFFFFF}, 4608, "out of bounds"},
+      {"more lanes than any producer makes, with a file of exactly that size",
+       {.lane_count = shm::kMaxLanes + 1},
+       shm::lane_offset(shm::kMaxLanes + 2, 4096),
+       "out of bounds"},
+      {"lanes smaller than a page, sized to match",
+       {.lane_count = 1, .lane_bytes = 2048},
+       shm::lane_offset(2, 2048),
+       "out of bounds"},
+      {"lane_bytes not a power of two",
+       {.lane_bytes = 4097},
+       shm::lane_offset(2, 4097),
+       "out of bounds"},
+      {"lane_bytes 2^40", {.lane_bytes = std::uint64_t{1} << 40}, 4608, "out of bounds"},
+      {"no lanes", {.lane_count = 0}, shm::lane_offset(1, 4096), "out of bounds"},
+      {"a file shorter than its lanes", {}, shm::segment_bytes(1, 4096) - 4096, "do not match"},
+      {"a file longer than its lanes", {}, shm::segment_bytes(1, 4096) + 4096, "do not match"},
+      {"resource_bytes past the header page",
+       {.resource_bytes = shm::kMaxResourceBytes + 1},
+       shm::segment_bytes(1, 4096),
+       "resource of"},
+      {"resource_bytes 2^32 - 1",
+       {.resource_bytes = 0xFFFFFFFF},
+       shm::segment_bytes(1, 4096),
+       "resource of"},
+      {"pid 0", {.pid = 0}, shm::segment_bytes(1, 4096), "pid 0"},
+      {"pid 2^32 - 1 (-1 as a pid_t: kill(-1) would mean every process)",
+       {.pid = 0xFFFFFFFF},
+       shm::segment_bytes(1, 4096),
+       "pid 4294967295"},
+      {"a pid beyond PID_MAX_LIMIT", {.pid = shm::kMaxPid + 1}, shm::segment_bytes(1, 4096), "pid"},
+      {"a file of a header only", {}, shm::kHeaderBytes, "do not match"},
+  };
+  int n = 0;
+  for (const auto& row : rows) {
+    INFO(row.why);
+    const auto path = testing::write_hostile_segment(dir.file("ring"), row.header, row.file_bytes,
+                                                     std::to_string(n++) + ".ring");
+    CHECK_THROWS_WITH(shm::Segment::attach(path), Catch::Matchers::Contains(row.reason));
+  }
+  // The same writer with honest fields makes a segment that attaches.
+  const auto good =
+      testing::write_hostile_segment(dir.file("ring"), {}, shm::segment_bytes(1, 4096));
+  CHECK_NOTHROW(shm::Segment::attach(good));
+}
+
+TEST_CASE("a segment's sizes are read once: a header rewritten after attach changes nothing",
+          "[shm][segment]") {
+  testing::TempDir dir;
+  auto producer =
+      shm::Segment::create({.directory = dir.file("ring"), .lanes = 1, .lane_bytes = 4096});
+  auto consumer = shm::Segment::attach(producer->path());
+  auto lane = producer->claim_lane();
+  std::vector<std::byte> r(16);
+  const wire::RecordHeader h{16, static_cast<std::uint16_t>(wire::RecordType::Span), 1};
+  std::memcpy(r.data(), &h, sizeof h);
+  REQUIRE(lane.try_write(r));
+  {
+    std::fstream f(producer->path(), std::ios::in | std::ios::out | std::ios::binary);
+    const std::uint64_t huge = std::uint64_t{1} << 63;
+    const std::uint32_t lanes = 0xFFFFFFFF;
+    f.seekp(12);
+    f.write(reinterpret_cast<const char*>(&lanes), sizeof lanes);
+    f.write(reinterpret_cast<const char*>(&huge), sizeof huge);
+  }
+  CHECK(consumer->lane_count() == 1);
+  std::size_t records = 0;
+  for (std::size_t i = 0; i <= consumer->lane_count(); ++i) {
+    records += consumer->reader(i).drain([](auto, auto) {}, SIZE_MAX).records;
+  }
+  CHECK(records == 1);
+}
+
+TEST_CASE("a process that cannot be checked (no file descriptor left) is not taken for dead",
+          "[shm][liveness]") {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    // Every descriptor taken: /proc/<pid>/stat cannot be opened (EMFILE), as in a flood of
+    // segments. The parent runs all along: "0, no such process" would be a lie.
+    const rlimit few{64, 64};
+    if (::setrlimit(RLIMIT_NOFILE, &few) != 0) ::_exit(10);
+    while (::open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0) {
+    }
+    if (errno != EMFILE) ::_exit(11);
+    const auto parent = shm::process_start_time(::getppid());
+    ::_exit(parent == 0 ? 12 : 0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(shm::process_start_time(0x7FFFFFF0) == 0);  // no such process: known to be dead
+  CHECK(shm::process_start_time(::getpid()) != 0);
 }
