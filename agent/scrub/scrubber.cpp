@@ -8,9 +8,34 @@
 #include <variant>
 
 #include "scrub/url_credentials.hpp"
+#include "scrub/utf8.hpp"
 
 namespace tailgate::scrub {
 namespace {
+
+/// Keys and string values made valid UTF-8 (see scrub/utf8.hpp); true if any was not.
+bool make_valid_utf8_all(std::vector<model::Attribute>& attributes) {
+  bool changed = false;
+  for (auto& a : attributes) {
+    changed |= make_valid_utf8(a.key);
+    if (auto* text = std::get_if<std::string>(&a.value)) changed |= make_valid_utf8(*text);
+  }
+  return changed;
+}
+
+bool valid_utf8(std::string_view s) noexcept {
+  while (!s.empty()) {
+    const auto n = utf8_length(s);
+    if (n == 0) return false;
+    s.remove_prefix(n);
+  }
+  return true;
+}
+
+bool valid_utf8(const model::Attribute& a) noexcept {
+  const auto* text = std::get_if<std::string>(&a.value);
+  return valid_utf8(a.key) && (text == nullptr || valid_utf8(*text));
+}
 
 std::string text_of(const model::AttributeValue& v) {
   return std::visit(
@@ -118,12 +143,14 @@ std::shared_ptr<const model::Resource> Scrubber::scrubbed(
   if (resources_.size() >= kMaxResources) resources_.clear();
   const auto needs_scrubbing = [&](const model::Attribute& a) {
     const auto* text = std::get_if<std::string>(&a.value);
-    return secret(a.key) || (text != nullptr && (text->size() > limits_.max_attribute_value_bytes ||
-                                                 may_hold_url_credentials(*text)));
+    return secret(a.key) || !valid_utf8(a) ||
+           (text != nullptr &&
+            (text->size() > limits_.max_attribute_value_bytes || may_hold_url_credentials(*text)));
   };
   auto out = resource;
   if (std::any_of(resource->attributes.begin(), resource->attributes.end(), needs_scrubbing)) {
     auto copy = std::make_shared<model::Resource>(*resource);
+    make_valid_utf8_all(copy->attributes);
     redact(copy->attributes);
     limit_values(copy->attributes);
     out = std::move(copy);
@@ -133,6 +160,20 @@ std::shared_ptr<const model::Resource> Scrubber::scrubbed(
 }
 
 void Scrubber::apply(model::Span& span) {
+  // First: the cuts below step back over UTF-8 continuation bytes, and a backend refuses a whole
+  // request over one invalid string.
+  make_valid_utf8(span.name);
+  make_valid_utf8(span.status_message);
+  make_valid_utf8(span.trace_state);
+  make_valid_utf8_all(span.attributes);
+  for (auto& e : span.events) {
+    make_valid_utf8(e.name);
+    make_valid_utf8_all(e.attributes);
+  }
+  for (auto& l : span.links) {
+    make_valid_utf8(l.trace_state);
+    make_valid_utf8_all(l.attributes);
+  }
   if (span.resource != nullptr) span.resource = scrubbed(span.resource);
   redact(span.attributes);
   for (auto& e : span.events) redact(e.attributes);

@@ -4,37 +4,13 @@
 #include <optional>
 
 #include "scrub/url_credentials.hpp"
+#include "scrub/utf8.hpp"
 
 namespace tailgate::spanmetrics {
 namespace {
 
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
-
-/// Bytes of the UTF-8 character `s` starts with, or 0 if it does not start with one (a stray
-/// continuation byte, a truncated, overlong or surrogate sequence, past U+10FFFF).
-std::size_t utf8_length(std::string_view s) noexcept {
-  const auto b0 = static_cast<unsigned char>(s[0]);
-  if (b0 < 0x80) return 1;
-  std::size_t n = 0;
-  std::uint32_t cp = 0, min = 0;
-  if ((b0 & 0xE0) == 0xC0) {
-    n = 2, cp = b0 & 0x1Fu, min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    n = 3, cp = b0 & 0x0Fu, min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    n = 4, cp = b0 & 0x07u, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (s.size() < n) return 0;
-  for (std::size_t i = 1; i < n; ++i) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = cp << 6 | (b & 0x3Fu);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
+constexpr std::string_view kReplacement = scrub::kReplacementCharacter;
+using scrub::utf8_length;
 
 bool plain_ascii(std::string_view s) noexcept {
   for (const char c : s)

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "scrub/utf8.hpp"
 #include "support/span_builder.hpp"
 
 using namespace tailgate;
@@ -232,4 +233,30 @@ TEST_CASE("URL passwords are redacted in span, event, link and resource values a
   CHECK(span.status_message == "connect amqp://guest:REDACTED@mq failed");
   CHECK(std::get<std::string>(*value_of(span.resource->attributes, "db.url")) ==
         "postgres://u:REDACTED@h/db");
+}
+
+TEST_CASE("text that is not UTF-8 leaves as U+FFFD, so one bad span cannot sink a batch",
+          "[scrub]") {
+  // A backend's protobuf refuses a whole request over one invalid string: before this, one
+  // datagram with the name "bad\xff" cost the ten other producers' spans in its batch.
+  telemetry::Counters counters;
+  scrub::Scrubber s(config::RedactionConfig{}, config::LimitsConfig{}, counters);
+  auto resource = std::make_shared<model::Resource>();
+  resource->attributes.push_back({"host.name", std::string("h\xc3")});  // truncated sequence
+  auto span = testing::make_span(1, 1, resource);
+  span.name = "bad\xff";
+  span.status_message = "\xed\xa0\x80x";  // a surrogate
+  span.attributes.push_back({"k\xfe", std::string("v\xff\xfe")});
+  span.attributes.push_back({"ok", std::string("caf\xc3\xa9 \xf0\x9f\x93\x88")});  // valid
+  span.events[0].name = "\xc0\xaf";                                                // overlong '/'
+  s.apply(span);
+  const std::string r(scrub::kReplacementCharacter);
+  CHECK(span.name == "bad" + r);
+  CHECK(span.status_message == r + r + r + "x");
+  CHECK(span.attributes[span.attributes.size() - 2].key == "k" + r);
+  CHECK(std::get<std::string>(*value_of(span.attributes, "k" + r)) == "v" + r + r);
+  CHECK(std::get<std::string>(*value_of(span.attributes, "ok")) == "caf\xc3\xa9 \xf0\x9f\x93\x88");
+  CHECK(span.events[0].name == r + r);
+  CHECK(std::get<std::string>(*value_of(span.resource->attributes, "host.name")) == "h" + r);
+  CHECK(std::get<std::string>(*value_of(resource->attributes, "host.name")) == "h\xc3");
 }
