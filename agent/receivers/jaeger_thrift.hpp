@@ -25,6 +25,7 @@
 
 #include "model/span.hpp"
 #include "receivers/udp_receiver.hpp"
+#include "telemetry/counters.hpp"
 
 namespace tailgate::receivers::jaeger {
 
@@ -38,10 +39,8 @@ struct ClientStats {
   std::uint64_t failed_to_emit = 0;
   /// Saturating: the counts are the client's word, up to 2^63 each.
   [[nodiscard]] std::uint64_t total() const noexcept {
-    const auto sum = [](std::uint64_t a, std::uint64_t b) {
-      return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-    };
-    return sum(sum(full_queue, too_large), failed_to_emit);
+    return telemetry::saturating_add(telemetry::saturating_add(full_queue, too_large),
+                                     failed_to_emit);
   }
 };
 

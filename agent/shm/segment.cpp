@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "shm/fault_guard.hpp"
+#include "telemetry/counters.hpp"
 
 namespace tailgate::shm {
 
@@ -304,19 +305,13 @@ Liveness Segment::producer_liveness() const {
   return *start != 0 && *start == start_time() ? Liveness::Alive : Liveness::Dead;
 }
 
-namespace {
-// Counts any process of the ring group may write: summed without wrapping.
-std::uint64_t saturating(std::uint64_t a, std::uint64_t b) noexcept {
-  return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-}  // namespace
-
 template <typename Fn>
 std::uint64_t Segment::sum_lanes(bool overflow, Fn&& field) const noexcept {
   std::uint64_t total = 0;
   const auto lanes = lane_count() + (overflow ? 1u : 0u);
   if (!guarded(base_, bytes_, [&] {
-        for (std::size_t i = 0; i < lanes; ++i) total = saturating(total, field(*control(i)));
+        for (std::size_t i = 0; i < lanes; ++i)
+          total = telemetry::saturating_add(total, field(*control(i)));  // group-writable counts
       })) {
     faulted_ = true;
     return 0;

@@ -7,6 +7,7 @@
 #include <string>
 #include <type_traits>
 
+#include "telemetry/counters.hpp"
 #include "wire/span_record.hpp"
 
 namespace tailgate::wire {
@@ -407,9 +408,7 @@ DatagramResult decode_datagram(std::span<const std::byte> datagram, model::SpanB
         } else {
           std::memcpy(&count, payload.data(), sizeof count);
           // The count comes from outside: add without wrapping (the receiver bounds it).
-          result.producer_losses = count > UINT64_MAX - result.producer_losses
-                                       ? UINT64_MAX
-                                       : result.producer_losses + count;
+          result.producer_losses = telemetry::saturating_add(result.producer_losses, count);
         }
         break;
       }
