@@ -51,6 +51,9 @@ struct OtlpReceiverConfig {
   std::string endpoint;  ///< host:port
   /// Largest request accepted, after decompression; larger ones are refused whole.
   std::size_t max_request_bytes = 4u << 20;
+  /// gRPC only (HTTP decodes one request at a time): requests decoded at once; past it, a
+  /// request is answered retry-later, so decoding holds at most this many requests' memory.
+  std::size_t max_inflight_requests = 4;
   bool operator==(const OtlpReceiverConfig&) const = default;
 };
 

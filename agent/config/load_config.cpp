@@ -382,6 +382,13 @@ Config parse(const YAML::Node& root, const std::string& file) {
                 "receivers." + std::string(name) + ".max_request_bytes",
                 "expected a size from 1KiB to 1GiB");
     }
+    if (name == "otlp_grpc") {
+      otlp.read_count("max_inflight_requests", o.max_inflight_requests);
+      if (o.max_inflight_requests > 1024) {
+        otlp.fail(otlp.at("max_inflight_requests"), "receivers.otlp_grpc.max_inflight_requests",
+                  "expected a number from 1 to 1024");
+      }
+    }
     otlp.finish();
   };
   read_otlp("otlp_grpc", config.receivers.otlp_grpc);

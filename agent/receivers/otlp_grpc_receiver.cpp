@@ -1,9 +1,13 @@
 #include "receivers/otlp_grpc_receiver.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <climits>
+#include <optional>
 #include <stdexcept>
+#include <string_view>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/proto_buffer_reader.h>
@@ -11,6 +15,7 @@
 
 #include "google/rpc/status.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+#include "receivers/gunzip.hpp"
 #include "receivers/log_limiter.hpp"
 #include "receivers/otlp_decode.hpp"
 
@@ -23,12 +28,57 @@ using Base = TraceService::WithRawCallbackMethod_Export<TraceService::Service>;
 // How long an SDK should wait before retrying while the pipeline's queue is full.
 constexpr auto kRetryAfter = std::chrono::seconds(1);
 
+// UNAVAILABLE with a RetryInfo: OTLP's "retry later", which SDKs honour.
+grpc::Status retry_later(const std::string& why) {
+  google::rpc::RetryInfo info;
+  info.mutable_retry_delay()->set_seconds(kRetryAfter.count());
+  google::rpc::Status details;
+  details.set_code(static_cast<int>(grpc::StatusCode::UNAVAILABLE));
+  details.set_message(why);
+  details.add_details()->PackFrom(info);
+  return {grpc::StatusCode::UNAVAILABLE, details.message(), details.SerializeAsString()};
+}
+
+// A place among the requests being decoded, if one is free.
+class InflightSlot {
+ public:
+  InflightSlot(std::atomic<std::size_t>& count, std::size_t max) : count_(count) {
+    held_ = count_.fetch_add(1, std::memory_order_acq_rel) < max;
+    if (!held_) count_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+  ~InflightSlot() {
+    if (held_) count_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+  InflightSlot(const InflightSlot&) = delete;
+  InflightSlot& operator=(const InflightSlot&) = delete;
+  explicit operator bool() const noexcept { return held_; }
+
+ private:
+  std::atomic<std::size_t>& count_;
+  bool held_ = false;
+};
+
+// The request's slices as views, and whether they start as gzip does (then gRPC, told not to
+// decompress, handed them over compressed).
+bool gzipped(const std::vector<grpc::Slice>& slices, std::vector<std::string_view>& views) {
+  std::string head;
+  for (const auto& slice : slices) {
+    views.emplace_back(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    if (head.size() < 2) head += views.back().substr(0, 2 - head.size());
+  }
+  return looks_gzipped(head);
+}
+
 }  // namespace
 
 class OtlpGrpcReceiver::Service final : public Base {
  public:
-  Service(model::SpanQueue& out, telemetry::Counters& counters, std::size_t max_bytes)
-      : out_(out), counters_(counters), max_bytes_(max_bytes) {}
+  Service(const config::OtlpReceiverConfig& config, model::SpanQueue& out,
+          telemetry::Counters& counters)
+      : max_bytes_(config.max_request_bytes),
+        max_inflight_(config.max_inflight_requests),
+        out_(out),
+        counters_(counters) {}
 
   grpc::ServerUnaryReactor* Export(grpc::CallbackServerContext* context,
                                    const grpc::ByteBuffer* request,
@@ -40,49 +90,75 @@ class OtlpGrpcReceiver::Service final : public Base {
 
  private:
   grpc::Status handle(const grpc::ByteBuffer& request, grpc::ByteBuffer& response) {
-    // Our own limit, below gRPC's: gRPC refuses larger messages before any handler runs, where
-    // nothing of ours can count them.
+    // Our own limit on what arrives (compressed or not), below gRPC's: gRPC refuses larger
+    // messages before any handler runs, where nothing of ours can count them.
     if (request.Length() > max_bytes_) {
       counters_.add_rejected_requests(telemetry::Receiver::OtlpGrpc,
                                       telemetry::RejectReason::TooLarge);
       return {grpc::StatusCode::RESOURCE_EXHAUSTED,
               "request larger than " + std::to_string(max_bytes_) + " bytes"};
     }
-    otlp::pb::ExportTraceServiceRequest parsed;
-    grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(&request));
-    if (!parsed.ParseFromZeroCopyStream(&reader)) {
-      counters_.add_rejected_requests(telemetry::Receiver::OtlpGrpc,
-                                      telemetry::RejectReason::Malformed);
-      if (const auto n = malformed_log_.note()) {
-        spdlog::warn("event=otlp_malformed receiver=otlp_grpc requests={} bytes={}", n,
-                     request.Length());
-      }
-      return {grpc::StatusCode::INVALID_ARGUMENT, "not an OTLP ExportTraceServiceRequest"};
+    const InflightSlot slot(inflight_, max_inflight_);
+    if (!slot) {
+      counters_.otlp_requests_throttled.fetch_add(1, std::memory_order_relaxed);
+      return retry_later("tailgate: max_inflight_requests being decoded, retry later");
     }
-    const auto answer = otlp::accept(parsed, out_, counters_, telemetry::Receiver::OtlpGrpc);
-    if (!answer) {
-      google::rpc::RetryInfo info;
-      info.mutable_retry_delay()->set_seconds(kRetryAfter.count());
-      google::rpc::Status details;
-      details.set_code(static_cast<int>(grpc::StatusCode::UNAVAILABLE));
-      details.set_message("tailgate: pipeline queue full, retry later");
-      details.add_details()->PackFrom(info);
-      return {grpc::StatusCode::UNAVAILABLE, details.message(), details.SerializeAsString()};
-    }
+    // One arena per request: the parsed request is freed in one piece, not 10^5 small ones.
+    google::protobuf::Arena arena;
+    auto* parsed =
+        google::protobuf::Arena::CreateMessage<otlp::pb::ExportTraceServiceRequest>(&arena);
+    if (auto refusal = parse(request, *parsed)) return *refusal;
+    const auto answer = otlp::accept(*parsed, out_, counters_, telemetry::Receiver::OtlpGrpc);
+    if (!answer) return retry_later("tailgate: pipeline queue full, retry later");
     bool own = false;
     return grpc::SerializationTraits<otlp::pb::ExportTraceServiceResponse>::Serialize(
         *answer, &response, &own);
   }
 
+  // The request, inflated here under max_request_bytes when gzipped; or why it is refused.
+  std::optional<grpc::Status> parse(const grpc::ByteBuffer& request,
+                                    otlp::pb::ExportTraceServiceRequest& parsed) {
+    std::vector<grpc::Slice> slices;
+    std::vector<std::string_view> views;
+    bool ok = request.Dump(&slices).ok();
+    if (ok && gzipped(slices, views)) {
+      std::string inflated;
+      const auto inflate = gunzip(views, max_bytes_, inflated);
+      if (inflate == Inflate::TooLarge) {
+        counters_.add_rejected_requests(telemetry::Receiver::OtlpGrpc,
+                                        telemetry::RejectReason::TooLarge);
+        return grpc::Status(
+            grpc::StatusCode::RESOURCE_EXHAUSTED,
+            "request larger than " + std::to_string(max_bytes_) + " bytes once decompressed");
+      }
+      ok = inflate == Inflate::Ok &&
+           parsed.ParseFromArray(inflated.data(), static_cast<int>(inflated.size()));
+    } else if (ok) {
+      grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(&request));
+      ok = parsed.ParseFromZeroCopyStream(&reader);
+    }
+    if (ok) return std::nullopt;
+    counters_.add_rejected_requests(telemetry::Receiver::OtlpGrpc,
+                                    telemetry::RejectReason::Malformed);
+    if (const auto n = malformed_log_.note()) {
+      spdlog::warn("event=otlp_malformed receiver=otlp_grpc requests={} bytes={}", n,
+                   request.Length());
+    }
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "not an OTLP ExportTraceServiceRequest (nor one in gzip)");
+  }
+
+  const std::size_t max_bytes_;
+  const std::size_t max_inflight_;
+  std::atomic<std::size_t> inflight_{0};
   model::SpanQueue& out_;
   telemetry::Counters& counters_;
-  std::size_t max_bytes_;
   LogLimiter malformed_log_;
 };
 
 OtlpGrpcReceiver::OtlpGrpcReceiver(const config::OtlpReceiverConfig& config, model::SpanQueue& out,
                                    telemetry::Counters& counters)
-    : service_(std::make_unique<Service>(out, counters, config.max_request_bytes)) {
+    : service_(std::make_unique<Service>(config, out, counters)) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(config.endpoint, grpc::InsecureServerCredentials(), &port);
@@ -93,6 +169,17 @@ OtlpGrpcReceiver::OtlpGrpcReceiver(const config::OtlpReceiverConfig& config, mod
   // max_request_bytes; only those past twice it are refused by gRPC, uncounted.
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::min<std::size_t>(config.max_request_bytes, INT_MAX / 2) * 2));
+  // gRPC would inflate a gzipped request whole before checking its size (a 600 KiB request
+  // became 600 MiB of memory): it hands the bytes over compressed instead, and the receiver
+  // inflates them under max_request_bytes.
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
+  // gzip only (what OpenTelemetry SDKs send): a deflate request is refused by gRPC, since the
+  // receiver tells a compressed request from a plain one by gzip's magic bytes.
+  builder.AddChannelArgument(GRPC_COMPRESSION_CHANNEL_ENABLED_ALGORITHMS_BITSET,
+                             (1 << GRPC_COMPRESS_NONE) | (1 << GRPC_COMPRESS_GZIP));
+  // Streams a connection may open at once: more wait in the client, not in our memory.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(config.max_inflight_requests));
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {

@@ -4,9 +4,11 @@
 // one is counted like any other bad input. Answers, as OTLP asks: OK (with a partial success when
 // spans were rejected), INVALID_ARGUMENT for a request that does not parse, UNAVAILABLE with a
 // RetryInfo while the pipeline's queue is full (the SDK retries; nothing is lost here),
-// RESOURCE_EXHAUSTED past max_request_bytes (checked here and counted; gRPC's own limit, at twice
-// it, refuses uncounted). gzip-compressed requests are decompressed by gRPC. Binding happens in
-// the constructor: a taken port fails start-up.
+// RESOURCE_EXHAUSTED past max_request_bytes (arrived or once inflated; counted here, gRPC's own
+// limit, at twice it, refuses uncounted), UNAVAILABLE with a RetryInfo too while
+// max_inflight_requests are being decoded. gzip requests are inflated here, not by gRPC, so that
+// the limit holds while inflating. Binding happens in the constructor: a taken port fails
+// start-up.
 
 #include <memory>
 #include <string>

@@ -1,9 +1,6 @@
 #include "receivers/otlp_http_receiver.hpp"
 
-#include <zlib.h>
-
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <chrono>
 #include <optional>
@@ -13,6 +10,7 @@
 
 #include "google/rpc/status.pb.h"
 #include "http/http_server.hpp"
+#include "receivers/gunzip.hpp"
 #include "receivers/log_limiter.hpp"
 #include "receivers/otlp_decode.hpp"
 
@@ -36,34 +34,6 @@ bool iequals(std::string_view a, std::string_view b) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
-}
-
-enum class Inflate { Ok, TooLarge, Corrupt };
-
-// gzip, never more than `limit` bytes out: a small bomb must not become a large allocation.
-Inflate gunzip(std::string_view in, std::size_t limit, std::string& out) {
-  z_stream z{};
-  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return Inflate::Corrupt;
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  out.clear();
-  std::array<char, 64 * 1024> chunk{};
-  int rc = Z_OK;
-  while (rc != Z_STREAM_END) {
-    z.next_out = reinterpret_cast<Bytef*>(chunk.data());
-    z.avail_out = static_cast<uInt>(chunk.size());
-    rc = inflate(&z, Z_NO_FLUSH);
-    if (rc != Z_OK && rc != Z_STREAM_END) break;
-    const auto produced = chunk.size() - z.avail_out;
-    if (out.size() + produced > limit) {
-      inflateEnd(&z);
-      return Inflate::TooLarge;
-    }
-    out.append(chunk.data(), produced);
-    if (rc == Z_OK && produced == 0 && z.avail_in == 0) break;  // truncated input
-  }
-  inflateEnd(&z);
-  return rc == Z_STREAM_END ? Inflate::Ok : Inflate::Corrupt;
 }
 
 OtlpHttpAnswer status_answer(int http_status, bool json, int code, const std::string& message) {

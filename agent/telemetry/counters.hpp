@@ -143,6 +143,8 @@ struct Counters {
   /// Loss reports (UDP loss records, Jaeger client stats, ring loss counts) that claimed more than
   /// their sender could have lost, credited only up to that bound (see each receiver).
   std::array<Counter, kReceivers> loss_reports_capped{};
+  /// OTLP/gRPC requests answered retry-later because max_inflight_requests were being decoded.
+  Counter otlp_requests_throttled{0};
   Counter config_reloads_ok{0};
   Counter config_reloads_failed{0};
 

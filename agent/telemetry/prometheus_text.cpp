@@ -75,6 +75,10 @@ void prometheus_text(Exposition& w, const Counters& c, const Gauges& g,
                      "Loss reports claiming more than their sender could have lost, credited to "
                      "spans_dropped_total{reason=\"producer_loss\"} only up to that bound.",
                      "receiver", c.loss_reports_capped);
+  w.counter("tailgate_otlp_requests_throttled_total",
+            "OTLP/gRPC requests answered retry-later because max_inflight_requests were being "
+            "decoded.",
+            get(c.otlp_requests_throttled));
   w.counter("tailgate_ring_producers_reaped_total",
             "Producers found dead, drained and their segments removed.",
             get(c.ring_producers_reaped));
