@@ -65,7 +65,7 @@ bool reaches(const std::string& exporter, const std::string& receiver) {
 
 Agent::Agent(config::Config config)
     : config_(std::move(config)),
-      pipeline_queue_(config_.pipeline.queue_spans),
+      pipeline_queue_(config_.pipeline.queue_spans, config_.pipeline.queue_bytes),
       export_queue_(config_.exporter.queue_spans, config_.exporter.queue_bytes) {}
 
 Agent::~Agent() = default;
@@ -222,7 +222,8 @@ admin::Snapshot Agent::snapshot() const {
                       (!config_.receivers.otlp_grpc.enabled || otlp_grpc_ != nullptr);
   s.gauges = {pipeline_queue_.size_spans(), config_.pipeline.queue_spans,
               export_queue_.size_spans(),   config_.exporter.queue_spans,
-              export_queue_.size_bytes(),   start_time_unix_seconds_};
+              export_queue_.size_bytes(),   start_time_unix_seconds_,
+              pipeline_queue_.size_bytes()};
   for (const auto& p : pipeline_->policy_stats()) {
     s.policies.push_back({p.name, p.kept_traces, p.sampled_out_traces});
   }

@@ -71,6 +71,7 @@ struct ReceiversConfig {
 
 struct PipelineConfig {
   std::size_t queue_spans = 262144;  ///< receivers → pipeline hand-off bound; past it, dropped
+  std::size_t queue_bytes = 128u << 20;  ///< ... and the memory those spans may hold
   bool operator==(const PipelineConfig&) const = default;
 };
 

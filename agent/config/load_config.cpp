@@ -406,6 +406,7 @@ Config parse(const YAML::Node& root, const std::string& file) {
 
   auto pipeline = top.child("pipeline");
   pipeline.read_count("queue_spans", config.pipeline.queue_spans);
+  pipeline.read_size("queue_bytes", config.pipeline.queue_bytes);
   pipeline.finish();
 
   auto sampling = top.child("sampling");

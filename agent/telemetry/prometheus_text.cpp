@@ -139,6 +139,8 @@ void prometheus_text(Exposition& w, const Counters& c, const Gauges& g,
           static_cast<double>(g.pipeline_queue_spans));
   w.gauge("tailgate_pipeline_queue_capacity_spans", "Bound of the pipeline queue.",
           static_cast<double>(g.pipeline_queue_capacity));
+  w.gauge("tailgate_pipeline_queue_bytes", "Memory held by spans waiting for the pipeline thread.",
+          static_cast<double>(g.pipeline_queue_bytes));
   w.gauge("tailgate_export_queue_spans", "Kept spans waiting for the exporter.",
           static_cast<double>(g.export_queue_spans));
   w.gauge("tailgate_export_queue_capacity_spans", "Bound of the export queue.",

@@ -26,6 +26,7 @@ struct Gauges {
   std::uint64_t export_queue_capacity = 0;
   std::uint64_t export_queue_bytes = 0;
   double start_time_unix_seconds = 0;
+  std::uint64_t pipeline_queue_bytes = 0;
 };
 
 /// Appends the agent's own families to `out` (Prometheus text or OpenMetrics).
