@@ -31,6 +31,9 @@ class SpanMetrics;
 namespace scrub {
 class Scrubber;
 }
+namespace telemetry {
+class RunState;
+}
 namespace admin {
 class AdminServer;
 struct Snapshot;
@@ -70,6 +73,7 @@ class Agent final {
   std::unique_ptr<receivers::OtlpGrpcReceiver> otlp_grpc_;
   std::unique_ptr<receivers::OtlpHttpReceiver> otlp_http_;
   std::unique_ptr<admin::AdminServer> admin_;
+  std::unique_ptr<telemetry::RunState> run_state_;  ///< crash accounting
   double start_time_unix_seconds_ = 0;
 };
 

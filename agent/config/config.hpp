@@ -220,6 +220,12 @@ struct LimitsConfig {
   bool operator==(const LimitsConfig&) const = default;
 };
 
+/// Where the agent keeps what must outlive it besides the spool: the crash-accounting state file.
+struct StateConfig {
+  std::string directory;  ///< empty: exporter.spool_directory; both empty: crashes go uncounted
+  bool operator==(const StateConfig&) const = default;
+};
+
 struct Config {
   LogConfig log;
   AdminConfig admin;
@@ -230,6 +236,7 @@ struct Config {
   SpanMetricsConfig span_metrics;
   RedactionConfig redaction;
   LimitsConfig limits;
+  StateConfig state;
   bool operator==(const Config&) const = default;
 };
 

@@ -510,6 +510,10 @@ Config parse(const YAML::Node& root, const std::string& file) {
     }
   }
   limits.finish();
+
+  auto state = top.child("state");
+  state.read("directory", config.state.directory);
+  state.finish();
   top.finish();
 
   if (e.max_batch_spans > e.queue_spans) {

@@ -94,7 +94,9 @@ OtlpExporter::OtlpExporter(const config::ExporterConfig& config, model::SpanQueu
       stub_(std::make_unique<StubHolder>(StubHolder{grpc::GenericStub(channel_)})) {
   if (!config.spool_directory.empty()) {
     spool_ = std::make_unique<Spool>(config.spool_directory, config.spool_max_bytes);
-    counters_.spool_spans_recovered.fetch_add(spool_->spans(), std::memory_order_relaxed);
+    // Corrupt files' spans count as recovered and as dropped spool_corrupt: the identity holds.
+    counters_.spool_spans_recovered.fetch_add(spool_->recovered_spans(),
+                                              std::memory_order_relaxed);
     publish_spool();
   }
 }
@@ -284,6 +286,10 @@ void OtlpExporter::publish_spool() {
   counters_.spool_bytes.store(spool_->bytes(), std::memory_order_relaxed);
   counters_.spool_spans.store(spool_->spans(), std::memory_order_relaxed);
   counters_.spool_corrupt_files.store(spool_->corrupt_files(), std::memory_order_relaxed);
+  counters_.spool_corrupt_bytes.store(spool_->corrupt_bytes(), std::memory_order_relaxed);
+  // The spool is the only source of this reason, so its running total is the counter.
+  counters_.dropped[static_cast<std::size_t>(telemetry::DropReason::SpoolCorrupt)].store(
+      spool_->corrupt_spans(), std::memory_order_relaxed);
 }
 
 void OtlpExporter::dispatch_ready() {
@@ -321,8 +327,7 @@ std::unique_ptr<OtlpExporter::Request> OtlpExporter::take_from_spool() {
     // A replay is rare: the parse is only the check that the payload is what we wrote.
     if (collector::ExportTraceServiceRequest check; !check.ParseFromString(batch->payload)) {
       // The checksum held but the payload is not a request: written by something else.
-      spool_->remove(batch->sequence);
-      counters_.spool_corrupt_files.fetch_add(1, std::memory_order_relaxed);
+      spool_->discard_corrupt(batch->sequence, "not_an_export_request");
       continue;
     }
     auto request = std::make_unique<Request>();

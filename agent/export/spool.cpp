@@ -7,9 +7,12 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <string_view>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -68,6 +71,93 @@ void fsync_directory(const std::string& dir) {
   }
 }
 
+bool read_exact(int fd, void* data, std::size_t n) {
+  auto* p = static_cast<char*>(data);
+  while (n > 0) {
+    const auto r = ::read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+class ReadOnlyFile {
+ public:
+  explicit ReadOnlyFile(const std::string& path)
+      : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
+  ~ReadOnlyFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  ReadOnlyFile(const ReadOnlyFile&) = delete;
+  ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
+  [[nodiscard]] int fd() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// <20 digits>[-<spans>].otlp; nullopt for any other name (not ours: left alone).
+struct FileName {
+  std::uint64_t sequence = 0;
+  std::optional<std::uint32_t> spans;
+};
+std::optional<FileName> parse_name(std::string_view name) {
+  if (!name.ends_with(".otlp")) return std::nullopt;
+  name.remove_suffix(5);
+  const auto dash = name.find('-');
+  const auto number = [](std::string_view text, auto& out) {
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return !text.empty() && ec == std::errc{} && end == text.data() + text.size();
+  };
+  FileName out;
+  if (!number(name.substr(0, dash), out.sequence) || out.sequence == 0) return std::nullopt;
+  if (dash != std::string_view::npos) {
+    std::uint32_t spans = 0;
+    if (!number(name.substr(dash + 1), spans)) return std::nullopt;
+    out.spans = spans;
+  }
+  return out;
+}
+
+std::string name_of(std::uint64_t sequence, std::uint32_t spans) {
+  char name[48];
+  std::snprintf(name, sizeof name, "%020llu-%u.otlp", static_cast<unsigned long long>(sequence),
+                spans);
+  return name;
+}
+
+// Null when the header is ours and agrees with the file's real size and with the span count its
+// name states; else why not. Nothing may be allocated from a header field before this passes.
+const char* inspect(const ReadOnlyFile& file, std::optional<std::uint32_t> named_spans,
+                    Header& header, std::uint64_t& size) {
+  struct stat st {};
+  if (file.fd() < 0 || ::fstat(file.fd(), &st) != 0) return "unreadable";
+  size = static_cast<std::uint64_t>(st.st_size);
+  if (size < sizeof(Header)) return "shorter_than_header";
+  if (!read_exact(file.fd(), &header, sizeof header)) return "unreadable";
+  if (header.magic != kMagic) return "bad_magic";
+  if (header.version != kVersion) return "unknown_version";
+  if (header.payload_bytes != size - sizeof(Header)) return "length_mismatch";
+  if (named_spans && header.spans != *named_spans) return "span_count_mismatch";
+  return nullptr;
+}
+
+// Reads and verifies a whole file; null when it is intact, else why not.
+const char* read_batch(const std::string& path, std::uint32_t spans, std::size_t max_bytes,
+                       std::string& payload) {
+  const ReadOnlyFile file(path);
+  Header header{};
+  std::uint64_t size = 0;
+  if (const char* problem = inspect(file, spans, header, size)) return problem;
+  if (size > max_bytes) return "larger_than_spool_max_bytes";
+  payload.resize(header.payload_bytes);  // the file's real size, less the header
+  if (!read_exact(file.fd(), payload.data(), payload.size())) return "short_read";
+  if (crc32(payload) != header.crc) return "checksum_mismatch";
+  return nullptr;
+}
+
 }  // namespace
 
 Spool::Spool(std::string directory, std::size_t max_bytes)
@@ -79,36 +169,59 @@ Spool::Spool(std::string directory, std::size_t max_bytes)
   if (::access(directory_.c_str(), W_OK | X_OK) != 0) {
     throw std::runtime_error("spool directory " + directory_ + ": not writable");
   }
+  std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(directory_)) {
-    const auto name = entry.path().filename().string();
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  std::lock_guard lock(mutex_);
+  for (const auto& name : names) {
     if (name.ends_with(".tmp")) {
-      fs::remove(entry.path(), ec);  // a write the last run did not finish
+      fs::remove(directory_ + "/" + name, ec);  // a write the last run did not finish
       continue;
     }
-    if (!name.ends_with(".otlp")) continue;
-    const std::uint64_t sequence = std::strtoull(name.c_str(), nullptr, 10);
-    if (sequence == 0) continue;
-    Header header{};
-    if (const int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
-      if (::read(fd, &header, sizeof header) != static_cast<ssize_t>(sizeof header)) header = {};
-      ::close(fd);
-    }
-    const auto size = static_cast<std::size_t>(entry.file_size(ec));
-    files_[sequence] = {size, header.magic == kMagic ? header.spans : 0};
-    bytes_ += size;
-    spans_ += files_[sequence].spans;
-    next_sequence_ = std::max(next_sequence_, sequence + 1);
+    index_file(name);
   }
-  if (!files_.empty()) {
-    spdlog::info("event=spool_found directory={} files={} bytes={} spans={}", directory_,
-                 files_.size(), bytes_, spans_);
+  if (!files_.empty() || corrupt_ > 0) {
+    spdlog::info(
+        "event=spool_found directory={} files={} bytes={} spans={} corrupt_files={} "
+        "corrupt_spans={}",
+        directory_, files_.size(), bytes_, spans_, corrupt_, corrupt_spans_);
   }
 }
 
-std::string Spool::path_of(std::uint64_t sequence, const char* suffix) const {
-  char name[32];
-  std::snprintf(name, sizeof name, "%020llu%s", static_cast<unsigned long long>(sequence), suffix);
-  return directory_ + "/" + name;
+void Spool::index_file(const std::string& name) {
+  const auto parsed = parse_name(name);
+  if (!parsed) return;  // not a spool file
+  next_sequence_ = std::max(next_sequence_, parsed->sequence + 1);
+  const ReadOnlyFile file(directory_ + "/" + name);
+  Header header{};
+  std::uint64_t size = 0;
+  const char* problem = inspect(file, parsed->spans, header, size);
+  // The name states the count; an old-style name leaves only the header, if it is ours.
+  const bool header_ours = header.magic == kMagic && header.version == kVersion;
+  const auto spans =
+      parsed->spans ? parsed->spans : (header_ours ? std::optional(header.spans) : std::nullopt);
+  recovered_spans_ += spans.value_or(0);
+  if (problem == nullptr && size > max_bytes_) problem = "larger_than_spool_max_bytes";
+  if (problem == nullptr && files_.contains(parsed->sequence)) problem = "duplicate_sequence";
+  if (problem != nullptr) {
+    count_corrupt(name, size, spans, problem);
+    ::unlink((directory_ + "/" + name).c_str());
+    return;
+  }
+  files_[parsed->sequence] = {name, static_cast<std::size_t>(size), header.spans};
+  bytes_ += size;
+  spans_ += header.spans;
+}
+
+void Spool::count_corrupt(const std::string& name, std::size_t bytes,
+                          std::optional<std::uint32_t> spans, const char* reason) {
+  ++corrupt_;
+  corrupt_bytes_ += bytes;
+  corrupt_spans_ += spans.value_or(0);
+  spdlog::error("event=spool_file_corrupt file={}/{} reason={} bytes={} spans={} action=removed",
+                directory_, name, reason, bytes, spans ? std::to_string(*spans) : "unknown");
 }
 
 bool Spool::put(const std::string& payload, std::uint32_t spans) {
@@ -121,12 +234,13 @@ bool Spool::put(const std::string& payload, std::uint32_t spans) {
     bytes_ += size;  // reserved now, so that concurrent puts cannot pass the bound together
   }
   const Header header{kMagic, kVersion, spans, crc32(payload), payload.size()};
-  const auto tmp = path_of(sequence, ".tmp");
+  const auto name = name_of(sequence, spans);
+  const auto tmp = directory_ + "/" + name.substr(0, 20) + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   bool ok = fd >= 0 && write_all(fd, &header, sizeof header) &&
             write_all(fd, payload.data(), payload.size()) && ::fsync(fd) == 0;
   if (fd >= 0) ok = (::close(fd) == 0) && ok;
-  ok = ok && ::rename(tmp.c_str(), path_of(sequence, ".otlp").c_str()) == 0;
+  ok = ok && ::rename(tmp.c_str(), (directory_ + "/" + name).c_str()) == 0;
   if (ok) fsync_directory(directory_);  // the rename itself must survive a crash
   std::lock_guard lock(mutex_);
   if (!ok) {
@@ -135,7 +249,7 @@ bool Spool::put(const std::string& payload, std::uint32_t spans) {
     bytes_ -= size;
     return false;
   }
-  files_[sequence] = {size, spans};
+  files_[sequence] = {name, size, spans};
   spans_ += spans;
   return true;
 }
@@ -144,46 +258,36 @@ std::optional<Spool::Batch> Spool::take_oldest() {
   std::lock_guard lock(mutex_);
   for (auto it = files_.begin(); it != files_.end();) {
     const auto sequence = it->first;
+    const auto info = it->second;
     ++it;
     if (taken_.contains(sequence)) continue;
     Batch batch;
     batch.sequence = sequence;
-    Header header{};
-    bool ok = false;
-    if (const int fd = ::open(path_of(sequence, ".otlp").c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
-      if (::read(fd, &header, sizeof header) == static_cast<ssize_t>(sizeof header) &&
-          header.magic == kMagic && header.version == kVersion &&
-          header.payload_bytes <= max_bytes_) {
-        batch.payload.resize(header.payload_bytes);
-        std::size_t got = 0;
-        while (got < batch.payload.size()) {
-          const auto n = ::read(fd, batch.payload.data() + got, batch.payload.size() - got);
-          if (n <= 0) break;
-          got += static_cast<std::size_t>(n);
-        }
-        char extra = 0;
-        ok = got == batch.payload.size() && ::read(fd, &extra, 1) == 0 &&
-             crc32(batch.payload) == header.crc;
-      }
-      ::close(fd);
-    }
-    if (!ok) {
-      ++corrupt_;
-      spdlog::error("event=spool_file_corrupt file={} action=removed", path_of(sequence, ".otlp"));
+    batch.spans = info.spans;
+    if (const char* problem =
+            read_batch(directory_ + "/" + info.name, info.spans, max_bytes_, batch.payload)) {
+      count_corrupt(info.name, info.bytes, info.spans, problem);
       drop_file(sequence);
       continue;
     }
-    batch.spans = header.spans;
     taken_.insert(sequence);
     return batch;
   }
   return std::nullopt;
 }
 
+void Spool::discard_corrupt(std::uint64_t sequence, const char* reason) {
+  std::lock_guard lock(mutex_);
+  const auto it = files_.find(sequence);
+  if (it == files_.end()) return;
+  count_corrupt(it->second.name, it->second.bytes, it->second.spans, reason);
+  drop_file(sequence);
+}
+
 void Spool::drop_file(std::uint64_t sequence) {
   const auto it = files_.find(sequence);
   if (it == files_.end()) return;
-  ::unlink(path_of(sequence, ".otlp").c_str());
+  ::unlink((directory_ + "/" + it->second.name).c_str());
   bytes_ -= it->second.bytes;
   spans_ -= it->second.spans;
   files_.erase(it);
@@ -215,6 +319,18 @@ std::size_t Spool::available() const {
 std::uint64_t Spool::corrupt_files() const {
   std::lock_guard lock(mutex_);
   return corrupt_;
+}
+std::uint64_t Spool::corrupt_bytes() const {
+  std::lock_guard lock(mutex_);
+  return corrupt_bytes_;
+}
+std::uint64_t Spool::corrupt_spans() const {
+  std::lock_guard lock(mutex_);
+  return corrupt_spans_;
+}
+std::uint64_t Spool::recovered_spans() const {
+  std::lock_guard lock(mutex_);
+  return recovered_spans_;
 }
 std::uint64_t Spool::spans() const {
   std::lock_guard lock(mutex_);

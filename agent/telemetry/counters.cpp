@@ -42,6 +42,8 @@ std::string_view to_string(DropReason r) noexcept {
       return "spool_full";
     case DropReason::TraceLimit:
       return "trace_limit";
+    case DropReason::SpoolCorrupt:
+      return "spool_corrupt";
     case DropReason::kCount:
       break;
   }
@@ -117,6 +119,7 @@ bool after_decode(DropReason r) noexcept {
     case DropReason::ExportRejected:
     case DropReason::SpoolFull:
     case DropReason::TraceLimit:
+    case DropReason::SpoolCorrupt:
       return true;
   }
   return false;

@@ -38,6 +38,7 @@ enum class DropReason : std::uint8_t {
   ExportRejected,   ///< the backend accepted the request but rejected these spans
   SpoolFull,        ///< undeliverable now, and the spool was full (or unwritable, or off)
   TraceLimit,       ///< a kept trace's spans past limits.max_spans_per_trace
+  SpoolCorrupt,     ///< in a spool file found damaged (count from its name or header), removed
   kCount
 };
 [[nodiscard]] std::string_view to_string(DropReason r) noexcept;
@@ -118,11 +119,15 @@ struct Counters {
   std::array<Counter, kExportLatencyBuckets + 1> export_latency{};
   Counter export_latency_sum_us{0};
   // The disk spool. Spans recovered from an earlier run's spool count as received again, so the
-  // identity becomes received + recovered = exported + sampled_out + dropped + in flight.
+  // identity becomes received + recovered = exported + sampled_out + dropped + spooled + in
+  // flight. Spans of a corrupt spool file count as recovered (when its name or header says how
+  // many) and as dropped spool_corrupt; corrupt files whose count is unknown are counted in
+  // files and bytes only.
   Counter spool_spans_written{0};
   Counter spool_spans_recovered{0};
   Counter spool_batches_replayed{0};
   Counter spool_corrupt_files{0};
+  Counter spool_corrupt_bytes{0};
   Counter spool_bytes{0};             ///< gauge
   Counter spool_spans{0};             ///< gauge
   Counter ring_segments_attached{0};  ///< gauge
@@ -145,6 +150,11 @@ struct Counters {
   std::array<Counter, kReceivers> loss_reports_capped{};
   /// OTLP/gRPC requests answered retry-later because max_inflight_requests were being decoded.
   Counter otlp_requests_throttled{0};
+  // Crash accounting (telemetry/run_state.hpp): what an earlier run that died held in memory.
+  // Not in this run's identity: those spans were received by that run, not this one.
+  Counter unclean_stops{0};
+  Counter spans_lost_in_crash{0};
+  Counter state_files_torn{0};
   Counter config_reloads_ok{0};
   Counter config_reloads_failed{0};
 

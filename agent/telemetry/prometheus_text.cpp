@@ -168,8 +168,20 @@ void prometheus_text(Exposition& w, const Counters& c, const Gauges& g,
             get(c.spool_spans_recovered));
   w.counter("tailgate_spool_batches_replayed_total", "Spooled batches delivered.",
             get(c.spool_batches_replayed));
-  w.counter("tailgate_spool_corrupt_files_total", "Spool files found damaged and removed.",
+  w.counter("tailgate_spool_corrupt_files_total",
+            "Spool files found damaged and removed (their spans: dropped spool_corrupt).",
             get(c.spool_corrupt_files));
+  w.counter("tailgate_spool_corrupt_bytes_total",
+            "Bytes of damaged spool files removed, also those whose span count was unknown.",
+            get(c.spool_corrupt_bytes));
+  w.counter("tailgate_unclean_stops_total",
+            "Starts that found the last run had not stopped cleanly (kill -9, OOM kill, crash).",
+            get(c.unclean_stops));
+  w.counter("tailgate_spans_lost_in_crash_total",
+            "Spans the last run held in memory when it died (at its last snapshot, <= 1 s old).",
+            get(c.spans_lost_in_crash));
+  w.counter("tailgate_state_files_torn_total",
+            "State files found torn or damaged at start-up and ignored.", get(c.state_files_torn));
   w.family("tailgate_config_reloads_total", "counter", "SIGHUP reloads, by result.");
   w.sample("tailgate_config_reloads_total", "result=\"ok\"", get(c.config_reloads_ok));
   w.sample("tailgate_config_reloads_total", "result=\"failed\"", get(c.config_reloads_failed));

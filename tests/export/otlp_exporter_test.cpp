@@ -2,12 +2,14 @@
 // 127.0.0.1, port 0.
 #include "export/otlp_exporter.hpp"
 
+#include <filesystem>
 #include <map>
 #include <set>
 #include <thread>
 
 #include <catch2/catch.hpp>
 
+#include "export/spool.hpp"
 #include "otlp_sink.hpp"
 #include "support/child_process.hpp"
 #include "support/eventually.hpp"
@@ -251,4 +253,37 @@ TEST_CASE("stopping with the backend down spools everything, and the next export
   REQUIRE(testing::eventually([&] { return server.sink().stats().spans == 300; }, 20s));
   queue.close();
   exporter.stop(1s);
+}
+
+TEST_CASE("spans of corrupt spool files count as dropped spool_corrupt, and the identity holds",
+          "[export][spool_corrupt]") {
+  testing::TempDir dir;
+  {
+    exporter::Spool spool(dir.file("spool"), 1 << 20);
+    REQUIRE(spool.put(std::string(64, '\xff'), 3));  // checksummed, but not an export request
+    REQUIRE(spool.put(std::string(200, 'x'), 4));
+  }
+  std::filesystem::resize_file(dir.file("spool/00000000000000000002-4.otlp"), 30);  // truncated
+  tools::SinkServer server("127.0.0.1:0", {.keep_spans = true});
+  auto config = exporter_config(server.port());
+  config.spool_directory = dir.file("spool");
+  telemetry::Counters counters;
+  model::SpanQueue queue(1000);
+  exporter::OtlpExporter exporter(config, queue, counters);
+  CHECK(counters.spool_spans_recovered.load() == 7);
+  CHECK(counters.dropped_of(telemetry::DropReason::SpoolCorrupt) == 4);  // found at start
+  exporter.start();
+  push_spans(queue, 1, 1);
+  REQUIRE(testing::eventually([&] {
+    return counters.dropped_of(telemetry::DropReason::SpoolCorrupt) == 7 &&
+           server.sink().stats().spans == 1;
+  }));
+  queue.close();
+  exporter.stop(1s);
+  CHECK(counters.spool_corrupt_files.load() == 2);
+  CHECK(counters.spool_corrupt_bytes.load() == 24 + 64 + 30);
+  // recovered (7) + pushed (1) = exported + dropped + spooled
+  CHECK(counters.spans_exported.load() + counters.dropped_after_decode() +
+            counters.spool_spans.load() ==
+        8);
 }

@@ -2,6 +2,7 @@
 // A real tailgate-sink process and a real agent process pointed at it, on 127.0.0.1 with ports the
 // kernel picks (discovered from their logs), in a temporary directory. For integration tests.
 
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <regex>
@@ -29,6 +30,7 @@ struct AgentStack {
   int admin_port = 0;
   std::string exporter_yaml_;
   std::string receivers_yaml_;
+  int runs_ = 0;
 
   /// `extra_yaml` (other top-level sections) is appended to a config that sets the UDP endpoint
   /// and the exporter endpoint; `exporter_yaml` holds more exporter keys, indented two spaces, and
@@ -44,6 +46,11 @@ struct AgentStack {
                            "on port ");
     REQUIRE(sink_port > 0);
     write_config(extra_yaml);
+    launch_agent();
+  }
+
+  /// Starts the agent on config_path() and waits until it is ready; reads its ports.
+  void launch_agent() {
     agent = std::make_unique<ChildProcess>(
         std::vector<std::string>{TAILGATE_AGENT_BIN, "--config", config_path()},
         dir.file("agent.out"), dir.file("agent.err"));
@@ -54,6 +61,21 @@ struct AgentStack {
     admin_port = port_after(log, "event=admin_listening endpoint=127.0.0.1:");
     REQUIRE(udp_port > 0);
     REQUIRE(admin_port > 0);
+  }
+
+  /// SIGKILL: the agent gets no chance to shut down, as in an OOM kill.
+  void kill_agent() {
+    agent->signal(SIGKILL);
+    REQUIRE(agent->wait(std::chrono::seconds(10)) == 128 + SIGKILL);
+  }
+
+  /// Starts the agent again on the same config and directories; the stopped run's log is kept as
+  /// agent-<n>.err, and agent_log() reads the new one. The ports may change (the config has 0).
+  void restart_agent() {
+    REQUIRE_FALSE(agent->running());
+    std::rename(dir.file("agent.err").c_str(),
+                dir.file("agent-" + std::to_string(++runs_) + ".err").c_str());
+    launch_agent();
   }
 
   [[nodiscard]] std::string config_path() const { return dir.file("tailgate.yaml"); }
