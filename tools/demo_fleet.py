@@ -44,6 +44,20 @@ def start_redis(tmp, password):
     return redis, port
 
 
+def redis_cpu_seconds(port, password):
+    """Redis's own user+sys CPU seconds so far (INFO cpu)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(f"AUTH {password}\r\nINFO cpu\r\n".encode())
+        data = b""
+        while data.count(b"used_cpu_user:") == 0 or not data.endswith(b"\r\n\r\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    text = data.decode()
+    return sum(float(v) for v in re.findall(r"^used_cpu_(?:user|sys):([\d.]+)", text, re.M))
+
+
 def agent_config(tmp, name, sink_port, redis_port):
     path = os.path.join(tmp, f"{name}.yaml")
     with open(path, "w") as f:
@@ -64,7 +78,8 @@ def metric(text, name, labels=""):
 
 
 def run(args, bins, with_peers):
-    """One run; returns (sent, traces at the sink {id: spans...}, per-agent stats)."""
+    """One run; returns what was sent, the traces at the sink, each agent's stats, and Redis's
+    CPU seconds for the load (less its idle rate)."""
     with tempfile.TemporaryDirectory(prefix="tailgate-fleet-") as tmp:
         procs, agents = [], {}
         password = secrets.token_hex(16)
@@ -101,6 +116,14 @@ def run(args, bins, with_peers):
                     if not wait_for(a["log"], rf"peers_redis_connected connection={c}", 10):
                         sys.exit(f"demo: agent {name} did not reach Redis:\n" + open(a["log"]).read())
             targets = ",".join(f"127.0.0.1:{agents[n]['udp']}" for n in PARTS)
+            # Redis's idle cost (three followers blocked, its own cron), to set apart below.
+            idle = 0
+            if with_peers:
+                idle = redis_cpu_seconds(redis_port, password)
+                time.sleep(1)
+                idle = redis_cpu_seconds(redis_port, password) - idle
+            cpu_before = redis_cpu_seconds(redis_port, password) if with_peers else 0
+            load_started = time.monotonic()
             load = subprocess.run(
                 [bins["load"], "--fleet-targets", targets, "--traces", str(args.traces),
                  "--rate", str(args.rate), "--error-fraction", str(args.error_fraction),
@@ -109,6 +132,9 @@ def run(args, bins, with_peers):
             sent = json.loads(load.stdout)
             # decision_wait for the last roots, then time for their keeps to go round.
             time.sleep(DECISION_WAIT_MS / 1000 + 1.5)
+            # The load's share of Redis's CPU: what it used, less the idle rate over that time.
+            redis_cpu = (redis_cpu_seconds(redis_port, password) - cpu_before
+                         - idle * (time.monotonic() - load_started)) if with_peers else 0
             for name, a in agents.items():
                 url = f"http://127.0.0.1:{a['admin']}/metrics"
                 with urllib.request.urlopen(url, timeout=10) as r:
@@ -138,10 +164,10 @@ def run(args, bins, with_peers):
                 t["policies"].add(s["attributes"].get("sampling.policy"))
         if sink_rc != 0:
             sys.exit(f"demo: the sink exited {sink_rc}")
-        return sent, traces, agents
+        return sent, traces, agents, redis_cpu
 
 
-def report(title, sent, traces, agents, with_peers):
+def report(title, sent, traces, agents, redis_cpu, with_peers):
     kinds = {"failing": lambda t: t["error"], "slow": lambda t: t["slow"] and not t["error"],
              "critical": lambda t: t["critical"] and not t["error"] and not t["slow"],
              "other (base)": lambda t: not (t["error"] or t["slow"] or t["critical"])}
@@ -154,6 +180,7 @@ def report(title, sent, traces, agents, with_peers):
     whole = sum(1 for t in traces.values() if t["spans"] == SPANS_PER_TRACE)
     print(f"    {'all':<16} {len(traces):>11} {whole:>7} {len(traces) - whole:>8}")
     if with_peers:
+        total_published = 0
         print(f"    {'agent':<10} {'published':>9} {'received':>9} {'followed':>9} "
               f"{'rescued':>8} {'too late':>8} {'lost':>5}")
         for name, a in agents.items():
@@ -167,6 +194,10 @@ def report(title, sent, traces, agents, with_peers):
             late = metric(t, "tailgate_peer_spans_too_late_total")
             print(f"    {name:<10} {published:>9} {received:>9} {followed:>9} {rescued:>8} "
                   f"{late:>8} {lost:>5}")
+            total_published = total_published + published
+        print(f"    Redis: {1000 * redis_cpu:.0f} ms of CPU (above idle) for {total_published} keeps published "
+              f"and read by the {len(agents) - 1} other agents"
+              + (f" ({1e6 * redis_cpu / total_published:.0f} us a keep)" if total_published else ""))
     problems = []
     for name, a in agents.items():
         c = a["counts"]
@@ -193,12 +224,12 @@ def main(args):
           "20% orders (api.exchange.place_order, critical, at the gateway)")
     problems = []
     if args.peers in ("off", "both"):
-        sent, traces, agents = run(args, bins, False)
-        problems += report("alone: each agent decides on its part", sent, traces, agents, False)
+        sent, traces, agents, _ = run(args, bins, False)
+        problems += report("alone: each agent decides on its part", sent, traces, agents, 0, False)
     if args.peers in ("on", "both"):
-        sent, traces, agents = run(args, bins, True)
+        sent, traces, agents, redis_cpu = run(args, bins, True)
         problems += report("peers: keeps shared through redis-server on 127.0.0.1", sent, traces,
-                           agents, True)
+                           agents, redis_cpu, True)
         partial = sum(1 for t in traces.values() if t["spans"] != SPANS_PER_TRACE)
         failing = sum(1 for t in traces.values() if t["error"])
         slow = sum(1 for t in traces.values() if t["slow"] and not t["error"])
