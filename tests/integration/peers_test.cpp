@@ -281,3 +281,46 @@ TEST_CASE(
     CHECK(o.unexpected == 0);
   }
 }
+
+TEST_CASE(
+    "peers: Redis stalled (SIGSTOP): the agents decide alone meanwhile, stop promptly, and "
+    "share again once it answers",
+    "[integration][peers]") {
+  testing::TempDir dir;
+  testing::RedisServer redis(dir.file(""));
+  const auto yaml = peers_yaml(redis, "200ms", "5s");
+  testing::Fleet fleet({yaml, yaml, yaml});
+  const auto plans = plan(600, 24);
+  Sender sender(fleet);
+  redis.pause();
+  const auto sent = sender.send(plans, 0, plans.size());
+  REQUIRE(testing::eventually(
+      [&] {
+        double received = 0;
+        bool all_decided = true;
+        for (std::size_t k = 0; k < kAgents; ++k) {
+          const auto m = fleet.metrics(k);
+          received += testing::metric_value(m, "tailgate_spans_received_total");
+          all_decided = all_decided && decided(m);
+        }
+        return received == static_cast<double>(sent) && all_decided;
+      },
+      10s));
+  for (std::size_t k = 0; k < kAgents; ++k) {
+    CHECK(testing::http_get(fleet.agents[k].admin_port, "/ready").status == 200);
+  }
+  // An agent stopping while Redis hangs waits for it at most its timeout, not for ever.
+  const auto stopping = std::chrono::steady_clock::now();
+  check_accounting({fleet.stop(0)});
+  CHECK(std::chrono::steady_clock::now() - stopping < 5s);
+
+  redis.resume();
+  CHECK(testing::eventually(
+      [&] {
+        return fleet.metric(1, "tailgate_peer_redis_connected") == 2 &&
+               fleet.metric(2, "tailgate_peer_redis_connected") == 2 &&
+               fleet.metric(1, "tailgate_peer_keeps_total", "received") > 0 &&
+               fleet.metric(2, "tailgate_peer_keeps_total", "received") > 0;
+      },
+      10s));
+}

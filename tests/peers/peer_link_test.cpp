@@ -128,7 +128,7 @@ TEST_CASE("peer link: a stream key Redis refuses to read is counted and retried 
   CHECK(p.inbox.size() == 0);
 }
 
-TEST_CASE("peer link: AUTH with the configured password; a wrong one is counted, nothing sent",
+TEST_CASE("peer link: AUTH with the configured password, and a wrong one is counted, nothing sent",
           "[peers]") {
   testing::TempDir dir;
   testing::RedisServer redis(dir.file(""), "s3cret");

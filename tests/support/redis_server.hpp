@@ -64,6 +64,10 @@ class RedisServer {
     process_.reset();
   }
 
+  /// SIGSTOP: a stalled Redis (swapping, a long fork, a debugger): connections open, no answers.
+  void pause() const { process_->signal(SIGSTOP); }
+  void resume() const { process_->signal(SIGCONT); }
+
   /// Starts it again on the same port (empty: nothing persisted); true once it accepts clients.
   bool start() {
     std::vector<std::string> argv = {TAILGATE_REDIS_SERVER_BIN,
