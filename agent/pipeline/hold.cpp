@@ -19,6 +19,7 @@ std::size_t Hold::add(const model::TraceId& id, model::SpanBatch&& spans, std::u
   if (fresh) {
     held.sequence = next_sequence_++;
     arrivals_.push_back({now_ns, id, held.sequence});
+    bytes_ += kArrivalBytes;
   }
   for (auto& span : spans) {
     const auto b = model::memory_bytes(span);
@@ -28,7 +29,9 @@ std::size_t Hold::add(const model::TraceId& id, model::SpanBatch&& spans, std::u
     held.spans.push_back(std::move(span));
   }
   std::size_t released = 0;
-  while (bytes_ > max_bytes_ && !traces_.empty()) released += release_oldest();
+  while (bytes_ > max_bytes_ && !arrivals_.empty()) {
+    if (!pop_stale()) released += release_oldest();
+  }
   return released;
 }
 
@@ -45,13 +48,8 @@ model::SpanBatch Hold::take(const model::TraceId& id) {
 std::size_t Hold::expire(std::uint64_t now_ns) {
   std::size_t released = 0;
   while (!arrivals_.empty()) {
-    const auto& a = arrivals_.front();
-    const auto it = traces_.find(a.id);
-    if (it == traces_.end() || it->second.sequence != a.sequence) {
-      arrivals_.pop_front();  // taken (rescued) or let go already
-      continue;
-    }
-    if (now_ns - a.at_ns < hold_time_ns_) break;
+    if (pop_stale()) continue;  // taken (rescued) or let go already
+    if (now_ns - arrivals_.front().at_ns < hold_time_ns_) break;
     released += release_oldest();
   }
   return released;
@@ -59,15 +57,14 @@ std::size_t Hold::expire(std::uint64_t now_ns) {
 
 std::size_t Hold::release_all() {
   std::size_t released = 0;
-  while (!traces_.empty()) released += release_oldest();
-  arrivals_.clear();
+  while (!arrivals_.empty()) released += release_oldest();
   return released;
 }
 
 std::size_t Hold::release_oldest() {
   while (!arrivals_.empty()) {
     const auto a = arrivals_.front();
-    arrivals_.pop_front();
+    pop_arrival();
     const auto it = traces_.find(a.id);
     if (it == traces_.end() || it->second.sequence != a.sequence) continue;
     const auto n = it->second.spans.size();
@@ -78,6 +75,19 @@ std::size_t Hold::release_oldest() {
     return n;
   }
   return 0;
+}
+
+bool Hold::pop_stale() noexcept {
+  const auto& a = arrivals_.front();
+  const auto it = traces_.find(a.id);
+  if (it != traces_.end() && it->second.sequence == a.sequence) return false;
+  pop_arrival();
+  return true;
+}
+
+void Hold::pop_arrival() noexcept {
+  arrivals_.pop_front();
+  bytes_ -= kArrivalBytes;
 }
 
 std::size_t Hold::take_too_late(const model::TraceId& id) {

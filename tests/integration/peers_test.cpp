@@ -122,16 +122,20 @@ void check_accounting(const std::vector<std::string>& logs) {
 TEST_CASE("peers: traces spread over three agents arrive whole when one agent saw why",
           "[integration][peers]") {
   testing::TempDir dir;
-  testing::RedisServer redis(dir.file(""));
-  const auto yaml = peers_yaml(redis, "300ms", "5s");
-  testing::Fleet fleet({yaml, yaml, yaml});
+  // A Redis with a password, which the agents read from the environment (peers.password_env).
+  testing::RedisServer redis(dir.file(""), "fleet-s3cret");
+  const auto yaml =
+      peers_yaml(redis, "300ms", "5s") + "  password_env: TAILGATE_TEST_REDIS_PASSWORD\n";
+  testing::Fleet fleet({yaml, yaml, yaml}, {"TAILGATE_TEST_REDIS_PASSWORD=fleet-s3cret"});
   // 5,000 traces (30,000 spans) as the issue asks: 250 with an error, 250 slow, 1,000 critical,
   // each seen by one agent only, sent at about 10k traces/s; about 3 s on 2 cores.
   const auto plans = plan(5000, 21);
   Sender sender(fleet);
   const auto sent = sender.send(plans, 0, plans.size());
   settle(fleet, sent);
-  check_accounting(stop_all(fleet));
+  const auto logs = stop_all(fleet);
+  check_accounting(logs);
+  for (const auto& log : logs) CHECK(log.find("fleet-s3cret") == std::string::npos);
 
   const auto traces = by_trace(fleet);
   const auto o = outcome(traces, plans, 0, plans.size());
