@@ -86,6 +86,9 @@ PeerLink::~PeerLink() {
 }
 
 void PeerLink::start() {
+  // spdlog's registry is made on first use; made here, before the threads that log, its making
+  // happens before their first look at it (ThreadSanitizer cannot see spdlog's own guard).
+  (void)spdlog::default_logger_raw();
   publisher_ = std::thread([this] {
     ::pthread_setname_np(::pthread_self(), "tg-peers-pub");
     publish_loop();
