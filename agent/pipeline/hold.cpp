@@ -21,12 +21,17 @@ std::size_t Hold::add(const model::TraceId& id, model::SpanBatch&& spans, std::u
     arrivals_.push_back({now_ns, id, held.sequence});
     bytes_ += kArrivalBytes;
   }
-  for (auto& span : spans) {
-    const auto b = model::memory_bytes(span);
-    held.bytes += b;
-    bytes_ += b;
-    ++spans_;
-    held.spans.push_back(std::move(span));
+  std::size_t bytes = 0;
+  for (const auto& span : spans) bytes += model::memory_bytes(span);
+  held.bytes += bytes;
+  bytes_ += bytes;
+  spans_ += spans.size();
+  // A trace's spans usually come once, at its drop: the batch itself is held (no copy, no growth).
+  if (held.spans.empty()) {
+    held.spans = std::move(spans);
+  } else {
+    held.spans.insert(held.spans.end(), std::make_move_iterator(spans.begin()),
+                      std::make_move_iterator(spans.end()));
   }
   std::size_t released = 0;
   while (bytes_ > max_bytes_ && !arrivals_.empty()) {
