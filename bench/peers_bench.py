@@ -8,7 +8,7 @@ process (tailgate-load --remote-parent), the fleet's case: with peers on, each s
 goes through the hold, and each error trace's keep (1% of traces) is published.
 
 Usage: peers_bench.py --build-dir DIR [--seconds 5] [--rate 100000] [--repeat 3]
-                      [--hold-bytes 64MiB] [--smoke]
+                      [--hold-bytes 64MiB] [--local-traces] [--smoke]
 """
 
 import argparse
@@ -53,7 +53,7 @@ class Redis:
         self.proc.wait(timeout=10)
 
 
-def run(build, extra_yaml, rate, seconds):
+def run(build, extra_yaml, rate, seconds, remote_parent=True):
     """One run: spans received, agent CPU seconds per million spans, peak RSS, keeps published."""
     tmp = tempfile.mkdtemp(prefix="tailgate-peers-run-")
     stack = e2e_bench.Stack(build, tmp, extra_yaml)
@@ -61,7 +61,7 @@ def run(build, extra_yaml, rate, seconds):
         time.sleep(0.2)  # the ring receiver's first scan
         cpu0 = stack.cpu_seconds()
         sent = e2e_bench.load(build, stack, rate, 10, seconds, error=0.01,
-                              extra=["--remote-parent"])
+                              extra=["--remote-parent"] if remote_parent else [])
         m = stack.settled()
         cpu = stack.cpu_seconds() - cpu0
         received = m.get("tailgate_spans_received_total", 0)
@@ -84,6 +84,8 @@ def main():
     ap.add_argument("--rate", type=int, default=100_000, help="offered spans/s (10-span traces)")
     ap.add_argument("--repeat", type=int, default=3, help="median of N runs (by CPU per span)")
     ap.add_argument("--hold-bytes", default="64MiB", help="peers.hold_bytes (default 64MiB)")
+    ap.add_argument("--local-traces", action="store_true",
+                    help="traces that never leave the process: no hold, no keep to share")
     ap.add_argument("--smoke", action="store_true", help="one short run of each (CI)")
     a = ap.parse_args()
     seconds, repeat = (0.5, 1) if a.smoke else (a.seconds, a.repeat)
@@ -98,7 +100,8 @@ def main():
         all_runs = {name: [] for name, _ in cases}
         for _ in range(max(1, repeat)):  # interleaved: a noisy neighbour hits both alike
             for name, extra in cases:
-                all_runs[name].append(run(a.build_dir, extra, a.rate, seconds))
+                all_runs[name].append(run(a.build_dir, extra, a.rate, seconds,
+                                          not a.local_traces))
         results = {}
         for name, _ in cases:
             runs = sorted(all_runs[name], key=lambda r: r["cpu_s_per_million"])
