@@ -13,12 +13,15 @@ constexpr std::size_t kMaxPasswordBytes = 4096;
 
 std::string read_password_file(detail::Section& peers, const std::string& path) {
   std::ifstream in(path);
-  if (!in) peers.fail(peers.at("password_file"), "peers.password_file", "cannot read " + detail::quoted(path));
+  if (!in)
+    peers.fail(peers.at("password_file"), "peers.password_file",
+               "cannot read " + detail::quoted(path));
   std::stringstream text;
   text << in.rdbuf();
   auto password = text.str();
   // A file written by `echo` or a Kubernetes secret may end in a newline that is not the password.
-  while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
+  while (!password.empty() && (password.back() == '\n' || password.back() == '\r'))
+    password.pop_back();
   if (password.empty() || password.size() > kMaxPasswordBytes) {
     peers.fail(peers.at("password_file"), "peers.password_file",
                detail::quoted(path) + " must hold a password of 1 to 4096 bytes");

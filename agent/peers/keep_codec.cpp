@@ -17,7 +17,7 @@ int hex_value(char c) noexcept {
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> encode_keep(const model::Keep& keep,
-                                                              std::string_view agent) {
+                                                             std::string_view agent) {
   std::string id;
   for (const auto b : keep.trace_id) {
     id += kHex[b >> 4];

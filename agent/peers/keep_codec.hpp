@@ -15,8 +15,8 @@ namespace tailgate::peers {
 inline constexpr std::size_t kMaxPolicyBytes = 64;
 
 /// The entry's field/value pairs for `keep` from agent `agent`.
-[[nodiscard]] std::vector<std::pair<std::string, std::string>> encode_keep(
-    const model::Keep& keep, std::string_view agent);
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> encode_keep(const model::Keep& keep,
+                                                                           std::string_view agent);
 
 enum class Decoded { Keep, Own, Malformed };
 /// Reads an entry's field/value pairs: Own (from `own_agent`: skipped), Malformed, or Keep

@@ -12,12 +12,17 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config/config.hpp"
 #include "model/keep_queue.hpp"
 #include "telemetry/counters.hpp"
 
+struct redisReply;
+
 namespace tailgate::peers {
+
+class RedisLink;
 
 class PeerLink final {
  public:
@@ -34,7 +39,12 @@ class PeerLink final {
 
  private:
   void publish_loop() noexcept;
+  /// Sends `batch` in one round trip (pipelined XADDs); removes what Redis answered, leaving
+  /// what a broken connection left unanswered.
+  void publish_batch(RedisLink& link, std::vector<model::Keep>& batch);
   void follow_loop() noexcept;
+  /// Pushes the keeps of an XREAD reply to the inbox; `last_id` moves to the last entry read.
+  void follow_entries(const redisReply* r, std::string& last_id);
   /// Waits up to `d`, or less if stop() is called; false once stopping.
   bool pause(std::chrono::milliseconds d);
 

@@ -1,10 +1,9 @@
 #include "peers/redis_link.hpp"
 
+#include <hiredis/hiredis.h>
 #include <sys/time.h>
 
 #include <algorithm>
-
-#include <hiredis/hiredis.h>
 
 namespace tailgate::peers {
 namespace {

@@ -19,16 +19,24 @@ std::size_t Hold::add(const model::TraceId& id, model::SpanBatch&& spans, std::u
   if (fresh) {
     held.sequence = next_sequence_++;
     arrivals_.push_back({now_ns, id, held.sequence});
+    bytes_ += kArrivalBytes;
   }
-  for (auto& span : spans) {
-    const auto b = model::memory_bytes(span);
-    held.bytes += b;
-    bytes_ += b;
-    ++spans_;
-    held.spans.push_back(std::move(span));
+  std::size_t bytes = 0;
+  for (const auto& span : spans) bytes += model::memory_bytes(span);
+  held.bytes += bytes;
+  bytes_ += bytes;
+  spans_ += spans.size();
+  // A trace's spans usually come once, at its drop: the batch itself is held (no copy, no growth).
+  if (held.spans.empty()) {
+    held.spans = std::move(spans);
+  } else {
+    held.spans.insert(held.spans.end(), std::make_move_iterator(spans.begin()),
+                      std::make_move_iterator(spans.end()));
   }
   std::size_t released = 0;
-  while (bytes_ > max_bytes_ && !traces_.empty()) released += release_oldest();
+  while (bytes_ > max_bytes_ && !arrivals_.empty()) {
+    if (!pop_stale()) released += release_oldest();
+  }
   return released;
 }
 
@@ -45,13 +53,8 @@ model::SpanBatch Hold::take(const model::TraceId& id) {
 std::size_t Hold::expire(std::uint64_t now_ns) {
   std::size_t released = 0;
   while (!arrivals_.empty()) {
-    const auto& a = arrivals_.front();
-    const auto it = traces_.find(a.id);
-    if (it == traces_.end() || it->second.sequence != a.sequence) {
-      arrivals_.pop_front();  // taken (rescued) or let go already
-      continue;
-    }
-    if (now_ns - a.at_ns < hold_time_ns_) break;
+    if (pop_stale()) continue;  // taken (rescued) or let go already
+    if (now_ns - arrivals_.front().at_ns < hold_time_ns_) break;
     released += release_oldest();
   }
   return released;
@@ -59,15 +62,14 @@ std::size_t Hold::expire(std::uint64_t now_ns) {
 
 std::size_t Hold::release_all() {
   std::size_t released = 0;
-  while (!traces_.empty()) released += release_oldest();
-  arrivals_.clear();
+  while (!arrivals_.empty()) released += release_oldest();
   return released;
 }
 
 std::size_t Hold::release_oldest() {
   while (!arrivals_.empty()) {
     const auto a = arrivals_.front();
-    arrivals_.pop_front();
+    pop_arrival();
     const auto it = traces_.find(a.id);
     if (it == traces_.end() || it->second.sequence != a.sequence) continue;
     const auto n = it->second.spans.size();
@@ -78,6 +80,19 @@ std::size_t Hold::release_oldest() {
     return n;
   }
   return 0;
+}
+
+bool Hold::pop_stale() noexcept {
+  const auto& a = arrivals_.front();
+  const auto it = traces_.find(a.id);
+  if (it != traces_.end() && it->second.sequence == a.sequence) return false;
+  pop_arrival();
+  return true;
+}
+
+void Hold::pop_arrival() noexcept {
+  arrivals_.pop_front();
+  bytes_ -= kArrivalBytes;
 }
 
 std::size_t Hold::take_too_late(const model::TraceId& id) {

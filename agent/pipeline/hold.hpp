@@ -2,10 +2,10 @@
 // The hold: spans of cross-process traces that this agent sampled out, kept a while in case
 // another agent of the fleet keeps the trace (peers, docs/fleet.md; DESIGN §4), so a keep that
 // arrives after the local drop still brings the whole trace. Bounded in bytes (oldest let go
-// first) and in time (hold_time after the trace's first held span). Spans let go are sampled out
-// for good; the hold remembers which traces it let go, and how many spans, for a while, so a keep
-// that comes too late is counted. Held spans are in flight in the accounting identity.
-// Owned by the pipeline thread; not thread-safe.
+// first; the order they entered in counts too) and in time (hold_time after the trace's first held
+// span). Spans let go are sampled out for good; the hold remembers which traces it let go, and
+// how many spans, for a while, so a keep that comes too late is counted. Held spans are in flight
+// in the accounting identity. Owned by the pipeline thread; not thread-safe.
 
 #include <cstddef>
 #include <cstdint>
@@ -37,6 +37,8 @@ class Hold final {
   [[nodiscard]] std::size_t spans() const noexcept { return spans_; }
   [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
   [[nodiscard]] std::size_t traces() const noexcept { return traces_.size(); }
+  /// Places in the arrival order, including those rescued traces left behind (bounded by bytes).
+  [[nodiscard]] std::size_t arrivals() const noexcept { return arrivals_.size(); }
 
  private:
   struct Held {
@@ -49,8 +51,14 @@ class Hold final {
     model::TraceId id;
     std::uint64_t sequence;
   };
+  // A rescued trace leaves its place in the order behind until it reaches the front: charged to
+  // the bytes, or a fast stream of rescues with a long hold_time would grow the order unbounded.
+  static constexpr std::size_t kArrivalBytes = sizeof(Arrival);
   /// Lets the oldest held trace go (stale arrivals skipped); returns its spans' count.
   std::size_t release_oldest();
+  /// Pops the oldest arrival if its trace was taken or let go since; false if it is held.
+  bool pop_stale() noexcept;
+  void pop_arrival() noexcept;
 
   std::uint64_t hold_time_ns_;
   std::size_t max_bytes_;

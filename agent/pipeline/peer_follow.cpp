@@ -39,26 +39,29 @@ void Pipeline::follow_one(model::Keep& keep) {
                               .policy = sampling::Decision::kNoPolicy,
                               .probability = keep.probability,
                               .peer_policy = intern_peer_policy(keep.policy)};
-  if (table_.find(id) != nullptr) {  // buffered here: kept now, whole
-    peer_kept_.put(id, {decision.peer_policy, decision.probability});
-    counters_.peer_traces_followed.fetch_add(1, std::memory_order_relaxed);
-    return finalize(id, decision, telemetry::DecisionTrigger::Peer);
-  }
-  const auto entry = cache_.find(id);
-  if (entry && entry->kept) return;  // kept here already, by a policy here or an earlier keep
-  // Not seen yet, or sampled out here: spans to come are kept, held ones come back. The cache's
-  // drop is overridden (a late span must not follow it).
-  peer_kept_.put(id, {decision.peer_policy, decision.probability});
-  cache_.overwrite(id, {true, kNoPolicyInCache});
-  auto held = hold_.take(id);
   if (const auto late = hold_.take_too_late(id)) {
     counters_.peer_spans_too_late.fetch_add(late, std::memory_order_relaxed);
   }
-  if (held.empty()) return;
-  counters_.add_decision(telemetry::DecisionTrigger::Peer);
-  counters_.peer_traces_followed.fetch_add(1, std::memory_order_relaxed);
-  counters_.peer_spans_rescued.fetch_add(held.size(), std::memory_order_relaxed);
-  for (auto& span : held) emit(std::move(span), decision);
+  // Held spans come back whether or not the trace is buffered again here (a late span whose
+  // drop the decision cache had forgotten starts a new entry beside them).
+  auto held = hold_.take(id);
+  const bool buffered = table_.find(id) != nullptr;
+  if (!buffered && held.empty()) {
+    const auto entry = cache_.find(id);
+    if (entry && entry->kept) return;  // kept here already, by a policy here or an earlier keep
+  }
+  peer_kept_.put(id, {decision.peer_policy, decision.probability});
+  if (!held.empty()) {
+    counters_.peer_spans_rescued.fetch_add(held.size(), std::memory_order_relaxed);
+    for (auto& span : held) emit(std::move(span), decision);
+  }
+  if (buffered || !held.empty())
+    counters_.peer_traces_followed.fetch_add(1, std::memory_order_relaxed);
+  // Buffered here: kept now, whole. Else spans to come are kept: the cache's drop, if any, is
+  // overridden (a late span must not follow it).
+  if (buffered) return finalize(id, decision, telemetry::DecisionTrigger::Peer);
+  cache_.overwrite(id, {true, kNoPolicyInCache});
+  if (!held.empty()) counters_.add_decision(telemetry::DecisionTrigger::Peer);
 }
 
 void Pipeline::share(const model::TraceId& id, const sampling::Decision& decision,

@@ -167,12 +167,11 @@ void Pipeline::ingest_one(model::Span&& span, std::uint64_t now_ns) {
 
 void Pipeline::follow_decision(model::Span&& span, sampling::DecisionCache::Entry entry) {
   // Kept with no policy of ours: a peer's keep (a local keep always names its policy).
-  auto decision =
-      entry.kept && entry.policy == kNoPolicyInCache
-          ? peer_decision(span.trace_id)
-          : sampler_.recall(entry.kept, entry.policy == kNoPolicyInCache
-                                            ? sampling::Decision::kNoPolicy
-                                            : entry.policy);
+  auto decision = entry.kept && entry.policy == kNoPolicyInCache
+                      ? peer_decision(span.trace_id)
+                      : sampler_.recall(entry.kept, entry.policy == kNoPolicyInCache
+                                                        ? sampling::Decision::kNoPolicy
+                                                        : entry.policy);
   if (!decision.keep) {
     // A late span that is itself an error or slow is kept even so: it is what someone will
     // look for.

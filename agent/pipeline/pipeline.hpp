@@ -14,12 +14,12 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
-#include <span>
-#include <string>
-#include <string_view>
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -141,8 +141,8 @@ class Pipeline final {
   };
   PeerLinks peers_;
   Hold hold_;
-  RecentIds<PeerKept> peer_kept_;            ///< which peer policy kept a trace, for late spans
-  RecentIds<model::Keep> awaiting_share_;    ///< kept on the fast path, no cross-process span yet
+  RecentIds<PeerKept> peer_kept_;              ///< which peer policy kept a trace, for late spans
+  RecentIds<model::Keep> awaiting_share_;      ///< kept on the fast path, no cross-process span yet
   std::deque<std::string> peer_policy_names_;  ///< interned (stable addresses), bounded
   std::vector<model::Keep> followed_;
   std::uint64_t now_ns_ = 0;  ///< of the current turn, for the hold

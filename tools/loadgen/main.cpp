@@ -30,14 +30,16 @@ constexpr const char* kUsage =
     "                     [--rate TRACES_PER_S] [--max-seconds S] [--error-fraction F]\n"
     "                     [--slow-fraction F] [--critical-fraction F]\n"
     "                     [--seed N] [--service NAME] [--datagram-bytes N]\n"
-    "                     [--spans-per-trace N [--attributes N]]\n"
+    "                     [--spans-per-trace N [--attributes N] [--remote-parent]]\n"
     "                     [--fleet-targets HOST:PORT,HOST:PORT,HOST:PORT]\n"
     "  defaults: the shared-memory ring in /dev/shm/tailgate (--target: UDP datagrams of\n"
     "  --datagram-bytes, 16384, instead), 1000 traces, 1000/s (0: as fast as possible),\n"
     "  60 s at most, 5% errors, 5% slow, 20% critical (order) traces, service tailgate-load;\n"
     "  --spans-per-trace: benchmark traces of N spans with --attributes each (6) instead of\n"
-    "  the trading workflow; --fleet-targets: each trace split over three processes, one\n"
-    "  agent's UDP receiver each (services strategy, gateway, risk; docs/fleet.md)\n";
+    "  the trading workflow; --remote-parent: their roots are called from another process (as\n"
+    "  in a fleet of agents sharing keep decisions); --fleet-targets: each trace split over\n"
+    "  three processes, one agent's UDP receiver each (services strategy, gateway, risk;\n"
+    "  docs/fleet.md)\n";
 
 // Packs records into datagrams: a resource record first, then spans until the next one won't fit.
 class DatagramSender {
@@ -136,6 +138,8 @@ int main(int argc, char** argv) {
         workflow.spans_per_trace = std::stoul(argv[++i]);
       else if (arg == "--attributes" && v)
         workflow.attributes = std::stoul(argv[++i]);
+      else if (arg == "--remote-parent")
+        workflow.remote_parent = true;
       else if (arg == "--datagram-bytes" && v)
         datagram_bytes = std::stoul(argv[++i]);
       else if (arg == "--help" || arg == "-h")

@@ -20,6 +20,9 @@ struct WorkflowOptions {
   /// its children), each with `attributes` attributes (alternately short text and integers).
   std::size_t spans_per_trace = 0;
   std::size_t attributes = 6;
+  /// Benchmark traces' roots have a parent in another process (a SERVER span called from
+  /// elsewhere, as in a fleet: peers), so the agent sees each trace cross a process boundary.
+  bool remote_parent = false;
   double error_fraction = 0.05;    ///< traces whose order placement fails (status ERROR)
   double slow_fraction = 0.05;     ///< traces whose order placement takes 150 ms
   double critical_fraction = 0.2;  ///< order traces; the rest are market-data traces
