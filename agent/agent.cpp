@@ -17,6 +17,7 @@
 #include "admin/admin_server.hpp"
 #include "config/load_config.hpp"
 #include "export/otlp_exporter.hpp"
+#include "peers/peer_link.hpp"
 #include "pipeline/pipeline.hpp"
 #include "receivers/jaeger_thrift.hpp"
 #include "receivers/otlp_decode.hpp"
@@ -80,7 +81,9 @@ bool reaches(const std::string& exporter, const std::string& receiver) {
 Agent::Agent(config::Config config)
     : config_(std::move(config)),
       pipeline_queue_(config_.pipeline.queue_spans, config_.pipeline.queue_bytes),
-      export_queue_(config_.exporter.queue_spans, config_.exporter.queue_bytes) {}
+      export_queue_(config_.exporter.queue_spans, config_.exporter.queue_bytes),
+      keeps_to_publish_(config_.peers.queue_keeps),
+      keeps_to_follow_(config_.peers.queue_keeps) {}
 
 Agent::~Agent() = default;
 
@@ -152,6 +155,13 @@ void Agent::start() {
   if (config_.span_metrics.enabled)
     span_metrics_ =
         std::make_unique<spanmetrics::SpanMetrics>(config_.span_metrics, scrubber_.get());
+  pipeline::PeerLinks links;
+  if (config_.peers.enabled) {
+    links = {&keeps_to_publish_, &keeps_to_follow_, config_.peers.hold_time,
+             config_.peers.hold_bytes};
+    peers_ = std::make_unique<peers::PeerLink>(config_.peers, keeps_to_publish_, keeps_to_follow_,
+                                               counters_);
+  }
   pipeline_ = std::make_unique<pipeline::Pipeline>(
       config_.sampling, pipeline_queue_, config_.pipeline.queue_spans, export_queue_, counters_,
       [] {
@@ -159,7 +169,7 @@ void Agent::start() {
                                               std::chrono::steady_clock::now().time_since_epoch())
                                               .count());
       },
-      span_metrics_.get(), scrubber_.get());
+      span_metrics_.get(), scrubber_.get(), links);
   const auto& rc = config_.receivers;
   if (rc.otlp_grpc.enabled && reaches(config_.exporter.endpoint, rc.otlp_grpc.endpoint)) {
     throw std::runtime_error("exporter.endpoint " + config_.exporter.endpoint +
@@ -191,6 +201,12 @@ void Agent::start() {
   }
   exporter_->start();
   pipeline_->start();
+  if (peers_) {
+    // Redis need not be up: the agent decides alone until it is (readiness does not wait).
+    peers_->start();
+    spdlog::info("event=peers_started endpoint={} stream={} agent_id={}", config_.peers.endpoint,
+                 config_.peers.stream, peers_->agent_id());
+  }
   spdlog::info("event=exporter_started endpoint={} tls={} compression={}",
                config_.exporter.endpoint, !config_.exporter.insecure,
                config_.exporter.compression == config::Compression::Gzip ? "gzip" : "none");
@@ -265,6 +281,8 @@ void Agent::stop_receivers() {
 
 void Agent::drain_pipeline() {
   pipeline_->stop();
+  // After the pipeline: the keeps of its last decisions are published before the link closes.
+  if (peers_) peers_->stop();
   export_queue_.close();
   spdlog::info("event=pipeline_drained");
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "model/keep_queue.hpp"
 #include "model/span_queue.hpp"
 #include "telemetry/counters.hpp"
 
@@ -27,6 +28,9 @@ class OtlpExporter;
 }
 namespace spanmetrics {
 class SpanMetrics;
+}
+namespace peers {
+class PeerLink;
 }
 namespace scrub {
 class Scrubber;
@@ -68,6 +72,9 @@ class Agent final {
   std::unique_ptr<spanmetrics::SpanMetrics> span_metrics_;  ///< null when switched off
   std::unique_ptr<scrub::Scrubber> scrubber_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
+  model::KeepQueue keeps_to_publish_;  ///< pipeline → peers (idle when peers are off)
+  model::KeepQueue keeps_to_follow_;   ///< peers → pipeline
+  std::unique_ptr<peers::PeerLink> peers_;  ///< null when peers are off
   std::vector<std::unique_ptr<receivers::UdpReceiver>> udp_receivers_;  ///< native and Jaeger
   std::unique_ptr<receivers::RingReceiver> ring_;
   std::unique_ptr<receivers::OtlpGrpcReceiver> otlp_grpc_;

@@ -119,12 +119,12 @@ class Stack:
 
 
 def load(build, stack, rate_spans, spans_per_trace, seconds, attributes=6, udp=False,
-         slow=0.0, error=0.0):
+         slow=0.0, error=0.0, extra=()):
     cmd = [os.path.join(build, "tools", "tailgate-load"), "--spans-per-trace",
            str(spans_per_trace), "--attributes", str(attributes), "--traces", "1000000000",
            "--rate", str(rate_spans / spans_per_trace if rate_spans else 0), "--max-seconds",
            str(seconds), "--slow-fraction", str(slow), "--error-fraction", str(error),
-           "--seed", "7"]
+           "--seed", "7", *extra]
     cmd += ["--target", stack.udp] if udp else ["--ring-directory", stack.ring]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)

@@ -91,7 +91,15 @@ def main():
     ap.add_argument("--slow-fraction", type=float, default=0.05)
     ap.add_argument("--transport", choices=("ring", "udp"), default="ring",
                     help="how tailgate-load hands spans over (default: the shared-memory ring)")
+    ap.add_argument("--fleet", action="store_true",
+                    help="three agents, each trace split over them, sharing keeps through a "
+                         "redis-server on loopback (tools/demo_fleet.py)")
+    ap.add_argument("--peers", choices=("on", "off", "both"), default="both",
+                    help="with --fleet: agents alone, with peers, or both runs (default)")
     args = ap.parse_args()
+    if args.fleet:
+        import demo_fleet
+        return demo_fleet.main(args)
 
     agent_bin = os.path.join(args.build_dir, "agent", "tailgate")
     sink_bin = os.path.join(args.build_dir, "tools", "tailgate-sink")

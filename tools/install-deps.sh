@@ -15,6 +15,7 @@ packages=(
   openssl     # tests make TLS certificates
   systemd adduser  # the package test: systemd-analyze, and the postinst that adds the user
   libthrift-dev thrift-compiler zlib1g-dev  # the Jaeger receivers; gzip bodies for OTLP/HTTP
+  libhiredis-dev redis-server redis-tools  # peers: keep decisions shared through Redis
   ruby-jaeger-client  # tests/interop: a real Jaeger client (Thrift compact)
 )
 # tests/interop also runs Node.js clients (jaeger-client, OpenTelemetry's SDK and exporters);

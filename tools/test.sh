@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs dependencies, builds with warnings as errors, runs every test
 # through ctest; then the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer,
-# and the ring, pipeline and exporter tests under ThreadSanitizer. This is README's second
+# and the ring, pipeline, exporter and peers tests under ThreadSanitizer. This is README's second
 # command and what CI runs. TAILGATE_SANITIZERS=0 runs the plain suite only.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,15 +27,15 @@ TAILGATE_BUILD_DIR="$asan_dir" "$root/tools/build.sh" RelWithDebInfo \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --output-on-failure -j "$jobs" --timeout 600)
 
-stage "ThreadSanitizer: ring, pipeline, exporter"
+stage "ThreadSanitizer: ring, pipeline, exporter, peers"
 tsan_dir="${TAILGATE_BUILD_DIR:-$root/build}-tsan"
 cmake -S "$root" -B "$tsan_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAILGATE_WERROR=ON \
   -DTAILGATE_SANITIZE=thread -DTAILGATE_BUILD_BENCH=OFF >/dev/null
 cmake --build "$tsan_dir" -j "$jobs" --target shm_tests model_tests pipeline_tests \
-  receivers_tests export_tests
+  receivers_tests export_tests peers_tests
 (cd "$tsan_dir" &&
   TSAN_OPTIONS="suppressions=$supp/tsan.supp:halt_on_error=1:second_deadlock_stack=1" \
-  ctest --output-on-failure -j "$jobs" --timeout 600 -L '^(shm|model|pipeline|receivers|export)$')
+  ctest --output-on-failure -j "$jobs" --timeout 600 -L '^(shm|model|pipeline|receivers|export|peers)$')
 stage "fuzz targets: a short run of each from its committed seeds"
 TAILGATE_FUZZ_BUILD_DIR="${TAILGATE_BUILD_DIR:-$root/build}-fuzz" "$root/fuzz/run.sh" 20
 

@@ -16,6 +16,9 @@ namespace {
 using telemetry::DecisionTrigger;
 constexpr std::uint64_t kRateIntervalNs = 1'000'000'000;
 constexpr std::uint8_t kNoPolicyInCache = sampling::DecisionCache::kMaxPolicies;
+// Traces remembered for peers' bookkeeping (which peer policy kept one; which local keeps wait
+// for a cross-process span to be shared): a few seconds' worth at 10k traces/s.
+constexpr std::size_t kPeerBookEntries = 65536;
 
 std::uint64_t to_ns(std::chrono::milliseconds d) {
   return static_cast<std::uint64_t>(
@@ -36,7 +39,8 @@ model::Trace single_span_view(const model::Span& span, bool has_error, std::uint
 
 Pipeline::Pipeline(const config::SamplingConfig& config, model::SpanQueue& in,
                    std::size_t in_capacity, model::SpanQueue& out, telemetry::Counters& counters,
-                   Clock clock, spanmetrics::SpanMetrics* metrics, scrub::Scrubber* scrubber)
+                   Clock clock, spanmetrics::SpanMetrics* metrics, scrub::Scrubber* scrubber,
+                   PeerLinks peers)
     : config_(config),
       decision_wait_ns_(to_ns(config.decision_wait)),
       max_age_ns_(to_ns(config.max_trace_age)),
@@ -49,7 +53,11 @@ Pipeline::Pipeline(const config::SamplingConfig& config, model::SpanQueue& in,
       scrubber_(scrubber),
       table_(decision_wait_ns_),
       sampler_(config),
-      cache_(config.decision_cache_entries) {
+      cache_(config.decision_cache_entries),
+      peers_(peers),
+      hold_(to_ns(peers.hold_time), peers.hold_bytes),
+      peer_kept_(kPeerBookEntries),
+      awaiting_share_(kPeerBookEntries) {
   published_stats_ = sampler_.stats();
 }
 
@@ -99,12 +107,17 @@ void Pipeline::run() noexcept {
     flush();
     if (n == 0 && in_.closed() && in_.size_spans() == 0) break;
   }
+  const auto end = clock_();
+  follow_peers(end);
   decide_all(DecisionTrigger::Shutdown);
+  // Nothing can rescue what is held any more: it is sampled out for good.
+  counters_.spans_sampled_out.fetch_add(hold_.release_all(), std::memory_order_relaxed);
   flush();
-  publish(clock_());
+  publish(end);
 }
 
 void Pipeline::ingest(model::SpanBatch& batch, std::uint64_t now_ns) {
+  now_ns_ = now_ns;
   // Every span, before any decision, counted as it is taken in (while it is in cache).
   std::unique_lock<std::mutex> counting;
   if (metrics_ != nullptr) counting = metrics_->counting();
@@ -153,8 +166,12 @@ void Pipeline::ingest_one(model::Span&& span, std::uint64_t now_ns) {
 }
 
 void Pipeline::follow_decision(model::Span&& span, sampling::DecisionCache::Entry entry) {
-  auto decision = sampler_.recall(
-      entry.kept, entry.policy == kNoPolicyInCache ? sampling::Decision::kNoPolicy : entry.policy);
+  // Kept with no policy of ours: a peer's keep (a local keep always names its policy).
+  auto decision = entry.kept && entry.policy == kNoPolicyInCache
+                      ? peer_decision(span.trace_id)
+                      : sampler_.recall(entry.kept, entry.policy == kNoPolicyInCache
+                                                        ? sampling::Decision::kNoPolicy
+                                                        : entry.policy);
   if (!decision.keep) {
     // A late span that is itself an error or slow is kept even so: it is what someone will
     // look for.
@@ -164,10 +181,11 @@ void Pipeline::follow_decision(model::Span&& span, sampling::DecisionCache::Entr
   }
   if (decision.keep) {
     counters_.late_spans_kept.fetch_add(1, std::memory_order_relaxed);
+    share_late(span);
     emit(std::move(span), decision);
   } else {
     counters_.late_spans_sampled_out.fetch_add(1, std::memory_order_relaxed);
-    counters_.spans_sampled_out.fetch_add(1, std::memory_order_relaxed);
+    sample_out(std::move(span));
   }
 }
 
@@ -178,9 +196,10 @@ void Pipeline::decide_on_arrival(model::Span&& span) {
   cache_.record(span.trace_id, cache_entry(decision));
   counters_.add_decision(DecisionTrigger::Stress);
   if (decision.keep) {
+    share(span.trace_id, decision, std::span(&span, 1));
     emit(std::move(span), decision);
   } else {
-    counters_.spans_sampled_out.fetch_add(1, std::memory_order_relaxed);
+    sample_out(std::move(span));
   }
 }
 
@@ -190,6 +209,7 @@ void Pipeline::finalize(const model::TraceId& id, const sampling::Decision& deci
   cache_.record(id, cache_entry(decision));
   counters_.add_decision(trigger);
   if (decision.keep) {
+    share(id, decision, spans);
     // limits.max_spans_per_trace: the root (it ends last, so arrives last) and then the first
     // that arrived go; the rest are dropped and counted.
     if (scrubber_ != nullptr && spans.size() > scrubber_->max_spans_per_trace()) {
@@ -201,7 +221,7 @@ void Pipeline::finalize(const model::TraceId& id, const sampling::Decision& deci
     }
     for (auto& span : spans) emit(std::move(span), decision);
   } else {
-    counters_.spans_sampled_out.fetch_add(spans.size(), std::memory_order_relaxed);
+    sample_out(id, std::move(spans));
   }
 }
 
@@ -250,6 +270,8 @@ void Pipeline::hand_over(model::SpanBatch& batch) {
 }
 
 void Pipeline::tick(std::uint64_t now_ns) {
+  // Peers' keeps first: a trace a peer kept is kept now rather than decided alone below.
+  follow_peers(now_ns);
   while (const auto id = table_.next_root_due(now_ns)) {
     const auto* t = table_.find(*id);
     finalize(*id, sampler_.decide(t->view(*id)), DecisionTrigger::Root);
@@ -319,6 +341,8 @@ void Pipeline::publish(std::uint64_t /*now_ns*/) {
   counters_.spans_buffered.store(table_.spans(), std::memory_order_relaxed);
   counters_.bytes_buffered.store(table_.bytes(), std::memory_order_relaxed);
   counters_.stressed.store(stressed_ ? 1 : 0, std::memory_order_relaxed);
+  counters_.hold_spans.store(hold_.spans(), std::memory_order_relaxed);
+  counters_.hold_bytes.store(hold_.bytes(), std::memory_order_relaxed);
   counters_.base_probability_ppm.store(
       static_cast<std::uint64_t>(sampler_.base_probability() * 1e6 + 0.5),
       std::memory_order_relaxed);

@@ -7,17 +7,27 @@
 // on arrival by trace id, errors and slow spans still kept.
 // ingest()/tick()/decide_all()/flush() are the stage itself: the thread calls them, and tests
 // call them directly with their own clock. reload() and policy_stats() are thread-safe.
+// With peers (docs/fleet.md): keeps of cross-process traces are handed to the peers stage to
+// publish, other agents' keeps are followed at each tick, and sampled-out spans of cross-process
+// traces wait in the hold for them (pipeline/peer_follow.cpp).
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "config/config.hpp"
+#include "model/keep_queue.hpp"
 #include "model/span_queue.hpp"
+#include "pipeline/hold.hpp"
+#include "pipeline/recent_ids.hpp"
 #include "pipeline/trace_table.hpp"
 #include "sampling/decision_cache.hpp"
 #include "sampling/sampler.hpp"
@@ -26,6 +36,14 @@
 #include "telemetry/counters.hpp"
 
 namespace tailgate::pipeline {
+
+/// The pipeline's side of peers; the defaults (null queues) mean peers are off.
+struct PeerLinks {
+  model::KeepQueue* publish = nullptr;  ///< keeps other agents may be missing, to publish
+  model::KeepQueue* follow = nullptr;   ///< other agents' keeps, drained at each tick
+  std::chrono::milliseconds hold_time{0};
+  std::size_t hold_bytes = 0;
+};
 
 class Pipeline final {
  public:
@@ -36,7 +54,8 @@ class Pipeline final {
   /// `scrubber`, if given, redacts and limits kept spans before they go to the exporter.
   Pipeline(const config::SamplingConfig& config, model::SpanQueue& in, std::size_t in_capacity,
            model::SpanQueue& out, telemetry::Counters& counters, Clock clock,
-           spanmetrics::SpanMetrics* metrics = nullptr, scrub::Scrubber* scrubber = nullptr);
+           spanmetrics::SpanMetrics* metrics = nullptr, scrub::Scrubber* scrubber = nullptr,
+           PeerLinks peers = {});
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -58,6 +77,10 @@ class Pipeline final {
 
   [[nodiscard]] const TraceTable& table() const noexcept { return table_; }
   [[nodiscard]] bool stressed() const noexcept { return stressed_; }
+  [[nodiscard]] const Hold& hold() const noexcept { return hold_; }
+
+  /// Follows the keeps other agents published (peers): called at each tick; tests call it too.
+  void follow_peers(std::uint64_t now_ns);
 
  private:
   void run() noexcept;
@@ -72,6 +95,16 @@ class Pipeline final {
   void update_stress();
   void apply(const config::SamplingConfig& config);
   void publish(std::uint64_t now_ns);
+  // Peers (pipeline/peer_follow.cpp).
+  void follow_one(model::Keep& keep);
+  void share(const model::TraceId& id, const sampling::Decision& decision,
+             std::span<const model::Span> spans);
+  void share_late(const model::Span& span);
+  /// Sampled-out spans: into the hold when they are of a cross-process trace, else counted out.
+  void sample_out(const model::TraceId& id, model::SpanBatch&& spans);
+  void sample_out(model::Span&& span);
+  [[nodiscard]] sampling::Decision peer_decision(const model::TraceId& id) const;
+  [[nodiscard]] std::string_view intern_peer_policy(const std::string& name);
 
   config::SamplingConfig config_;
   std::uint64_t decision_wait_ns_;
@@ -100,6 +133,19 @@ class Pipeline final {
   std::optional<config::SamplingConfig> pending_reload_;
   std::vector<sampling::PolicyStats> published_stats_;
   std::atomic<bool> reload_waiting_{false};
+
+  // Peers; all idle when peers_.publish and peers_.follow are null.
+  struct PeerKept {
+    std::string_view policy;
+    double probability;
+  };
+  PeerLinks peers_;
+  Hold hold_;
+  RecentIds<PeerKept> peer_kept_;              ///< which peer policy kept a trace, for late spans
+  RecentIds<model::Keep> awaiting_share_;      ///< kept on the fast path, no cross-process span yet
+  std::deque<std::string> peer_policy_names_;  ///< interned (stable addresses), bounded
+  std::vector<model::Keep> followed_;
+  std::uint64_t now_ns_ = 0;  ///< of the current turn, for the hold
 
   std::thread thread_;
 };

@@ -66,6 +66,22 @@ void DecisionCache::record(const model::TraceId& id, Entry decision) noexcept {
   bucket[0] = value;
 }
 
+void DecisionCache::overwrite(const model::TraceId& id, Entry decision) noexcept {
+  assert(decision.policy <= kMaxPolicies);
+  const auto s = slots_of(id, buckets_.size());
+  const std::uint32_t value =
+      s.fingerprint | (decision.kept ? kKeptBit : 0) | (decision.policy & kPolicyMask);
+  for (const auto index : {s.first, s.second}) {
+    for (auto& v : buckets_[index]) {
+      if (v != 0 && (v & ~(kKeptBit | kPolicyMask)) == s.fingerprint) {
+        v = value;
+        return;
+      }
+    }
+  }
+  record(id, decision);
+}
+
 void DecisionCache::prefetch(const model::TraceId& id) const noexcept {
   const auto s = slots_of(id, buckets_.size());
   __builtin_prefetch(&buckets_[s.first]);

@@ -29,6 +29,9 @@ class DecisionCache final {
   explicit DecisionCache(std::size_t entries);
 
   void record(const model::TraceId& id, Entry decision) noexcept;
+  /// Replaces `id`'s decision where the cache holds one (a peer's keep overriding a local drop:
+  /// record() would leave the old entry, which find() may meet first), else records it.
+  void overwrite(const model::TraceId& id, Entry decision) noexcept;
   [[nodiscard]] std::optional<Entry> find(const model::TraceId& id) const noexcept;
   /// Starts loading `id`'s two buckets, for a find or record a little later.
   void prefetch(const model::TraceId& id) const noexcept;

@@ -118,8 +118,13 @@ void Sampler::tick(double seconds) noexcept {
 }
 
 void Sampler::annotate(model::Span& span, const Decision& decision) const {
-  if (decision.policy == Decision::kNoPolicy) return;
-  span.attributes.push_back({"sampling.policy", policies_[decision.policy].name});
+  if (!decision.peer_policy.empty()) {
+    span.attributes.push_back({"sampling.policy", "peer:" + std::string(decision.peer_policy)});
+  } else if (decision.policy == Decision::kNoPolicy) {
+    return;
+  } else {
+    span.attributes.push_back({"sampling.policy", policies_[decision.policy].name});
+  }
   span.attributes.push_back({"sampling.probability", decision.probability});
   span.trace_state = with_threshold(span.trace_state, threshold_hex(decision.probability));
 }

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.hpp"
@@ -22,6 +23,9 @@ struct Decision {
   bool keep = false;
   std::size_t policy = kNoPolicy;  ///< the winning policy's index; kNoPolicy when none applied
   double probability = 0;
+  /// Set when another agent of the fleet decided (peers): its policy's name, recorded on kept
+  /// spans as "peer:<name>". The text outlives the decision (the pipeline keeps it).
+  std::string_view peer_policy;
 };
 
 struct PolicyStats {
@@ -53,6 +57,11 @@ class Sampler final {
   void annotate(model::Span& span, const Decision& decision) const;
 
   [[nodiscard]] const std::string& policy_name(std::size_t index) const;
+  /// Whether policy `index` is the base rate: its coin by trace id is the same at every agent, so
+  /// its keeps need no sharing.
+  [[nodiscard]] bool is_base(std::size_t index) const noexcept {
+    return index < policies_.size() && policies_[index].is_base;
+  }
   [[nodiscard]] std::size_t policy_count() const noexcept { return policies_.size(); }
   [[nodiscard]] double base_probability() const noexcept { return rate_.probability(); }
   [[nodiscard]] const std::vector<PolicyStats>& stats() const noexcept { return stats_; }

@@ -100,6 +100,8 @@ std::string_view to_string(DecisionTrigger t) noexcept {
       return "shutdown";
     case DecisionTrigger::FastPath:
       return "fast_path";
+    case DecisionTrigger::Peer:
+      return "peer";
     case DecisionTrigger::kCount:
       break;
   }
@@ -146,6 +148,34 @@ std::uint64_t Counters::dropped_after_decode() const noexcept {
       total += dropped[i].load(std::memory_order_relaxed);
   }
   return total;
+}
+
+std::string_view to_string(PeerLoss l) noexcept {
+  switch (l) {
+    case PeerLoss::PublishQueueFull:
+      return "publish_queue_full";
+    case PeerLoss::PublishFailed:
+      return "publish_failed";
+    case PeerLoss::FollowQueueFull:
+      return "follow_queue_full";
+    case PeerLoss::Malformed:
+      return "malformed";
+    case PeerLoss::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view to_string(PeerConnection c) noexcept {
+  switch (c) {
+    case PeerConnection::Publish:
+      return "publish";
+    case PeerConnection::Follow:
+      return "follow";
+    case PeerConnection::kCount:
+      break;
+  }
+  return "unknown";
 }
 
 }  // namespace tailgate::telemetry

@@ -4,10 +4,11 @@
 // enough because no reader infers anything about other memory from a counter's value.
 //
 // Accounting, for decoded spans: received = exported + sampled_out + dropped(after decode)
-// + in flight. Records lost before they were spans (malformed, kernel buffer, producer LOSS
-// records) are dropped too, but were never "received". Bad input refused by a receiver (a request
-// that does not parse, a span with a zero id) is neither received nor dropped: it is counted as
-// rejected, apart, and left out of the drop rate (nothing good was lost).
+// + in flight (buffered, queued, or waiting in the peers hold). Records lost before they were spans
+// (malformed, kernel buffer, producer LOSS records) are dropped too, but were never "received". Bad
+// input refused by a receiver (a request that does not parse, a span with a zero id) is neither
+// received nor dropped: it is counted as rejected, apart, and left out of the drop rate (nothing
+// good was lost).
 
 #include <array>
 #include <atomic>
@@ -70,6 +71,7 @@ enum class DecisionTrigger : std::uint8_t {
   Stress,    ///< load shedding: decided on arrival by trace id
   Shutdown,  ///< the agent is stopping
   FastPath,  ///< kept at once: an error or a slow trace
+  Peer,      ///< another agent of the fleet kept it (peers)
   kCount
 };
 [[nodiscard]] std::string_view to_string(DecisionTrigger t) noexcept;
@@ -83,6 +85,20 @@ enum class Limit : std::uint8_t {
   kCount
 };
 [[nodiscard]] std::string_view to_string(Limit l) noexcept;
+
+/// How a keep shared between agents (peers, docs/fleet.md) was lost.
+enum class PeerLoss : std::uint8_t {
+  PublishQueueFull,  ///< keeps to publish: the queue was full (Redis slow or down)
+  PublishFailed,     ///< Redis refused the keep, or the connection broke while sending it
+  FollowQueueFull,   ///< peers' keeps: the pipeline's queue was full
+  Malformed,         ///< a stream entry that is not a keep
+  kCount
+};
+[[nodiscard]] std::string_view to_string(PeerLoss l) noexcept;
+
+/// The peers stage's two Redis connections.
+enum class PeerConnection : std::uint8_t { Publish, Follow, kCount };
+[[nodiscard]] std::string_view to_string(PeerConnection c) noexcept;
 
 using Counter = std::atomic<std::uint64_t>;
 
@@ -155,6 +171,22 @@ struct Counters {
   Counter unclean_stops{0};
   Counter spans_lost_in_crash{0};
   Counter state_files_torn{0};
+  // Peers (docs/fleet.md). Spans in the hold are in flight until rescued (then kept) or
+  // released (then sampled out).
+  Counter peer_keeps_published{0};
+  Counter peer_keeps_received{0};  ///< other agents' keeps read from Redis
+  std::array<Counter, static_cast<std::size_t>(PeerLoss::kCount)> peer_keeps_lost{};
+  Counter peer_traces_followed{0};  ///< traces kept here because a peer kept them
+  Counter peer_spans_rescued{0};    ///< sampled-out spans brought back from the hold by a keep
+  Counter peer_spans_too_late{0};   ///< spans the hold had let go when their keep came
+  std::array<Counter, static_cast<std::size_t>(PeerConnection::kCount)> peer_connected{};  ///< 0/1
+  std::array<Counter, static_cast<std::size_t>(PeerConnection::kCount)> peer_reconnects{};
+  std::array<Counter, static_cast<std::size_t>(PeerConnection::kCount)> peer_errors{};
+  Counter hold_spans{0};  ///< gauge
+  Counter hold_bytes{0};  ///< gauge
+  void add_peer_loss(PeerLoss l, std::uint64_t n = 1) noexcept {
+    peer_keeps_lost[static_cast<std::size_t>(l)].fetch_add(n, std::memory_order_relaxed);
+  }
   Counter config_reloads_ok{0};
   Counter config_reloads_failed{0};
 

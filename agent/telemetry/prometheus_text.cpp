@@ -44,6 +44,41 @@ std::string escape(std::string_view v) {
   return escape_label_value(v);
 }
 
+// Keep decisions shared between agents through Redis (peers.*, docs/fleet.md).
+void peers(Writer& w, const Counters& c) {
+  w.family("tailgate_peer_keeps_total", "counter",
+           "Keep decisions shared between agents: published to Redis, received from peers.");
+  w.sample("tailgate_peer_keeps_total", "direction=\"published\"", get(c.peer_keeps_published));
+  w.sample("tailgate_peer_keeps_total", "direction=\"received\"", get(c.peer_keeps_received));
+  per_enum<PeerLoss>(w, "tailgate_peer_keeps_lost_total",
+                     "Shared keep decisions lost, by reason (the agent then decides alone).",
+                     "reason", c.peer_keeps_lost);
+  w.counter("tailgate_peer_traces_followed_total",
+            "Traces kept here because another agent kept them.", get(c.peer_traces_followed));
+  w.counter("tailgate_peer_spans_rescued_total",
+            "Sampled-out spans brought back from the hold by a peer's keep.",
+            get(c.peer_spans_rescued));
+  w.counter("tailgate_peer_spans_too_late_total",
+            "Spans the hold had already let go when a peer's keep for them came.",
+            get(c.peer_spans_too_late));
+  w.family("tailgate_peer_redis_connected", "gauge", "1 while the Redis connection is up.");
+  for (std::size_t i = 0; i < c.peer_connected.size(); ++i) {
+    w.sample("tailgate_peer_redis_connected",
+             fmt::format("connection=\"{}\"", to_string(static_cast<PeerConnection>(i))),
+             static_cast<double>(get(c.peer_connected[i])));
+  }
+  per_enum<PeerConnection>(w, "tailgate_peer_redis_reconnects_total",
+                           "Redis connections made again after one was lost.", "connection",
+                           c.peer_reconnects);
+  per_enum<PeerConnection>(w, "tailgate_peer_redis_errors_total",
+                           "Failed Redis connects and commands.", "connection", c.peer_errors);
+  w.gauge("tailgate_hold_spans",
+          "Sampled-out spans of cross-process traces held for a peer's keep.",
+          static_cast<double>(get(c.hold_spans)));
+  w.gauge("tailgate_hold_bytes", "Memory of the held spans.",
+          static_cast<double>(get(c.hold_bytes)));
+}
+
 }  // namespace
 
 void prometheus_text(Exposition& w, const Counters& c, const Gauges& g,
@@ -182,6 +217,7 @@ void prometheus_text(Exposition& w, const Counters& c, const Gauges& g,
             get(c.spans_lost_in_crash));
   w.counter("tailgate_state_files_torn_total",
             "State files found torn or damaged at start-up and ignored.", get(c.state_files_torn));
+  peers(w, c);
   w.family("tailgate_config_reloads_total", "counter", "SIGHUP reloads, by result.");
   w.sample("tailgate_config_reloads_total", "result=\"ok\"", get(c.config_reloads_ok));
   w.sample("tailgate_config_reloads_total", "result=\"failed\"", get(c.config_reloads_failed));

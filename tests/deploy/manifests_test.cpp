@@ -55,6 +55,11 @@ TEST_CASE("the Kubernetes sidecar agrees with the config it is given", "[deploy]
   std::ofstream(dir.file("ca.crt")) << "stand-in";
   const std::string mounted_ca = "/etc/tailgate/tls/ca.crt";
   config_text.replace(config_text.find(mounted_ca), mounted_ca.size(), dir.file("ca.crt"));
+  // So does the Redis password (peers; checked in peers_manifests_test.cpp).
+  std::ofstream(dir.file("password")) << "stand-in";
+  const std::string mounted_password = "/etc/tailgate/redis/password";
+  config_text.replace(config_text.find(mounted_password), mounted_password.size(),
+                      dir.file("password"));
   const auto config = config::load_config_text(config_text, "configmap.yaml");
 
   const auto deployment = YAML::LoadFile(kDeploy + "/kubernetes/sidecar.yaml");
@@ -93,13 +98,21 @@ TEST_CASE("the Kubernetes sidecar agrees with the config it is given", "[deploy]
 
   // The memory limit holds the configured bounds plus the process (measured ~40 MiB peak).
   const auto limit = mebibytes(tailgate["resources"]["limits"]["memory"].as<std::string>());
-  CHECK(limit >= config.sampling.max_buffered_bytes + config.exporter.queue_bytes + (48u << 20));
+  CHECK(limit >= config.sampling.max_buffered_bytes + config.exporter.queue_bytes +
+                     config.peers.hold_bytes + (48u << 20));
 }
 
 TEST_CASE("the compose stack wires load generator, tailgate and Jaeger together", "[deploy]") {
   const auto compose = YAML::LoadFile(kDeploy + "/compose/docker-compose.yaml");
   const auto services = compose["services"];
-  const auto config = config::load_config(kDeploy + "/compose/tailgate.yaml");
+  // The Redis password is a compose secret mounted as a file; a stand-in lets the config load.
+  testing::TempDir dir;
+  std::ofstream(dir.file("password")) << "stand-in";
+  auto config_text = text_of(kDeploy + "/compose/tailgate.yaml");
+  const std::string mounted_password = "/run/secrets/redis_password";
+  config_text.replace(config_text.find(mounted_password), mounted_password.size(),
+                      dir.file("password"));
+  const auto config = config::load_config_text(config_text, "compose/tailgate.yaml");
 
   const auto jaeger = services["jaeger"];
   CHECK(jaeger["environment"]["COLLECTOR_OTLP_ENABLED"].as<std::string>() == "true");
@@ -118,7 +131,8 @@ TEST_CASE("the compose stack wires load generator, tailgate and Jaeger together"
                          std::to_string(port_of(config.admin.endpoint)));
 
   const auto load = services["loadgen"]["command"].as<std::vector<std::string>>();
-  CHECK(load[1] == "tailgate:" + std::to_string(port_of(config.receivers.udp.endpoint)));
+  CHECK(load[1].starts_with("tailgate:" + std::to_string(port_of(config.receivers.udp.endpoint)) +
+                            ","));
 }
 
 TEST_CASE("the image is Debian 12, runs as a non-root user and exposes the default ports",

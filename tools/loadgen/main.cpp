@@ -30,12 +30,16 @@ constexpr const char* kUsage =
     "                     [--rate TRACES_PER_S] [--max-seconds S] [--error-fraction F]\n"
     "                     [--slow-fraction F] [--critical-fraction F]\n"
     "                     [--seed N] [--service NAME] [--datagram-bytes N]\n"
-    "                     [--spans-per-trace N [--attributes N]]\n"
+    "                     [--spans-per-trace N [--attributes N] [--remote-parent]]\n"
+    "                     [--fleet-targets HOST:PORT,HOST:PORT,HOST:PORT]\n"
     "  defaults: the shared-memory ring in /dev/shm/tailgate (--target: UDP datagrams of\n"
     "  --datagram-bytes, 16384, instead), 1000 traces, 1000/s (0: as fast as possible),\n"
     "  60 s at most, 5% errors, 5% slow, 20% critical (order) traces, service tailgate-load;\n"
     "  --spans-per-trace: benchmark traces of N spans with --attributes each (6) instead of\n"
-    "  the trading workflow\n";
+    "  the trading workflow; --remote-parent: their roots are called from another process (as\n"
+    "  in a fleet of agents sharing keep decisions); --fleet-targets: each trace split over\n"
+    "  three processes, one agent's UDP receiver each (services strategy, gateway, risk;\n"
+    "  docs/fleet.md)\n";
 
 // Packs records into datagrams: a resource record first, then spans until the next one won't fit.
 class DatagramSender {
@@ -78,10 +82,28 @@ class DatagramSender {
   std::size_t resource_size_ = 0, used_ = 0, spans_in_datagram_ = 0;
 };
 
+// host:port; the host may be a name (a compose service) or an IPv4 literal.
+bool resolve(const std::string& target, sockaddr_in& to) {
+  const auto colon = target.rfind(':');
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  if (colon == std::string::npos ||
+      ::getaddrinfo(target.substr(0, colon).c_str(), target.substr(colon + 1).c_str(), &hints,
+                    &found) != 0) {
+    return false;
+  }
+  std::memcpy(&to, found->ai_addr, sizeof to);
+  ::freeaddrinfo(found);
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string target, ring_directory = "/dev/shm/tailgate", service = "tailgate-load";
+  std::string target, fleet_targets, ring_directory = "/dev/shm/tailgate",
+                                     service = "tailgate-load";
   std::uint64_t traces = 1000, seed = std::random_device{}();
   double rate = 1000, max_seconds = 60;
   std::size_t datagram_bytes = 16384;
@@ -92,6 +114,8 @@ int main(int argc, char** argv) {
       const bool v = i + 1 < argc;
       if (arg == "--target" && v)
         target = argv[++i];
+      else if (arg == "--fleet-targets" && v)
+        fleet_targets = argv[++i];
       else if (arg == "--ring-directory" && v)
         ring_directory = argv[++i];
       else if (arg == "--traces" && v)
@@ -114,6 +138,8 @@ int main(int argc, char** argv) {
         workflow.spans_per_trace = std::stoul(argv[++i]);
       else if (arg == "--attributes" && v)
         workflow.attributes = std::stoul(argv[++i]);
+      else if (arg == "--remote-parent")
+        workflow.remote_parent = true;
       else if (arg == "--datagram-bytes" && v)
         datagram_bytes = std::stoul(argv[++i]);
       else if (arg == "--help" || arg == "-h")
@@ -134,21 +160,28 @@ int main(int argc, char** argv) {
   std::unique_ptr<tailgate::Tracer> ring;
   std::uint64_t ring_accepted = 0;
   int fd = -1;
-  if (!target.empty()) {
-    // host:port; the host may be a name (a compose service) or an IPv4 literal.
+  // --fleet-targets: one sender per process of the trace (part), each to its own agent.
+  std::vector<std::unique_ptr<DatagramSender>> fleet;
+  if (!fleet_targets.empty()) {
+    fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return std::perror("tailgate-load: socket"), 1;
+    constexpr std::array<std::string_view, 3> kParts = {"strategy", "gateway", "risk"};
+    static_assert(kParts.size() == tailgate::tools::WorkflowGenerator::kFleetParts);
+    std::string_view rest = fleet_targets;
+    for (const auto part : kParts) {
+      const auto comma = rest.find(',');
+      sockaddr_in to{};
+      if (rest.empty() || !resolve(std::string(rest.substr(0, comma)), to)) {
+        return std::fprintf(stderr, "tailgate-load: --fleet-targets needs 3 HOST:PORT\n"), 2;
+      }
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      fleet.push_back(std::make_unique<DatagramSender>(fd, to, datagram_bytes, part));
+    }
+  } else if (!target.empty()) {
     sockaddr_in to{};
-    const auto colon = target.rfind(':');
-    addrinfo hints{};
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_DGRAM;
-    addrinfo* found = nullptr;
-    if (colon == std::string::npos ||
-        ::getaddrinfo(target.substr(0, colon).c_str(), target.substr(colon + 1).c_str(), &hints,
-                      &found) != 0) {
+    if (!resolve(target, to)) {
       return std::fprintf(stderr, "tailgate-load: cannot resolve --target %s\n", target.c_str()), 2;
     }
-    std::memcpy(&to, found->ai_addr, sizeof to);
-    ::freeaddrinfo(found);
     fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return std::perror("tailgate-load: socket"), 1;
     udp = std::make_unique<DatagramSender>(fd, to, datagram_bytes, service);
@@ -178,6 +211,7 @@ int main(int argc, char** argv) {
           begin + std::chrono::duration<double>(static_cast<double>(sent_traces) / rate);
       if (due > now) {
         if (udp) udp->flush();  // don't hold spans back while we wait
+        for (auto& f : fleet) f->flush();
         std::this_thread::sleep_until(due);
       }
     }
@@ -185,7 +219,11 @@ int main(int argc, char** argv) {
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count());
-    const auto t = generator.next_trace(unix_ns, emit);
+    const auto t = fleet.empty()
+                       ? generator.next_trace(unix_ns, emit)
+                       : generator.fleet_trace(unix_ns, [&](std::size_t part, auto record) {
+                           fleet[part]->add(record);
+                         });
     spans += t.spans;
     errors += t.error;
     slow += t.slow;
@@ -193,7 +231,15 @@ int main(int argc, char** argv) {
     critical += t.critical;
   }
   std::uint64_t not_sent = 0, datagrams = 0, send_errors = 0;
-  if (udp) {
+  if (!fleet.empty()) {
+    for (auto& f : fleet) {
+      f->flush();
+      not_sent += f->spans_failed;
+      datagrams += f->datagrams;
+      send_errors += f->send_errors;
+    }
+    ::close(fd);
+  } else if (udp) {
     udp->flush();
     ::close(fd);
     not_sent = udp->spans_failed;
@@ -209,7 +255,10 @@ int main(int argc, char** argv) {
       "{\"transport\":\"%s\",\"traces_sent\":%llu,\"spans_sent\":%llu,\"error_traces\":%llu,"
       "\"slow_traces\":%llu,\"slow_only_traces\":%llu,\"critical_traces\":%llu,"
       "\"datagrams\":%llu,\"send_errors\":%llu,\"spans_not_sent\":%llu,\"seconds\":%.3f}\n",
-      udp ? "udp" : "ring", u(sent_traces), u(spans - not_sent), u(errors), u(slow), u(slow_only),
-      u(critical), u(datagrams), u(send_errors), u(not_sent), seconds);
+      !fleet.empty() ? "fleet"
+      : udp          ? "udp"
+                     : "ring",
+      u(sent_traces), u(spans - not_sent), u(errors), u(slow), u(slow_only), u(critical),
+      u(datagrams), u(send_errors), u(not_sent), seconds);
   return 0;
 }

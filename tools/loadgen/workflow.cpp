@@ -34,9 +34,10 @@ TraceSummary WorkflowGenerator::uniform_trace(
   summary.error = unit(rng_) < options_.error_fraction;
   summary.slow = unit(rng_) < options_.slow_fraction;
   std::array<std::uint8_t, 16> trace_id{};
-  std::array<std::uint8_t, 8> root_id{};
+  std::array<std::uint8_t, 8> root_id{}, caller_id{};
   random_id(rng_, trace_id);
   random_id(rng_, root_id);
+  if (options_.remote_parent) random_id(rng_, caller_id);
   static constexpr std::array<std::string_view, 8> kKeys = {
       "order.symbol",  "order.quantity", "order.side",    "order.price_ticks",
       "exchange.name", "account.book",   "strategy.name", "risk.limit_ticks"};
@@ -51,15 +52,19 @@ TraceSummary WorkflowGenerator::uniform_trace(
     } else {
       random_id(rng_, id);
     }
-    wire::SpanEncoder span(buffer,
-                           {.trace_id = trace_id.data(),
-                            .span_id = id.data(),
-                            .parent_span_id = root ? nullptr : root_id.data(),
-                            .start_unix_ns = root ? start : start + 50 * kMicro,
-                            .end_unix_ns = root ? start + span_ns + 100 * kMicro : start + span_ns,
-                            .kind = root ? kServer : kInternal,
-                            .trace_flags = 1},
-                           root ? "bench.root" : "bench.child");
+    wire::SpanEncoder span(
+        buffer,
+        {.trace_id = trace_id.data(),
+         .span_id = id.data(),
+         .parent_span_id = !root                    ? root_id.data()
+                           : options_.remote_parent ? caller_id.data()
+                                                    : nullptr,
+         .start_unix_ns = root ? start : start + 50 * kMicro,
+         .end_unix_ns = root ? start + span_ns + 100 * kMicro : start + span_ns,
+         .kind = root ? kServer : kInternal,
+         .trace_flags = 1,
+         .span_flags = root && options_.remote_parent ? wire::kParentIsRemote : std::uint8_t{0}},
+        root ? "bench.root" : "bench.child");
     for (std::size_t a = 0; a < options_.attributes; ++a) {
       const auto key = kKeys[a % kKeys.size()];
       if (a % 2 == 0) {
