@@ -31,6 +31,9 @@ class SpanMetrics;
 namespace scrub {
 class Scrubber;
 }
+namespace lookup {
+class TraceLog;
+}
 namespace admin {
 class AdminServer;
 struct Snapshot;
@@ -61,6 +64,7 @@ class Agent final {
   telemetry::Counters counters_;
   model::SpanQueue pipeline_queue_;
   model::SpanQueue export_queue_;
+  std::unique_ptr<lookup::TraceLog> trace_log_;  ///< null without the admin server
   std::unique_ptr<exporter::OtlpExporter> exporter_;
   std::unique_ptr<spanmetrics::SpanMetrics> span_metrics_;  ///< null when switched off
   std::unique_ptr<scrub::Scrubber> scrubber_;
