@@ -150,12 +150,13 @@ void recent_kept(std::string& out, const Snapshot& s, const config::AdminConfig&
   out +=
       "<table id=\"kept\"><tr><th>trace</th><th>policy</th><th>trigger</th><th>spans</th>"
       "<th>export</th><th>decided</th></tr>\n";
+  auto jaeger = std::string_view(config.jaeger_ui_url);
+  while (jaeger.ends_with('/')) jaeger.remove_suffix(1);  // "http://j:16686/" as well
   for (const auto& d : kept) {
     const auto hex = lookup::to_hex(d.id);
-    auto link = config.jaeger_ui_url.empty()
+    auto link = jaeger.empty()
                     ? hex
-                    : fmt::format("<a href=\"{}/trace/{}\">{}</a>",
-                                  escape(std::string_view(config.jaeger_ui_url)), hex, hex);
+                    : fmt::format("<a href=\"{}/trace/{}\">{}</a>", escape(jaeger), hex, hex);
     fmt::format_to(
         std::back_inserter(out),
         "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"

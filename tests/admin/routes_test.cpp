@@ -220,7 +220,7 @@ TEST_CASE("/debug/trace answers from the trace log, then the pipeline, and says 
 TEST_CASE("the status page is self-contained HTML with the agent's state, names escaped",
           "[admin][lookup]") {
   Fixture f;
-  f.config.jaeger_ui_url = "http://jaeger.example:16686";
+  f.config.jaeger_ui_url = "http://jaeger.example:16686/";
   lookup::TraceLog log(8);
   log.record(decided(1, true, 90));
   auto s = f.at(100);
