@@ -17,6 +17,7 @@
 #include "admin/admin_server.hpp"
 #include "config/load_config.hpp"
 #include "export/otlp_exporter.hpp"
+#include "lookup/trace_log.hpp"
 #include "peers/peer_link.hpp"
 #include "pipeline/pipeline.hpp"
 #include "receivers/jaeger_thrift.hpp"
@@ -45,6 +46,8 @@ void repeat(boost::asio::steady_timer& timer, std::chrono::steady_clock::duratio
     repeat(timer, interval, fn);
   });
 }
+// A trace lookup waits this long for the pipeline thread's turn (it turns every 20 ms or faster).
+constexpr auto kProbeTimeout = std::chrono::milliseconds(500);
 
 // The addresses a host:port names (numeric, or through the resolver); empty if it names none.
 std::vector<boost::asio::ip::tcp::endpoint> resolve(const std::string& endpoint) {
@@ -146,7 +149,11 @@ int Agent::run(const std::string& config_path) {
 void Agent::start() {
   start_time_unix_seconds_ =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  exporter_ = std::make_unique<exporter::OtlpExporter>(config_.exporter, export_queue_, counters_);
+  // What /debug/trace answers from: only worth its memory when there is someone to ask.
+  if (config_.admin.enabled)
+    trace_log_ = std::make_unique<lookup::TraceLog>(config_.admin.trace_lookup_entries);
+  exporter_ = std::make_unique<exporter::OtlpExporter>(config_.exporter, export_queue_, counters_,
+                                                       trace_log_.get());
   // Before any span comes in: report what the last run lost, and mark this one as running.
   run_state_ = std::make_unique<telemetry::RunState>(
       config_.state.directory.empty() ? config_.exporter.spool_directory : config_.state.directory);
@@ -169,7 +176,7 @@ void Agent::start() {
                                               std::chrono::steady_clock::now().time_since_epoch())
                                               .count());
       },
-      span_metrics_.get(), scrubber_.get(), links);
+      span_metrics_.get(), scrubber_.get(), links, trace_log_.get());
   const auto& rc = config_.receivers;
   if (rc.otlp_grpc.enabled && reaches(config_.exporter.endpoint, rc.otlp_grpc.endpoint)) {
     throw std::runtime_error("exporter.endpoint " + config_.exporter.endpoint +
@@ -256,6 +263,24 @@ admin::Snapshot Agent::snapshot() const {
   for (const auto& p : pipeline_->policy_stats()) {
     s.policies.push_back({p.name, p.kept_traces, p.sampled_out_traces});
   }
+  s.now_unix_ns =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  s.trace_log = trace_log_.get();
+  s.probe = [pipeline = pipeline_.get()](const model::TraceId& id) {
+    return pipeline->probe(id, kProbeTimeout);
+  };
+  if (ring_) {
+    for (auto& p : ring_->producers()) {
+      s.status.producers.push_back(
+          {p.pid, std::move(p.process), std::move(p.service), p.lanes, p.spans, p.dropped, p.fill});
+    }
+  }
+  s.status.max_buffered_bytes = config_.sampling.max_buffered_bytes;
+  s.status.spool_max_bytes =
+      config_.exporter.spool_directory.empty() ? 0 : config_.exporter.spool_max_bytes;
+  s.status.last_errors = telemetry::last_errors();
   return s;
 }
 

@@ -38,6 +38,9 @@ class Scrubber;
 namespace telemetry {
 class RunState;
 }
+namespace lookup {
+class TraceLog;
+}
 namespace admin {
 class AdminServer;
 struct Snapshot;
@@ -68,12 +71,13 @@ class Agent final {
   telemetry::Counters counters_;
   model::SpanQueue pipeline_queue_;
   model::SpanQueue export_queue_;
+  std::unique_ptr<lookup::TraceLog> trace_log_;  ///< null without the admin server
   std::unique_ptr<exporter::OtlpExporter> exporter_;
   std::unique_ptr<spanmetrics::SpanMetrics> span_metrics_;  ///< null when switched off
   std::unique_ptr<scrub::Scrubber> scrubber_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
-  model::KeepQueue keeps_to_publish_;  ///< pipeline → peers (idle when peers are off)
-  model::KeepQueue keeps_to_follow_;   ///< peers → pipeline
+  model::KeepQueue keeps_to_publish_;       ///< pipeline → peers (idle when peers are off)
+  model::KeepQueue keeps_to_follow_;        ///< peers → pipeline
   std::unique_ptr<peers::PeerLink> peers_;  ///< null when peers are off
   std::vector<std::unique_ptr<receivers::UdpReceiver>> udp_receivers_;  ///< native and Jaeger
   std::unique_ptr<receivers::RingReceiver> ring_;

@@ -17,6 +17,7 @@ packages=(
   libthrift-dev thrift-compiler zlib1g-dev  # the Jaeger receivers; gzip bodies for OTLP/HTTP
   libhiredis-dev redis-server redis-tools  # peers: keep decisions shared through Redis
   ruby-jaeger-client  # tests/interop: a real Jaeger client (Thrift compact)
+  chromium  # tests/integration/lookup_test: the status page in a real headless browser
 )
 # tests/interop also runs Node.js clients (jaeger-client, OpenTelemetry's SDK and exporters);
 # machines that already have a Node.js of their own keep it.

@@ -13,6 +13,9 @@ stage() { printf '\n== %s (%ds so far)\n' "$1" "$SECONDS"; }
 stage "build and test"
 "$root/tools/build.sh" RelWithDebInfo
 (cd "${TAILGATE_BUILD_DIR:-$root/build}" && ctest --output-on-failure -j "$jobs")
+# CI artifacts: build/artifacts/ (status-page.png, the admin status page as headless chromium
+# rendered it in tests/integration/lookup_test.cpp).
+echo "artifacts: ${TAILGATE_BUILD_DIR:-$root/build}/artifacts"
 
 [ "${TAILGATE_SANITIZERS:-1}" = 0 ] && exit 0
 supp="$root/tests/sanitizers"

@@ -1,5 +1,7 @@
 #include "admin/routes.hpp"
 
+#include <fmt/format.h>
+
 #include <chrono>
 
 #include <nlohmann/json.hpp>
@@ -93,6 +95,16 @@ Response metrics(const Snapshot& s, std::string_view accept) {
   out.gauge("tailgate_export_failing_seconds",
             "How long exports have failed without a success (0: not failing); alert on it.",
             static_cast<double>(export_failing_ns(s)) / 1e9);
+  // Per attached producer: a lane that fills is where it starts dropping; alert before it does.
+  // The label values are bounded by receivers.ring.max_segments at any time.
+  out.family("tailgate_ring_fill_ratio", "gauge",
+             "Fill of each producer segment's fullest lane, 0 to 1 (drops start at 1).");
+  for (const auto& p : s.status.producers) {
+    out.sample(
+        "tailgate_ring_fill_ratio",
+        fmt::format("pid=\"{}\",process=\"{}\"", p.pid, telemetry::escape_label_value(p.process)),
+        p.fill);
+  }
   if (s.span_metrics != nullptr) spanmetrics::render(s.span_metrics->snapshot(), out);
   return {200,
           openmetrics ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -106,7 +118,13 @@ Response handle(std::string_view method, std::string_view target, const Snapshot
                 const config::AdminConfig& config, std::string_view accept) {
   const auto path = target.substr(0, target.find('?'));
   Response (*route)(const Snapshot&, const config::AdminConfig&) = nullptr;
-  if (path == "/health")
+  constexpr std::string_view kTrace = "/debug/trace/";
+  const bool trace = path.starts_with(kTrace);
+  if (path == "/" || path == "/index.html")
+    route = status_page;
+  else if (trace)
+    route = nullptr;
+  else if (path == "/health")
     route = health;
   else if (path == "/ready")
     route = ready;
@@ -117,12 +135,13 @@ Response handle(std::string_view method, std::string_view target, const Snapshot
   else {
     return {404,
             "text/plain; charset=utf-8",
-            "not found; try /health /ready /metrics /drop-rate\n",
+            "not found; try / /health /ready /metrics /drop-rate /debug/trace/<trace id>\n",
             {}};
   }
   if (method != "GET" && method != "HEAD") {
     return {405, "text/plain; charset=utf-8", "method not allowed\n", "GET, HEAD"};
   }
+  if (trace) return trace_route(path.substr(kTrace.size()), snapshot);
   return route != nullptr ? route(snapshot, config) : metrics(snapshot, accept);
 }
 

@@ -161,6 +161,9 @@ struct AdminConfig {
   double queue_high_water = 0.8;                         ///< /ready warns above this queue fill
   double drop_rate_threshold = 0.001;                    ///< /drop-rate status: dropped / received
   double export_failure_threshold = 0.01;  ///< /drop-rate status: failed / export requests
+  /// /debug/trace/<id>: decisions remembered in full (about 145 bytes each) beyond the cache.
+  std::size_t trace_lookup_entries = 65536;
+  std::string jaeger_ui_url;  ///< the status page links kept traces there when set
   bool operator==(const AdminConfig&) const = default;
 };
 

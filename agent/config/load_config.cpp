@@ -134,6 +134,16 @@ Config parse(const YAML::Node& root, const std::string& file) {
   admin.read_number("queue_high_water", a.queue_high_water, 0.01, 1.0);
   admin.read_number("drop_rate_threshold", a.drop_rate_threshold, 0.0, 1.0);
   admin.read_number("export_failure_threshold", a.export_failure_threshold, 0.0, 1.0);
+  // The trace log's index holds 32-bit positions; 16M records is already 2 GB.
+  auto lookup_entries = static_cast<double>(a.trace_lookup_entries);
+  admin.read_number("trace_lookup_entries", lookup_entries, 1, 16777216);
+  a.trace_lookup_entries = static_cast<std::size_t>(lookup_entries);
+  admin.read("jaeger_ui_url", a.jaeger_ui_url);
+  if (!a.jaeger_ui_url.empty() && !a.jaeger_ui_url.starts_with("http://") &&
+      !a.jaeger_ui_url.starts_with("https://")) {
+    admin.fail(admin.at("jaeger_ui_url"), "admin.jaeger_ui_url",
+               "expected an http:// or https:// URL, got " + quoted(a.jaeger_ui_url));
+  }
   admin.finish();
 
   auto receivers = top.child("receivers");

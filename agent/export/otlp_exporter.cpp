@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -58,6 +59,22 @@ std::uint64_t steady_ns(std::chrono::steady_clock::time_point t) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
 }
 
+// The traces of a spooled request, for the trace log (a replay is rare).
+std::vector<model::TraceId> trace_ids_of(const collector::ExportTraceServiceRequest& request) {
+  std::vector<model::TraceId> ids;
+  for (const auto& rs : request.resource_spans()) {
+    for (const auto& ss : rs.scope_spans()) {
+      for (const auto& span : ss.spans()) {
+        model::TraceId id{};
+        if (span.trace_id().size() != id.size()) continue;
+        std::memcpy(id.data(), span.trace_id().data(), id.size());
+        if (ids.empty() || ids.back() != id) ids.push_back(id);
+      }
+    }
+  }
+  return ids;
+}
+
 }  // namespace
 
 // Requests go out as the bytes RequestEncoder wrote, through gRPC's generic stub: the generated
@@ -73,6 +90,8 @@ struct OtlpExporter::Request {
   std::size_t spans = 0;
   std::uint64_t spool_sequence = 0;  ///< its file when it came from the spool; 0 otherwise
   int attempts = 0;
+  /// The traces its spans belong to, for the trace log (empty without one).
+  std::vector<model::TraceId> traces;
   Clock::time_point first_attempt{};
   Clock::time_point next_attempt{};
 };
@@ -86,10 +105,11 @@ struct OtlpExporter::Call {
 };
 
 OtlpExporter::OtlpExporter(const config::ExporterConfig& config, model::SpanQueue& in,
-                           telemetry::Counters& counters)
+                           telemetry::Counters& counters, lookup::TraceLog* trace_log)
     : config_(config),
       in_(in),
       counters_(counters),
+      trace_log_(trace_log),
       channel_(make_channel(config)),
       stub_(std::make_unique<StubHolder>(StubHolder{grpc::GenericStub(channel_)})) {
   if (!config.spool_directory.empty()) {
@@ -243,10 +263,16 @@ void OtlpExporter::cut_batches(Backlog& pending, bool flush_all, bool to_spool) 
     // the request is written (the encoder points into it until then).
     std::size_t used_batches = 0;
     std::size_t offset = pending.front;
+    std::vector<model::TraceId> traces;
     while (encoder.spans() < config_.max_batch_spans && used_batches < pending.batches.size()) {
       const auto& batch = pending.batches[used_batches];
       const auto n = std::min(batch.size() - offset, config_.max_batch_spans - encoder.spans());
-      for (std::size_t i = offset; i < offset + n; ++i) encoder.add(batch[i]);
+      for (std::size_t i = offset; i < offset + n; ++i) {
+        encoder.add(batch[i]);
+        // A trace's spans come in a row (the pipeline emits them so): one id per run.
+        if (trace_log_ != nullptr && (traces.empty() || traces.back() != batch[i].trace_id))
+          traces.push_back(batch[i].trace_id);
+      }
       offset += n;
       if (offset == batch.size()) {
         ++used_batches;
@@ -256,6 +282,7 @@ void OtlpExporter::cut_batches(Backlog& pending, bool flush_all, bool to_spool) 
     auto request = std::make_unique<Request>();
     request->spans = encoder.spans();
     request->body = encoder.encode();
+    request->traces = std::move(traces);
     pending.spans -= request->spans;
     pending.batches.erase(pending.batches.begin(),
                           pending.batches.begin() + static_cast<std::ptrdiff_t>(used_batches));
@@ -271,13 +298,16 @@ void OtlpExporter::cut_batches(Backlog& pending, bool flush_all, bool to_spool) 
 void OtlpExporter::spool_or_drop(std::unique_ptr<Request> request, telemetry::DropReason reason) {
   if (request->spool_sequence != 0) {
     spool_->release(request->spool_sequence);  // already on disk: it stays there
+    note(*request, lookup::ExportState::Spooled);
     return;
   }
   if (spool_ && spool_->put(request->body, static_cast<std::uint32_t>(request->spans))) {
     counters_.spool_spans_written.fetch_add(request->spans, std::memory_order_relaxed);
     publish_spool();
+    note(*request, lookup::ExportState::Spooled);
     return;
   }
+  note(*request, lookup::ExportState::Failed);
   counters_.add_dropped(spool_ ? telemetry::DropReason::SpoolFull : reason, request->spans);
 }
 
@@ -325,12 +355,14 @@ void OtlpExporter::dispatch_ready() {
 std::unique_ptr<OtlpExporter::Request> OtlpExporter::take_from_spool() {
   while (auto batch = spool_->take_oldest()) {
     // A replay is rare: the parse is only the check that the payload is what we wrote.
-    if (collector::ExportTraceServiceRequest check; !check.ParseFromString(batch->payload)) {
+    collector::ExportTraceServiceRequest check;
+    if (!check.ParseFromString(batch->payload)) {
       // The checksum held but the payload is not a request: written by something else.
       spool_->discard_corrupt(batch->sequence, "not_an_export_request");
       continue;
     }
     auto request = std::make_unique<Request>();
+    if (trace_log_ != nullptr) request->traces = trace_ids_of(check);
     request->body = std::move(batch->payload);
     request->spans = batch->spans;
     request->spool_sequence = batch->sequence;
@@ -405,6 +437,7 @@ void OtlpExporter::on_success(Call& call) {
       std::max<std::int64_t>(0, response.partial_success().rejected_spans()));
   const auto accepted = request->spans - std::min<std::uint64_t>(rejected, request->spans);
   counters_.spans_exported.fetch_add(accepted, std::memory_order_relaxed);
+  note(*request, rejected > 0 ? lookup::ExportState::PartlySent : lookup::ExportState::Sent);
   if (rejected > 0) {
     counters_.add_dropped(telemetry::DropReason::ExportRejected, request->spans - accepted);
     spdlog::warn("event=export_partial_success rejected={} message=\"{}\"", rejected,
@@ -434,6 +467,7 @@ void OtlpExporter::on_failure(std::unique_ptr<Request> request, const grpc::Stat
           request->attempts, plan.delay.count(), plan.from_server, take_unlogged());
     }
     request->next_attempt = now + plan.delay;
+    note(*request, lookup::ExportState::Retrying);
     retry_.push_back(std::move(request));
   } else if (plan.retry) {
     // Retryable, but out of time (or the agent is stopping): keep it on disk for later.
@@ -450,8 +484,13 @@ void OtlpExporter::on_failure(std::unique_ptr<Request> request, const grpc::Stat
       spool_->remove(request->spool_sequence);  // the backend will never take it
       publish_spool();
     }
+    note(*request, lookup::ExportState::Failed);
     counters_.add_dropped(telemetry::DropReason::ExportFailed, request->spans);
   }
+}
+
+void OtlpExporter::note(const Request& request, lookup::ExportState state) {
+  if (trace_log_ != nullptr) trace_log_->set_export_state(request.traces, state);
 }
 
 }  // namespace tailgate::exporter

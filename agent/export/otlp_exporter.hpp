@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "config/config.hpp"
+#include "lookup/trace_log.hpp"
 #include "model/span_queue.hpp"
 #include "telemetry/counters.hpp"
 
@@ -35,8 +36,9 @@ class Spool;
 
 class OtlpExporter final {
  public:
+  /// `trace_log`, if given, hears each request's outcome for the traces it carried.
   OtlpExporter(const config::ExporterConfig& config, model::SpanQueue& in,
-               telemetry::Counters& counters);
+               telemetry::Counters& counters, lookup::TraceLog* trace_log = nullptr);
   ~OtlpExporter();
   OtlpExporter(const OtlpExporter&) = delete;
   OtlpExporter& operator=(const OtlpExporter&) = delete;
@@ -76,6 +78,8 @@ class OtlpExporter final {
   /// `reason` without a spool). One that came from the spool simply stays there.
   void spool_or_drop(std::unique_ptr<Request> request, telemetry::DropReason reason);
   [[nodiscard]] std::unique_ptr<Request> take_from_spool();
+  /// Tells the trace log what became of the request's traces (once per request).
+  void note(const Request& request, lookup::ExportState state);
   void publish_spool();
   [[nodiscard]] bool backed_up() const;    // mutex_ held
   [[nodiscard]] bool idle() const;         // mutex_ held
@@ -85,6 +89,7 @@ class OtlpExporter final {
   const config::ExporterConfig config_;
   model::SpanQueue& in_;
   telemetry::Counters& counters_;
+  lookup::TraceLog* trace_log_;
   std::shared_ptr<grpc::Channel> channel_;
   struct StubHolder;
   std::unique_ptr<StubHolder> stub_;

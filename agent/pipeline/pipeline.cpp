@@ -40,7 +40,7 @@ model::Trace single_span_view(const model::Span& span, bool has_error, std::uint
 Pipeline::Pipeline(const config::SamplingConfig& config, model::SpanQueue& in,
                    std::size_t in_capacity, model::SpanQueue& out, telemetry::Counters& counters,
                    Clock clock, spanmetrics::SpanMetrics* metrics, scrub::Scrubber* scrubber,
-                   PeerLinks peers)
+                   PeerLinks peers, lookup::TraceLog* trace_log)
     : config_(config),
       decision_wait_ns_(to_ns(config.decision_wait)),
       max_age_ns_(to_ns(config.max_trace_age)),
@@ -57,8 +57,10 @@ Pipeline::Pipeline(const config::SamplingConfig& config, model::SpanQueue& in,
       peers_(peers),
       hold_(to_ns(peers.hold_time), peers.hold_bytes),
       peer_kept_(kPeerBookEntries),
-      awaiting_share_(kPeerBookEntries) {
+      awaiting_share_(kPeerBookEntries),
+      trace_log_(trace_log) {
   published_stats_ = sampler_.stats();
+  refresh_policy_names();
 }
 
 Pipeline::~Pipeline() {
@@ -93,6 +95,7 @@ void Pipeline::run() noexcept {
       }
       if (next) apply(*next);
     }
+    if (probe_waiting_.load(std::memory_order_acquire)) answer_probe();  // pairs with probe()
     const auto now = clock_();
     counters_.pipeline_heartbeat_ns.store(now, std::memory_order_relaxed);
     for (auto& batch : batches) {
@@ -195,6 +198,9 @@ void Pipeline::decide_on_arrival(model::Span&& span) {
   const auto decision = sampler_.decide_on_arrival(view);
   cache_.record(span.trace_id, cache_entry(decision));
   counters_.add_decision(DecisionTrigger::Stress);
+  if (trace_log_ != nullptr) {
+    record_decision(span.trace_id, decision, DecisionTrigger::Stress, nullptr, std::span(&span, 1));
+  }
   if (decision.keep) {
     share(span.trace_id, decision, std::span(&span, 1));
     emit(std::move(span), decision);
@@ -205,6 +211,8 @@ void Pipeline::decide_on_arrival(model::Span&& span) {
 
 void Pipeline::finalize(const model::TraceId& id, const sampling::Decision& decision,
                         DecisionTrigger trigger) {
+  const auto* trace = trace_log_ != nullptr ? table_.find(id) : nullptr;
+  if (trace != nullptr) record_decision(id, decision, trigger, trace, trace->spans);
   auto spans = table_.take(id);
   cache_.record(id, cache_entry(decision));
   counters_.add_decision(trigger);
@@ -265,6 +273,7 @@ void Pipeline::hand_over(model::SpanBatch& batch) {
     counters_.spans_kept.fetch_add(n, std::memory_order_relaxed);
   } else {
     counters_.add_dropped(telemetry::DropReason::ExportQueueFull, n);
+    if (trace_log_ != nullptr) note_queue_full(batch);
     batch.clear();
   }
 }
@@ -328,6 +337,7 @@ void Pipeline::apply(const config::SamplingConfig& config) {
   decision_wait_ns_ = to_ns(config.decision_wait);
   max_age_ns_ = to_ns(config.max_trace_age);
   sampler_.set_policies(config);
+  refresh_policy_names();
   // Buffered traces keep the deadlines they were given; new roots get the new wait. The decision
   // cache keeps its size: resizing it would forget recent decisions.
   table_.set_decision_wait(decision_wait_ns_);

@@ -6,12 +6,16 @@
 // stress (buffer or inbox fill past stress_enter, until below stress_exit) new traces are decided
 // on arrival by trace id, errors and slow spans still kept.
 // ingest()/tick()/decide_all()/flush() are the stage itself: the thread calls them, and tests
-// call them directly with their own clock. reload() and policy_stats() are thread-safe.
+// call them directly with their own clock. reload(), policy_stats() and probe() are thread-safe.
 // With peers (docs/fleet.md): keeps of cross-process traces are handed to the peers stage to
 // publish, other agents' keeps are followed at each tick, and sampled-out spans of cross-process
 // traces wait in the hold for them (pipeline/peer_follow.cpp).
+// With a trace log, each decision is recorded there once per trace (never per span), and probe()
+// answers from the pipeline thread's own table and decision cache at its next turn.
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -24,6 +28,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "lookup/trace_log.hpp"
 #include "model/keep_queue.hpp"
 #include "model/span_queue.hpp"
 #include "pipeline/hold.hpp"
@@ -51,11 +56,12 @@ class Pipeline final {
   using Clock = std::function<std::uint64_t()>;
 
   /// `metrics`, if given, counts every span before sampling and takes exemplars from kept ones;
-  /// `scrubber`, if given, redacts and limits kept spans before they go to the exporter.
+  /// `scrubber`, if given, redacts and limits kept spans before they go to the exporter;
+  /// `trace_log`, if given, gets a record of each decision.
   Pipeline(const config::SamplingConfig& config, model::SpanQueue& in, std::size_t in_capacity,
            model::SpanQueue& out, telemetry::Counters& counters, Clock clock,
            spanmetrics::SpanMetrics* metrics = nullptr, scrub::Scrubber* scrubber = nullptr,
-           PeerLinks peers = {});
+           PeerLinks peers = {}, lookup::TraceLog* trace_log = nullptr);
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -75,6 +81,14 @@ class Pipeline final {
   void reload(const config::SamplingConfig& config);
   [[nodiscard]] std::vector<sampling::PolicyStats> policy_stats() const;
 
+  using Probe = lookup::Probe;
+  /// Any thread: asks the pipeline thread (answered at its next turn, within tens of ms);
+  /// nullopt if it did not answer within `timeout` (stopped, or stuck).
+  [[nodiscard]] std::optional<Probe> probe(const model::TraceId& id,
+                                           std::chrono::milliseconds timeout);
+  /// The pipeline thread's side of probe(): answers a waiting question, if any.
+  void answer_probe();
+
   [[nodiscard]] const TraceTable& table() const noexcept { return table_; }
   [[nodiscard]] bool stressed() const noexcept { return stressed_; }
   [[nodiscard]] const Hold& hold() const noexcept { return hold_; }
@@ -92,6 +106,13 @@ class Pipeline final {
   void finalize(const model::TraceId& id, const sampling::Decision& decision,
                 telemetry::DecisionTrigger trigger);
   void emit(model::Span&& span, const sampling::Decision& decision);
+  /// Records a decision in the trace log (once per trace). `trace` is null on arrival.
+  void record_decision(const model::TraceId& id, const sampling::Decision& decision,
+                       telemetry::DecisionTrigger trigger, const BufferedTrace* trace,
+                       std::span<const model::Span> spans);
+  /// The traces of a batch the exporter's queue refused, for the trace log.
+  void note_queue_full(const model::SpanBatch& batch);
+  void refresh_policy_names();
   void update_stress();
   void apply(const config::SamplingConfig& config);
   void publish(std::uint64_t now_ns);
@@ -146,6 +167,14 @@ class Pipeline final {
   std::deque<std::string> peer_policy_names_;  ///< interned (stable addresses), bounded
   std::vector<model::Keep> followed_;
   std::uint64_t now_ns_ = 0;  ///< of the current turn, for the hold
+  lookup::TraceLog* trace_log_;
+  std::shared_ptr<const lookup::PolicyNames> policy_names_;  ///< for the trace log's records
+  std::mutex ask_mutex_;                                     ///< one probe() at a time
+  std::mutex probe_mutex_;                                   ///< guards the two members below
+  std::condition_variable probe_answered_;
+  std::optional<model::TraceId> probe_question_;
+  std::optional<Probe> probe_answer_;
+  std::atomic<bool> probe_waiting_{false};
 
   std::thread thread_;
 };

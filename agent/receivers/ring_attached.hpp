@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "model/span.hpp"
 #include "receivers/ring_receiver.hpp"
@@ -30,10 +31,12 @@ struct RingReceiver::Attached {
   }
   std::unique_ptr<shm::Segment> segment;
   std::shared_ptr<const model::Resource> resource;
-  int pidfd = -1;       ///< with the mapping, all a segment holds (attach keeps no descriptor)
-  bool exited = false;  ///< the pidfd said so: reap at once, without waiting for the rescan
-  bool gone = false;    ///< its file left the directory
-  bool lost = false;    ///< its file shrank under a read: given up, never read again
+  int pidfd = -1;           ///< with the mapping, all a segment holds (attach keeps no descriptor)
+  bool exited = false;      ///< the pidfd said so: reap at once, without waiting for the rescan
+  bool gone = false;        ///< its file left the directory
+  bool lost = false;        ///< its file shrank under a read: given up, never read again
+  std::uint64_t spans = 0;  ///< decoded from it, for the status page (added per batch)
+  std::string process;      ///< /proc/<pid>/comm when attached
   /// The overflow lane's uncommitted record that draining stopped at, and since when.
   std::optional<std::uint64_t> stalled_at;
   std::chrono::steady_clock::time_point stalled_since;

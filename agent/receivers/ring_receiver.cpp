@@ -94,6 +94,7 @@ void RingReceiver::run() noexcept {
     if (std::chrono::steady_clock::now() >= next_scan) {
       if (inotify_fd_ < 0 || scans++ % kListingEvery == 0) list_directory();
       check_producers();
+      publish_producers();
       next_scan = std::chrono::steady_clock::now() + config_.scan_interval;
     }
     const auto taken = drain_all();
@@ -202,6 +203,7 @@ std::size_t RingReceiver::drain(Attached& attached) {
   const auto hand_on = [&] {
     const auto n = batch.size();
     counters_.add_received(telemetry::Receiver::Ring, n);
+    attached.spans += n;
     if (!out_.try_push(batch)) counters_.add_dropped(telemetry::DropReason::PipelineFull, n);
     batch.clear();
     batch.reserve(kBatchSpans);

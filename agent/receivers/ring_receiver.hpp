@@ -17,9 +17,11 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config/config.hpp"
 #include "model/span_queue.hpp"
@@ -46,6 +48,19 @@ class RingReceiver final {
   void stop();
   [[nodiscard]] const std::string& directory() const noexcept { return config_.directory; }
 
+  /// An attached producer, as the status page and tailgate_ring_fill_ratio show it.
+  struct Producer {
+    std::int64_t pid = 0;
+    std::string process;  ///< /proc/<pid>/comm when attached
+    std::string service;  ///< service.name of its resource
+    std::uint32_t lanes = 0;
+    std::uint64_t spans = 0;    ///< decoded from it by this agent
+    std::uint64_t dropped = 0;  ///< records it dropped because a lane was full
+    double fill = 0;            ///< its fullest lane, 0..1
+  };
+  /// Any thread: the producers as of the last scan (every scan_interval).
+  [[nodiscard]] std::vector<Producer> producers() const;
+
  private:
   struct Attached;
   void run() noexcept;
@@ -59,6 +74,7 @@ class RingReceiver final {
   void refuse(const std::string& path, const std::string& why);
   /// Reaps segments whose producer died or whose file went; then gives waiting ones their turn.
   void check_producers();
+  void publish_producers();
   void reap(const std::string& path, Attached& segment);
   void lose(Attached& segment);
   std::size_t drain_all();
@@ -74,6 +90,8 @@ class RingReceiver final {
   std::set<std::string> waiting_;  ///< over max_segments, or attach lacked a resource: retried
   LogLimiter refused_log_, waiting_log_, unknown_log_;
   int inotify_fd_ = -1;  ///< -1 where inotify is unavailable: the listing still finds segments
+  mutable std::mutex producers_mutex_;  ///< guards producers_
+  std::vector<Producer> producers_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

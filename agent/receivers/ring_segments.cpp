@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <spdlog/spdlog.h>
@@ -26,6 +27,14 @@ int open_pidfd(pid_t pid) {
   (void)pid;
   return -1;
 #endif
+}
+
+/// The producer's command name (/proc/<pid>/comm, at most 15 bytes), for the status page.
+std::string process_name(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(in, name);
+  return name.substr(0, 16);
 }
 
 }  // namespace
@@ -92,6 +101,7 @@ std::unique_ptr<RingReceiver::Attached> RingReceiver::admit(const std::string& p
     attached->resource = wire::unknown_resource();
   }
   attached->pidfd = open_pidfd(segment.pid());
+  attached->process = process_name(segment.pid());
   attached->exited = liveness == shm::Liveness::Dead;  // pid reused, or gone: reap
   return attached;
 }
@@ -164,6 +174,32 @@ void RingReceiver::reap(const std::string& path, Attached& attached) {
   std::error_code ec;
   if (!attached.gone && !attached.lost) fs::remove(path, ec);
   counters_.ring_producers_reaped.fetch_add(1, std::memory_order_relaxed);
+}
+
+void RingReceiver::publish_producers() {
+  std::vector<Producer> now;
+  now.reserve(segments_.size());
+  for (const auto& [path, a] : segments_) {
+    if (a->lost) continue;
+    Producer p{.pid = a->segment->pid(),
+               .process = a->process,
+               .lanes = a->segment->lane_count(),
+               .spans = a->spans,
+               .dropped = a->segment->producer_dropped(),
+               .fill = a->segment->fullest_lane_fill()};
+    for (const auto& attr : a->resource->attributes) {
+      const auto* v = std::get_if<std::string>(&attr.value);
+      if (attr.key == "service.name" && v != nullptr) p.service = *v;
+    }
+    now.push_back(std::move(p));
+  }
+  std::lock_guard lock(producers_mutex_);
+  producers_.swap(now);
+}
+
+std::vector<RingReceiver::Producer> RingReceiver::producers() const {
+  std::lock_guard lock(producers_mutex_);
+  return producers_;
 }
 
 }  // namespace tailgate::receivers

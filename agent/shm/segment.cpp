@@ -324,6 +324,22 @@ std::uint64_t Segment::producer_dropped() const noexcept {
                    [](const LaneControl& c) { return c.dropped.load(std::memory_order_relaxed); });
 }
 
+double Segment::fullest_lane_fill() const noexcept {
+  std::uint64_t fullest = 0;
+  if (!guarded(base_, bytes_, [&] {
+        for (std::size_t i = 0; i <= lane_count(); ++i) {
+          const auto* c = control(i);
+          const auto tail = c->tail.load(std::memory_order_relaxed);
+          const auto head = c->head.load(std::memory_order_relaxed);
+          fullest = std::max<std::uint64_t>(fullest, tail > head ? tail - head : 0);
+        }
+      })) {
+    faulted_ = true;
+    return 0;
+  }
+  return std::min(1.0, static_cast<double>(fullest) / static_cast<double>(lane_bytes_));
+}
+
 std::uint64_t Segment::torn_records() const noexcept {
   return sum_lanes(false, [](const LaneControl& c) -> std::uint64_t {
     const auto writing = c.writing.load(std::memory_order_relaxed);

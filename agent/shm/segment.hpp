@@ -75,6 +75,9 @@ class Segment final {
   [[nodiscard]] Liveness producer_liveness() const;
   /// Records the producer dropped because a lane was full, over all lanes.
   [[nodiscard]] std::uint64_t producer_dropped() const noexcept;
+  /// The fullest lane's unread bytes over its size, 0..1 (the overflow lane included): a lane
+  /// that fills is where the producer starts dropping. The tail is the producer's word: capped.
+  [[nodiscard]] double fullest_lane_fill() const noexcept;
   /// For a dead producer: records it was copying into a lane of its own when it died (torn, never
   /// visible). The overflow lane's torn record shows as a stall instead (LaneReader::Drained).
   [[nodiscard]] std::uint64_t torn_records() const noexcept;

@@ -1,11 +1,16 @@
 #include "telemetry/logging.hpp"
 
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 namespace tailgate::telemetry {
 namespace {
+
+constexpr std::size_t kLastErrors = 10;
+// Warnings and errors also go here (spdlog's own bounded sink, thread-safe), for the status page.
+std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> last_errors_sink;
 
 // %j: the message as a JSON string body, so that a log line with quotes or backslashes (error
 // texts, config values) stays one valid JSON object.
@@ -97,9 +102,22 @@ void setup_logging(const config::LogConfig& config) {
       logger->set_level(spdlog::level::off);
       break;
   }
+  last_errors_sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(kLastErrors);
+  last_errors_sink->set_level(spdlog::level::warn);
+  last_errors_sink->set_pattern("%Y-%m-%dT%H:%M:%S %l %v");
+  logger->sinks().push_back(last_errors_sink);
   // Info lines are few (events, stats every 10 s) and an operator wants them at once.
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(std::move(logger));
+}
+
+std::vector<std::string> last_errors() {
+  if (!last_errors_sink) return {};
+  auto lines = last_errors_sink->last_formatted();
+  for (auto& line : lines) {
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  }
+  return lines;
 }
 
 }  // namespace tailgate::telemetry

@@ -2,6 +2,9 @@
 // Logging set-up: spdlog to stderr (journald and kubectl logs both read it), one line per event
 // as `event=<name> key=value ...`. Called once by main() before any thread starts.
 
+#include <string>
+#include <vector>
+
 #include "config/config.hpp"
 
 namespace tailgate::telemetry {
@@ -9,5 +12,8 @@ namespace tailgate::telemetry {
 void setup_logging(const config::LogConfig& config);
 /// A new level for the running logger (SIGHUP).
 void set_log_level(config::LogLevel level);
+/// The last warning and error lines logged (oldest first, at most 10), for the status page. Any
+/// thread; empty before setup_logging().
+[[nodiscard]] std::vector<std::string> last_errors();
 
 }  // namespace tailgate::telemetry

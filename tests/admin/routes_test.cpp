@@ -59,8 +59,7 @@ TEST_CASE("/ready says whether spans can be taken, and export trouble is a warni
   const auto failing = f.get("/ready", f.at(131));
   CHECK(failing.status == 200);
   CHECK(nlohmann::json::parse(failing.body)["warnings"][0] == "export_failing");
-  CHECK_THAT(f.get("/metrics", f.at(131)).body,
-             Contains("tailgate_export_failing_seconds 31"));
+  CHECK_THAT(f.get("/metrics", f.at(131)).body, Contains("tailgate_export_failing_seconds 31"));
   f.counters.export_failing_since_ns = 0;  // a success came back
   CHECK(nlohmann::json::parse(f.get("/ready", f.at(132)).body)["warnings"].empty());
   CHECK_THAT(f.get("/metrics", f.at(132)).body, Contains("tailgate_export_failing_seconds 0"));
@@ -144,4 +143,106 @@ TEST_CASE("unknown paths are 404, other methods 405 with Allow", "[admin]") {
   CHECK(post.status == 405);
   CHECK(post.allow == "GET, HEAD");
   CHECK(f.get("/health?verbose=1", f.at(1)).status != 404);  // a query string is ignored
+}
+
+namespace {
+
+model::TraceId trace(std::uint8_t n) {
+  model::TraceId id{};
+  id[0] = 0x4b;
+  id[15] = n;
+  return id;
+}
+
+lookup::Decided decided(std::uint8_t n, bool kept, std::uint64_t at_s) {
+  lookup::Decided d;
+  d.id = trace(n);
+  d.kept = kept;
+  d.trigger = telemetry::DecisionTrigger::Root;
+  d.policy = 0;
+  d.probability = kept ? 1.0 : 0.01;
+  d.decided_ns = at_s * kSecond;
+  d.first_arrival_ns = d.decided_ns - kSecond / 2;
+  d.spans = 4;
+  d.root_seen = true;
+  d.add_producer(std::make_shared<const model::Resource>(
+      model::Resource{{{"service.name", std::string("<pricer>")}}, {}}));
+  d.policy_names = std::make_shared<lookup::PolicyNames>(lookup::PolicyNames{"base"});
+  d.export_state = kept ? lookup::ExportState::Queued : lookup::ExportState::None;
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("/debug/trace answers from the trace log, then the pipeline, and says what it forgot",
+          "[admin][lookup]") {
+  Fixture f;
+  lookup::TraceLog log(8);
+  log.record(decided(1, true, 90));
+  const std::vector<model::TraceId> ids{trace(1)};
+  log.set_export_state(ids, lookup::ExportState::Spooled);
+  auto s = f.at(100);
+  s.now_unix_ns = 1'700'000'000 * kSecond;
+  s.trace_log = &log;
+  int asked = 0;
+  s.probe = [&](const model::TraceId& id) -> std::optional<lookup::Probe> {
+    ++asked;
+    lookup::Probe p;
+    if (id == trace(2)) p.buffered = true, p.spans = 2;
+    if (id == trace(3)) p.in_decision_cache = true, p.kept = false, p.policy = "base";
+    return p;
+  };
+  const auto hex = [](std::uint8_t n) { return "/debug/trace/" + lookup::to_hex(trace(n)); };
+
+  const auto kept = nlohmann::json::parse(f.get(hex(1), s).body);
+  CHECK(kept["status"] == "kept");
+  CHECK(kept["export"] == "spooled");
+  CHECK(kept["decision"]["trigger"] == "root");
+  CHECK(kept["decision"]["decided_seconds_ago"] == 10.0);
+  CHECK(kept["decision"]["decided_at"] == "2023-11-14T22:13:10.000Z");
+  CHECK(kept["producers"][0]["service.name"] == "<pricer>");
+  CHECK(asked == 0);  // the log knew: the pipeline thread was not disturbed
+
+  CHECK(nlohmann::json::parse(f.get(hex(2), s).body)["status"] == "buffered");
+  const auto forgotten = nlohmann::json::parse(f.get(hex(3), s).body);
+  CHECK(forgotten["status"] == "sampled_out");
+  CHECK(forgotten["remembered"] == "decision_only");
+  const auto unknown = nlohmann::json::parse(f.get(hex(4), s).body);
+  CHECK(unknown["status"] == "unknown");
+  CHECK(unknown["window"]["held"] == 1);
+
+  s.probe = [](const model::TraceId&) { return std::optional<lookup::Probe>(); };  // no answer
+  CHECK_THAT(nlohmann::json::parse(f.get(hex(4), s).body)["note"].get<std::string>(),
+             Contains("did not answer"));
+  CHECK(f.get("/debug/trace/4b", s).status == 400);
+}
+
+TEST_CASE("the status page is self-contained HTML with the agent's state, names escaped",
+          "[admin][lookup]") {
+  Fixture f;
+  f.config.jaeger_ui_url = "http://jaeger.example:16686/";
+  lookup::TraceLog log(8);
+  log.record(decided(1, true, 90));
+  auto s = f.at(100);
+  s.trace_log = &log;
+  s.policies = {{"base", 5, 7}, {"<b>bold</b>", 1, 0}};
+  s.status.policies_last_minute = {{"base", 2, 3}, {"<b>bold</b>", 1, 0}};
+  s.status.producers = {{4242, "pricer", "quotes", 8, 1000, 3, 0.25}};
+  s.status.last_errors = {"2026-01-01T00:00:00 error event=export_failed <x>"};
+  const auto page = f.get("/", s);
+  CHECK(page.status == 200);
+  CHECK(page.content_type == "text/html; charset=utf-8");
+  CHECK_THAT(page.body, Contains("<meta http-equiv=\"refresh\""));
+  CHECK_THAT(page.body, Contains("<td>4242</td><td>pricer</td><td>quotes</td>"));
+  CHECK_THAT(page.body, Contains("&lt;b&gt;bold&lt;/b&gt;"));
+  CHECK_THAT(page.body, Contains("event=export_failed &lt;x&gt;"));
+  CHECK_THAT(page.body, Contains("href=\"http://jaeger.example:16686/trace/" +
+                                 lookup::to_hex(trace(1)) + "\""));
+  // Offline: nothing loaded from elsewhere, no script.
+  CHECK(page.body.find("<script") == std::string::npos);
+  CHECK(page.body.find("src=") == std::string::npos);
+  CHECK(page.body.find("<link") == std::string::npos);
+
+  const auto metrics = f.get("/metrics", s).body;
+  CHECK_THAT(metrics, Contains("tailgate_ring_fill_ratio{pid=\"4242\",process=\"pricer\"} 0.25"));
 }

@@ -278,3 +278,17 @@ TEST_CASE("duplicate keys are refused with both lines named", "[config]") {
   CHECK_NOTHROW(
       load_config_text("exporter: {headers: {a: x, b: y}}\nadmin: {enabled: true}\n", "t.yaml"));
 }
+
+TEST_CASE("admin: the trace lookup window and the Jaeger UI link", "[config]") {
+  const auto c = load_config_text(
+      "admin: {trace_lookup_entries: 1000, jaeger_ui_url: \"http://jaeger:16686\"}\n", "t.yaml");
+  CHECK(c.admin.trace_lookup_entries == 1000);
+  CHECK(c.admin.jaeger_ui_url == "http://jaeger:16686");
+  CHECK(load_config_text("admin: {enabled: true}\n", "t.yaml").admin.trace_lookup_entries == 65536);
+  CHECK_THROWS_WITH(load_config_text("admin: {trace_lookup_entries: 0}\n", "t.yaml"),
+                    Contains("admin.trace_lookup_entries"));
+  CHECK_THROWS_WITH(load_config_text("admin: {trace_lookup_entries: 99999999}\n", "t.yaml"),
+                    Contains("admin.trace_lookup_entries"));
+  CHECK_THROWS_WITH(load_config_text("admin: {jaeger_ui_url: \"jaeger:16686\"}\n", "t.yaml"),
+                    Contains("t.yaml:1: admin.jaeger_ui_url: expected an http:// or https:// URL"));
+}

@@ -31,13 +31,14 @@ struct AgentStack {
   std::string exporter_yaml_;
   std::string receivers_yaml_;
   int runs_ = 0;
+  std::string admin_yaml_;
 
   /// `extra_yaml` (other top-level sections) is appended to a config that sets the UDP endpoint
-  /// and the exporter endpoint; `exporter_yaml` holds more exporter keys, indented two spaces, and
-  /// `receivers_yaml` more receivers (otlp_http: ...), indented two spaces.
+  /// and the exporter endpoint; `exporter_yaml` holds more exporter keys, indented two spaces,
+  /// `receivers_yaml` more receivers (otlp_http: ...) and `admin_yaml` more admin keys, likewise.
   explicit AgentStack(const std::string& extra_yaml, const std::string& exporter_yaml = "",
-                      const std::string& receivers_yaml = "")
-      : exporter_yaml_(exporter_yaml), receivers_yaml_(receivers_yaml) {
+                      const std::string& receivers_yaml = "", const std::string& admin_yaml = "")
+      : exporter_yaml_(exporter_yaml), receivers_yaml_(receivers_yaml), admin_yaml_(admin_yaml) {
     sink = std::make_unique<ChildProcess>(
         std::vector<std::string>{TAILGATE_SINK_BIN, "--listen", "127.0.0.1:0", "--jsonl",
                                  dir.file("spans.jsonl")},
@@ -89,7 +90,7 @@ struct AgentStack {
                                  << receivers_yaml_ << "admin:\n  endpoint: 127.0.0.1:"
                                  << (admin_port > 0 ? admin_port : 0)
                                  << "\n  export_failing_after: 500ms\n"
-                                 << "exporter:\n  endpoint: 127.0.0.1:" << sink_port
+                                 << admin_yaml_ << "exporter:\n  endpoint: 127.0.0.1:" << sink_port
                                  << "\n  max_batch_delay: 50ms\n"
                                  << exporter_yaml_ << extra_yaml;
   }

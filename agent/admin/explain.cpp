@@ -1,0 +1,128 @@
+#include "admin/explain.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+namespace tailgate::admin {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using nlohmann::json;
+
+struct Answer {
+  unsigned status = 0;
+  std::string body;
+};
+
+// One GET, bounded by a timeout: the agent answers within one pipeline turn.
+Answer get(const std::string& endpoint, const std::string& target) {
+  const auto colon = endpoint.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error("expected host:port, got " + endpoint);
+  auto host = endpoint.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::resolver resolver(io);
+  beast::tcp_stream stream(io);
+  stream.expires_after(std::chrono::seconds(5));
+  stream.connect(resolver.resolve(host, endpoint.substr(colon + 1)));
+  http::request<http::empty_body> request(http::verb::get, target, 11);
+  request.set(http::field::host, host);
+  http::write(stream, request);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(stream, buffer, response);
+  beast::error_code ignored;
+  stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+  return {response.result_int(), response.body()};
+}
+
+std::string producer_text(const json& p) {
+  std::string out;
+  for (const auto& [key, value] : p.items()) {
+    out += (out.empty() ? "" : " ") + key + "=" +
+           (value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  return out.empty() ? "(no service.name)" : out;
+}
+
+void decision_lines(std::string& out, const json& a) {
+  const auto& d = a["decision"];
+  const auto policy = d.value("policy", std::string());
+  if (!d.contains("trigger")) {
+    fmt::format_to(std::back_inserter(out), "  by policy \"{}\"\n", policy);
+    return;
+  }
+  fmt::format_to(std::back_inserter(out),
+                 "  decided {} ({:.1f} s ago) by policy \"{}\" at probability {}, trigger {}, "
+                 "{:.3f} s after its first span\n",
+                 d.value("decided_at", ""), d.value("decided_seconds_ago", 0.0),
+                 policy.empty() ? "(none)" : policy, d.value("probability", 0.0),
+                 d.value("trigger", ""), d.value("waited_seconds", 0.0));
+  std::string producers;
+  for (const auto& p : a.value("producers", json::array())) {
+    producers += "\n    " + producer_text(p);
+  }
+  const auto count = a.value("producer_count", 0);
+  fmt::format_to(std::back_inserter(out),
+                 "  spans at the decision: {} ({}; later ones follow it), from {} producer{}:{}\n",
+                 a.value("spans_at_decision", 0),
+                 a.value("root_seen", false) ? "root seen" : "no root seen", count,
+                 count == 1 ? "" : "s", producers);
+  if (a.contains("export"))
+    fmt::format_to(std::back_inserter(out), "  export: {}\n", a["export"].get<std::string>());
+}
+
+}  // namespace
+
+std::string explain_text(std::string_view json_answer) {
+  const auto a = json::parse(json_answer);
+  const auto status = a.value("status", std::string("unknown"));
+  std::string out = fmt::format("trace {}: {}\n", a.value("trace_id", ""), status);
+  if (status == "kept" || status == "sampled_out") decision_lines(out, a);
+  if (status == "buffered") {
+    fmt::format_to(std::back_inserter(out),
+                   "  {} spans ({} bytes, {}) buffered for {:.1f} s, waiting for its decision\n",
+                   a.value("spans", 0), a.value("bytes", 0),
+                   a.value("root_seen", false) ? "root seen" : "no root yet",
+                   a.value("first_arrival_seconds_ago", 0.0));
+  }
+  if (a.contains("note") && status != "buffered") {
+    out += "  " + a["note"].get<std::string>() + "\n";
+  }
+  if (a.contains("window")) {
+    const auto& w = a["window"];
+    fmt::format_to(std::back_inserter(out),
+                   "  (full details are kept for the last {} decisions: now {}, back {:.1f} s)\n",
+                   w.value("capacity", 0), w.value("held", 0), w.value("oldest_seconds_ago", 0.0));
+  }
+  return out;
+}
+
+int explain(const std::string& endpoint, std::string_view trace_id, bool raw_json,
+            std::ostream& out, std::ostream& err) {
+  try {
+    const auto answer = get(endpoint, "/debug/trace/" + std::string(trace_id));
+    if (answer.status != 200) {
+      err << "tailgate explain: " << endpoint << " answered " << answer.status << ": "
+          << answer.body;
+      return 2;
+    }
+    out << (raw_json ? answer.body : explain_text(answer.body));
+    return json::parse(answer.body).value("status", "unknown") == "unknown" ? 1 : 0;
+  } catch (const std::exception& e) {
+    err << "tailgate explain: cannot ask the agent's admin endpoint " << endpoint << ": "
+        << e.what() << "\n";
+    return 2;
+  }
+}
+
+}  // namespace tailgate::admin
