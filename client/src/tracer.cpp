@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -203,7 +204,17 @@ struct Tracer::Impl {
   void make_segment() noexcept {
     std::vector<wire::AttributeView> views;
     views.reserve(resource.size());
-    for (const auto& [k, v] : resource) views.push_back({k, std::string_view(v)});
+    for (const auto& [k, v] : resource) {
+      // OpenTelemetry's semantic conventions make process.pid an int: sent as one when it reads
+      // as one (ours always does).
+      std::int64_t pid = 0;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), pid);
+      if (k == "process.pid" && ec == std::errc{} && end == v.data() + v.size()) {
+        views.push_back({k, pid});
+      } else {
+        views.push_back({k, std::string_view(v)});
+      }
+    }
     std::vector<std::byte> bytes(shm::kMaxResourceBytes);
     bytes.resize(wire::encode_resource(bytes, views));
     try {

@@ -1,7 +1,9 @@
 // The C++ client against a real segment: spans are read back from the file the way the agent reads
 // them (attach, drain every lane, decode).
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <map>
@@ -78,7 +80,14 @@ TEST_CASE("a span carries its name, typed attributes, events, status and parent"
   CHECK(parent.end_unix_ns >= child.end_unix_ns);
   const auto& resource = *child.resource;
   std::map<std::string, std::string> r;
-  for (const auto& a : resource.attributes) r[a.key] = std::get<std::string>(a.value);
+  for (const auto& a : resource.attributes) {
+    if (const auto* text = std::get_if<std::string>(&a.value)) r[a.key] = *text;
+  }
+  // process.pid is an int, as OpenTelemetry's semantic conventions have it.
+  const auto pid = std::find_if(resource.attributes.begin(), resource.attributes.end(),
+                                [](const auto& a) { return a.key == "process.pid"; });
+  REQUIRE(pid != resource.attributes.end());
+  CHECK(std::get<std::int64_t>(pid->value) == ::getpid());
   CHECK(r["service.name"] == "orders");
   CHECK(r["service.version"] == "1.4.2");
   CHECK(r["deployment.environment"] == "test");
@@ -300,9 +309,9 @@ TEST_CASE("a forked child writes into a segment of its own, never into its paren
   std::set<model::SpanId> parent_ids;
   for (const auto& s : parent_spans) parent_ids.insert(s.span_id);
   for (const auto& s : child_spans) CHECK(parent_ids.count(s.span_id) == 0);
-  CHECK(std::get<std::string>(*[&] {
+  CHECK(std::get<std::int64_t>(*[&] {
           for (const auto& a : resource.attributes)
             if (a.key == "process.pid") return &a.value;
           return static_cast<const model::AttributeValue*>(nullptr);
-        }()) == std::to_string(child));
+        }()) == child);
 }
