@@ -154,6 +154,8 @@ DecodeError skip_item_body(Reader& r, std::uint8_t tag) noexcept {
     case ItemTag::StatusMessage:
     case ItemTag::TraceState:
       return r.view16(text) ? DecodeError::None : DecodeError::Truncated;
+    case ItemTag::Dropped:
+      return r.skip(4) ? DecodeError::None : DecodeError::Truncated;
   }
   return DecodeError::UnknownType;
 }
@@ -208,6 +210,13 @@ DecodeError read_item(Reader& r, model::Span& out) {
       return r.str16(out.status_message) ? DecodeError::None : DecodeError::Truncated;
     case ItemTag::TraceState:
       return r.str16(out.trace_state) ? DecodeError::None : DecodeError::Truncated;
+    case ItemTag::Dropped: {  // added to what the agent's own limits leave out later
+      std::uint16_t attributes = 0, events = 0;
+      if (!r.u16(attributes) || !r.u16(events)) return DecodeError::Truncated;
+      out.dropped_attributes += attributes;
+      out.dropped_events += events;
+      return DecodeError::None;
+    }
   }
   return DecodeError::UnknownType;
 }

@@ -470,6 +470,7 @@ def test_what_does_not_fit_a_record_is_left_out_and_counted_the_span_arrives(sta
     [span] = stack.spans("too.big")
     assert span["attributes"]["first"] == "kept" and span["attributes"]["last"] == "kept too"
     assert "blob" not in span["attributes"]
+    assert span["dropped_attributes_count"] == 1  # said on the span itself, not only in stats
     assert tracer.stats()["dropped_items"] == before + 1
 
 

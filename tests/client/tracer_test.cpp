@@ -210,17 +210,47 @@ TEST_CASE("without a segment the tracer says why, and drops and counts", "[clien
   CHECK(tracer.stats().dropped == 2);
 }
 
-TEST_CASE("a span with more than fits keeps what fits and counts the rest", "[client]") {
+TEST_CASE("a span past its in-place buffer grows: a 1,500-byte attribute and those after it arrive",
+          "[client]") {
   testing::TempDir dir;
   Tracer tracer({.service_name = "orders", .directory = dir.file("ring")});
+  const std::string note(1500, 'n');
   {
     auto span = tracer.span("big");
+    span.set("first", 1).set("order.note", note);
     for (int i = 0; i < 100; ++i) span.set("attribute.number." + std::to_string(i), i);
+    span.event("filled", {{"fill.note", std::string_view(note)}}).error("after all that");
   }
   const auto spans = drain(tracer.segment_path());
   REQUIRE(spans.size() == 1);
-  CHECK(spans[0].attributes.size() > 10);
-  CHECK(spans[0].attributes.size() + tracer.stats().dropped_items == 100);
+  CHECK(spans[0].attributes.size() == 102);
+  CHECK(std::get<std::string>(*attribute(spans[0], "order.note")) == note);
+  CHECK(std::get<std::int64_t>(*attribute(spans[0], "attribute.number.99")) == 99);
+  CHECK(spans[0].events.size() == 1);
+  CHECK(spans[0].status_message == "after all that");
+  CHECK(spans[0].dropped_attributes == 0);
+  CHECK(tracer.stats().dropped_items == 0);
+}
+
+TEST_CASE("what does not fit the largest record is left out and counted on the span itself",
+          "[client]") {
+  testing::TempDir dir;
+  Tracer tracer({.service_name = "orders", .directory = dir.file("ring")});
+  const std::string blob(40'000, 'b');
+  {
+    auto span = tracer.span("too.big");
+    span.set("first", "kept").set("blob.1", blob).set("blob.2", blob).set("last", "kept too");
+    span.event("huge", {{"blob", std::string_view(blob)}});
+  }
+  const auto spans = drain(tracer.segment_path());
+  REQUIRE(spans.size() == 1);
+  CHECK(attribute(spans[0], "first") != nullptr);
+  CHECK(attribute(spans[0], "blob.1") != nullptr);
+  CHECK(attribute(spans[0], "blob.2") == nullptr);
+  CHECK(attribute(spans[0], "last") != nullptr);
+  CHECK(spans[0].dropped_attributes == 1);  // exported as OTLP dropped_attributes_count
+  CHECK(spans[0].dropped_events == 1);
+  CHECK(tracer.stats().dropped_items == 2);
 }
 
 TEST_CASE("one tracer per process", "[client]") {

@@ -44,7 +44,8 @@ void reset_ids() noexcept {
 }
 
 void Span::reserve(std::size_t extra) noexcept {
-  const std::size_t need = state.used + extra;
+  // The encoder keeps room for a Dropped item at the end: so does this.
+  const std::size_t need = state.used + extra + wire::kDroppedItemSize;
   if (need <= capacity || capacity >= wire::kMaxRecordSize) return;
   std::size_t grown = std::size_t{capacity} * 2;
   while (grown < need) grown *= 2;

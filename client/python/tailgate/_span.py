@@ -161,17 +161,33 @@ class Span(SpanAPI):
         end = max(time.time_ns() if end_time is None else int(end_time), self._start)
         ctx = self.context
         name = _wire.name(self.name)
-        length = _wire.FIXED.size + len(name) + sum(map(len, self._parts))
-        while length > _wire.MAX_RECORD and self._parts:  # leave out the biggest items, counted
-            biggest = max(self._parts, key=len)
-            self._parts.remove(biggest)
-            length -= len(biggest)
-            self._tracer.dropped_items += 1
-        body = b"".join(self._parts)
+        parts = self._parts
+        length = _wire.FIXED.size + len(name) + sum(map(len, parts))
+        if length > _wire.MAX_RECORD:
+            parts = self._fit(parts, length - _wire.MAX_RECORD)
+            length = _wire.FIXED.size + len(name) + sum(map(len, parts))
+        body = b"".join(parts)
         head = _wire.FIXED.pack(length, _wire.SPAN, 1, ctx.trace_id, ctx.span_id,
                                 self._parent_id, self._start, end, self._kind, self._status,
-                                ctx.trace_flags, self._span_flags, len(name), len(self._parts))
+                                ctx.trace_flags, self._span_flags, len(name), len(parts))
         return head + name + body
+
+    def _fit(self, parts: list, excess: int) -> list:
+        """Leaves out the biggest items until the record fits, with a Dropped item saying how
+        many attributes and events went (as the encoder in C++ does), counted."""
+        parts = list(parts)
+        excess += _wire.DROPPED_SIZE
+        attributes = events = 0
+        while excess > 0 and parts:
+            biggest = max(parts, key=len)
+            parts.remove(biggest)
+            excess -= len(biggest)
+            self._tracer.dropped_items += 1
+            attributes += biggest[:1] == _wire.TAG_ATTR
+            events += biggest[:1] == _wire.TAG_EVENT
+        if attributes or events:
+            parts.append(_wire.dropped(attributes, events))
+        return parts
 
     def _recipe(self) -> tuple:
         return (self._tracer.start_as_current_span,) + (self._recipe_args or (

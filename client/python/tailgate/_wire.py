@@ -11,6 +11,8 @@ FIXED = struct.Struct("<IHH16s8s8sQQBBBBHH")
 _ATTR_STR = struct.Struct("<BH")
 _U16 = struct.Struct("<H")
 TAG_ATTR, TAG_EVENT, TAG_STATUS, TAG_STATE = b"\x01", b"\x02", b"\x03", b"\x04"
+_DROPPED = struct.Struct("<BHH")  # tag 5: attributes and events the producer left out
+DROPPED_SIZE = _DROPPED.size
 _V_STR, _V_INT, _V_DOUBLE, _V_BOOL = 1, 2, 3, 4
 _INT = struct.Struct("<Bq")
 _DOUBLE = struct.Struct("<Bd")
@@ -94,3 +96,7 @@ def name(text: str) -> bytes:
         if len(_name_cache) < _CACHE_LIMIT:
             _name_cache[text] = raw
     return raw
+
+
+def dropped(attributes: int, events: int) -> bytes:
+    return _DROPPED.pack(5, min(attributes, 0xFFFF), min(events, 0xFFFF))
