@@ -130,6 +130,8 @@ struct Text {
     view = std::string_view(data, std::min(static_cast<std::size_t>(n), wire::kMaxStringLength));
     return true;
   }
+  /// A list or tuple as compact JSON text (values.cpp).
+  bool set_array_text(PyObject* value) noexcept;
   /// str(value) for what has no wire type of its own.
   bool set_str_of(PyObject* value) noexcept {
     PyObject* s = PyObject_Str(value);

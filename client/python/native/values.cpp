@@ -78,11 +78,36 @@ bool to_value(PyObject* value, Text& text, wire::ValueView& out) noexcept {
       if (v == -1 && PyErr_Occurred() != nullptr) return false;
       out = static_cast<std::int64_t>(v);
     }
+  } else if (PyList_Check(value) || PyTuple_Check(value)) {
+    if (!text.set_array_text(value)) return false;
+    out = text.view;
   } else {
     if (!text.set_str_of(value)) return false;
     out = text.view;
   }
   return true;
+}
+
+bool Text::set_array_text(PyObject* value) noexcept {
+  // The record format has no arrays yet: sent as the agent's OTLP receiver writes them (compact
+  // JSON), by tailgate._wire.array_text, the pure-Python span's own function.
+  static PyObject* array_text = nullptr;
+  if (array_text == nullptr) {
+    PyObject* module = PyImport_ImportModule("tailgate._wire");
+    if (module == nullptr) return false;
+    array_text = PyObject_GetAttrString(module, "array_text");
+    Py_DECREF(module);
+    if (array_text == nullptr) return false;
+  }
+  PyObject* json = PyObject_CallOneArg(array_text, value);
+  if (json == nullptr) return false;
+  const bool ok = set(json);
+  if (hold == nullptr) {  // `view` may point into `json` (its cached UTF-8): keep it alive
+    hold = json;
+  } else {
+    Py_DECREF(json);
+  }
+  return ok;
 }
 
 std::size_t encoded_size(const wire::ValueView& v) noexcept {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import struct
 from typing import Any
 
@@ -63,7 +64,15 @@ def value(v: Any) -> bytes:
         return _INT.pack(_V_INT, int(v))
     if isinstance(v, float):
         return _DOUBLE.pack(_V_DOUBLE, float(v))
+    if isinstance(v, (list, tuple)):
+        return _encoded_str(array_text(v))
     return _encoded_str(v if isinstance(v, str) else str(v))
+
+
+def array_text(v: Any) -> str:
+    """A list or tuple as text: the record format has no arrays yet, so they go as the agent's
+    OTLP receiver writes OTLP arrays (compact JSON; what JSON has no form for, as str())."""
+    return json.dumps(v, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def attribute(key: str, v: Any) -> bytes:
