@@ -69,6 +69,22 @@ void SpanEncoder::event(std::uint64_t time_unix_ns, std::string_view name,
   end_item();
 }
 
+void SpanEncoder::link(const std::uint8_t* trace_id, const std::uint8_t* span_id,
+                       std::string_view trace_state,
+                       std::span<const AttributeView> attributes) noexcept {
+  if (!begin_item(ItemTag::Link)) return;
+  if (attributes.size() > kMaxEventAttributes) w_.fail();
+  w_.bytes(trace_id, 16);
+  w_.bytes(span_id, 8);
+  w_.str16(trace_state);
+  w_.u8(static_cast<std::uint8_t>(attributes.size()));
+  for (const auto& a : attributes) {
+    w_.str16(a.key);
+    w_.value(a.value);
+  }
+  end_item();
+}
+
 void SpanEncoder::status_message(std::string_view message) noexcept {
   if (!begin_item(ItemTag::StatusMessage)) return;
   w_.str16(message);
@@ -161,6 +177,15 @@ std::size_t encode_span(const model::Span& span, std::span<std::byte> out) noexc
       views[i] = {e.attributes[i].key, view_of(e.attributes[i].value)};
     }
     encoder.event(e.time_unix_ns, e.name, std::span(views.data(), e.attributes.size()));
+  }
+  for (const auto& l : span.links) {
+    std::array<AttributeView, kMaxEventAttributes> views;
+    if (l.attributes.size() > views.size()) return 0;
+    for (std::size_t i = 0; i < l.attributes.size(); ++i) {
+      views[i] = {l.attributes[i].key, view_of(l.attributes[i].value)};
+    }
+    encoder.link(l.trace_id.data(), l.span_id.data(), l.trace_state,
+                 std::span(views.data(), l.attributes.size()));
   }
   return encoder.finish();
 }

@@ -156,6 +156,9 @@ class SpanEncoder final {
   }
   void event(std::uint64_t time_unix_ns, std::string_view name,
              std::span<const AttributeView> attributes = {}) noexcept;
+  /// A link to another span (OpenTelemetry's span links), with up to 255 attributes.
+  void link(const std::uint8_t* trace_id, const std::uint8_t* span_id, std::string_view trace_state,
+            std::span<const AttributeView> attributes = {}) noexcept;
   void status_message(std::string_view message) noexcept;
   void trace_state(std::string_view state) noexcept;
   /// A Dropped item carrying an agent-side span's dropped counts (encode_span).

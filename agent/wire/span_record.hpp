@@ -50,6 +50,7 @@ enum class ItemTag : std::uint8_t {
   StatusMessage = 3,
   TraceState = 4,
   Dropped = 5,  ///< u16 attributes, u16 events: what the producer left out (its buffer was full)
+  Link = 6,     ///< trace_id 16 B, span_id 8 B, trace state, count u8, count x (key, value)
 };
 /// Bytes of a Dropped item; a producer encoding in skip mode keeps room for it.
 inline constexpr std::size_t kDroppedItemSize = 5;

@@ -50,7 +50,9 @@ def handle(headers):
         propagate.inject(outgoing)
         child = tracer.start_span("app.child", attributes={"step": 1},
                                   start_time=1_700_000_000_000_000_000,
-                                  links=[trace.Link(span.get_span_context())])
+                                  links=[trace.Link(span.get_span_context(),
+                                                    {"link.reason": "follows"})])
+        child.add_link(trace.SpanContext(0x4bf92f3577b34da6a3ce929d0e0e4736, 0x1, True))
         assert trace.get_current_span() is span  # start_span does not make it current
         with trace.use_span(child, end_on_exit=False):
             assert trace.get_current_span() is child
@@ -124,6 +126,10 @@ def test_a_server_span_under_an_extracted_context_arrives_as_written(stack):
     assert child["start_unix_ns"] == 1_700_000_000_000_000_000
     assert child["end_unix_ns"] == 1_700_000_000_000_000_500
     assert child["status"]["code"] == 1 and child["attributes"]["step"] == 1
+    first, second = child["links"]
+    assert (first["trace_id"], first["span_id"]) == (span["trace_id"], span["span_id"])
+    assert first["attributes"] == {"link.reason": "follows"}
+    assert (second["trace_id"], second["span_id"]) == (span["trace_id"], "0000000000000001")
 
 
 def test_an_escaping_exception_sets_error_and_is_recorded(stack):

@@ -383,3 +383,28 @@ TEST_CASE("items left out in skip mode arrive as the span's dropped counts, pack
   CHECK(again.dropped_attributes == decoded.dropped_attributes);
   CHECK(again.dropped_events == 1);
 }
+
+TEST_CASE("links round trip with their trace state and attributes, packed or decoded", "[wire]") {
+  auto resource = testing::test_resource("orders");
+  auto span = testing::make_span(3, 1, resource);
+  span.links.push_back(
+      {.trace_id = {9, 8, 7},
+       .span_id = {6, 5},
+       .trace_state = "rojo=00f067aa0ba902b7",
+       .attributes = {{"link.kind", std::string("follows")}, {"link.seq", std::int64_t{4}}}});
+  span.links.push_back({.trace_id = {1}, .span_id = {2}, .trace_state = "", .attributes = {}});
+  const auto record = encode(span);
+  model::Span decoded;
+  REQUIRE(wire::decode_span(payload_of(record), resource, decoded) == wire::DecodeError::None);
+  require_same(span, decoded);
+  CHECK(decoded.links == span.links);
+  model::Span packed;
+  REQUIRE(wire::decode_span(payload_of(record), resource, packed, wire::Items::Packed) ==
+          wire::DecodeError::None);
+  std::size_t seen = 0;
+  for (wire::AttributeCursor c(packed); c.next();)
+    ++seen;  // a link's attributes are not the span's
+  CHECK(seen == span.attributes.size());
+  REQUIRE(wire::unpack(packed) == wire::DecodeError::None);
+  CHECK(packed.links == span.links);
+}

@@ -157,6 +157,10 @@ bool add_attributes(Span* span, PyObject* mapping) noexcept;
 /// add_event(name, attributes=None, timestamp=None, **more): a span method.
 PyObject* span_add_event(PyObject* self, PyObject* args, PyObject* kwargs) noexcept;
 
+/// _append_link(trace_id, span_id, trace_state, attributes=None): a span method (SpanAPI.add_link
+/// reads the context).
+PyObject* span_append_link(PyObject* self, PyObject* args) noexcept;
+
 /// Emitter methods that start spans (start.cpp).
 PyObject* start_span(PyObject* self, PyObject* const* args, Py_ssize_t nargs) noexcept;
 PyObject* span_call(PyObject* self, PyObject* const* args, std::size_t nargsf,

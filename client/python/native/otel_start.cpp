@@ -72,23 +72,18 @@ bool otel_arguments(PyObject* const* args, std::size_t nargsf, PyObject* kwnames
   return true;
 }
 
-/// Links: the record format has none yet, so each is counted as left out, never lost silently.
-void count_links(PyObject* emitter, PyObject* links) noexcept {
-  if (links == nullptr || links == Py_None) return;
-  const Py_ssize_t n = PyObject_Length(links);
-  if (n < 0) {
-    PyErr_Clear();
-    return;
-  }
-  reinterpret_cast<Emitter*>(emitter)->dropped_items += static_cast<std::uint64_t>(n);
-}
-
 PyObject* otel_start_with(PyObject* self, PyObject* const* args, std::size_t nargsf,
                           PyObject* kwnames, std::size_t parameters) noexcept {
   Start s;
   if (!otel_arguments(args, nargsf, kwnames, parameters, s)) return nullptr;
-  count_links(self, s.links);
-  return make_span(self, s, nullptr, true);
+  PyObject* span = make_span(self, s, nullptr, true);
+  if (span != nullptr && s.links != nullptr && s.links != Py_None) {
+    // Links are rare: the span's Python method reads them (each a Link: context, attributes).
+    PyObject* r = PyObject_CallMethod(span, "_add_links", "O", s.links);
+    if (r == nullptr) Py_CLEAR(span);
+    Py_XDECREF(r);
+  }
+  return span;
 }
 
 }  // namespace

@@ -274,17 +274,6 @@ PyObject* span_is_recording(PyObject* self, PyObject* /*unused*/) noexcept {
   return PyBool_FromLong(reinterpret_cast<Span*>(self)->ended ? 0 : 1);
 }
 
-/// add_link(context, attributes=None): counted as left out (the record format has no links).
-PyObject* span_add_link(PyObject* self, PyObject* args) noexcept {
-  auto* span = reinterpret_cast<Span*>(self);
-  if (PyTuple_GET_SIZE(args) < 1 || PyTuple_GET_SIZE(args) > 2) {
-    PyErr_SetString(PyExc_TypeError, "add_link(context, attributes=None)");
-    return nullptr;
-  }
-  if (!span->ended) ++span->emitter->dropped_items;
-  Py_RETURN_NONE;
-}
-
 /// (start_as_current_span, name, context, kind, attributes, links, flags): how to start another
 /// span like this one (start_as_current_span(...) used as a decorator).
 PyObject* span_recipe(PyObject* self, PyObject* /*unused*/) noexcept {
@@ -323,7 +312,8 @@ PyMethodDef kSpanMethods[] = {
      METH_FASTCALL, "set_status(Status or StatusCode, description=None)"},
     {"update_name", &span_update_name, METH_O, "Renames the span."},
     {"is_recording", &span_is_recording, METH_NOARGS, "True until the span ends."},
-    {"add_link", &span_add_link, METH_VARARGS, "add_link(context, attributes=None)"},
+    {"_append_link", &span_append_link, METH_VARARGS,
+     "_append_link(trace_id: bytes, span_id: bytes, trace_state: str, attributes=None)"},
     {"_recipe", &span_recipe, METH_NOARGS, "How to start another span like this one."},
     {"_discard", &span_discard, METH_NOARGS, "Ends the span without sending it."},
     {"_finish", &span_finish, METH_NOARGS, "Ends the span; its record, or None if it had ended."},

@@ -181,6 +181,27 @@ class EventAttributes {
   std::unique_ptr<wire::AttributeView[]> heap_views_;
 };
 
+/// Reads up to `count` attributes of `source` (a dict, or null) into `items`: `n` of them, taking
+/// `bytes` on the wire. False with an exception.
+bool collect(PyObject* source, std::size_t count, EventAttributes& items, std::size_t& n,
+             std::size_t& bytes) noexcept {
+  Py_ssize_t pos = 0;
+  PyObject *key = nullptr, *value = nullptr;
+  while (n < count && PyDict_Next(source, &pos, &key, &value)) {
+    if (!PyUnicode_Check(key)) {
+      PyErr_SetString(PyExc_TypeError, "tailgate: attribute keys are str");
+      return false;
+    }
+    if (!items.key(n).set(key) || !to_value(value, items.value(n), items.view(n).value)) {
+      return false;
+    }
+    items.view(n).key = items.key(n).view;
+    bytes += 2 + items.key(n).view.size() + encoded_size(items.view(n).value);
+    ++n;
+  }
+  return true;
+}
+
 /// Reads an optional event time (unix ns, an int); false with an exception.
 bool event_time(PyObject* timestamp, std::uint64_t& out) noexcept {
   if (timestamp == nullptr || timestamp == Py_None) {
@@ -242,21 +263,7 @@ PyObject* span_add_event(PyObject* self, PyObject* args, PyObject* kwargs) noexc
     return PyErr_NoMemory();
   }
   std::size_t n = 0, bytes = 0;
-  Py_ssize_t pos = 0;
-  PyObject *key = nullptr, *value = nullptr;
-  bool ok = true;
-  while (ok && n < count && PyDict_Next(source, &pos, &key, &value)) {
-    if (!PyUnicode_Check(key)) {
-      PyErr_SetString(PyExc_TypeError, "tailgate: attribute keys are str");
-      ok = false;
-    } else if (items->key(n).set(key) && to_value(value, items->value(n), items->view(n).value)) {
-      items->view(n).key = items->key(n).view;
-      bytes += 2 + items->key(n).view.size() + encoded_size(items->view(n).value);
-      ++n;
-    } else {
-      ok = false;
-    }
-  }
+  bool ok = collect(source, count, *items, n, bytes);
   Text name_text;
   ok = ok && name_text.set(name);
   if (ok) {
@@ -265,6 +272,54 @@ PyObject* span_add_event(PyObject* self, PyObject* args, PyObject* kwargs) noexc
   }
   Py_XDECREF(merged);
   return ok ? Py_NewRef(self) : nullptr;
+}
+
+PyObject* span_append_link(PyObject* self, PyObject* args) noexcept {
+  auto* span = reinterpret_cast<Span*>(self);
+  const char *trace_id = nullptr, *span_id = nullptr;
+  Py_ssize_t trace_length = 0, span_length = 0;
+  PyObject* state = nullptr;
+  PyObject* attributes = Py_None;
+  if (!PyArg_ParseTuple(args, "y#y#U|O:_append_link", &trace_id, &trace_length, &span_id,
+                        &span_length, &state, &attributes)) {
+    return nullptr;
+  }
+  if (trace_length != 16 || span_length != 8) {
+    PyErr_SetString(PyExc_ValueError, "_append_link: ids of 16 and 8 bytes");
+    return nullptr;
+  }
+  if (span->ended) Py_RETURN_NONE;
+  PyObject* source = nullptr;  // a dict of the attributes, or null for none
+  if (attributes != Py_None) {
+    source = PyDict_New();
+    if (source == nullptr || PyDict_Update(source, attributes) < 0) {
+      Py_XDECREF(source);
+      return nullptr;
+    }
+  }
+  const std::size_t count =
+      source != nullptr
+          ? std::min(static_cast<std::size_t>(PyDict_GET_SIZE(source)), wire::kMaxEventAttributes)
+          : 0;
+  std::optional<EventAttributes> items;
+  try {
+    items.emplace(count);
+  } catch (const std::bad_alloc&) {
+    Py_XDECREF(source);
+    return PyErr_NoMemory();
+  }
+  std::size_t n = 0, bytes = 0;
+  const bool ok = collect(source, count, *items, n, bytes);
+  Text state_text;
+  if (ok && state_text.set(state)) {
+    span->append(1 + 24 + 2 + state_text.view.size() + 1 + bytes, [&](wire::SpanEncoder& e) {
+      e.link(reinterpret_cast<const std::uint8_t*>(trace_id),
+             reinterpret_cast<const std::uint8_t*>(span_id), state_text.view, items->first(n));
+    });
+  }
+  Py_XDECREF(source);
+  if (!ok || PyErr_Occurred() != nullptr) return nullptr;
+  Py_RETURN_NONE;
 }
 
 }  // namespace tailgate::pynative

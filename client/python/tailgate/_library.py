@@ -95,6 +95,8 @@ def native_module(library_path: Optional[str]) -> Any:
             get_span_context = SpanAPI.get_span_context
             record_exception = SpanAPI.record_exception
             _escaped = SpanAPI._escaped
+            add_link = SpanAPI.add_link
+            _add_links = SpanAPI._add_links
             __call__ = SpanAPI.__call__
 
         module.setup(_context._current, _context.SpanContext, NativeSpan, _context._baggage)

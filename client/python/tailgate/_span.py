@@ -8,7 +8,7 @@ import traceback
 from typing import Any, Mapping, Optional
 
 from . import _decorate, _types, _wire
-from ._context import SpanContext, _baggage, _current
+from ._context import SpanContext, _baggage, _current, as_span_context
 
 _ZERO8 = bytes(8)
 _PARENT_IS_REMOTE = 1  # span_flags bit 0
@@ -37,6 +37,17 @@ class SpanAPI:
                  "exception.stacktrace": stack, "exception.escaped": escaped}
         event.update(attributes or {})
         return self.add_event("exception", event, timestamp=timestamp)
+
+    def add_link(self, context: Any, attributes: Optional[Mapping[str, Any]] = None) -> None:
+        """A link to the span `context` identifies (either kind of SpanContext); an invalid one
+        without attributes is left out, as OpenTelemetry has it."""
+        ctx = as_span_context(context)
+        if ctx.is_valid or attributes:
+            self._append_link(ctx.trace_id, ctx.span_id, ctx.trace_state or "", attributes)
+
+    def _add_links(self, links: Any) -> None:
+        for link in links:
+            self.add_link(link.context, getattr(link, "attributes", None))
 
     def _escaped(self, exception: BaseException, flags: int) -> None:
         """An exception escapes the span's `with`: recorded, status ERROR (as flags say)."""
@@ -114,8 +125,10 @@ class Span(SpanAPI):
             self._parts.append(_wire.event(when, name, attrs))
         return self
 
-    def add_link(self, context: Any, attributes: Optional[Mapping[str, Any]] = None) -> None:
-        self._tracer._link_dropped(1)
+    def _append_link(self, trace_id: bytes, span_id: bytes, trace_state: str,
+                     attributes: Optional[Mapping[str, Any]]) -> None:
+        if not self._ended:
+            self._parts.append(_wire.link(trace_id, span_id, trace_state, attributes))
 
     def set_status_error(self, message: str = "") -> "Span":
         if not self._ended:

@@ -136,14 +136,11 @@ class Tracer(_Starts):
     def _otel_start(self, name: str, context: Optional[Mapping[str, Any]], kind: int,
                     attributes: Optional[Mapping[str, Any]], links: Optional[Sequence[Any]],
                     start_time: Optional[int], flags: int) -> Span:
-        if links:
-            self._link_dropped(len(links))
-        return Span(self, name, _parent_in(context), kind, attributes, start_time, flags,
+        span = Span(self, name, _parent_in(context), kind, attributes, start_time, flags,
                     (name, context, kind, attributes, links, flags))
-
-    def _link_dropped(self, count: int) -> None:
-        # The record format has no links yet: they are counted as left out, not lost silently.
-        self.dropped_items += count
+        if links:
+            span._add_links(links)
+        return span
 
     def _emit(self, record: bytes, items: int) -> bool:
         if items > 0xFFFF or len(record) > _wire.MAX_RECORD:

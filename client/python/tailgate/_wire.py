@@ -14,6 +14,7 @@ _U16 = struct.Struct("<H")
 TAG_ATTR, TAG_EVENT, TAG_STATUS, TAG_STATE = b"\x01", b"\x02", b"\x03", b"\x04"
 _DROPPED = struct.Struct("<BHH")  # tag 5: attributes and events the producer left out
 DROPPED_SIZE = _DROPPED.size
+TAG_LINK = b"\x06"  # trace id, span id, trace state, attributes
 _V_STR, _V_INT, _V_DOUBLE, _V_BOOL = 1, 2, 3, 4
 _INT = struct.Struct("<Bq")
 _DOUBLE = struct.Struct("<Bd")
@@ -90,6 +91,18 @@ def event(time_ns: int, name: str, attrs: Any) -> bytes:
     """An event item: at most 255 attributes (the rest left out)."""
     items = list(attrs.items())[:MAX_EVENT_ATTRIBUTES] if attrs else []
     body = [TAG_EVENT, EVENT_TIME.pack(time_ns), string(name), bytes((len(items),))]
+    for k, v in items:
+        if not isinstance(k, str):
+            raise TypeError("tailgate: attribute keys are str")
+        body.append(string(k))
+        body.append(value(v))
+    return b"".join(body)
+
+
+def link(trace_id: bytes, span_id: bytes, trace_state: str, attrs: Any) -> bytes:
+    """A link item: at most 255 attributes (the rest left out)."""
+    items = list(attrs.items())[:MAX_EVENT_ATTRIBUTES] if attrs else []
+    body = [TAG_LINK, trace_id, span_id, string(trace_state), bytes((len(items),))]
     for k, v in items:
         if not isinstance(k, str):
             raise TypeError("tailgate: attribute keys are str")

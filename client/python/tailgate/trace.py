@@ -33,8 +33,8 @@ __all__ = ["get_tracer", "get_current_span", "set_span_in_context", "use_span", 
 
 
 class Link:
-    """A link to another span (accepted; the record format does not carry links yet, so each is
-    counted in the tracer's dropped_items)."""
+    """A link to another span: start_span(links=[Link(context, attributes)]), or
+    span.add_link(context, attributes)."""
 
     def __init__(self, context: SpanContext, attributes: Optional[Mapping[str, Any]] = None):
         self.context = context
