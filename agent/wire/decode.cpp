@@ -154,6 +154,16 @@ DecodeError skip_item_body(Reader& r, std::uint8_t tag) noexcept {
     case ItemTag::StatusMessage:
     case ItemTag::TraceState:
       return r.view16(text) ? DecodeError::None : DecodeError::Truncated;
+    case ItemTag::Dropped:
+      return r.skip(4) ? DecodeError::None : DecodeError::Truncated;
+    case ItemTag::Link: {
+      std::uint8_t count = 0;
+      if (!r.skip(24) || !r.view16(text) || !r.u8(count)) return DecodeError::Truncated;
+      for (std::size_t i = 0; i < count; ++i) {
+        if (auto e = skip_attribute(r); e != DecodeError::None) return e;
+      }
+      return DecodeError::None;
+    }
   }
   return DecodeError::UnknownType;
 }
@@ -196,6 +206,19 @@ DecodeError read_event(Reader& r, model::Event& out) {
   return DecodeError::None;
 }
 
+DecodeError read_link(Reader& r, model::Link& out) {
+  std::uint8_t count = 0;
+  if (!r.bytes(out.trace_id.data(), 16) || !r.bytes(out.span_id.data(), 8) ||
+      !r.str16(out.trace_state) || !r.u8(count)) {
+    return DecodeError::Truncated;
+  }
+  out.attributes.resize(count);
+  for (auto& a : out.attributes) {
+    if (auto e = read_attribute(r, a); e != DecodeError::None) return e;
+  }
+  return DecodeError::None;
+}
+
 DecodeError read_item(Reader& r, model::Span& out) {
   std::uint8_t tag = 0;
   if (!r.u8(tag)) return DecodeError::Truncated;
@@ -208,6 +231,15 @@ DecodeError read_item(Reader& r, model::Span& out) {
       return r.str16(out.status_message) ? DecodeError::None : DecodeError::Truncated;
     case ItemTag::TraceState:
       return r.str16(out.trace_state) ? DecodeError::None : DecodeError::Truncated;
+    case ItemTag::Link:
+      return read_link(r, out.links.emplace_back());
+    case ItemTag::Dropped: {  // added to what the agent's own limits leave out later
+      std::uint16_t attributes = 0, events = 0;
+      if (!r.u16(attributes) || !r.u16(events)) return DecodeError::Truncated;
+      out.dropped_attributes += attributes;
+      out.dropped_events += events;
+      return DecodeError::None;
+    }
   }
   return DecodeError::UnknownType;
 }

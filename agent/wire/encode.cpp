@@ -1,5 +1,6 @@
 #include "wire/encode.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <type_traits>
@@ -33,7 +34,7 @@ std::size_t finish_record(ByteWriter& w, RecordType type) noexcept {
 
 SpanEncoder::SpanEncoder(std::span<std::byte> out, const SpanHeader& h, std::string_view name,
                          bool skip_items) noexcept
-    : w_(out), skip_items_(skip_items) {
+    : w_(skip_items ? short_of_dropped(out) : out), full_(out), skip_items_(skip_items) {
   RecordHeader placeholder{};  // written for real by finish()
   w_.bytes(&placeholder, sizeof placeholder);
   SpanFixed fixed{};
@@ -68,6 +69,22 @@ void SpanEncoder::event(std::uint64_t time_unix_ns, std::string_view name,
   end_item();
 }
 
+void SpanEncoder::link(const std::uint8_t* trace_id, const std::uint8_t* span_id,
+                       std::string_view trace_state,
+                       std::span<const AttributeView> attributes) noexcept {
+  if (!begin_item(ItemTag::Link)) return;
+  if (attributes.size() > kMaxEventAttributes) w_.fail();
+  w_.bytes(trace_id, 16);
+  w_.bytes(span_id, 8);
+  w_.str16(trace_state);
+  w_.u8(static_cast<std::uint8_t>(attributes.size()));
+  for (const auto& a : attributes) {
+    w_.str16(a.key);
+    w_.value(a.value);
+  }
+  end_item();
+}
+
 void SpanEncoder::status_message(std::string_view message) noexcept {
   if (!begin_item(ItemTag::StatusMessage)) return;
   w_.str16(message);
@@ -77,6 +94,13 @@ void SpanEncoder::status_message(std::string_view message) noexcept {
 void SpanEncoder::trace_state(std::string_view state) noexcept {
   if (!begin_item(ItemTag::TraceState)) return;
   w_.str16(state);
+  end_item();
+}
+
+void SpanEncoder::dropped(const model::Span& span) noexcept {
+  if (!begin_item(ItemTag::Dropped)) return;
+  w_.u16(static_cast<std::uint16_t>(std::min<std::uint32_t>(span.dropped_attributes, 0xFFFF)));
+  w_.u16(static_cast<std::uint16_t>(std::min<std::uint32_t>(span.dropped_events, 0xFFFF)));
   end_item();
 }
 
@@ -92,6 +116,16 @@ void SpanEncoder::set_end(std::uint64_t end_unix_ns) noexcept {
 
 std::size_t SpanEncoder::finish() noexcept {
   if (w_.failed()) return 0;
+  if ((dropped_attributes_ != 0 || dropped_events_ != 0) && items_ < kMaxItems) {
+    ByteWriter w(full_, w_.size());  // into the room kept for it
+    w.u8(static_cast<std::uint8_t>(ItemTag::Dropped));
+    w.u16(dropped_attributes_);
+    w.u16(dropped_events_);
+    if (!w.failed()) {
+      w_ = w;
+      ++items_;
+    }
+  }
   const auto count = static_cast<std::uint16_t>(items_);
   std::memcpy(w_.data() + kRecordHeaderSize + offsetof(SpanFixed, item_count), &count, 2);
   return finish_record(w_, RecordType::Span);
@@ -134,6 +168,7 @@ std::size_t encode_span(const model::Span& span, std::span<std::byte> out) noexc
   if (!span.status_message.empty()) encoder.status_message(span.status_message);
   if (!span.trace_state.empty()) encoder.trace_state(span.trace_state);
   for (const auto& a : span.attributes) encoder.attribute(a.key, view_of(a.value));
+  if (span.dropped_attributes != 0 || span.dropped_events != 0) encoder.dropped(span);
   for (const auto& e : span.events) {
     // Event attributes are few; a fixed array keeps this allocation-free like the hot path.
     std::array<AttributeView, kMaxEventAttributes> views;
@@ -142,6 +177,15 @@ std::size_t encode_span(const model::Span& span, std::span<std::byte> out) noexc
       views[i] = {e.attributes[i].key, view_of(e.attributes[i].value)};
     }
     encoder.event(e.time_unix_ns, e.name, std::span(views.data(), e.attributes.size()));
+  }
+  for (const auto& l : span.links) {
+    std::array<AttributeView, kMaxEventAttributes> views;
+    if (l.attributes.size() > views.size()) return 0;
+    for (std::size_t i = 0; i < l.attributes.size(); ++i) {
+      views[i] = {l.attributes[i].key, view_of(l.attributes[i].value)};
+    }
+    encoder.link(l.trace_id.data(), l.span_id.data(), l.trace_state,
+                 std::span(views.data(), l.attributes.size()));
   }
   return encoder.finish();
 }

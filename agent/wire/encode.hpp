@@ -107,28 +107,39 @@ class ByteWriter {
 struct EncoderState {
   std::uint32_t used = 0;
   std::uint16_t items = 0;
-  std::uint16_t dropped_items = 0;
+  std::uint16_t dropped_items = 0;       ///< every item left out
+  std::uint16_t dropped_attributes = 0;  ///< ...of which attributes
+  std::uint16_t dropped_events = 0;      ///< ...and events
   bool failed = false;
 };
 
 /// Writes one span record: header and name first, then items in any order, then finish().
 /// By default an item that does not fit fails the record; with skip_items it is left out and
-/// counted (dropped_items), so that a span with too much detail still arrives.
+/// counted (dropped_items), so that a span with too much detail still arrives, and finish() adds
+/// a Dropped item saying how many attributes and events went (the agent exports them as OTLP's
+/// dropped counts): items stop kDroppedItemSize bytes short of the buffer's end to keep room.
 class SpanEncoder final {
  public:
   SpanEncoder(std::span<std::byte> out, const SpanHeader& header, std::string_view name,
               bool skip_items = false) noexcept;
   /// Continues a record begun over the same buffer (skip_items mode).
   SpanEncoder(std::span<std::byte> out, const EncoderState& state) noexcept
-      : w_(out, state.used),
+      : w_(short_of_dropped(out), state.used),
+        full_(out),
         items_(state.items),
         dropped_items_(state.dropped_items),
+        dropped_attributes_(state.dropped_attributes),
+        dropped_events_(state.dropped_events),
         skip_items_(true) {
     if (state.failed) w_.fail();
   }
   [[nodiscard]] EncoderState state() const noexcept {
-    return {static_cast<std::uint32_t>(w_.size()), static_cast<std::uint16_t>(items_),
-            dropped_items_, w_.failed()};
+    return {static_cast<std::uint32_t>(w_.size()),
+            static_cast<std::uint16_t>(items_),
+            dropped_items_,
+            dropped_attributes_,
+            dropped_events_,
+            w_.failed()};
   }
   // Inline, like the rest of an attribute's path: the client calls it per attribute, per span.
   // `V` is ValueView or one of its four types (then encoded without a variant dispatch).
@@ -145,8 +156,13 @@ class SpanEncoder final {
   }
   void event(std::uint64_t time_unix_ns, std::string_view name,
              std::span<const AttributeView> attributes = {}) noexcept;
+  /// A link to another span (OpenTelemetry's span links), with up to 255 attributes.
+  void link(const std::uint8_t* trace_id, const std::uint8_t* span_id, std::string_view trace_state,
+            std::span<const AttributeView> attributes = {}) noexcept;
   void status_message(std::string_view message) noexcept;
   void trace_state(std::string_view state) noexcept;
+  /// A Dropped item carrying an agent-side span's dropped counts (encode_span).
+  void dropped(const model::Span& span) noexcept;
   /// Patches the fixed part: the status and end time are often known only when the span ends.
   void set_status(std::uint8_t status) noexcept;
   void set_end(std::uint64_t end_unix_ns) noexcept;
@@ -154,9 +170,13 @@ class SpanEncoder final {
   [[nodiscard]] std::size_t finish() noexcept;
 
  private:
+  static std::span<std::byte> short_of_dropped(std::span<std::byte> out) noexcept {
+    return out.first(out.size() > kDroppedItemSize ? out.size() - kDroppedItemSize : 0);
+  }
   bool begin_item(ItemTag tag) noexcept {
     if (w_.failed()) return false;  // the record is lost already: nothing to skip
     item_start_ = w_.size();
+    tag_ = tag;
     if (++items_ > kMaxItems) w_.fail();
     w_.u8(static_cast<std::uint8_t>(tag));
     return true;
@@ -165,12 +185,21 @@ class SpanEncoder final {
     if (!w_.failed() || !skip_items_) return;
     w_.rewind(item_start_);  // left out, counted; the record goes on without it
     --items_;
-    ++dropped_items_;
+    const auto more = [](std::uint16_t& n) {
+      n = n == 0xFFFF ? n : static_cast<std::uint16_t>(n + 1);
+    };
+    more(dropped_items_);
+    if (tag_ == ItemTag::Attribute) more(dropped_attributes_);
+    if (tag_ == ItemTag::Event) more(dropped_events_);
   }
   ByteWriter w_;
+  std::span<std::byte> full_;  ///< the whole buffer (w_ stops short of it in skip mode)
   std::size_t items_ = 0;
   std::size_t item_start_ = 0;
+  ItemTag tag_ = ItemTag::Attribute;
   std::uint16_t dropped_items_ = 0;
+  std::uint16_t dropped_attributes_ = 0;
+  std::uint16_t dropped_events_ = 0;
   bool skip_items_ = false;
 };
 

@@ -44,7 +44,16 @@ static_assert(std::endian::native == std::endian::little,
               "the record format is little-endian and copied as such");
 
 enum class RecordType : std::uint16_t { Padding = 0, Span = 1, Resource = 2, Loss = 3 };
-enum class ItemTag : std::uint8_t { Attribute = 1, Event = 2, StatusMessage = 3, TraceState = 4 };
+enum class ItemTag : std::uint8_t {
+  Attribute = 1,
+  Event = 2,
+  StatusMessage = 3,
+  TraceState = 4,
+  Dropped = 5,  ///< u16 attributes, u16 events: what the producer left out (its buffer was full)
+  Link = 6,     ///< trace_id 16 B, span_id 8 B, trace state, count u8, count x (key, value)
+};
+/// Bytes of a Dropped item; a producer encoding in skip mode keeps room for it.
+inline constexpr std::size_t kDroppedItemSize = 5;
 enum class ValueType : std::uint8_t { String = 1, Int64 = 2, Double = 3, Bool = 4 };
 
 inline constexpr std::uint16_t kSchemaVersion = 1;

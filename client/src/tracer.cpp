@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -203,7 +204,17 @@ struct Tracer::Impl {
   void make_segment() noexcept {
     std::vector<wire::AttributeView> views;
     views.reserve(resource.size());
-    for (const auto& [k, v] : resource) views.push_back({k, std::string_view(v)});
+    for (const auto& [k, v] : resource) {
+      // OpenTelemetry's semantic conventions make process.pid an int: sent as one when it reads
+      // as one (ours always does).
+      std::int64_t pid = 0;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), pid);
+      if (k == "process.pid" && ec == std::errc{} && end == v.data() + v.size()) {
+        views.push_back({k, pid});
+      } else {
+        views.push_back({k, std::string_view(v)});
+      }
+    }
     std::vector<std::byte> bytes(shm::kMaxResourceBytes);
     bytes.resize(wire::encode_resource(bytes, views));
     try {
@@ -426,21 +437,48 @@ Span::Span(Tracer& tracer, std::string_view name, const SpanContext* parent, Spa
       .status = 0,
       .trace_flags = context_.trace_flags,
       .span_flags = parent != nullptr && parent->remote ? wire::kParentIsRemote : std::uint8_t{0}};
-  wire::SpanEncoder encoder(buffer_, header, name, /*skip_items=*/true);
+  if (wire::kRecordHeaderSize + wire::kSpanFixedSize + name.size() + wire::kDroppedItemSize >
+      record_.size()) [[unlikely]]
+    grow(name.size());
+  wire::SpanEncoder encoder(record_, header, name, /*skip_items=*/true);
   state_ = encoder.state();
   enclosing_ = t.current;
   t.current = this;
 }
 
+void Span::grow(std::size_t need) noexcept {
+  const std::size_t want = std::size_t{state_.used} + need + wire::kDroppedItemSize;
+  if (record_.size() >= wire::kMaxRecordSize || want <= record_.size()) return;
+  const std::size_t size = std::min(std::max(record_.size() * 2, want), wire::kMaxRecordSize);
+  try {
+    auto bigger = std::make_unique_for_overwrite<std::byte[]>(size);
+    std::memcpy(bigger.get(), record_.data(), state_.used);
+    spill_ = std::move(bigger);  // frees an earlier spill, copied from just now
+    record_ = std::span(spill_.get(), size);
+  } catch (const std::bad_alloc&) {
+    // No memory: the record stays where it is and what does not fit is left out, counted.
+  }
+}
+
 namespace {
-// Runs `write` on an encoder resumed over the span's buffer, then keeps where it stands.
-template <typename Write>
-void with_encoder(std::span<std::byte> buffer, wire::EncoderState& state, Write write) noexcept {
-  wire::SpanEncoder e(buffer, state);
-  write(e);
-  state = e.state();
+
+// Bytes an attribute takes on the wire (an upper bound for strings cut at the u16 limit).
+std::size_t encoded_size(const Attribute& a) noexcept {
+  const auto* text = std::get_if<std::string_view>(&a.value);
+  return 2 + a.key.size() + 1 + (text != nullptr ? 2 + text->size() : 8);
 }
 }  // namespace
+
+// Runs `write` on an encoder resumed over the span's record after making room for `need` bytes,
+// then keeps where it stands.
+template <typename Write>
+void Span::with_encoder(std::size_t need, Write write) noexcept {
+  if (state_.used + need + wire::kDroppedItemSize > record_.size()) [[unlikely]]
+    grow(need);
+  wire::SpanEncoder e(record_, state_);
+  write(e);
+  state_ = e.state();
+}
 
 Span& Span::event(std::string_view name, std::initializer_list<Attribute> attributes) noexcept {
   if (tracer_ == nullptr) return *this;
@@ -451,7 +489,9 @@ Span& Span::event(std::string_view name, std::initializer_list<Attribute> attrib
     views[n++] = {a.key, a.value};
   }
   const auto when = t_state.clock.to_ns(ticks());
-  with_encoder(buffer_, state_,
+  std::size_t need = 1 + 8 + 2 + name.size() + 1;
+  for (std::size_t i = 0; i < n; ++i) need += encoded_size({views[i].key, views[i].value});
+  with_encoder(need,
                [&](wire::SpanEncoder& e) { e.event(when, name, std::span(views.data(), n)); });
   return *this;
 }
@@ -460,7 +500,7 @@ Span& Span::error(std::string_view message) noexcept {
   if (tracer_ == nullptr) return *this;
   status_ = 2;  // OTLP STATUS_CODE_ERROR
   if (!message.empty()) {
-    with_encoder(buffer_, state_, [&](wire::SpanEncoder& e) { e.status_message(message); });
+    with_encoder(3 + message.size(), [&](wire::SpanEncoder& e) { e.status_message(message); });
   }
   return *this;
 }
@@ -487,7 +527,7 @@ Span& Span::ok() noexcept {
 
 Span& Span::trace_state(std::string_view state) noexcept {
   if (tracer_ == nullptr) return *this;
-  with_encoder(buffer_, state_, [&](wire::SpanEncoder& e) { e.trace_state(state); });
+  with_encoder(3 + state.size(), [&](wire::SpanEncoder& e) { e.trace_state(state); });
   return *this;
 }
 
@@ -510,10 +550,10 @@ bool Span::end() noexcept {
   }
   std::uint64_t start_ns = 0;
   std::memcpy(&start_ns,
-              buffer_.data() + wire::kRecordHeaderSize + offsetof(wire::SpanFixed, start_unix_ns),
+              record_.data() + wire::kRecordHeaderSize + offsetof(wire::SpanFixed, start_unix_ns),
               sizeof start_ns);
   const auto elapsed = static_cast<double>(ticks() - start_ticks_) * t.clock.c.ns_per_tick;
-  wire::SpanEncoder e(buffer_, state_);
+  wire::SpanEncoder e(record_, state_);
   e.set_end(start_ns + static_cast<std::uint64_t>(elapsed));
   e.set_status(status_);
   const auto length = e.finish();
@@ -523,7 +563,7 @@ bool Span::end() noexcept {
     tracer.impl_->dropped_unattached.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  return tracer.emit(std::span(buffer_.data(), length));
+  return tracer.emit(std::span(record_.data(), length));
 }
 
 Span* current_span() noexcept {

@@ -49,7 +49,8 @@ def execute(order: dict, headers: dict) -> dict:
             fill = send_to_exchange(order["symbol"], order["side"], order["quantity"],
                                     order["price"])
         except ExchangeRejected as e:
-            span.record_exception(e)
+            span.record_exception(e)  # recorded; handled, so the status is set here
+            span.set_status(tailgate.StatusCode.ERROR, str(e))
             span.set_attribute("order.status", "rejected")
             log.warning("order %s rejected: %s", order["id"], e)
             return {"id": order["id"], "status": "rejected", "reason": str(e)}

@@ -74,7 +74,7 @@ def test_nested_spans_are_parent_and_child(stack, tracer):
         with tracer.span("risk.check") as child:
             assert tailgate.current_span() is child
         assert tailgate.current_span() is root
-    assert tailgate.current_span() is None
+    assert tailgate.current_span() is tailgate.INVALID_SPAN
     spans = by_name(stack.spans("order.flow") + stack.spans("risk.check"))
     assert spans["risk.check"]["trace_id"] == spans["order.flow"]["trace_id"]
     assert spans["risk.check"]["parent_span_id"] == spans["order.flow"]["span_id"]
@@ -470,6 +470,7 @@ def test_what_does_not_fit_a_record_is_left_out_and_counted_the_span_arrives(sta
     [span] = stack.spans("too.big")
     assert span["attributes"]["first"] == "kept" and span["attributes"]["last"] == "kept too"
     assert "blob" not in span["attributes"]
+    assert span["dropped_attributes_count"] == 1  # said on the span itself, not only in stats
     assert tracer.stats()["dropped_items"] == before + 1
 
 
@@ -567,6 +568,37 @@ def test_an_exception_that_cannot_be_recorded_still_ends_the_span(stack, tracer)
     with pytest.raises(RuntimeError, match="no text for you"):
         with tracer.span("unprintable.outer"):
             raise Unprintable()
-    assert tailgate.current_span() is None  # no longer the current span
+    assert tailgate.current_span() is tailgate.INVALID_SPAN  # no longer the current span
     [span] = stack.spans("unprintable.outer")
     assert span["name"] == "unprintable.outer"
+
+
+def test_attributes_by_mapping_take_any_key(stack, tracer):
+    # attributes= as OpenTelemetry takes them: dotted keys, and keys named as span()'s own
+    # parameters, which as keywords would collide with them.
+    with tracer.span("attrs.mapping", attributes={"order.id": 7, "name": "n", "kind": "k",
+                                                  "parent": "p", "attributes": "a"},
+                     more=1):
+        pass
+    [span] = stack.spans("attrs.mapping")
+    attrs = {k: v for k, v in span["attributes"].items() if not k.startswith("sampling.")}
+    assert attrs == {"order.id": 7, "name": "n", "kind": "k", "parent": "p", "attributes": "a",
+                     "more": 1}
+
+
+def test_record_exception_records_and_leaves_the_status(stack, tracer):
+    with tracer.span("handled.exception") as s:
+        try:
+            raise KeyError("missing")
+        except KeyError as e:
+            s.record_exception(e)
+    [span] = stack.spans("handled.exception")
+    assert span["status"]["code"] == 0
+    assert span["events"][0]["attributes"]["exception.type"] == "KeyError"
+
+
+def test_the_resource_process_pid_is_an_int(stack, tracer):
+    with tracer.span("resource.pid"):
+        pass
+    [span] = stack.spans("resource.pid")
+    assert span["resource"]["process.pid"] == os.getpid()

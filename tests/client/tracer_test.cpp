@@ -1,7 +1,9 @@
 // The C++ client against a real segment: spans are read back from the file the way the agent reads
 // them (attach, drain every lane, decode).
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <map>
@@ -78,7 +80,14 @@ TEST_CASE("a span carries its name, typed attributes, events, status and parent"
   CHECK(parent.end_unix_ns >= child.end_unix_ns);
   const auto& resource = *child.resource;
   std::map<std::string, std::string> r;
-  for (const auto& a : resource.attributes) r[a.key] = std::get<std::string>(a.value);
+  for (const auto& a : resource.attributes) {
+    if (const auto* text = std::get_if<std::string>(&a.value)) r[a.key] = *text;
+  }
+  // process.pid is an int, as OpenTelemetry's semantic conventions have it.
+  const auto pid = std::find_if(resource.attributes.begin(), resource.attributes.end(),
+                                [](const auto& a) { return a.key == "process.pid"; });
+  REQUIRE(pid != resource.attributes.end());
+  CHECK(std::get<std::int64_t>(pid->value) == ::getpid());
   CHECK(r["service.name"] == "orders");
   CHECK(r["service.version"] == "1.4.2");
   CHECK(r["deployment.environment"] == "test");
@@ -201,17 +210,47 @@ TEST_CASE("without a segment the tracer says why, and drops and counts", "[clien
   CHECK(tracer.stats().dropped == 2);
 }
 
-TEST_CASE("a span with more than fits keeps what fits and counts the rest", "[client]") {
+TEST_CASE("a span past its in-place buffer grows: a 1,500-byte attribute and those after it arrive",
+          "[client]") {
   testing::TempDir dir;
   Tracer tracer({.service_name = "orders", .directory = dir.file("ring")});
+  const std::string note(1500, 'n');
   {
     auto span = tracer.span("big");
+    span.set("first", 1).set("order.note", note);
     for (int i = 0; i < 100; ++i) span.set("attribute.number." + std::to_string(i), i);
+    span.event("filled", {{"fill.note", std::string_view(note)}}).error("after all that");
   }
   const auto spans = drain(tracer.segment_path());
   REQUIRE(spans.size() == 1);
-  CHECK(spans[0].attributes.size() > 10);
-  CHECK(spans[0].attributes.size() + tracer.stats().dropped_items == 100);
+  CHECK(spans[0].attributes.size() == 102);
+  CHECK(std::get<std::string>(*attribute(spans[0], "order.note")) == note);
+  CHECK(std::get<std::int64_t>(*attribute(spans[0], "attribute.number.99")) == 99);
+  CHECK(spans[0].events.size() == 1);
+  CHECK(spans[0].status_message == "after all that");
+  CHECK(spans[0].dropped_attributes == 0);
+  CHECK(tracer.stats().dropped_items == 0);
+}
+
+TEST_CASE("what does not fit the largest record is left out and counted on the span itself",
+          "[client]") {
+  testing::TempDir dir;
+  Tracer tracer({.service_name = "orders", .directory = dir.file("ring")});
+  const std::string blob(40'000, 'b');
+  {
+    auto span = tracer.span("too.big");
+    span.set("first", "kept").set("blob.1", blob).set("blob.2", blob).set("last", "kept too");
+    span.event("huge", {{"blob", std::string_view(blob)}});
+  }
+  const auto spans = drain(tracer.segment_path());
+  REQUIRE(spans.size() == 1);
+  CHECK(attribute(spans[0], "first") != nullptr);
+  CHECK(attribute(spans[0], "blob.1") != nullptr);
+  CHECK(attribute(spans[0], "blob.2") == nullptr);
+  CHECK(attribute(spans[0], "last") != nullptr);
+  CHECK(spans[0].dropped_attributes == 1);  // exported as OTLP dropped_attributes_count
+  CHECK(spans[0].dropped_events == 1);
+  CHECK(tracer.stats().dropped_items == 2);
 }
 
 TEST_CASE("one tracer per process", "[client]") {
@@ -300,9 +339,9 @@ TEST_CASE("a forked child writes into a segment of its own, never into its paren
   std::set<model::SpanId> parent_ids;
   for (const auto& s : parent_spans) parent_ids.insert(s.span_id);
   for (const auto& s : child_spans) CHECK(parent_ids.count(s.span_id) == 0);
-  CHECK(std::get<std::string>(*[&] {
+  CHECK(std::get<std::int64_t>(*[&] {
           for (const auto& a : resource.attributes)
             if (a.key == "process.pid") return &a.value;
           return static_cast<const model::AttributeValue*>(nullptr);
-        }()) == std::to_string(child));
+        }()) == child);
 }

@@ -105,3 +105,30 @@ def test_both_processes_logs_name_the_trace(run):
         assert f"trace_id={c['trace_id']}" in strategy_log
         if c["outcome"] != "no_order":
             assert f"trace_id={c['trace_id']}" in gateway_log
+
+
+@pytest.mark.parametrize("off", [{"TAILGATE_LIBRARY": "/nonexistent/libtailgate.so",
+                                  "LD_LIBRARY_PATH": "/nonexistent"},
+                                 {"TRACING_ENABLED": "false"}])
+def test_the_bot_runs_untraced_when_tracing_is_off(off):
+    # Without libtailgate.so (or switched off) the same code runs: every span it touches is a
+    # span that records nothing (tailgate.current_span() in a decorated function included).
+    with tempfile.TemporaryDirectory(prefix="tailgate-bot-off-") as tmp:
+        env = dict(os.environ, **off)
+        sock = os.path.join(tmp, "gateway.sock")
+        gateway = subprocess.Popen([sys.executable, os.path.join(BOT, "execution.py"),
+                                    "--socket", sock], env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        try:
+            assert gateway.stdout.readline().startswith("listening on"), gateway.stderr.read()
+            bot = subprocess.run([sys.executable, os.path.join(BOT, "strategy.py"), "--socket",
+                                  sock, "--cycles", "10"], env=env, capture_output=True,
+                                 text=True, timeout=60)
+            assert bot.returncode == 0, bot.stderr
+            assert gateway.wait(timeout=30) == 0
+        finally:
+            if gateway.poll() is None:
+                gateway.kill()
+        cycles = [json.loads(line) for line in bot.stdout.splitlines()]
+        assert len(cycles) == 10 and {c["outcome"] for c in cycles} >= {"filled"}
+        assert all(c["trace_id"] == "0" * 32 for c in cycles)  # nothing was traced

@@ -338,3 +338,73 @@ TEST_CASE("loss records' counts add up without wrapping", "[wire]") {
   model::SpanBatch out;
   CHECK(wire::decode_datagram(std::span(datagram).first(used), out).producer_losses == UINT64_MAX);
 }
+
+TEST_CASE("items left out in skip mode arrive as the span's dropped counts, packed or decoded",
+          "[wire]") {
+  const std::array<std::uint8_t, 16> trace{1};
+  const std::array<std::uint8_t, 8> id{2};
+  const wire::SpanHeader header{.trace_id = trace.data(), .span_id = id.data()};
+  std::vector<std::byte> buffer(200);  // room for a few attributes only
+  wire::SpanEncoder e(buffer, header, "full", /*skip_items=*/true);
+  for (int i = 0; i < 10; ++i) e.attribute("attribute.number", std::int64_t{i});
+  const std::array<wire::AttributeView, 1> big{{{"k", std::string_view("x")}}};
+  e.event(1, std::string(150, 'e'), big);  // does not fit either
+  const auto state = e.state();
+  REQUIRE(state.dropped_attributes > 0);
+  CHECK(state.dropped_events == 1);
+  CHECK(state.dropped_items == state.dropped_attributes + 1);
+  const auto length = e.finish();
+  REQUIRE(length > 0);
+  REQUIRE(length <= buffer.size());
+  const auto payload = std::span<const std::byte>(buffer).subspan(wire::kRecordHeaderSize,
+                                                                  length - wire::kRecordHeaderSize);
+  model::Span decoded;
+  REQUIRE(wire::decode_span(payload, nullptr, decoded) == wire::DecodeError::None);
+  CHECK(decoded.attributes.size() + state.dropped_attributes == 10);
+  CHECK(decoded.dropped_attributes == state.dropped_attributes);
+  CHECK(decoded.dropped_events == 1);
+  CHECK(decoded.events.empty());
+
+  model::Span packed;
+  REQUIRE(wire::decode_span(payload, nullptr, packed, wire::Items::Packed) ==
+          wire::DecodeError::None);
+  std::size_t seen = 0;
+  for (wire::AttributeCursor c(packed); c.next();) ++seen;  // the Dropped item is no attribute
+  CHECK(seen == decoded.attributes.size());
+  REQUIRE(wire::unpack(packed) == wire::DecodeError::None);
+  CHECK(packed.dropped_attributes == decoded.dropped_attributes);
+  CHECK(packed.dropped_events == 1);
+
+  // The agent's encoder carries them too (re-encoding a span keeps its counts).
+  decoded.span_id = {3};
+  model::Span again;
+  REQUIRE(wire::decode_span(payload_of(encode(decoded)), nullptr, again) ==
+          wire::DecodeError::None);
+  CHECK(again.dropped_attributes == decoded.dropped_attributes);
+  CHECK(again.dropped_events == 1);
+}
+
+TEST_CASE("links round trip with their trace state and attributes, packed or decoded", "[wire]") {
+  auto resource = testing::test_resource("orders");
+  auto span = testing::make_span(3, 1, resource);
+  span.links.push_back(
+      {.trace_id = {9, 8, 7},
+       .span_id = {6, 5},
+       .trace_state = "rojo=00f067aa0ba902b7",
+       .attributes = {{"link.kind", std::string("follows")}, {"link.seq", std::int64_t{4}}}});
+  span.links.push_back({.trace_id = {1}, .span_id = {2}, .trace_state = "", .attributes = {}});
+  const auto record = encode(span);
+  model::Span decoded;
+  REQUIRE(wire::decode_span(payload_of(record), resource, decoded) == wire::DecodeError::None);
+  require_same(span, decoded);
+  CHECK(decoded.links == span.links);
+  model::Span packed;
+  REQUIRE(wire::decode_span(payload_of(record), resource, packed, wire::Items::Packed) ==
+          wire::DecodeError::None);
+  std::size_t seen = 0;
+  for (wire::AttributeCursor c(packed); c.next();)
+    ++seen;  // a link's attributes are not the span's
+  CHECK(seen == span.attributes.size());
+  REQUIRE(wire::unpack(packed) == wire::DecodeError::None);
+  CHECK(packed.links == span.links);
+}

@@ -26,6 +26,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -101,7 +102,9 @@ class Tracer;
 /// it must end on the thread that started it.
 class TAILGATE_API Span final {
  public:
-  /// Bytes a span's record may take; what does not fit is left out and counted (dropped_items).
+  /// Bytes of a span's record kept inside the Span (no allocation). A bigger record moves to the
+  /// heap, up to the largest record (wire::kMaxRecordSize); what still does not fit is left out,
+  /// counted in dropped_items and in the exported span's dropped attribute and event counts.
   static constexpr std::size_t kBufferBytes = 1024;
 
   ~Span() { end(); }
@@ -148,12 +151,24 @@ class TAILGATE_API Span final {
   template <typename V>
   [[gnu::always_inline]] Span& put(std::string_view key, const V& value) noexcept {
     if (tracer_ != nullptr) {
-      wire::SpanEncoder encoder(buffer_, state_);
+      // Tag, key and value with their lengths; the encoder keeps room for a Dropped item.
+      std::size_t need = 1 + 2 + key.size() + 1 + 8;
+      if constexpr (std::is_same_v<V, std::string_view>)
+        need = 1 + 2 + key.size() + 3 + value.size();
+      if (state_.used + need + wire::kDroppedItemSize > record_.size()) [[unlikely]]
+        grow(need);
+      wire::SpanEncoder encoder(record_, state_);
       encoder.attribute(key, value);
       state_ = encoder.state();
     }
     return *this;
   }
+
+  /// Room for `need` more bytes: the record moves to (a bigger) heap buffer, up to the largest
+  /// record. Out of line: rare, and it allocates.
+  void grow(std::size_t need) noexcept;
+  template <typename Write>
+  void with_encoder(std::size_t need, Write write) noexcept;
 
   Tracer* tracer_;
   Span* enclosing_;  ///< the thread's current span before this one
@@ -162,6 +177,8 @@ class TAILGATE_API Span final {
   wire::EncoderState state_;
   std::uint8_t status_ = 0;
   alignas(8) std::array<std::byte, kBufferBytes> buffer_;
+  std::unique_ptr<std::byte[]> spill_;    ///< the record once it outgrew buffer_
+  std::span<std::byte> record_{buffer_};  ///< buffer_ or spill_ (a Span never moves)
 };
 
 class TAILGATE_API Tracer final {

@@ -8,7 +8,7 @@ import sys
 import urllib.parse
 from typing import Any, Mapping, Optional, Union
 
-from . import DisabledTracer, Tracer
+from ._tracer import DisabledTracer, Tracer
 from .logs import instrument_logging
 
 _tracer: Optional[Union[Tracer, DisabledTracer]] = None
@@ -54,13 +54,13 @@ def init_tracing(service_name: Optional[str] = None, service_version: Optional[s
       service name     OTEL_SERVICE_NAME, else SERVICE_NAME, else service.name in
                        OTEL_RESOURCE_ATTRIBUTES, else "unknown_service:<program>"
       service version  SERVICE_VERSION, else service.version in OTEL_RESOURCE_ATTRIBUTES
-      enabled          TRACING_ENABLED (true/false, 1/0, yes/no, on/off); OTEL_SDK_DISABLED=true
-                       switches tracing off too
+      enabled          TRACING_ENABLED, else OTEL_TRACING_ENABLED (true/false, 1/0, yes/no,
+                       on/off); OTEL_SDK_DISABLED=true switches tracing off too
       resource         OTEL_RESOURCE_ATTRIBUTES (key=value,key=value), then `resource`
       directory        TAILGATE_RING_DIRECTORY (the agent's receivers.ring.directory)
     A malformed variable raises ValueError naming it. With tracing off, or when libtailgate.so
     cannot be loaded (a warning is logged), it returns a DisabledTracer: the same calls, recording
-    nothing, so the trading code runs unchanged. `log_correlation` adds trace_id and span_id to
+    nothing (spans are NonRecordingSpans, never None), so the trading code runs unchanged. `log_correlation` adds trace_id and span_id to
     every log record (instrument_logging()). `options` go to Tracer (lanes, lane_bytes, library).
     """
     global _tracer
@@ -76,7 +76,10 @@ def init_tracing(service_name: Optional[str] = None, service_version: Optional[s
             or f"unknown_service:{os.path.basename(sys.argv[0] if sys.argv else '') or 'python'}")
     version = service_version or env.get("SERVICE_VERSION") or from_resource_version or ""
     if enabled is None:
-        enabled = _flag("TRACING_ENABLED", env.get("TRACING_ENABLED", "")) is not False
+        switch = _flag("TRACING_ENABLED", env.get("TRACING_ENABLED", ""))
+        if switch is None:  # the tradingbot guide's name
+            switch = _flag("OTEL_TRACING_ENABLED", env.get("OTEL_TRACING_ENABLED", ""))
+        enabled = switch is not False
         if _flag("OTEL_SDK_DISABLED", env.get("OTEL_SDK_DISABLED", "")):
             enabled = False
     directory = directory or env.get("TAILGATE_RING_DIRECTORY") or None

@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 from typing import Any, MutableMapping
 
-from . import current_span
+from ._context import current_span
 
 
 def _ids() -> tuple[str, str]:
-    span = current_span()
-    if span is None or span.context is None:
+    context = current_span().context
+    if not context.is_valid:
         return "", ""
-    return span.context.trace_id.hex(), span.context.span_id.hex()
+    return context.trace_id.hex(), context.span_id.hex()
 
 
 class TraceContextFilter(logging.Filter):
@@ -52,8 +52,8 @@ def structlog_processor(logger: Any, method_name: str,
                         event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """A structlog processor: adds `trace_id` and `span_id` to the event when a span is current
     (keys the caller set stay as they are)."""
-    span = current_span()
-    if span is not None and span.context is not None:
-        event_dict.setdefault("trace_id", span.context.trace_id.hex())
-        event_dict.setdefault("span_id", span.context.span_id.hex())
+    trace_id, span_id = _ids()
+    if trace_id:
+        event_dict.setdefault("trace_id", trace_id)
+        event_dict.setdefault("span_id", span_id)
     return event_dict
