@@ -227,42 +227,44 @@ struct LimitsConfig {
 struct StateConfig {
   std::string directory;  ///< empty: exporter.spool_directory; both empty: crashes go uncounted
   bool operator==(const StateConfig&) const = default;
-  /// Keep decisions shared between the agents of a fleet through Redis (docs/fleet.md). Off: the
-  /// agent decides alone, exactly as without this section.
-  struct PeersConfig {
-    bool enabled = false;
-    std::string endpoint = "127.0.0.1:6379";  ///< the Redis server, host:port
-    /// The Redis password, read at start-up from the environment variable named by password_env or
-    /// from password_file (never written in the YAML); empty: no AUTH.
-    std::string password;
-    std::string stream = "tailgate:keeps";   ///< the Redis stream every agent of the fleet shares
-    std::string agent_id;                    ///< this agent's name in messages; empty: hostname:pid
-    std::size_t max_stream_length = 100000;  ///< XADD MAXLEN ~: the stream's bound in Redis
-    std::chrono::milliseconds publish_delay =
-        20ms;                                   ///< keeps gathered this long go in one round trip
-    std::size_t queue_keeps = 16384;            ///< bound of each hand-off (to publish, to follow)
-    std::chrono::milliseconds timeout = 500ms;  ///< connect and command timeout
-    std::chrono::milliseconds initial_backoff = 100ms;  ///< reconnect: first wait, doubling ...
-    std::chrono::milliseconds max_backoff = 5s;         ///< ... up to this
-    /// Sampled-out spans of cross-process traces wait this long for a peer's keep.
-    std::chrono::milliseconds hold_time = 10s;
-    std::size_t hold_bytes = 64u << 20;  ///< memory of those held spans; past it, oldest go first
-    bool operator==(const PeersConfig&) const = default;
-  };
+};
 
-  struct Config {
-    LogConfig log;
-    AdminConfig admin;
-    ReceiversConfig receivers;
-    PipelineConfig pipeline;
-    SamplingConfig sampling;
-    ExporterConfig exporter;
-    SpanMetricsConfig span_metrics;
-    RedactionConfig redaction;
-    LimitsConfig limits;
-    StateConfig state;
-    PeersConfig peers;
-    bool operator==(const Config&) const = default;
-  };
+/// Keep decisions shared between the agents of a fleet through Redis (docs/fleet.md). Off: the
+/// agent decides alone, exactly as without this section.
+struct PeersConfig {
+  bool enabled = false;
+  std::string endpoint = "127.0.0.1:6379";  ///< the Redis server, host:port
+  /// The Redis password, read at start-up from the environment variable named by password_env or
+  /// from password_file (never written in the YAML); empty: no AUTH.
+  std::string password;
+  std::string stream = "tailgate:keeps";   ///< the Redis stream every agent of the fleet shares
+  std::string agent_id;                    ///< this agent's name in messages; empty: hostname:pid
+  std::size_t max_stream_length = 100000;  ///< XADD MAXLEN ~: the stream's bound in Redis
+  std::chrono::milliseconds publish_delay =
+      20ms;                                   ///< keeps gathered this long go in one round trip
+  std::size_t queue_keeps = 16384;            ///< bound of each hand-off (to publish, to follow)
+  std::chrono::milliseconds timeout = 500ms;  ///< connect and command timeout
+  std::chrono::milliseconds initial_backoff = 100ms;  ///< reconnect: first wait, doubling ...
+  std::chrono::milliseconds max_backoff = 5s;         ///< ... up to this
+  /// Sampled-out spans of cross-process traces wait this long for a peer's keep.
+  std::chrono::milliseconds hold_time = 10s;
+  std::size_t hold_bytes = 64u << 20;  ///< memory of those held spans; past it, oldest go first
+  bool operator==(const PeersConfig&) const = default;
+};
+
+struct Config {
+  LogConfig log;
+  AdminConfig admin;
+  ReceiversConfig receivers;
+  PipelineConfig pipeline;
+  SamplingConfig sampling;
+  ExporterConfig exporter;
+  SpanMetricsConfig span_metrics;
+  RedactionConfig redaction;
+  LimitsConfig limits;
+  StateConfig state;
+  PeersConfig peers;
+  bool operator==(const Config&) const = default;
+};
 
 }  // namespace tailgate::config

@@ -301,6 +301,7 @@ Config parse(const YAML::Node& root, const std::string& file) {
   auto state = top.child("state");
   state.read("directory", config.state.directory);
   state.finish();
+
   auto peers = top.child("peers");
   parse_peers(peers, config.peers);
   top.finish();
