@@ -17,6 +17,7 @@
 
 #include "support/agent_stack.hpp"
 #include "support/http_client.hpp"
+#include "support/metrics_text.hpp"
 
 using namespace tailgate;
 using namespace std::chrono_literals;
@@ -32,18 +33,6 @@ void run_load(int udp_port, std::uint64_t traces, const std::string& dir) {
   REQUIRE(load.wait(60s) == 0);
 }
 
-/// Sum of a metric family's samples whose line starts with `prefix`.
-double metric(const std::string& text, const std::string& prefix) {
-  double total = 0;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(prefix, 0) == 0 && (line[prefix.size()] == ' ' || line[prefix.size()] == '{')) {
-      total += std::stod(line.substr(line.rfind(' ') + 1));
-    }
-  }
-  return total;
-}
-
 }  // namespace
 
 TEST_CASE("/metrics passes promtool and its counters add up after a run", "[integration]") {
@@ -54,21 +43,22 @@ TEST_CASE("/metrics passes promtool and its counters add up after a run", "[inte
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   while (std::chrono::steady_clock::now() < deadline) {
     text = testing::http_get(stack.admin_port, "/metrics").body;
-    const auto received = metric(text, "tailgate_spans_received_total");
-    if (received == 8000 && metric(text, "tailgate_buffered_spans") == 0 &&
-        metric(text, "tailgate_spans_exported_total") ==
-            metric(text, "tailgate_spans_kept_total")) {
+    const auto received = testing::metric_value(text, "tailgate_spans_received_total");
+    if (received == 8000 && testing::metric_value(text, "tailgate_buffered_spans") == 0 &&
+        testing::metric_value(text, "tailgate_spans_exported_total") ==
+            testing::metric_value(text, "tailgate_spans_kept_total")) {
       break;
     }
     std::this_thread::sleep_for(100ms);
   }
   INFO(text);
-  CHECK(metric(text, "tailgate_spans_received_total") == 8000);
-  CHECK(metric(text, "tailgate_spans_received_total") ==
-        metric(text, "tailgate_spans_exported_total") +
-            metric(text, "tailgate_spans_sampled_out_total") +
-            metric(text, "tailgate_spans_dropped_total") + metric(text, "tailgate_buffered_spans"));
-  CHECK(metric(text, "tailgate_traces_decided_total") == 2000);
+  CHECK(testing::metric_value(text, "tailgate_spans_received_total") == 8000);
+  CHECK(testing::metric_value(text, "tailgate_spans_received_total") ==
+        testing::metric_value(text, "tailgate_spans_exported_total") +
+            testing::metric_value(text, "tailgate_spans_sampled_out_total") +
+            testing::metric_value(text, "tailgate_spans_dropped_total") +
+            testing::metric_value(text, "tailgate_buffered_spans"));
+  CHECK(testing::metric_value(text, "tailgate_traces_decided_total") == 2000);
 
   const auto file = stack.dir.file("metrics.txt");
   std::ofstream(file) << text;
@@ -167,10 +157,10 @@ TEST_CASE("span metrics count every span before sampling, with exemplars of kept
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   while (std::chrono::steady_clock::now() < deadline) {
     text = testing::http_get(stack.admin_port, "/metrics").body;
-    if (metric(text, "tailgate_spans_received_total") == 8000 &&
-        metric(text, "tailgate_buffered_spans") == 0 &&
-        metric(text, "tailgate_spans_exported_total") ==
-            metric(text, "tailgate_spans_kept_total")) {
+    if (testing::metric_value(text, "tailgate_spans_received_total") == 8000 &&
+        testing::metric_value(text, "tailgate_buffered_spans") == 0 &&
+        testing::metric_value(text, "tailgate_spans_exported_total") ==
+            testing::metric_value(text, "tailgate_spans_kept_total")) {
       break;
     }
     std::this_thread::sleep_for(100ms);
@@ -183,16 +173,16 @@ TEST_CASE("span metrics count every span before sampling, with exemplars of kept
     if (s["status"]["code"] == 2) ++kept_errors;
   }
   REQUIRE(!kept.empty());
-  REQUIRE(metric(text, "tailgate_spans_sampled_out_total") > 4000);
+  REQUIRE(testing::metric_value(text, "tailgate_spans_sampled_out_total") > 4000);
 
   const auto om =
       testing::http_get(stack.admin_port, "/metrics", "application/openmetrics-text;version=1.0.0");
   CHECK_THAT(om.content_type, Contains("application/openmetrics-text; version=1.0.0"));
   INFO(om.body.substr(0, 4000));
   // Every span once, kept or not; every error span (all kept) once.
-  CHECK(metric(om.body, "tailgate_span_calls_total") == 8000);
-  CHECK(metric(om.body, "tailgate_span_duration_seconds_count") == 8000);
-  CHECK(metric(om.body, "tailgate_span_errors_total") == kept_errors);
+  CHECK(testing::metric_value(om.body, "tailgate_span_calls_total") == 8000);
+  CHECK(testing::metric_value(om.body, "tailgate_span_duration_seconds_count") == 8000);
+  CHECK(testing::metric_value(om.body, "tailgate_span_errors_total") == kept_errors);
   const auto exemplars = exemplar_trace_ids(om.body);
   CHECK(!exemplars.empty());
   for (const auto& id : exemplars) {

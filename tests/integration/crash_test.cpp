@@ -8,6 +8,7 @@
 #include "support/agent_stack.hpp"
 #include "support/eventually.hpp"
 #include "support/http_client.hpp"
+#include "support/metrics_text.hpp"
 
 using namespace tailgate;
 using namespace std::chrono_literals;
@@ -19,18 +20,6 @@ namespace {
 const std::string kHold =
     "sampling:\n  decision_wait: 60s\n  max_trace_age: 60s\n"
     "  policies: [{name: all, type: base, probability: 1.0}]\n";
-
-/// Sum of a metric family's samples whose line starts with `prefix`.
-double metric(const std::string& text, const std::string& prefix) {
-  double total = 0;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(prefix, 0) == 0 && (line[prefix.size()] == ' ' || line[prefix.size()] == '{')) {
-      total += std::stod(line.substr(line.rfind(' ') + 1));
-    }
-  }
-  return total;
-}
 
 std::string metrics(const testing::AgentStack& stack) {
   return testing::http_get(stack.admin_port, "/metrics").body;
@@ -49,8 +38,8 @@ double send_and_buffer(const testing::AgentStack& stack, int traces) {
   REQUIRE(testing::eventually(
       [&] {
         const auto text = metrics(stack);
-        received = metric(text, "tailgate_spans_received_total");
-        return received > 0 && metric(text, "tailgate_buffered_spans") == received;
+        received = testing::metric_value(text, "tailgate_spans_received_total");
+        return received > 0 && testing::metric_value(text, "tailgate_buffered_spans") == received;
       },
       10s, 50ms));
   return received;
@@ -63,7 +52,7 @@ TEST_CASE("after kill -9 the next start counts and logs the spans that died in m
   testing::TempDir state;
   testing::AgentStack stack(kHold + "state:\n  directory: " + state.file("state") + "\n");
   const auto received = send_and_buffer(stack, 500);
-  CHECK(metric(metrics(stack), "tailgate_spans_exported_total") == 0);
+  CHECK(testing::metric_value(metrics(stack), "tailgate_spans_exported_total") == 0);
   // The state file is written every second; wait until a write has seen every span.
   const auto counted = "\nreceived=" + std::to_string(static_cast<long>(received)) + "\n";
   REQUIRE(testing::eventually(
@@ -76,9 +65,10 @@ TEST_CASE("after kill -9 the next start counts and logs the spans that died in m
 
   stack.restart_agent();
   const auto text = metrics(stack);
-  CHECK(metric(text, "tailgate_spans_lost_in_crash_total") == received);
-  CHECK(metric(text, "tailgate_unclean_stops_total") == 1);
-  CHECK(metric(text, "tailgate_spans_received_total") == 0);  // this run's identity is its own
+  CHECK(testing::metric_value(text, "tailgate_spans_lost_in_crash_total") == received);
+  CHECK(testing::metric_value(text, "tailgate_unclean_stops_total") == 1);
+  CHECK(testing::metric_value(text, "tailgate_spans_received_total") ==
+        0);  // this run's identity is its own
   const auto fields = testing::log_fields(stack.agent_log(), "unclean_stop_detected");
   REQUIRE(fields.contains("lost_spans"));
   CHECK(fields.at("lost_spans") == std::to_string(static_cast<long>(received)));
@@ -87,7 +77,7 @@ TEST_CASE("after kill -9 the next start counts and logs the spans that died in m
   // The restarted run stops cleanly: the start after it reports no loss.
   stack.stop_agent();
   stack.restart_agent();
-  CHECK(metric(metrics(stack), "tailgate_spans_lost_in_crash_total") == 0);
+  CHECK(testing::metric_value(metrics(stack), "tailgate_spans_lost_in_crash_total") == 0);
   CHECK_THAT(stack.agent_log(), !Contains("event=unclean_stop_detected"));
 }
 
@@ -103,8 +93,8 @@ TEST_CASE("a SIGTERM stop delivers what it held and the next start reports no cr
 
   stack.restart_agent();
   const auto text = metrics(stack);
-  CHECK(metric(text, "tailgate_spans_lost_in_crash_total") == 0);
-  CHECK(metric(text, "tailgate_unclean_stops_total") == 0);
+  CHECK(testing::metric_value(text, "tailgate_spans_lost_in_crash_total") == 0);
+  CHECK(testing::metric_value(text, "tailgate_unclean_stops_total") == 0);
   CHECK_THAT(stack.agent_log(), !Contains("event=unclean_stop_detected"));
 }
 

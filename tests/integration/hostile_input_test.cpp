@@ -16,6 +16,7 @@
 
 #include "support/agent_stack.hpp"
 #include "support/http_client.hpp"
+#include "support/metrics_text.hpp"
 #include "support/span_builder.hpp"
 #include "wire/encode.hpp"
 
@@ -43,19 +44,6 @@ std::vector<std::byte> spans_datagram(const std::vector<model::Span>& spans) {
     used += wire::align_record(wire::encode_span(s, std::span(d).subspan(used)));
   d.resize(used);
   return d;
-}
-
-/// The sample of `name` whose labels contain `labels` (all samples summed when empty).
-double metric(const std::string& text, const std::string& name, const std::string& labels = "") {
-  double total = 0;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(name, 0) != 0 || (line[name.size()] != ' ' && line[name.size()] != '{'))
-      continue;
-    if (!labels.empty() && line.find(labels) == std::string::npos) continue;
-    total += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return total;
 }
 
 std::string metrics_when(const testing::AgentStack& stack,
@@ -107,13 +95,14 @@ TEST_CASE("hostile input is refused and counted, loss claims bounded, the accoun
           .status == 200);
 
   auto text = metrics_when(stack, [](const std::string& t) {
-    return metric(t, "tailgate_spans_exported_total") == 4 &&
-           metric(t, "tailgate_datagrams_received_total") == 6;
+    return testing::metric_value(t, "tailgate_spans_exported_total") == 4 &&
+           testing::metric_value(t, "tailgate_datagrams_received_total") == 6;
   });
   INFO(text);
   const auto rejected = [&](const std::string& family, const std::string& receiver,
                             const std::string& reason) {
-    return metric(text, family, "receiver=\"" + receiver + "\",reason=\"" + reason + "\"");
+    return testing::metric_value(text, family,
+                                 "receiver=\"" + receiver + "\",reason=\"" + reason + "\"");
   };
   CHECK(rejected("tailgate_requests_rejected_total", "udp", "empty") == 3);
   CHECK(rejected("tailgate_requests_rejected_total", "udp", "malformed") == 1);
@@ -121,12 +110,14 @@ TEST_CASE("hostile input is refused and counted, loss claims bounded, the accoun
   CHECK(rejected("tailgate_requests_rejected_total", "otlp_http", "malformed") == 7);
   CHECK(rejected("tailgate_requests_rejected_total", "otlp_http", "unsupported") == 2);
   CHECK(rejected("tailgate_spans_rejected_total", "otlp_http", "zero_id") == 1);
-  CHECK(metric(text, "tailgate_spans_dropped_total") == 0);  // refusals are not drops
-  CHECK(metric(text, "tailgate_spans_received_total") == 4);
-  CHECK(metric(text, "tailgate_spans_received_total") ==
-        metric(text, "tailgate_spans_exported_total") +
-            metric(text, "tailgate_spans_sampled_out_total") +
-            metric(text, "tailgate_spans_dropped_total") + metric(text, "tailgate_buffered_spans"));
+  CHECK(testing::metric_value(text, "tailgate_spans_dropped_total") ==
+        0);  // refusals are not drops
+  CHECK(testing::metric_value(text, "tailgate_spans_received_total") == 4);
+  CHECK(testing::metric_value(text, "tailgate_spans_received_total") ==
+        testing::metric_value(text, "tailgate_spans_exported_total") +
+            testing::metric_value(text, "tailgate_spans_sampled_out_total") +
+            testing::metric_value(text, "tailgate_spans_dropped_total") +
+            testing::metric_value(text, "tailgate_buffered_spans"));
   auto drop_rate = nlohmann::json::parse(testing::http_get(stack.admin_port, "/drop-rate").body);
   INFO(drop_rate.dump());
   CHECK(drop_rate["status"] == "ok");
@@ -141,10 +132,11 @@ TEST_CASE("hostile input is refused and counted, loss claims bounded, the accoun
   used += wire::encode_loss(std::span(loss).subspan(used), 5);
   send_udp(stack.udp_port, std::span(loss).first(used));
   text = metrics_when(stack, [](const std::string& t) {
-    return metric(t, "tailgate_datagrams_received_total") == 8;
+    return testing::metric_value(t, "tailgate_datagrams_received_total") == 8;
   });
-  CHECK(metric(text, "tailgate_spans_dropped_total", "reason=\"producer_loss\"") == 2 * 4096);
-  CHECK(metric(text, "tailgate_loss_reports_capped_total", "receiver=\"udp\"") == 2);
+  CHECK(testing::metric_value(text, "tailgate_spans_dropped_total", "reason=\"producer_loss\"") ==
+        2 * 4096);
+  CHECK(testing::metric_value(text, "tailgate_loss_reports_capped_total", "receiver=\"udp\"") == 2);
 
   const auto file = stack.dir.file("metrics.txt");
   std::ofstream(file) << text;
