@@ -53,6 +53,11 @@ void Pipeline::follow_one(model::Keep& keep) {
   peer_kept_.put(id, {decision.peer_policy, decision.probability});
   if (!held.empty()) {
     counters_.peer_spans_rescued.fetch_add(held.size(), std::memory_order_relaxed);
+    // Sampled out here, then kept for a peer: the trace log's answer changes to kept (trigger
+    // peer).
+    if (trace_log_ != nullptr && !buffered) {
+      record_decision(id, decision, telemetry::DecisionTrigger::Peer, nullptr, held);
+    }
     for (auto& span : held) emit(std::move(span), decision);
   }
   if (buffered || !held.empty())

@@ -7,6 +7,7 @@
 #include <set>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "support/eventually.hpp"
 #include "support/fleet.hpp"
@@ -192,6 +193,15 @@ TEST_CASE(
   CHECK(fleet.metric(0, "tailgate_peer_spans_rescued_total") == 0);
   CHECK(fleet.metric(1, "tailgate_peer_spans_rescued_total") == held_per_agent);
   CHECK(fleet.metric(1, "tailgate_peer_spans_too_late_total") == 0);
+  // "Where is my trace?" on agent 1 says kept, by a peer, for a trace it had sampled out.
+  for (const auto& p : plans) {
+    if (p.error_at < 0 || sampling::keep(p.id, 0.01)) continue;
+    const auto answer = nlohmann::json::parse(
+        testing::http_get(fleet.agents[1].admin_port, "/debug/trace/" + hex(p.id)).body);
+    CHECK(answer["status"] == "kept");
+    CHECK(answer["decision"]["trigger"] == "peer");
+    break;
+  }
   check_accounting(stop_all(fleet));  // nothing lost: what came too late was sampled out
 
   const auto traces = by_trace(fleet);
