@@ -177,10 +177,10 @@ void Pipeline::follow_decision(model::Span&& span, sampling::DecisionCache::Entr
                                                         : entry.policy);
   if (!decision.keep) {
     // A late span that is itself an error or slow is kept even so: it is what someone will
-    // look for.
+    // look for, and it revises the drop for the whole trace (revise_drop).
     const auto view =
         single_span_view(span, span.status == model::StatusCode::Error, span.duration_ns());
-    if (const auto early = sampler_.decide_early(view)) decision = *early;
+    if (const auto early = sampler_.decide_early(view)) return revise_drop(std::move(span), *early);
   }
   if (decision.keep) {
     counters_.late_spans_kept.fetch_add(1, std::memory_order_relaxed);
@@ -190,6 +190,23 @@ void Pipeline::follow_decision(model::Span&& span, sampling::DecisionCache::Entr
     counters_.late_spans_sampled_out.fetch_add(1, std::memory_order_relaxed);
     sample_out(std::move(span));
   }
+}
+
+void Pipeline::revise_drop(model::Span&& span, const sampling::Decision& decision) {
+  const auto id = span.trace_id;
+  counters_.late_spans_kept.fetch_add(1, std::memory_order_relaxed);
+  // The trace's spans this agent still holds come back (the hold is empty with peers off).
+  auto spans = hold_.take(id);
+  if (!spans.empty()) {
+    counters_.peer_spans_rescued.fetch_add(spans.size(), std::memory_order_relaxed);
+  }
+  spans.push_back(std::move(span));
+  cache_.overwrite(id, cache_entry(decision));  // later spans follow the keep, not the drop
+  if (trace_log_ != nullptr) {
+    record_decision(id, decision, telemetry::DecisionTrigger::FastPath, nullptr, spans);
+  }
+  share(id, decision, spans);  // the other agents' parts too, as for any local keep
+  for (auto& s : spans) emit(std::move(s), decision);
 }
 
 void Pipeline::decide_on_arrival(model::Span&& span) {

@@ -121,6 +121,9 @@ class Pipeline final {
   void share(const model::TraceId& id, const sampling::Decision& decision,
              std::span<const model::Span> spans);
   void share_late(const model::Span& span);
+  /// A late error or slow span after the trace was sampled out here: the trace is kept from
+  /// now on, with its held spans, and shared with peers.
+  void revise_drop(model::Span&& span, const sampling::Decision& decision);
   /// Sampled-out spans: into the hold when they are of a cross-process trace, else counted out.
   void sample_out(const model::TraceId& id, model::SpanBatch&& spans);
   void sample_out(model::Span&& span);

@@ -220,3 +220,26 @@ TEST_CASE("peers: a keep rescues held spans even when a late span is buffered be
   CHECK(h.pipeline.hold().spans() == 0);
   CHECK(h.accounts());
 }
+
+TEST_CASE("peers: a late error after the local drop keeps the trace: held spans back, published",
+          "[pipeline][peers]") {
+  Harness h(1s);
+  h.send({child(9), server(9)}, 0);
+  h.at(100);  // decided: sampled out, held
+  CHECK(h.exported() == 0);
+  REQUIRE(h.pipeline.hold().spans() == 2);
+  auto late = testing::make_span(9, 3, kResource);
+  late.parent_span_id = server(9).span_id;
+  late.status = model::StatusCode::Error;
+  h.send({late}, 150);       // the error someone will look for revises the drop
+  CHECK(h.exported() == 3);  // the held part comes back with it
+  CHECK(h.pipeline.hold().spans() == 0);
+  for (const auto& s : h.delivered) CHECK(policy_of(s) == "error");
+  const auto keeps = h.published();  // other agents hold the rest: they hear of it
+  REQUIRE(keeps.size() == 1);
+  CHECK(keeps[0].trace_id == testing::trace_id_of(9));
+  CHECK(keeps[0].policy == "error");
+  h.send({testing::make_span(9, 4, kResource)}, 200);  // and later spans follow the keep
+  CHECK(h.exported() == 4);
+  CHECK(h.accounts());
+}
