@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <stdexcept>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -22,7 +23,9 @@ struct Answer {
   std::string body;
 };
 
-// One GET, bounded by a timeout: the agent answers within one pipeline turn.
+// One GET, bounded by a timeout: the agent answers within one pipeline turn, and a stuck agent
+// (which is when someone asks) must not hang the person asking. beast::tcp_stream's expiry bounds
+// asynchronous operations only, hence the async calls run to completion here.
 Answer get(const std::string& endpoint, const std::string& target) {
   const auto colon = endpoint.rfind(':');
   if (colon == std::string::npos) throw std::runtime_error("expected host:port, got " + endpoint);
@@ -32,17 +35,48 @@ Answer get(const std::string& endpoint, const std::string& target) {
   boost::asio::io_context io;
   boost::asio::ip::tcp::resolver resolver(io);
   beast::tcp_stream stream(io);
-  stream.expires_after(std::chrono::seconds(5));
-  stream.connect(resolver.resolve(host, endpoint.substr(colon + 1)));
+  const auto addresses = resolver.resolve(host, endpoint.substr(colon + 1));
   http::request<http::empty_body> request(http::verb::get, target, 11);
   request.set(http::field::host, host);
-  http::write(stream, request);
   beast::flat_buffer buffer;
   http::response<http::string_body> response;
-  http::read(stream, buffer, response);
+  beast::error_code failed;
+  stream.expires_after(std::chrono::seconds(5));  // connect, write and read together
+  stream.async_connect(addresses, [&](beast::error_code connected, const auto&) {
+    if (connected) return void(failed = connected);
+    http::async_write(stream, request, [&](beast::error_code written, std::size_t) {
+      if (written) return void(failed = written);
+      http::async_read(stream, buffer, response,
+                       [&](beast::error_code read, std::size_t) { failed = read; });
+    });
+  });
+  io.run();
+  if (failed) {
+    throw std::runtime_error(failed == beast::error::timeout ? "no answer within 5 s"
+                                                             : failed.message());
+  }
   beast::error_code ignored;
   stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
   return {response.result_int(), response.body()};
+}
+
+// Text from spans (service names, host names) goes to a terminal: control characters (escape
+// sequences, a newline that would forge a line) are shown as \xNN, never passed on.
+void make_visible(json& j) {
+  if (j.is_string()) {
+    std::string shown;
+    for (const char c : j.get_ref<const std::string&>()) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u == 0x7f) {
+        shown += fmt::format("\\x{:02x}", u);
+      } else {
+        shown += c;
+      }
+    }
+    j = shown;
+  } else if (j.is_structured()) {
+    for (auto& child : j) make_visible(child);
+  }
 }
 
 std::string producer_text(const json& p) {
@@ -84,7 +118,8 @@ void decision_lines(std::string& out, const json& a) {
 }  // namespace
 
 std::string explain_text(std::string_view json_answer) {
-  const auto a = json::parse(json_answer);
+  auto a = json::parse(json_answer);
+  make_visible(a);
   const auto status = a.value("status", std::string("unknown"));
   std::string out = fmt::format("trace {}: {}\n", a.value("trace_id", ""), status);
   if (status == "kept" || status == "sampled_out") decision_lines(out, a);
