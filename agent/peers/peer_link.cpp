@@ -199,11 +199,17 @@ void PeerLink::follow_loop() noexcept {
   std::string last_id;  // of the last entry read; empty until the first read
   const auto block = std::to_string(kReadBlock.count());
   while (!stopping_.load(std::memory_order_relaxed)) {
-    if (!link.connected() &&
-        !reconnect(link, config_, PeerConnection::Follow, config_.timeout + kReadBlock, counters_,
-                   ever, logged_down)) {
-      pause(backoff.next());
-      continue;
+    if (!link.connected()) {
+      if (!reconnect(link, config_, PeerConnection::Follow, config_.timeout + kReadBlock, counters_,
+                     ever, logged_down)) {
+        pause(backoff.next());
+        continue;
+      }
+      // Following starts at the first read's newest id: until then, "connected" would promise
+      // keeps that this agent cannot see (a keep published meanwhile is older than that id).
+      if (last_id.empty()) {
+        counters_.peer_connected[index(PeerConnection::Follow)].store(0, std::memory_order_relaxed);
+      }
     }
     // The first read starts from the newest entry: older keeps are for traces long decided.
     const auto r = last_id.empty()
@@ -231,6 +237,7 @@ void PeerLink::follow_loop() noexcept {
     logged_refused = false;
     if (last_id.empty()) {
       last_id = newest_id(r.get());
+      counters_.peer_connected[index(PeerConnection::Follow)].store(1, std::memory_order_relaxed);
     } else {
       follow_entries(r.get(), last_id);
     }
