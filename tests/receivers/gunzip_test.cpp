@@ -6,31 +6,14 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/gzip.hpp"
+
 using namespace tailgate::receivers;
-
-namespace {
-
-std::string gzip_of(const std::string& in) {
-  z_stream z{};
-  REQUIRE(deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) ==
-          Z_OK);
-  std::string out(deflateBound(&z, in.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
-
-}  // namespace
 
 TEST_CASE("gunzip: pieces as slices arrive, the limit holds while inflating", "[receivers]") {
   std::string text;
   for (int i = 0; i < 20000; ++i) text += std::to_string(i * 7919) + ",";
-  const auto packed = gzip_of(text);
+  const auto packed = tailgate::testing::gzip(text);
   CHECK(looks_gzipped(packed));
   CHECK_FALSE(looks_gzipped("\x0a\x8b"));
   std::string out;
@@ -49,7 +32,7 @@ TEST_CASE("gunzip: pieces as slices arrive, the limit holds while inflating", "[
   SECTION("one byte over the limit is too large; output never passes it") {
     CHECK(gunzip(packed, text.size() - 1, out) == Inflate::TooLarge);
     CHECK(out.size() <= text.size() - 1);
-    const auto bomb = gzip_of(std::string(64u << 20, 'a'));
+    const auto bomb = tailgate::testing::gzip(std::string(64u << 20, 'a'));
     CHECK(gunzip(bomb, 1u << 20, out) == Inflate::TooLarge);
     CHECK(out.size() <= (1u << 20));
   }

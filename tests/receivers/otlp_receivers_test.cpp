@@ -15,6 +15,7 @@
 #include "receivers/otlp_decode.hpp"
 #include "receivers/otlp_grpc_receiver.hpp"
 #include "receivers/otlp_http_receiver.hpp"
+#include "support/gzip.hpp"
 #include "support/http_client.hpp"
 
 using namespace tailgate;
@@ -78,21 +79,6 @@ Request sample_request() {
   link->set_span_id(kRootId);
   link->set_trace_state("ot=th:0");
   return request;
-}
-
-std::string gzip(const std::string& in) {
-  z_stream z{};
-  REQUIRE(deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) ==
-          Z_OK);
-  std::string out(deflateBound(&z, in.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
 }
 
 receivers::OtlpHttpAnswer post(model::SpanQueue& queue, telemetry::Counters& counters,
@@ -216,7 +202,8 @@ TEST_CASE("OTLP/HTTP answers: paths, methods, types, encodings, sizes", "[receiv
     Response response;
     CHECK(response.ParseFromString(plain.body));
     CHECK_FALSE(response.has_partial_success());
-    CHECK(post(queue, counters, gzip(body), "application/x-protobuf", "gzip").status == 200);
+    CHECK(post(queue, counters, testing::gzip(body), "application/x-protobuf", "gzip").status ==
+          200);
     CHECK(queue.size_spans() == 4);
     CHECK(counters.spans_received[static_cast<std::size_t>(telemetry::Receiver::OtlpHttp)] == 4);
   }
@@ -243,7 +230,7 @@ TEST_CASE("OTLP/HTTP answers: paths, methods, types, encodings, sizes", "[receiv
               .status == 200);
   }
   SECTION("a gzip bomb stops at the limit: 413") {
-    const auto bomb = gzip(std::string(50 << 20, 'a'));  // 50 MiB of 'a' in ~50 KiB
+    const auto bomb = testing::gzip(std::string(50 << 20, 'a'));  // 50 MiB of 'a' in ~50 KiB
     const auto a = post(queue, counters, bomb, "application/x-protobuf", "gzip", 1 << 20);
     CHECK(a.status == 413);
     CHECK(rejected(R::TooLarge) == 1);
@@ -296,8 +283,8 @@ TEST_CASE("the OTLP/HTTP receiver serves a real client and names a taken port",
   const int port = std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
   const auto body = sample_request().SerializeAsString();
   CHECK(
-      testing::http_post(port, "/v1/traces", "application/x-protobuf", gzip(body), "gzip").status ==
-      200);
+      testing::http_post(port, "/v1/traces", "application/x-protobuf", testing::gzip(body), "gzip")
+          .status == 200);
   const auto big =
       testing::http_post(port, "/v1/traces", "application/x-protobuf", std::string(5 << 20, 'x'));
   CHECK(big.status == 413);  // by the HTTP server, before the handler: counted all the same
