@@ -125,6 +125,10 @@ struct SamplingConfig {
   std::size_t decision_cache_entries = 3600000;  ///< recent decisions, 4 bytes each
   double stress_enter = 0.9;  ///< buffer fill (of max_buffered_bytes) that starts shedding
   double stress_exit = 0.7;   ///< buffer fill that ends it (hysteresis)
+  /// Spans sampled out before their trace was whole (decided on arrival under stress, or early
+  /// for memory) wait this long in the hold, so a later error or slow span brings them back...
+  std::chrono::milliseconds hold_time = 10s;
+  std::size_t hold_bytes = 32u << 20;  ///< ... within this memory (oldest let go first)
   std::vector<PolicyConfig> policies = default_policies();
   bool operator==(const SamplingConfig&) const = default;
 };

@@ -72,6 +72,8 @@ void parse_sampling(Section& sampling, SamplingConfig& c) {
   sampling.read_count("decision_cache_entries", c.decision_cache_entries);
   sampling.read_number("stress_enter", c.stress_enter, 0.01, 1.0);
   sampling.read_number("stress_exit", c.stress_exit, 0.0, 1.0);
+  sampling.read("hold_time", c.hold_time);
+  sampling.read_size("hold_bytes", c.hold_bytes);
   if (c.stress_exit >= c.stress_enter) {
     sampling.fail(sampling.at("stress_exit"), "sampling.stress_exit",
                   "must be below sampling.stress_enter (" + format_number(c.stress_enter) + ")");

@@ -1,6 +1,7 @@
 // The pipeline's side of peers (docs/fleet.md): which keeps to share, following other agents'
-// keeps, and the hold of sampled-out spans of cross-process traces. Pipeline members; they run on
-// the pipeline thread and do nothing when peers are off.
+// keeps; and the hold of sampled-out spans whose drop may be revised (cross-process traces with
+// peers on; traces decided before they were whole, always). Pipeline members; they run on the
+// pipeline thread.
 #include <algorithm>
 
 #include "pipeline/pipeline.hpp"
@@ -26,11 +27,22 @@ bool crosses(const model::Span& s) noexcept {
 
 void Pipeline::follow_peers(std::uint64_t now_ns) {
   now_ns_ = now_ns;
-  if (peers_.follow == nullptr) return;
-  followed_.clear();
-  peers_.follow->pop_all(followed_);
-  for (auto& keep : followed_) follow_one(keep);
+  if (peers_.follow != nullptr) {
+    followed_.clear();
+    peers_.follow->pop_all(followed_);
+    for (auto& keep : followed_) follow_one(keep);
+  }
   counters_.spans_sampled_out.fetch_add(hold_.expire(now_ns), std::memory_order_relaxed);
+}
+
+void Pipeline::count_incomplete(const model::TraceId& id) {
+  if (const auto missing = hold_.take_too_late(id)) {
+    counters_.traces_kept_incomplete.fetch_add(1, std::memory_order_relaxed);
+    counters_.kept_spans_missing.fetch_add(missing, std::memory_order_relaxed);
+    if (peers_.follow != nullptr) {
+      counters_.peer_spans_too_late.fetch_add(missing, std::memory_order_relaxed);
+    }
+  }
 }
 
 void Pipeline::follow_one(model::Keep& keep) {
@@ -39,9 +51,7 @@ void Pipeline::follow_one(model::Keep& keep) {
                               .policy = sampling::Decision::kNoPolicy,
                               .probability = keep.probability,
                               .peer_policy = intern_peer_policy(keep.policy)};
-  if (const auto late = hold_.take_too_late(id)) {
-    counters_.peer_spans_too_late.fetch_add(late, std::memory_order_relaxed);
-  }
+  count_incomplete(id);
   // Held spans come back whether or not the trace is buffered again here (a late span whose
   // drop the decision cache had forgotten starts a new entry beside them).
   auto held = hold_.take(id);
@@ -98,9 +108,10 @@ void Pipeline::share_late(const model::Span& span) {
   }
 }
 
-void Pipeline::sample_out(const model::TraceId& id, model::SpanBatch&& spans) {
-  if (peers_.follow == nullptr ||
-      (!hold_.contains(id) && std::none_of(spans.begin(), spans.end(), crosses))) {
+void Pipeline::sample_out(const model::TraceId& id, model::SpanBatch&& spans, Revisable revisable) {
+  const bool hold = revisable == Revisable::Yes || hold_.contains(id) ||
+                    (peers_.follow != nullptr && std::any_of(spans.begin(), spans.end(), crosses));
+  if (!hold) {
     counters_.spans_sampled_out.fetch_add(spans.size(), std::memory_order_relaxed);
     return;
   }
@@ -108,11 +119,11 @@ void Pipeline::sample_out(const model::TraceId& id, model::SpanBatch&& spans) {
   counters_.spans_sampled_out.fetch_add(let_go, std::memory_order_relaxed);
 }
 
-void Pipeline::sample_out(model::Span&& span) {
+void Pipeline::sample_out(model::Span&& span, Revisable revisable) {
   const auto id = span.trace_id;
   model::SpanBatch one;
   one.push_back(std::move(span));
-  sample_out(id, std::move(one));
+  sample_out(id, std::move(one), revisable);
 }
 
 sampling::Decision Pipeline::peer_decision(const model::TraceId& id) const {

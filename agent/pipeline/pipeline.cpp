@@ -55,7 +55,9 @@ Pipeline::Pipeline(const config::SamplingConfig& config, model::SpanQueue& in,
       sampler_(config),
       cache_(config.decision_cache_entries),
       peers_(peers),
-      hold_(to_ns(peers.hold_time), peers.hold_bytes),
+      // One hold for both reasons to revise a drop; with peers on, theirs is the larger need.
+      hold_(to_ns(peers.follow != nullptr ? peers.hold_time : config.hold_time),
+            peers.follow != nullptr ? peers.hold_bytes : config.hold_bytes),
       peer_kept_(kPeerBookEntries),
       awaiting_share_(kPeerBookEntries),
       trace_log_(trace_log) {
@@ -195,11 +197,11 @@ void Pipeline::follow_decision(model::Span&& span, sampling::DecisionCache::Entr
 void Pipeline::revise_drop(model::Span&& span, const sampling::Decision& decision) {
   const auto id = span.trace_id;
   counters_.late_spans_kept.fetch_add(1, std::memory_order_relaxed);
-  // The trace's spans this agent still holds come back (the hold is empty with peers off).
+  // The trace's spans this agent still holds come back: sampled out before it was whole (on
+  // arrival under stress, early for memory) or, with peers, as a cross-process part.
+  count_incomplete(id);
   auto spans = hold_.take(id);
-  if (!spans.empty()) {
-    counters_.peer_spans_rescued.fetch_add(spans.size(), std::memory_order_relaxed);
-  }
+  counters_.hold_spans_revived.fetch_add(spans.size(), std::memory_order_relaxed);
   spans.push_back(std::move(span));
   cache_.overwrite(id, cache_entry(decision));  // later spans follow the keep, not the drop
   if (trace_log_ != nullptr) {
@@ -222,7 +224,7 @@ void Pipeline::decide_on_arrival(model::Span&& span) {
     share(span.trace_id, decision, std::span(&span, 1));
     emit(std::move(span), decision);
   } else {
-    sample_out(std::move(span));
+    sample_out(std::move(span), Revisable::Yes);  // decided on one span: the rest may say error
   }
 }
 
@@ -246,7 +248,9 @@ void Pipeline::finalize(const model::TraceId& id, const sampling::Decision& deci
     }
     for (auto& span : spans) emit(std::move(span), decision);
   } else {
-    sample_out(id, std::move(spans));
+    // Decided early for memory, before the trace was whole: the drop stays revisable.
+    const bool early = trigger == DecisionTrigger::Memory || trigger == DecisionTrigger::Stress;
+    sample_out(id, std::move(spans), early ? Revisable::Yes : Revisable::No);
   }
 }
 

@@ -4,7 +4,8 @@
 // cap, memory pressure, shutdown, or at once on the fast path), and hands kept spans to the
 // exporter's queue. Late spans follow their trace's decision through the decision cache. Under
 // stress (buffer or inbox fill past stress_enter, until below stress_exit) new traces are decided
-// on arrival by trace id, errors and slow spans still kept.
+// on arrival by trace id, errors and slow spans still kept; the spans dropped so (or early, for
+// memory) wait in the hold, and a later error or slow span of their trace brings them back.
 // ingest()/tick()/decide_all()/flush() are the stage itself: the thread calls them, and tests
 // call them directly with their own clock. reload(), policy_stats() and probe() are thread-safe.
 // With peers (docs/fleet.md): keeps of cross-process traces are handed to the peers stage to
@@ -124,9 +125,15 @@ class Pipeline final {
   /// A late error or slow span after the trace was sampled out here: the trace is kept from
   /// now on, with its held spans, and shared with peers.
   void revise_drop(model::Span&& span, const sampling::Decision& decision);
-  /// Sampled-out spans: into the hold when they are of a cross-process trace, else counted out.
-  void sample_out(const model::TraceId& id, model::SpanBatch&& spans);
-  void sample_out(model::Span&& span);
+  /// Whether a drop was made before the trace was whole (on arrival, early for memory).
+  enum class Revisable : bool { No, Yes };
+  /// Sampled-out spans: into the hold when their drop is revisable, their trace is held already
+  /// or (peers on) crosses processes; else counted out.
+  void sample_out(const model::TraceId& id, model::SpanBatch&& spans,
+                  Revisable revisable = Revisable::No);
+  void sample_out(model::Span&& span, Revisable revisable = Revisable::No);
+  /// A trace kept after the hold let go of some of its spans: counted incomplete.
+  void count_incomplete(const model::TraceId& id);
   [[nodiscard]] sampling::Decision peer_decision(const model::TraceId& id) const;
   [[nodiscard]] std::string_view intern_peer_policy(const std::string& name);
 

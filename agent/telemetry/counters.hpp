@@ -184,6 +184,12 @@ struct Counters {
   std::array<Counter, static_cast<std::size_t>(PeerConnection::kCount)> peer_errors{};
   Counter hold_spans{0};  ///< gauge
   Counter hold_bytes{0};  ///< gauge
+  // The hold also keeps spans sampled out before their trace was whole (stress, memory): a later
+  // error or slow span revives them. Spans let go before a keep came were counted sampled out
+  // then; the keep counts them again here (not in the identity), so a partial trace shows.
+  Counter hold_spans_revived{0};
+  Counter traces_kept_incomplete{0};
+  Counter kept_spans_missing{0};
   void add_peer_loss(PeerLoss l, std::uint64_t n = 1) noexcept {
     peer_keeps_lost[static_cast<std::size_t>(l)].fetch_add(n, std::memory_order_relaxed);
   }

@@ -73,10 +73,21 @@ void peers(Writer& w, const Counters& c) {
   per_enum<PeerConnection>(w, "tailgate_peer_redis_errors_total",
                            "Failed Redis connects and commands.", "connection", c.peer_errors);
   w.gauge("tailgate_hold_spans",
-          "Sampled-out spans of cross-process traces held for a peer's keep.",
+          "Sampled-out spans held in case their trace is kept after all (a later error or slow "
+          "span, a peer's keep).",
           static_cast<double>(get(c.hold_spans)));
   w.gauge("tailgate_hold_bytes", "Memory of the held spans.",
           static_cast<double>(get(c.hold_bytes)));
+  w.counter("tailgate_hold_spans_revived_total",
+            "Sampled-out spans brought back from the hold by a later error or slow span of their "
+            "trace.",
+            get(c.hold_spans_revived));
+  w.counter("tailgate_traces_kept_incomplete_total",
+            "Kept traces missing spans this agent had sampled out and let go of before the keep.",
+            get(c.traces_kept_incomplete));
+  w.counter("tailgate_kept_spans_missing_total",
+            "Spans of kept traces that this agent had let go of before the keep.",
+            get(c.kept_spans_missing));
 }
 
 }  // namespace

@@ -60,7 +60,8 @@ struct Harness {
   bool accounts() {
     exported();
     return received == counters.spans_kept.load() + counters.spans_sampled_out.load() +
-                           counters.dropped_after_decode() + pipeline.table().spans();
+                           counters.dropped_after_decode() + pipeline.table().spans() +
+                           pipeline.hold().spans();
   }
 
   telemetry::Counters counters;
@@ -75,6 +76,22 @@ model::Span span(std::uint64_t trace, std::uint64_t index) {
   auto s = testing::make_span(trace, index, kResource);
   s.status = model::StatusCode::Unset;  // make_span marks every 7th trace failed; be explicit
   return s;
+}
+
+/// Errors kept, nothing else; load shedding past half of a small buffer.
+config::SamplingConfig shedding() {
+  auto c = keep_none_but_errors();
+  c.max_buffered_bytes = 64 * 1024;
+  c.stress_enter = 0.5;
+  c.stress_exit = 0.2;
+  return c;
+}
+
+/// Buffers one-span traces (ids from 1000) until the pipeline sheds load.
+void fill_until_stressed(Harness& h) {
+  std::uint64_t t = 0;
+  while (!h.pipeline.stressed() && t < 10'000) h.send({span(1000 + t++, 1)}, 0);
+  REQUIRE(h.pipeline.stressed());
 }
 
 }  // namespace
@@ -192,14 +209,9 @@ TEST_CASE("past max_buffered_bytes the oldest traces are decided early, by polic
 
 TEST_CASE("under stress new traces are decided on arrival, errors still kept, with hysteresis",
           "[pipeline]") {
-  auto c = keep_none_but_errors();
-  c.max_buffered_bytes = 64 * 1024;
-  c.stress_enter = 0.5;
-  c.stress_exit = 0.2;
+  auto c = shedding();
   Harness h(c);
-  std::uint64_t t = 0;
-  while (!h.pipeline.stressed() && t < 10'000) h.send({span(1000 + t++, 1)}, 0);
-  REQUIRE(h.pipeline.stressed());
+  fill_until_stressed(h);
   const auto buffered = h.pipeline.table().traces();
   auto failing = span(50'000, 1);
   failing.status = model::StatusCode::Error;
@@ -211,6 +223,48 @@ TEST_CASE("under stress new traces are decided on arrival, errors still kept, wi
   // Draining to just under stress_enter is not enough to leave: hysteresis.
   h.at(30'000);  // max_trace_age decides everything buffered
   CHECK_FALSE(h.pipeline.stressed());
+  CHECK(h.accounts());
+}
+
+TEST_CASE("a trace dropped on arrival under stress comes back whole when its error span comes last",
+          "[pipeline]") {
+  auto c = shedding();
+  Harness h(c);
+  fill_until_stressed(h);
+  // Three children, each sampled out as it comes (the first on arrival, the others following
+  // that drop), then the failing root.
+  for (std::uint64_t i = 1; i <= 3; ++i) h.send({span(70'000, i)}, 1);
+  CHECK(h.exported() == 0);
+  CHECK(h.pipeline.hold().spans() == 3);
+  auto root = span(70'000, 0);
+  root.status = model::StatusCode::Error;
+  h.send({root}, 2);
+  REQUIRE(h.exported() == 4);
+  CHECK(h.counters.hold_spans_revived.load() == 3);
+  CHECK(h.counters.traces_kept_incomplete.load() == 0);
+  CHECK(h.accounts());
+  // An ordinary trace dropped so leaves the hold after hold_time, sampled out for good.
+  h.send({span(80'000, 1)}, 3);
+  h.at(3 + std::chrono::milliseconds(c.hold_time).count() + 1);
+  CHECK_FALSE(h.pipeline.hold().contains(testing::make_span(80'000, 1, kResource).trace_id));
+  CHECK(h.accounts());
+}
+
+TEST_CASE("a kept trace whose dropped spans the full hold let go is counted incomplete",
+          "[pipeline]") {
+  auto c = shedding();
+  c.hold_bytes = 8 * 1024;  // a few spans
+  Harness h(c);
+  fill_until_stressed(h);
+  h.send({span(90'000, 1), span(90'000, 2)}, 1);
+  // Other dropped traces push trace 90000 out of the full hold.
+  for (std::uint64_t i = 0; i < 200; ++i) h.send({span(100'000 + i, 1)}, 1);
+  auto root = span(90'000, 0);
+  root.status = model::StatusCode::Error;
+  h.send({root}, 2);
+  CHECK(h.exported() == 1);  // the root alone: its children were let go...
+  CHECK(h.counters.traces_kept_incomplete.load() == 1);  // ... and that shows
+  CHECK(h.counters.kept_spans_missing.load() == 2);
   CHECK(h.accounts());
 }
 
