@@ -13,14 +13,14 @@
 namespace tailgate::scrub {
 namespace {
 
-/// Keys and string values made valid UTF-8 (see scrub/utf8.hpp); true if any was not.
-bool make_valid_utf8_all(std::vector<model::Attribute>& attributes) {
-  bool changed = false;
+/// Keys and string values made valid UTF-8 (see scrub/utf8.hpp); how many strings were not.
+std::uint64_t make_valid_utf8_all(std::vector<model::Attribute>& attributes) {
+  std::uint64_t repaired = 0;
   for (auto& a : attributes) {
-    changed |= make_valid_utf8(a.key);
-    if (auto* text = std::get_if<std::string>(&a.value)) changed |= make_valid_utf8(*text);
+    repaired += make_valid_utf8(a.key) ? 1 : 0;
+    if (auto* text = std::get_if<std::string>(&a.value)) repaired += make_valid_utf8(*text) ? 1 : 0;
   }
-  return changed;
+  return repaired;
 }
 
 bool valid_utf8(std::string_view s) noexcept {
@@ -150,7 +150,9 @@ std::shared_ptr<const model::Resource> Scrubber::scrubbed(
   auto out = resource;
   if (std::any_of(resource->attributes.begin(), resource->attributes.end(), needs_scrubbing)) {
     auto copy = std::make_shared<model::Resource>(*resource);
-    make_valid_utf8_all(copy->attributes);
+    if (const auto repaired = make_valid_utf8_all(copy->attributes)) {
+      counters_.utf8_strings_repaired.fetch_add(repaired, std::memory_order_relaxed);
+    }
     redact(copy->attributes);
     limit_values(copy->attributes);
     out = std::move(copy);
@@ -162,18 +164,18 @@ std::shared_ptr<const model::Resource> Scrubber::scrubbed(
 void Scrubber::apply(model::Span& span) {
   // First: the cuts below step back over UTF-8 continuation bytes, and a backend refuses a whole
   // request over one invalid string.
-  make_valid_utf8(span.name);
-  make_valid_utf8(span.status_message);
-  make_valid_utf8(span.trace_state);
-  make_valid_utf8_all(span.attributes);
+  std::uint64_t repaired = 0;
+  for (auto* text : {&span.name, &span.status_message, &span.trace_state}) {
+    repaired += make_valid_utf8(*text) ? 1 : 0;
+  }
+  repaired += make_valid_utf8_all(span.attributes);
   for (auto& e : span.events) {
-    make_valid_utf8(e.name);
-    make_valid_utf8_all(e.attributes);
+    repaired += (make_valid_utf8(e.name) ? 1 : 0) + make_valid_utf8_all(e.attributes);
   }
   for (auto& l : span.links) {
-    make_valid_utf8(l.trace_state);
-    make_valid_utf8_all(l.attributes);
+    repaired += (make_valid_utf8(l.trace_state) ? 1 : 0) + make_valid_utf8_all(l.attributes);
   }
+  if (repaired > 0) counters_.utf8_strings_repaired.fetch_add(repaired, std::memory_order_relaxed);
   if (span.resource != nullptr) span.resource = scrubbed(span.resource);
   redact(span.attributes);
   for (auto& e : span.events) redact(e.attributes);

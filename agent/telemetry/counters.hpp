@@ -119,6 +119,9 @@ struct Counters {
   Counter late_spans_sampled_out{0};    ///< arrived after their trace was sampled out
   Counter attributes_redacted{0};       ///< values removed or hashed by redaction
   Counter url_credentials_redacted{0};  ///< passwords in URLs (scheme://user:pass@host) redacted
+  /// Strings of kept spans (and their resources) with invalid UTF-8, made valid (U+FFFD) before
+  /// export: a backend refuses a whole request over one.
+  Counter utf8_strings_repaired{0};
   std::array<Counter, static_cast<std::size_t>(Limit::kCount)> limits_applied{};
   // Gauges, set by the pipeline thread at each tick.
   Counter traces_buffered{0};

@@ -158,6 +158,10 @@ void prometheus_text(Exposition& w, const Counters& c, const Gauges& g,
   w.counter("tailgate_url_credentials_redacted_total",
             "Passwords of URLs (scheme://user:password@host) in kept spans' values replaced.",
             get(c.url_credentials_redacted));
+  w.counter("tailgate_utf8_strings_repaired_total",
+            "Strings of kept spans that were not valid UTF-8, exported with U+FFFD in place of "
+            "the bad bytes (a backend refuses a whole request over one).",
+            get(c.utf8_strings_repaired));
   per_enum<Limit>(w, "tailgate_limits_applied_total",
                   "What limits.* cut from kept spans: values and names cut, attributes and "
                   "events left out.",

@@ -259,4 +259,6 @@ TEST_CASE("text that is not UTF-8 leaves as U+FFFD, so one bad span cannot sink 
   CHECK(span.events[0].name == r + r);
   CHECK(std::get<std::string>(*value_of(span.resource->attributes, "host.name")) == "h" + r);
   CHECK(std::get<std::string>(*value_of(resource->attributes, "host.name")) == "h\xc3");
+  // Counted, string by string: name, status message, key, value, event name, resource value.
+  CHECK(counters.utf8_strings_repaired.load() == 6);
 }
