@@ -183,7 +183,9 @@ void Scrubber::apply(model::Span& span) {
   // Before the cuts below, so that a cut cannot leave half a password behind.
   redact_urls(span.name);
   redact_urls(span.status_message);
+  redact_urls(span.trace_state);  // a tracestate value may carry a URL (`:`, `/`, `@` are legal)
   for (auto& e : span.events) redact_urls(e.name);
+  for (auto& l : span.links) redact_urls(l.trace_state);
 
   cut(span.name, limits_.max_span_name_bytes, telemetry::Limit::SpanNameBytes);
   if (span.attributes.size() > limits_.max_attributes_per_span) {

@@ -220,6 +220,7 @@ TEST_CASE("URL passwords are redacted in span, event, link and resource values a
   span.attributes.push_back({"user_only", std::string("ssh://git@github.com/x")});
   span.events[0].attributes.push_back({"dsn", std::string("redis://:SECRET@h:6379")});
   span.status_message = "connect amqp://guest:SECRET@mq failed";
+  span.trace_state = "vendor=https://svc:hunter2@h/cb,ot=th:0";
   s.apply(span);
   CHECK(std::get<std::string>(*value_of(span.attributes, "db.url")) ==
         "postgres://u:REDACTED@h/db");
@@ -231,6 +232,7 @@ TEST_CASE("URL passwords are redacted in span, event, link and resource values a
   CHECK(std::get<std::string>(*value_of(span.events[0].attributes, "dsn")) ==
         "redis://:REDACTED@h:6379");
   CHECK(span.status_message == "connect amqp://guest:REDACTED@mq failed");
+  CHECK(span.trace_state == "vendor=https://svc:REDACTED@h/cb,ot=th:0");
   CHECK(std::get<std::string>(*value_of(span.resource->attributes, "db.url")) ==
         "postgres://u:REDACTED@h/db");
 }
