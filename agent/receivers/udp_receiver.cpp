@@ -24,6 +24,9 @@
 #include "wire/span_record.hpp"
 
 namespace tailgate::receivers {
+
+static_assert(kMaxLossPerNativeDatagram ==
+              65536 / (wire::kRecordHeaderSize + wire::kSpanFixedSize));
 namespace {
 
 constexpr std::size_t kBatchDatagrams = 32;
@@ -228,12 +231,14 @@ void UdpReceiver::account(const DatagramResult& result, std::size_t size, LogLim
   counters_.add_received(kind_, result.spans);
   if (result.producer_losses > 0) {
     // A loss count is the sender's word: trust it only up to what it could have lost.
-    if (result.producer_losses > kMaxLossPerDatagram) {
+    const auto most =
+        kind_ == telemetry::Receiver::Udp ? kMaxLossPerNativeDatagram : kMaxLossPerDatagram;
+    if (result.producer_losses > most) {
       counters_.loss_reports_capped[static_cast<std::size_t>(kind_)].fetch_add(
           1, std::memory_order_relaxed);
     }
     counters_.add_dropped(telemetry::DropReason::ProducerLoss,
-                          std::min(result.producer_losses, kMaxLossPerDatagram));
+                          std::min(result.producer_losses, most));
   }
   if (result.refused) counters_.add_rejected_requests(kind_, *result.refused);
   if (result.malformed > 0) {

@@ -34,10 +34,12 @@ struct DatagramResult {
   std::string error;
 };
 
-/// The most producer loss one datagram may report: the records it could have carried instead
-/// (65,536 bytes / 16, less than the smallest span in either the native or Jaeger's encoding).
-/// A sender can then falsify producer_loss no faster than spans_received, by sending spans.
+/// The most producer loss one datagram may report: the spans it could have carried instead
+/// (65,536 bytes over the smallest span: 64 bytes as a native record, header and fixed part; under
+/// 16 in Jaeger's compact Thrift). A sender can then falsify producer_loss no faster than
+/// spans_received, by sending spans.
 inline constexpr std::uint64_t kMaxLossPerDatagram = 65536 / 16;
+inline constexpr std::uint64_t kMaxLossPerNativeDatagram = 65536 / 64;
 using DatagramDecoder =
     std::function<DatagramResult(std::span<const std::byte> datagram, model::SpanBatch& out)>;
 

@@ -139,7 +139,7 @@ TEST_CASE("a loss record from the network is credited only up to what a datagram
             loss_datagram({7})},
            counters, queue, got);
   CHECK(counters.dropped_of(telemetry::DropReason::ProducerLoss) ==
-        2 * receivers::kMaxLossPerDatagram + 7);
+        2 * receivers::kMaxLossPerNativeDatagram + 7);
   CHECK(counters.loss_reports_capped[static_cast<std::size_t>(telemetry::Receiver::Udp)] == 2);
 }
 
