@@ -20,6 +20,9 @@ struct Keep {
   TraceId trace_id{};
   std::string policy;        ///< the deciding policy's name at the agent that decided
   double probability = 1.0;  ///< that policy's probability (for sampling.probability)
+  /// The publishing agent's number for it (1, 2, ...; 0: none): a follower reads a gap as keeps
+  /// it missed (trimmed from the stream before it read them, or refused by Redis).
+  std::uint64_t sequence = 0;
 };
 
 class KeepQueue final {

@@ -25,17 +25,21 @@ std::vector<std::pair<std::string, std::string>> encode_keep(const model::Keep& 
   }
   char q[32];
   const auto end = std::to_chars(q, q + sizeof q, keep.probability).ptr;
-  return {{"a", std::string(agent)}, {"t", id}, {"p", keep.policy}, {"q", std::string(q, end)}};
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"a", std::string(agent)}, {"t", id}, {"p", keep.policy}, {"q", std::string(q, end)}};
+  if (keep.sequence != 0) fields.emplace_back("n", std::to_string(keep.sequence));
+  return fields;
 }
 
 Decoded decode_keep(const std::vector<std::pair<std::string_view, std::string_view>>& fields,
-                    std::string_view own_agent, model::Keep& out) {
-  std::string_view agent, id, policy, q;
+                    std::string_view own_agent, model::Keep& out, std::string_view* agent_out) {
+  std::string_view agent, id, policy, q, n;
   for (const auto& [k, v] : fields) {
     if (k == "a") agent = v;
     if (k == "t") id = v;
     if (k == "p") policy = v;
     if (k == "q") q = v;
+    if (k == "n") n = v;
   }
   if (agent == own_agent) return Decoded::Own;
   if (agent.empty() || id.size() != 32 || policy.empty() || policy.size() > kMaxPolicyBytes) {
@@ -51,8 +55,17 @@ Decoded decode_keep(const std::vector<std::pair<std::string_view, std::string_vi
   if (ec != std::errc{} || end != q.data() + q.size() || !(p > 0.0 && p <= 1.0)) {
     return Decoded::Malformed;
   }
+  std::uint64_t sequence = 0;  // absent (an agent before numbering): no gap can be seen
+  if (!n.empty()) {
+    const auto [n_end, n_ec] = std::from_chars(n.data(), n.data() + n.size(), sequence);
+    if (n_ec != std::errc{} || n_end != n.data() + n.size() || sequence == 0) {
+      return Decoded::Malformed;
+    }
+  }
   out.policy = std::string(policy);
   out.probability = p;
+  out.sequence = sequence;
+  if (agent_out != nullptr) *agent_out = agent;
   return Decoded::Keep;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // A keep as the fields of one Redis stream entry: a (agent id), t (trace id, 32 hex digits),
-// p (policy name), q (probability). A few dozen bytes; never a span. Pure functions; any thread.
+// p (policy name), q (probability), n (the agent's number for it, optional). A few dozen bytes;
+// never a span. Pure functions; any thread.
 
 #include <optional>
 #include <string>
@@ -20,9 +21,9 @@ inline constexpr std::size_t kMaxPolicyBytes = 64;
 
 enum class Decoded { Keep, Own, Malformed };
 /// Reads an entry's field/value pairs: Own (from `own_agent`: skipped), Malformed, or Keep
-/// (written to `out`).
+/// (written to `out`, its publisher's id to `agent`, a view into `fields`).
 [[nodiscard]] Decoded decode_keep(
     const std::vector<std::pair<std::string_view, std::string_view>>& fields,
-    std::string_view own_agent, model::Keep& out);
+    std::string_view own_agent, model::Keep& out, std::string_view* agent = nullptr);
 
 }  // namespace tailgate::peers

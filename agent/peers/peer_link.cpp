@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "peers/keep_codec.hpp"
@@ -16,6 +18,11 @@ using telemetry::PeerConnection;
 // How long one XREAD waits for new entries: bounds how late stop() is noticed.
 constexpr std::chrono::milliseconds kReadBlock{200};
 constexpr std::string_view kReadCount = "1000";
+// Agents followed by number; past it the table starts afresh (an agent id is new at each start,
+// so a fleet that restarts often would grow it forever). A gap across a reset goes unseen.
+constexpr std::size_t kMaxFollowedAgents = 4096;
+// The most one gap may count: a forged number cannot claim billions of missed keeps.
+constexpr std::uint64_t kMaxGapCounted = 1u << 20;
 
 std::string default_agent_id() {
   char host[256] = {};
@@ -167,7 +174,9 @@ void PeerLink::publish_loop() noexcept {
 void PeerLink::publish_batch(RedisLink& link, std::vector<model::Keep>& batch) {
   const auto max_len = std::to_string(config_.max_stream_length);
   std::size_t appended = 0;
-  for (const auto& keep : batch) {
+  for (auto& keep : batch) {
+    // Numbered once: a keep sent again after a broken connection keeps its number.
+    if (keep.sequence == 0) keep.sequence = ++last_published_;
     const auto fields = encode_keep(keep, agent_id_);
     std::vector<std::string_view> args = {"XADD", config_.stream, "MAXLEN", "~", max_len, "*"};
     for (const auto& [k, v] : fields) {
@@ -261,17 +270,34 @@ void PeerLink::follow_entries(const redisReply* r, std::string& last_id) {
       fields.emplace_back(text(kv->element[j]), text(kv->element[j + 1]));
     }
     model::Keep keep;
-    const auto decoded = decode_keep(fields, agent_id_, keep);
+    std::string_view agent;
+    const auto decoded = decode_keep(fields, agent_id_, keep, &agent);
     if (decoded == Decoded::Own) continue;
     if (decoded == Decoded::Malformed) {
       counters_.add_peer_loss(telemetry::PeerLoss::Malformed);
       continue;
     }
+    if (keep.sequence != 0) note_sequence(agent, keep.sequence);
     counters_.peer_keeps_received.fetch_add(1, std::memory_order_relaxed);
     if (!inbox_.try_push(std::move(keep))) {
       counters_.add_peer_loss(telemetry::PeerLoss::FollowQueueFull);
     }
   }
+}
+
+void PeerLink::note_sequence(std::string_view agent, std::uint64_t sequence) {
+  const auto it = last_followed_.find(std::string(agent));
+  if (it == last_followed_.end()) {
+    // First seen (this agent started following, or that one started publishing): no gap known.
+    if (last_followed_.size() >= kMaxFollowedAgents) last_followed_.clear();
+    last_followed_.emplace(agent, sequence);
+    return;
+  }
+  if (sequence <= it->second) return;  // sent again after a broken connection: seen already
+  if (const auto gap = sequence - it->second - 1; gap > 0) {
+    counters_.add_peer_loss(telemetry::PeerLoss::Missed, std::min(gap, kMaxGapCounted));
+  }
+  it->second = sequence;
 }
 
 }  // namespace tailgate::peers

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.hpp"
@@ -45,6 +46,8 @@ class PeerLink final {
   void follow_loop() noexcept;
   /// Pushes the keeps of an XREAD reply to the inbox; `last_id` moves to the last entry read.
   void follow_entries(const redisReply* r, std::string& last_id);
+  /// Counts the keeps of `agent` between the last one read and `sequence` as missed.
+  void note_sequence(std::string_view agent, std::uint64_t sequence);
   /// Waits up to `d`, or less if stop() is called; false once stopping.
   bool pause(std::chrono::milliseconds d);
 
@@ -58,6 +61,9 @@ class PeerLink final {
   std::condition_variable stop_cv_;
   std::thread publisher_;
   std::thread follower_;
+  std::uint64_t last_published_ = 0;  ///< the publisher's numbering of its keeps
+  /// The follower's: the last number read from each other agent (bounded: kMaxFollowedAgents).
+  std::unordered_map<std::string, std::uint64_t> last_followed_;
 };
 
 }  // namespace tailgate::peers

@@ -160,6 +160,8 @@ std::string_view to_string(PeerLoss l) noexcept {
       return "follow_queue_full";
     case PeerLoss::Malformed:
       return "malformed";
+    case PeerLoss::Missed:
+      return "missed";
     case PeerLoss::kCount:
       break;
   }

@@ -92,6 +92,9 @@ enum class PeerLoss : std::uint8_t {
   PublishFailed,     ///< Redis refused the keep, or the connection broke while sending it
   FollowQueueFull,   ///< peers' keeps: the pipeline's queue was full
   Malformed,         ///< a stream entry that is not a keep
+  /// Another agent's keeps never read here: gaps in its numbering (trimmed from the stream, past
+  /// max_stream_length, before this agent read them; or refused by Redis)
+  Missed,
   kCount
 };
 [[nodiscard]] std::string_view to_string(PeerLoss l) noexcept;

@@ -60,9 +60,54 @@ TEST_CASE("keep codec: a keep survives the trip, bad entries are refused", "[pee
   CHECK(out.trace_id == keep(0xAB).trace_id);
   CHECK(out.policy == "critical");
   CHECK(out.probability == 1.0);
+  CHECK(out.sequence == 0);  // unnumbered: an agent from before numbering
   CHECK(peers::decode_keep(views, "host-a:1", out) == peers::Decoded::Own);
   views[1].second = "not hex at all, but thirty-two c";
   CHECK(peers::decode_keep(views, "host-b:2", out) == peers::Decoded::Malformed);
+
+  auto numbered = keep(0xCD);
+  numbered.sequence = 42;
+  const auto fields2 = peers::encode_keep(numbered, "host-a:1");
+  std::vector<std::pair<std::string_view, std::string_view>> views2(fields2.begin(), fields2.end());
+  std::string_view agent;
+  REQUIRE(peers::decode_keep(views2, "host-b:2", out, &agent) == peers::Decoded::Keep);
+  CHECK(out.sequence == 42);
+  CHECK(agent == "host-a:1");
+  views2.back().second = "0";
+  CHECK(peers::decode_keep(views2, "host-b:2", out) == peers::Decoded::Malformed);
+  views2.back().second = "12x";
+  CHECK(peers::decode_keep(views2, "host-b:2", out) == peers::Decoded::Malformed);
+}
+
+TEST_CASE("peer link: keeps another agent published but this one never read are counted missed",
+          "[peers]") {
+  testing::TempDir dir;
+  testing::RedisServer redis(dir.file(""));
+  Peer a(redis.endpoint(), "a"), b(redis.endpoint(), "b");
+  a.link.start();
+  b.link.start();
+  const auto follow = static_cast<std::size_t>(PeerConnection::Follow);
+  REQUIRE(testing::eventually([&] { return b.counters.peer_connected[follow].load() == 1; }));
+  // a numbers its keeps 1, 2, 3: b reads them all, nothing missed.
+  for (std::uint8_t i = 1; i <= 3; ++i) REQUIRE(a.outbox.try_push(keep(i)));
+  REQUIRE(testing::eventually([&] { return b.counters.peer_keeps_received.load() == 3; }));
+  const auto missed_of = [](const telemetry::Counters& c) {
+    return c.peer_keeps_lost[static_cast<std::size_t>(telemetry::PeerLoss::Missed)].load();
+  };
+  CHECK(missed_of(b.counters) == 0);
+  // Agent c's entries 1, 2, then 10 (3 to 9 trimmed before b read them), then 2 again (sent
+  // twice across a broken connection) and a forged huge number, bounded.
+  peers::RedisLink c;
+  REQUIRE(c.connect(redis.endpoint(), "", 1s, 1s));
+  const std::string id(32, 'e');
+  for (const char* n : {"1", "2", "10", "2", "18446744073709551615"}) {
+    REQUIRE(c.command({"XADD", "tailgate:keeps", "*", "a", "c", "t", id, "p", "error", "q", "1",
+                       "n", n}) != nullptr);
+  }
+  REQUIRE(testing::eventually([&] { return b.counters.peer_keeps_received.load() == 8; }));
+  a.link.stop();
+  b.link.stop();
+  CHECK(missed_of(b.counters) == 7 + (1u << 20));
 }
 
 TEST_CASE("peer link: keeps published by one agent are followed by another, not by itself",
