@@ -50,6 +50,15 @@ struct Peer {
   peers::PeerLink link;
 };
 
+/// Starts both links and waits until `b` follows the stream (a keep published before is unseen).
+void start_following(Peer& a, Peer& b) {
+  a.link.start();
+  b.link.start();
+  REQUIRE(testing::eventually([&] {
+    return b.counters.peer_connected[static_cast<std::size_t>(PeerConnection::Follow)].load() == 1;
+  }));
+}
+
 }  // namespace
 
 TEST_CASE("keep codec: a keep survives the trip, bad entries are refused", "[peers]") {
@@ -84,10 +93,7 @@ TEST_CASE("peer link: keeps another agent published but this one never read are 
   testing::TempDir dir;
   testing::RedisServer redis(dir.file(""));
   Peer a(redis.endpoint(), "a"), b(redis.endpoint(), "b");
-  a.link.start();
-  b.link.start();
-  const auto follow = static_cast<std::size_t>(PeerConnection::Follow);
-  REQUIRE(testing::eventually([&] { return b.counters.peer_connected[follow].load() == 1; }));
+  start_following(a, b);
   // a numbers its keeps 1, 2, 3: b reads them all, nothing missed.
   for (std::uint8_t i = 1; i <= 3; ++i) REQUIRE(a.outbox.try_push(keep(i)));
   REQUIRE(testing::eventually([&] { return b.counters.peer_keeps_received.load() == 3; }));
@@ -115,11 +121,7 @@ TEST_CASE("peer link: keeps published by one agent are followed by another, not 
   testing::TempDir dir;
   testing::RedisServer redis(dir.file(""));
   Peer a(redis.endpoint(), "a"), b(redis.endpoint(), "b");
-  a.link.start();
-  b.link.start();
-  REQUIRE(testing::eventually([&] {
-    return b.counters.peer_connected[static_cast<std::size_t>(PeerConnection::Follow)].load() == 1;
-  }));
+  start_following(a, b);
   REQUIRE(a.outbox.try_push(keep(1)));
   REQUIRE(a.outbox.try_push(keep(2, "latency")));
   std::vector<model::Keep> got;
