@@ -77,6 +77,31 @@ std::optional<Fields> parse(std::string_view m) {
   return fields;
 }
 
+// The length of the well-formed UTF-8 sequence at the start of `s` (Unicode table 3-7), or 0.
+std::size_t utf8_length(std::string_view s) noexcept {
+  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const auto c0 = b(0);
+  std::size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
+  if (c0 >= 0xC2 && c0 <= 0xDF) {
+    n = 2;
+  } else if (c0 >= 0xE0 && c0 <= 0xEF) {
+    n = 3;
+    if (c0 == 0xE0) lo = 0xA0;
+    if (c0 == 0xED) hi = 0x9F;  // no surrogates
+  } else if (c0 >= 0xF0 && c0 <= 0xF4) {
+    n = 4;
+    if (c0 == 0xF0) lo = 0x90;
+    if (c0 == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (s.size() < n || b(1) < lo || b(1) > hi) return 0;
+  for (std::size_t i = 2; i < n; ++i)
+    if (b(i) < 0x80 || b(i) > 0xBF) return 0;
+  return n;
+}
+
 }  // namespace
 
 std::string_view level_name(int spdlog_level) noexcept {
@@ -98,7 +123,20 @@ std::string_view level_name(int spdlog_level) noexcept {
 }
 
 void append_json_escaped(std::string_view text, std::string& out) {
-  for (const char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      // Bytes that are not UTF-8 (a producer's service name...) would make the whole line
+      // invalid JSON for the log shipper: each becomes U+FFFD.
+      const auto n = utf8_length(text.substr(i));
+      if (n == 0) {
+        out += "\\ufffd";
+      } else {
+        out += text.substr(i, n);
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out += "\\\"";
@@ -113,7 +151,7 @@ void append_json_escaped(std::string_view text, std::string& out) {
         out += "\\t";
         break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
           out += fmt::format("\\u{:04x}", static_cast<int>(c));
         else
           out += c;

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 
@@ -80,6 +81,31 @@ TEST_CASE("JSON log fields survive quotes, ids and odd text", "[telemetry]") {
   j = fields("protobuf said: \"bad\"\n\x01");
   CHECK(j["msg"] == "protobuf said: \"bad\"\n\x01");
   CHECK(fields("")["msg"] == "");
+}
+
+TEST_CASE("every message becomes valid JSON, bytes that are not UTF-8 included", "[telemetry]") {
+  CHECK(fields("event=x service=caf\xc3\xa9")["service"] == "caf\xc3\xa9");  // UTF-8 kept
+  CHECK(fields("event=x service=caf\xe9")["service"] == "caf\xef\xbf\xbd");  // U+FFFD
+  CHECK(fields("event=x s=\xed\xa0\x80")["s"] == "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+  // Random messages of logfmt-ish pieces and random bytes: each is one parsable object.
+  std::mt19937 rng(11);
+  const std::vector<std::string> pieces = {"event=", "k=",   " ",    "\"",   "\\", "=",    "x",
+                                           "12",     "-0.5", "\xc3", "\xa9", "\n", "\x01", "true"};
+  for (int i = 0; i < 20000; ++i) {
+    std::string m;
+    const auto n = rng() % 12;
+    for (std::uint32_t j = 0; j < n; ++j) {
+      if (rng() % 4 == 0)
+        m += static_cast<char>(rng() % 256);
+      else
+        m += pieces[rng() % pieces.size()];
+    }
+    std::string out = "{";
+    telemetry::append_logfmt_as_json(m, out);
+    out += "}";
+    INFO(out);
+    REQUIRE(nlohmann::json::accept(out));
+  }
 }
 
 TEST_CASE("log levels use the config's words", "[telemetry]") {
