@@ -1,4 +1,4 @@
-// tailgate: flags → config → logging → Agent(config).run(); or `tailgate explain`, a client.
+// tailgate: flags (cli.cpp) → config → logging → Agent(config).run(); or `tailgate explain`.
 #include <malloc.h>
 
 #include <cstdio>
@@ -6,22 +6,16 @@
 #include <exception>
 #include <iostream>
 #include <string>
-#include <string_view>
 
 #include <spdlog/spdlog.h>
 
 #include "admin/explain.hpp"
 #include "agent.hpp"
+#include "cli.hpp"
 #include "config/load_config.hpp"
 #include "telemetry/logging.hpp"
 
 namespace {
-constexpr const char* kUsage =
-    "usage: tailgate [--config FILE] [--validate] [--version] [--help]\n"
-    "       tailgate explain TRACE_ID [--config FILE | --admin HOST:PORT] [--json]\n"
-    "  --config FILE  YAML configuration (every key: config/tailgate.yaml); default: built-in\n"
-    "  --validate     check the configuration and exit (0 valid, 2 invalid)\n"
-    "  explain        ask the running agent (its admin.endpoint) what became of a trace\n";
 
 // glibc gives memory back to the kernel as soon as 128 KiB are free at the top of a heap, and
 // serves each block of 128 KiB or more with a fresh mmap. The agent frees and refills its trace
@@ -36,55 +30,29 @@ void tune_malloc() {
 }
 
 // `tailgate explain TRACE_ID`: the admin endpoint from --admin, else from the config.
-int explain(int argc, char** argv) {
-  std::string id, admin, path;
-  bool json = false;
-  for (int i = 2; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--admin" && i + 1 < argc)
-      admin = argv[++i];
-    else if (arg == "--config" && i + 1 < argc)
-      path = argv[++i];
-    else if (arg == "--json")
-      json = true;
-    else if (id.empty() && !arg.starts_with("-"))
-      id = arg;
-    else
-      return std::fprintf(stderr, "tailgate: unknown argument %s\n%s", argv[i], kUsage), 2;
-  }
-  if (id.empty()) return std::fprintf(stderr, "tailgate explain: which trace id?\n%s", kUsage), 2;
+int explain(const tailgate::cli::Options& o) {
+  std::string admin = o.admin;
   if (admin.empty()) {
     try {
-      admin =
-          (path.empty() ? tailgate::config::load_defaults() : tailgate::config::load_config(path))
-              .admin.endpoint;
+      admin = (o.config_path.empty() ? tailgate::config::load_defaults()
+                                     : tailgate::config::load_config(o.config_path))
+                  .admin.endpoint;
     } catch (const tailgate::config::ConfigError& e) {
       return std::fprintf(stderr, "tailgate: %s\n", e.what()), 2;
     }
   }
-  return tailgate::admin::explain(admin, id, json, std::cout, std::cerr);
+  return tailgate::admin::explain(admin, o.trace_id, o.json, std::cout, std::cerr);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc >= 2 && std::string_view(argv[1]) == "explain") return explain(argc, argv);
+  tailgate::cli::Options options;
+  if (const auto exit_code = tailgate::cli::parse(argc, argv, options)) return *exit_code;
+  if (options.explain) return explain(options);
   tune_malloc();
-  std::string path;
-  bool validate = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--config" && i + 1 < argc)
-      path = argv[++i];
-    else if (arg == "--validate")
-      validate = true;
-    else if (arg == "--version")
-      return std::puts("tailgate " TAILGATE_VERSION), 0;
-    else if (arg == "--help" || arg == "-h")
-      return std::fputs(kUsage, stdout), 0;
-    else
-      return std::fprintf(stderr, "tailgate: unknown argument %s\n%s", argv[i], kUsage), 2;
-  }
+  const std::string& path = options.config_path;
+  const bool validate = options.validate;
   tailgate::config::Config config;
   try {
     config = path.empty() ? tailgate::config::load_defaults() : tailgate::config::load_config(path);
@@ -97,7 +65,7 @@ int main(int argc, char** argv) {
   try {
     return tailgate::Agent(std::move(config)).run(path);
   } catch (const std::exception& e) {
-    spdlog::critical("event=startup_failed error=\"{}\"", e.what());
+    spdlog::error("event=startup_failed error=\"{}\"", e.what());
     return 1;
   }
 }

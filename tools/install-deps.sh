@@ -9,6 +9,7 @@ packages=(
   build-essential cmake pkg-config git
   libboost-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libspdlog-dev libyaml-cpp-dev nlohmann-json3-dev libsystemd-dev libssl-dev
+  libcli11-dev  # the command lines (tailgate, tailgate-sink, tailgate-load)
   catch2 libbenchmark-dev python3 python3-dev python3-pytest python3-structlog
   clang-14 libclang-rt-14-dev  # fuzz/: libFuzzer
   prometheus  # promtool: tests check /metrics with it

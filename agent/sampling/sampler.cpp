@@ -1,5 +1,6 @@
 #include "sampling/sampler.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <type_traits>
 
@@ -58,7 +59,7 @@ Decision Sampler::decide(const model::Trace& trace) noexcept {
   }
   if (best.policy != Decision::kNoPolicy) {
     best.probability = best_p;
-    best.keep = keep(trace.trace_id, best_p);
+    best.keep = keep(trace, best_p);
   }
   count(best, trace.spans.size(), others_matched);
   return best;
@@ -83,7 +84,7 @@ Decision Sampler::decide_on_arrival(const model::Trace& trace) noexcept {
     if (policies_[i].is_base) {
       d.policy = i;
       d.probability = rate_.probability();
-      d.keep = keep(trace.trace_id, d.probability);
+      d.keep = keep(trace, d.probability);
     }
   }
   count(d, trace.spans.size(), false);
@@ -126,7 +127,11 @@ void Sampler::annotate(model::Span& span, const Decision& decision) const {
     span.attributes.push_back({"sampling.policy", policies_[decision.policy].name});
   }
   span.attributes.push_back({"sampling.probability", decision.probability});
-  span.trace_state = with_threshold(span.trace_state, threshold_hex(decision.probability));
+  // A downstream sampler may raise the threshold an upstream one applied, never lower it
+  // (specification): a span head-sampled at 10% and kept here at 100% still counts 10 times.
+  const auto threshold = std::max(rejection_threshold(decision.probability),
+                                  tracestate_threshold(span.trace_state).value_or(0));
+  span.trace_state = with_threshold(span.trace_state, threshold_hex(threshold));
 }
 
 const std::string& Sampler::policy_name(std::size_t index) const {

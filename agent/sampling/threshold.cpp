@@ -1,5 +1,6 @@
 #include "sampling/threshold.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -13,29 +14,111 @@ std::uint64_t randomness(const model::TraceId& id) noexcept {
   return r;
 }
 
+namespace {
+
+constexpr int kPrecisionDigits = 4;  // the specification's recommended default
+
+// The value of the tracestate's `ot` member ("th:c;rv:..."), empty when it has none.
+std::string_view ot_value(std::string_view tracestate) noexcept {
+  std::size_t pos = 0;
+  while (pos <= tracestate.size()) {
+    auto end = tracestate.find(',', pos);
+    if (end == std::string_view::npos) end = tracestate.size();
+    auto member = tracestate.substr(pos, end - pos);
+    while (!member.empty() && (member.front() == ' ' || member.front() == '\t'))
+      member.remove_prefix(1);
+    if (member.starts_with("ot=")) {
+      member.remove_prefix(3);
+      while (!member.empty() && (member.back() == ' ' || member.back() == '\t'))
+        member.remove_suffix(1);
+      return member;
+    }
+    pos = end + 1;
+  }
+  return {};
+}
+
+// The sub-key `key` ("rv") of the `ot` member as 1..max_digits lowercase hex digits, read as the
+// leading digits of a 56-bit value (trailing zeros implied); nothing when absent or malformed.
+std::optional<std::uint64_t> ot_hex(std::string_view tracestate, std::string_view key,
+                                    std::size_t min_digits) noexcept {
+  const auto ot = ot_value(tracestate);
+  std::size_t pos = 0;
+  while (pos < ot.size()) {
+    auto end = ot.find(';', pos);
+    if (end == std::string_view::npos) end = ot.size();
+    const auto field = ot.substr(pos, end - pos);
+    pos = end + 1;
+    if (field.size() <= key.size() || !field.starts_with(key) || field[key.size()] != ':') continue;
+    const auto digits = field.substr(key.size() + 1);
+    if (digits.size() < min_digits || digits.size() > 14) return std::nullopt;
+    std::uint64_t v = 0;
+    for (const char c : digits) {
+      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (d < 0) return std::nullopt;
+      v = (v << 4) | static_cast<std::uint64_t>(d);
+    }
+    return v << (4 * (14 - digits.size()));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> explicit_randomness(std::string_view tracestate) noexcept {
+  return ot_hex(tracestate, "rv", 14);
+}
+
+std::optional<std::uint64_t> tracestate_threshold(std::string_view tracestate) noexcept {
+  return ot_hex(tracestate, "th", 1);
+}
+
+std::uint64_t randomness(const model::Trace& trace) noexcept {
+  for (const auto& span : trace.spans) {
+    if (span.trace_state.empty()) continue;
+    if (const auto rv = explicit_randomness(span.trace_state)) return *rv;
+  }
+  return randomness(trace.trace_id);
+}
+
 std::uint64_t rejection_threshold(double probability) noexcept {
   if (!(probability > 0.0)) return kThresholdScale;  // also catches NaN
   if (probability >= 1.0) return 0;
   // Round p * 2^56, then subtract: p = 1 gives exactly 0 and tiny p stays above 0, where
   // computing (1 - p) first would lose p's low bits to double rounding.
   const auto kept = static_cast<std::uint64_t>(std::llround(std::ldexp(probability, 56)));
-  return kThresholdScale - std::min(kept, kThresholdScale);
+  const auto exact = kThresholdScale - std::min(kept, kThresholdScale);
+  // The specification rounds T to nearest at 4 hex digits, one more for each 4 halvings of p
+  // (else 0.01% and 0.02% would share one threshold): 10% -> e666, 1% -> fd70a.
+  int exponent = 0;
+  std::frexp(probability, &exponent);
+  const int digits = std::clamp(kPrecisionDigits + (-exponent) / 4, 1, 14);
+  const std::uint64_t unit = std::uint64_t{1} << (56 - 4 * digits);
+  const auto rounded = (exact + unit / 2) / unit * unit;
+  return rounded >= kThresholdScale ? kThresholdScale - unit : rounded;  // p > 0 keeps some
 }
 
 bool keep(const model::TraceId& id, double probability) noexcept {
   return randomness(id) >= rejection_threshold(probability);
 }
 
-std::string threshold_hex(double probability) {
-  const auto t = rejection_threshold(probability);
-  if (t == 0) return "0";
+bool keep(const model::Trace& trace, double probability) noexcept {
+  return randomness(trace) >= rejection_threshold(probability);
+}
+
+std::string threshold_hex(std::uint64_t threshold) {
+  if (threshold == 0) return "0";
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string hex(14, '0');
   for (int i = 13, shift = 0; i >= 0; --i, shift += 4) {
-    hex[static_cast<std::size_t>(i)] = kDigits[(t >> shift) & 0xF];
+    hex[static_cast<std::size_t>(i)] = kDigits[(threshold >> shift) & 0xF];
   }
   while (hex.size() > 1 && hex.back() == '0') hex.pop_back();
   return hex;
+}
+
+std::string threshold_hex(double probability) {
+  return threshold_hex(rejection_threshold(probability));
 }
 
 std::string with_threshold(std::string_view tracestate, std::string_view th) {

@@ -5,6 +5,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "telemetry/log_json.hpp"
+
 namespace tailgate::telemetry {
 namespace {
 
@@ -12,39 +14,47 @@ constexpr std::size_t kLastErrors = 10;
 // Warnings and errors also go here (spdlog's own bounded sink, thread-safe), for the status page.
 std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> last_errors_sink;
 
-// %j: the message as a JSON string body, so that a log line with quotes or backslashes (error
-// texts, config values) stays one valid JSON object.
-class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
+// %j: the message's logfmt pairs as JSON members (log_json.hpp).
+class JsonFields final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    for (const char c : msg.payload) {
-      switch (c) {
-        case '"':
-          dest.append(std::string_view("\\\""));
-          break;
-        case '\\':
-          dest.append(std::string_view("\\\\"));
-          break;
-        case '\n':
-          dest.append(std::string_view("\\n"));
-          break;
-        case '\t':
-          dest.append(std::string_view("\\t"));
-          break;
-        default:
-          if (static_cast<unsigned char>(c) < 0x20) {
-            fmt::format_to(std::back_inserter(dest), "\\u{:04x}", static_cast<int>(c));
-          } else {
-            dest.push_back(c);
-          }
-      }
-    }
+    std::string out;
+    append_logfmt_as_json(std::string_view(msg.payload.data(), msg.payload.size()), out);
+    dest.append(out.data(), out.data() + out.size());
   }
   [[nodiscard]] std::unique_ptr<custom_flag_formatter> clone() const override {
-    return std::make_unique<JsonEscapedMessage>();
+    return std::make_unique<JsonFields>();
   }
 };
+
+// %k: the level in the config's words (warn, not spdlog's warning).
+class LevelName final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const auto name = level_name(msg.level);
+    dest.append(name.data(), name.data() + name.size());
+  }
+  [[nodiscard]] std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<LevelName>();
+  }
+};
+
+// RFC 3339 in UTC, to the microsecond: lines from hosts in different zones sort together.
+constexpr const char* kTime = "%Y-%m-%dT%H:%M:%S.%fZ";
+
+std::unique_ptr<spdlog::formatter> formatter(config::LogFormat format) {
+  auto f = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+  f->add_flag<LevelName>('k');
+  if (format == config::LogFormat::Json) {
+    f->add_flag<JsonFields>('j').set_pattern(
+        fmt::format(R"({{"time":"{}","level":"%k",%j}})", kTime));
+  } else {
+    f->set_pattern(fmt::format("{} %k %v", kTime));
+  }
+  return f;
+}
 
 spdlog::level::level_enum to_spdlog(config::LogLevel level) {
   using config::LogLevel;
@@ -72,39 +82,14 @@ void set_log_level(config::LogLevel level) {
 }
 
 void setup_logging(const config::LogConfig& config) {
+  // A second set-up (tests) replaces the first logger.
+  spdlog::drop("tailgate");
   auto logger = spdlog::stderr_logger_mt("tailgate");
-  if (config.format == config::LogFormat::Json) {
-    auto formatter = std::make_unique<spdlog::pattern_formatter>();
-    formatter->add_flag<JsonEscapedMessage>('j').set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%e","level":"%l","msg":"%j"})");
-    logger->set_formatter(std::move(formatter));
-  } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
-  }
-  using config::LogLevel;
-  switch (config.level) {
-    case LogLevel::Trace:
-      logger->set_level(spdlog::level::trace);
-      break;
-    case LogLevel::Debug:
-      logger->set_level(spdlog::level::debug);
-      break;
-    case LogLevel::Info:
-      logger->set_level(spdlog::level::info);
-      break;
-    case LogLevel::Warn:
-      logger->set_level(spdlog::level::warn);
-      break;
-    case LogLevel::Error:
-      logger->set_level(spdlog::level::err);
-      break;
-    case LogLevel::Off:
-      logger->set_level(spdlog::level::off);
-      break;
-  }
+  logger->set_formatter(formatter(config.format));
+  logger->set_level(to_spdlog(config.level));
   last_errors_sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(kLastErrors);
   last_errors_sink->set_level(spdlog::level::warn);
-  last_errors_sink->set_pattern("%Y-%m-%dT%H:%M:%S %l %v");
+  last_errors_sink->set_formatter(formatter(config::LogFormat::Text));
   logger->sinks().push_back(last_errors_sink);
   // Info lines are few (events, stats every 10 s) and an operator wants them at once.
   logger->flush_on(spdlog::level::info);

@@ -1,6 +1,8 @@
 #pragma once
 // Logging set-up: spdlog to stderr (journald and kubectl logs both read it), one line per event
-// as `event=<name> key=value ...`. Called once by main() before any thread starts.
+// as `<UTC RFC 3339 time> <level> event=<name> key=value ...`, or with log.format json one object
+// whose fields are those pairs (log_json.hpp). Levels are the config's words (warn, not
+// warning). Called once by main() before any thread starts.
 
 #include <string>
 #include <vector>

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "telemetry/process_metrics.hpp"
+
 namespace tailgate::telemetry {
 namespace {
 
@@ -238,6 +240,7 @@ void prometheus_text(Exposition& w, const Counters& c, const Gauges& g,
   w.sample("tailgate_config_reloads_total", "result=\"failed\"", get(c.config_reloads_failed));
   w.gauge("tailgate_start_time_seconds", "Start time of the process since the unix epoch.",
           g.start_time_unix_seconds);
+  process_metrics(w);
 }
 
 }  // namespace tailgate::telemetry

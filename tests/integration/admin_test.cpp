@@ -59,6 +59,14 @@ TEST_CASE("/metrics passes promtool and its counters add up after a run", "[inte
             testing::metric_value(text, "tailgate_spans_dropped_total") +
             testing::metric_value(text, "tailgate_buffered_spans"));
   CHECK(testing::metric_value(text, "tailgate_traces_decided_total") == 2000);
+  // The process metrics of every exporter, and which build this is (#25).
+  CHECK(testing::metric_value(text, "process_cpu_seconds_total") > 0);
+  CHECK(testing::metric_value(text, "process_resident_memory_bytes") > 1 << 20);
+  CHECK(testing::metric_value(text, "process_open_fds") > 3);
+  CHECK(testing::metric_value(text, "process_max_fds") > 0);
+  CHECK(testing::metric_value(text, "process_start_time_seconds") ==
+        Approx(testing::metric_value(text, "tailgate_start_time_seconds")).margin(2));
+  CHECK_THAT(text, Contains("tailgate_build_info{version=\"" TAILGATE_VERSION "\","));
 
   const auto file = stack.dir.file("metrics.txt");
   std::ofstream(file) << text;

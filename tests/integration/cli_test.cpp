@@ -7,8 +7,11 @@
 
 #include <csignal>
 #include <fstream>
+#include <regex>
+#include <sstream>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "support/child_process.hpp"
 
@@ -23,16 +26,82 @@ struct Run {
   std::string err;
 };
 
+// Runs a program (the agent unless args[0] is an absolute path) and collects its exit code and
+// output.
 Run run(std::vector<std::string> args) {
   tailgate::testing::TempDir dir;
-  args.insert(args.begin(), TAILGATE_AGENT_BIN);
+  if (args.empty() || !args[0].starts_with('/')) args.insert(args.begin(), TAILGATE_AGENT_BIN);
   ChildProcess p(args, dir.file("out"), dir.file("err"));
   const auto code = p.wait(20s);
   REQUIRE(code.has_value());
   return {*code, tailgate::testing::read_file(dir.file("out")),
           tailgate::testing::read_file(dir.file("err"))};
 }
+// The flags a program's --help lists (CLI11's layout: "  -c,--config TEXT  why"), each with a
+// value of its type when it takes one.
+std::vector<std::vector<std::string>> listed_flags(const std::string& help) {
+  static const std::regex line(R"(^\s+(?:-\w,)?(--[a-z][a-z-]*)(?: (TEXT|INT|UINT|FLOAT)\b)?)");
+  std::vector<std::vector<std::string>> flags;
+  std::istringstream in(help);
+  for (std::string l; std::getline(in, l);) {
+    std::smatch m;
+    if (!std::regex_search(l, m, line) || m[1] == "--help") continue;
+    if (!m[2].matched)
+      flags.push_back({m[1]});
+    else
+      flags.push_back({m[1], m[2] == "TEXT" ? "a=b" : m[2] == "FLOAT" ? "0.5" : "2000"});
+  }
+  return flags;
+}
+
+// `--help` lists only flags the program then accepts (tailgate-sink listed five it refused).
+void every_listed_flag_is_accepted(const std::string& program, std::size_t at_least) {
+  const auto help = run({program, "--help"});
+  INFO(help.out);
+  REQUIRE(help.code == 0);
+  const auto flags = listed_flags(help.out);
+  CHECK(flags.size() >= at_least);
+  for (auto args : flags) {
+    args.insert(args.begin(), program);
+    args.push_back("--help");  // parsed, then help instead of running
+    const auto r = run(args);
+    INFO(args[1] << ": " << r.err);
+    CHECK(r.code == 0);
+  }
+}
+
 }  // namespace
+
+TEST_CASE("every flag --help lists is accepted, by all three programs", "[integration]") {
+  every_listed_flag_is_accepted(TAILGATE_AGENT_BIN, 3);
+  every_listed_flag_is_accepted(TAILGATE_SINK_BIN, 11);
+  every_listed_flag_is_accepted(TAILGATE_LOAD_BIN, 15);
+}
+
+TEST_CASE("help tells the environment variables, signals and exit codes", "[integration]") {
+  const auto agent = run({"--help"});
+  CHECK(agent.code == 0);
+  CHECK_THAT(agent.out, Contains("OTEL_EXPORTER_OTLP_ENDPOINT") &&
+                            Contains("OTEL_EXPORTER_OTLP_TRACES_") && Contains("SIGHUP") &&
+                            Contains("SIGTERM") && Contains("Exit codes:") && Contains("explain"));
+  CHECK_THAT(run({TAILGATE_SINK_BIN, "--help"}).out,
+             Contains("SIGTERM") && Contains("Exit codes:"));
+  CHECK_THAT(run({TAILGATE_LOAD_BIN, "--help"}).out, Contains("Exit codes:"));
+  CHECK_THAT(run({"explain", "--help"}).out, Contains("--admin") && Contains("TRACE_ID"));
+}
+
+TEST_CASE("flags take --flag=value as --flag value, and a bad value is a usage error",
+          "[integration]") {
+  const auto r = run({"--config=" TAILGATE_SHIPPED_CONFIG, "--validate"});
+  CHECK(r.code == 0);
+  CHECK_THAT(r.out, Contains("valid"));
+  // A bad value is a usage error (2), not a crash: tailgate-load threw on "--traces x".
+  CHECK(run({TAILGATE_LOAD_BIN, "--traces=x"}).code == 2);
+  CHECK(run({TAILGATE_LOAD_BIN, "--error-fraction", "1.5"}).code == 2);
+  CHECK(run({TAILGATE_SINK_BIN, "--fail-for-ms=soon"}).code == 2);
+  CHECK(run({TAILGATE_SINK_BIN, "--tls-cert", "/dev/null"}).code == 2);  // and its key?
+  CHECK(run({"explain"}).code == 2);                                     // which trace?
+}
 
 TEST_CASE("validate accepts the shipped config and exits 0", "[integration]") {
   const auto r = run({"--validate", "--config", TAILGATE_SHIPPED_CONFIG});
@@ -116,4 +185,36 @@ TEST_CASE(
   CHECK((st.st_mode & 07777) == 02770);
   agent.signal(SIGTERM);
   CHECK(agent.wait(20s) == 0);
+}
+
+TEST_CASE("log.format json writes one JSON object per line with fields of their own",
+          "[integration]") {
+  tailgate::testing::TempDir dir;
+  std::ofstream(dir.file("json.yaml"))
+      << "receivers: {udp: {endpoint: \"127.0.0.1:0\"}, ring: {enabled: false}}\n"
+      << "admin: {enabled: false}\nlog: {format: json}\n";
+  ChildProcess agent({TAILGATE_AGENT_BIN, "--config", dir.file("json.yaml")}, dir.file("out"),
+                     dir.file("err"));
+  tailgate::testing::wait_for_text(dir.file("err"), "\"event\":\"agent_ready\"", 10s);
+  agent.signal(SIGTERM);
+  CHECK(agent.wait(20s) == 0);
+  const auto text = tailgate::testing::read_file(dir.file("err"));
+  INFO(text);
+  std::istringstream lines(text);
+  std::size_t n = 0;
+  bool bound = false;
+  for (std::string line; std::getline(lines, line); ++n) {
+    const auto j = nlohmann::json::parse(line);  // every line is one JSON object
+    const std::string time = j.at("time"), level = j.at("level");
+    CHECK(time.back() == 'Z');  // UTC, RFC 3339
+    CHECK((level == "info" || level == "warn" || level == "error" || level == "debug"));
+    CHECK(j.contains("event"));
+    CHECK_FALSE(j.contains("msg"));
+    if (j["event"] == "receiver_bound" && j["receiver"] == "udp") {
+      bound = true;
+      CHECK(std::string(j["endpoint"]).starts_with("127.0.0.1:"));
+    }
+  }
+  CHECK(n >= 3);
+  CHECK(bound);
 }

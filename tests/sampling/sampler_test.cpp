@@ -96,7 +96,19 @@ TEST_CASE("kept spans carry the policy, the probability and the tracestate thres
   REQUIRE(span.attributes.size() == 2);
   CHECK(span.attributes[0] == model::Attribute{"sampling.policy", std::string("critical")});
   CHECK(span.attributes[1] == model::Attribute{"sampling.probability", 0.1});
-  CHECK(span.trace_state == "ot=th:e6666666666666");
+  CHECK(span.trace_state == "ot=th:e666");
+}
+
+TEST_CASE("a threshold from upstream is raised, never lowered", "[sampling]") {
+  sampling::Sampler sampler(config::SamplingConfig{});
+  const TraceBuilder t(testing::Specs{{.error = true}});
+  model::Span span = t.view().spans[0];
+  span.trace_state = "ot=th:e666;rv:f0000000000000";          // head-sampled at 10% by its client
+  sampler.annotate(span, {true, 0, 1.0});                     // kept by the error policy
+  CHECK(span.trace_state == "ot=th:e666;rv:f0000000000000");  // still counts 10 times
+  span.trace_state = "ot=th:8";
+  sampler.annotate(span, {true, 2, 0.1});
+  CHECK(span.trace_state == "ot=th:e666");
 }
 
 TEST_CASE("the adaptive rate settles on the budget left after other policies", "[sampling]") {

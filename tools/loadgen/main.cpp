@@ -7,11 +7,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -25,21 +27,75 @@
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: tailgate-load [--ring-directory DIR | --target HOST:PORT] [--traces N]\n"
-    "                     [--rate TRACES_PER_S] [--max-seconds S] [--error-fraction F]\n"
-    "                     [--slow-fraction F] [--critical-fraction F]\n"
-    "                     [--seed N] [--service NAME] [--datagram-bytes N]\n"
-    "                     [--spans-per-trace N [--attributes N] [--remote-parent]]\n"
-    "                     [--fleet-targets HOST:PORT,HOST:PORT,HOST:PORT]\n"
-    "  defaults: the shared-memory ring in /dev/shm/tailgate (--target: UDP datagrams of\n"
-    "  --datagram-bytes, 16384, instead), 1000 traces, 1000/s (0: as fast as possible),\n"
-    "  60 s at most, 5% errors, 5% slow, 20% critical (order) traces, service tailgate-load;\n"
-    "  --spans-per-trace: benchmark traces of N spans with --attributes each (6) instead of\n"
-    "  the trading workflow; --remote-parent: their roots are called from another process (as\n"
-    "  in a fleet of agents sharing keep decisions); --fleet-targets: each trace split over\n"
-    "  three processes, one agent's UDP receiver each (services strategy, gateway, risk;\n"
-    "  docs/fleet.md)\n";
+constexpr const char* kDescription =
+    "tailgate-load: sends trading-workflow traces to the agent, bounded in count and time, "
+    "paced to a rate, and prints what it sent as one JSON line. Through the shared-memory ring "
+    "(as a trading process does, with libtailgate) unless --target or --fleet-targets say UDP. "
+    "--spans-per-trace: benchmark traces of N spans with --attributes each instead of the "
+    "trading workflow; --remote-parent: their roots are called from another process (as in a "
+    "fleet of agents sharing keep decisions); --fleet-targets: each trace split over three "
+    "processes, one agent's UDP receiver each (services strategy, gateway, risk; docs/fleet.md).";
+
+constexpr const char* kFooter = R"(
+Exit codes:
+  0                 sent (what could not be sent is counted in the JSON line)
+  1                 no ring segment or socket could be made
+  2                 bad command line
+)";
+
+struct Args {
+  std::string target, fleet_targets, ring_directory = "/dev/shm/tailgate",
+                                     service = "tailgate-load";
+  std::uint64_t traces = 1000, seed = std::random_device{}();
+  double rate = 1000, max_seconds = 60;
+  std::size_t datagram_bytes = 16384;
+  tailgate::tools::WorkflowOptions workflow;
+};
+
+// An exit code when the program stops here (--help: 0; a bad command line: 2).
+std::optional<int> parse(int argc, char** argv, Args& a) {
+  CLI::App app(kDescription, "tailgate-load");
+  app.footer(kFooter);
+  // A flag given twice: the last one wins, as it did before CLI11 (scripts append overrides).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--target", a.target, "HOST:PORT: UDP datagrams to the agent's receiver");
+  app.add_option("--fleet-targets", a.fleet_targets,
+                 "HOST:PORT,HOST:PORT,HOST:PORT: one agent per process of a trace (wins)");
+  app.add_option("--ring-directory", a.ring_directory,
+                 "the agent's ring directory (when neither of the above)")
+      ->capture_default_str();
+  app.add_option("--traces", a.traces, "traces to send")->capture_default_str();
+  app.add_option("--rate", a.rate, "traces per second (0: as fast as possible)")
+      ->capture_default_str();
+  app.add_option("--max-seconds", a.max_seconds, "stop after this long")->capture_default_str();
+  const auto fraction = CLI::Range(0.0, 1.0);
+  app.add_option("--error-fraction", a.workflow.error_fraction, "traces with an error")
+      ->capture_default_str()
+      ->check(fraction);
+  app.add_option("--slow-fraction", a.workflow.slow_fraction, "slow traces")
+      ->capture_default_str()
+      ->check(fraction);
+  app.add_option("--critical-fraction", a.workflow.critical_fraction, "critical (order) traces")
+      ->capture_default_str()
+      ->check(fraction);
+  app.add_option("--seed", a.seed, "random seed (default: random)");
+  app.add_option("--service", a.service, "service.name")->capture_default_str();
+  app.add_option("--datagram-bytes", a.datagram_bytes, "UDP datagram size")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1024}, tailgate::wire::kMaxRecordSize));
+  app.add_option("--spans-per-trace", a.workflow.spans_per_trace,
+                 "benchmark traces of N spans instead of the workflow");
+  app.add_option("--attributes", a.workflow.attributes, "attributes per benchmark span")
+      ->capture_default_str();
+  app.add_flag("--remote-parent", a.workflow.remote_parent,
+               "benchmark roots are called from another process");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return std::nullopt;
+}
 
 // Packs records into datagrams: a resource record first, then spans until the next one won't fit.
 class DatagramSender {
@@ -102,57 +158,10 @@ bool resolve(const std::string& target, sockaddr_in& to) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string target, fleet_targets, ring_directory = "/dev/shm/tailgate",
-                                     service = "tailgate-load";
-  std::uint64_t traces = 1000, seed = std::random_device{}();
-  double rate = 1000, max_seconds = 60;
-  std::size_t datagram_bytes = 16384;
-  tailgate::tools::WorkflowOptions workflow;
-  try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string_view arg = argv[i];
-      const bool v = i + 1 < argc;
-      if (arg == "--target" && v)
-        target = argv[++i];
-      else if (arg == "--fleet-targets" && v)
-        fleet_targets = argv[++i];
-      else if (arg == "--ring-directory" && v)
-        ring_directory = argv[++i];
-      else if (arg == "--traces" && v)
-        traces = std::stoull(argv[++i]);
-      else if (arg == "--rate" && v)
-        rate = std::stod(argv[++i]);
-      else if (arg == "--max-seconds" && v)
-        max_seconds = std::stod(argv[++i]);
-      else if (arg == "--error-fraction" && v)
-        workflow.error_fraction = std::stod(argv[++i]);
-      else if (arg == "--slow-fraction" && v)
-        workflow.slow_fraction = std::stod(argv[++i]);
-      else if (arg == "--critical-fraction" && v)
-        workflow.critical_fraction = std::stod(argv[++i]);
-      else if (arg == "--seed" && v)
-        seed = std::stoull(argv[++i]);
-      else if (arg == "--service" && v)
-        service = argv[++i];
-      else if (arg == "--spans-per-trace" && v)
-        workflow.spans_per_trace = std::stoul(argv[++i]);
-      else if (arg == "--attributes" && v)
-        workflow.attributes = std::stoul(argv[++i]);
-      else if (arg == "--remote-parent")
-        workflow.remote_parent = true;
-      else if (arg == "--datagram-bytes" && v)
-        datagram_bytes = std::stoul(argv[++i]);
-      else if (arg == "--help" || arg == "-h")
-        return std::fputs(kUsage, stdout), 0;
-      else
-        return std::fprintf(stderr, "tailgate-load: unknown argument %s\n%s", argv[i], kUsage), 2;
-    }
-  } catch (const std::exception&) {
-    return std::fprintf(stderr, "tailgate-load: bad number\n%s", kUsage), 2;
-  }
-  if (datagram_bytes < 1024 || datagram_bytes > tailgate::wire::kMaxRecordSize) {
-    return std::fprintf(stderr, "tailgate-load: --datagram-bytes must be 1024..65000\n"), 2;
-  }
+  Args args;
+  if (const auto exit_code = parse(argc, argv, args)) return *exit_code;
+  auto& [target, fleet_targets, ring_directory, service, traces, seed, rate, max_seconds,
+         datagram_bytes, workflow] = args;
   workflow.seed = seed;
 
   // Where the spans go: a UDP socket (--target), or this process's ring segment.

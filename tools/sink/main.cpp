@@ -3,64 +3,97 @@
 // summary on SIGINT/SIGTERM.
 #include <pthread.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
-#include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "otlp_sink.hpp"
 
 namespace {
-constexpr const char* kUsage =
-    "usage: tailgate-sink [--listen HOST:PORT] [--port-file FILE] [--jsonl FILE]\n"
-    "                     [--fail-for-ms N] [--require-header KEY=VALUE]... [--no-gzip]\n"
-    "                     [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
-    "                     [--throttle-for-ms N [--retry-delay-ms D]]\n"
-    "  --listen          address to serve OTLP/gRPC on (default 127.0.0.1:4317; port 0: any)\n"
-    "  --port-file       write the bound port there once serving\n"
-    "  --jsonl           write every received span as one JSON line\n"
-    "  --fail-for-ms     answer UNAVAILABLE for the first N ms after start\n"
-    "  --require-header  answer PERMISSION_DENIED to requests without this metadata\n"
-    "  --no-gzip         refuse compressed requests (proves a client compresses)\n"
-    "  --tls-cert F --tls-key F [--tls-client-ca F]  serve TLS (and require client certs)\n"
-    "  --throttle-for-ms N [--retry-delay-ms D]  answer RESOURCE_EXHAUSTED with RetryInfo D\n";
-}
 
-int main(int argc, char** argv) {
+constexpr const char* kFooter = R"(
+Signals:
+  SIGINT, SIGTERM   stop, and print what was received as one JSON line on stdout
+Exit codes:
+  0                 stopped by a signal (the summary printed)
+  1                 could not serve (the address taken, a TLS file unreadable...)
+  2                 bad command line
+)";
+
+struct Args {
   std::string listen = "127.0.0.1:4317";
   std::string port_file;
   long fail_for_ms = 0;
   long throttle_for_ms = 0;
   long retry_delay_ms = 1000;
   tailgate::tools::OtlpSink::Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    const bool has_value = i + 1 < argc;
-    if (arg == "--listen" && has_value)
-      listen = argv[++i];
-    else if (arg == "--port-file" && has_value)
-      port_file = argv[++i];
-    else if (arg == "--jsonl" && has_value)
-      options.jsonl_path = argv[++i];
-    else if (arg == "--no-gzip")
-      options.accept_gzip = false;
-    else if (arg == "--fail-for-ms" && has_value)
-      fail_for_ms = std::stol(argv[++i]);
-    else if (arg == "--require-header" && has_value) {
-      const std::string kv = argv[++i];
-      const auto eq = kv.find('=');
-      if (eq == std::string::npos) return std::fprintf(stderr, "%s", kUsage), 2;
-      options.required_headers[kv.substr(0, eq)] = kv.substr(eq + 1);
-    } else if (arg == "--help" || arg == "-h") {
-      return std::fputs(kUsage, stdout), 0;
-    } else {
-      return std::fprintf(stderr, "tailgate-sink: unknown argument %s\n%s", argv[i], kUsage), 2;
-    }
+};
+
+// An exit code when the program stops here (--help: 0; a bad command line: 2).
+std::optional<int> parse(int argc, char** argv, Args& a) {
+  CLI::App app(
+      "tailgate-sink: a real OTLP/gRPC receiver for demos and tests; counts what it "
+      "gets and prints a JSON summary when stopped.",
+      "tailgate-sink");
+  app.footer(kFooter);
+  // A flag given twice: the last one wins, as it did before CLI11 (scripts append overrides).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  std::vector<std::string> headers;
+  app.add_option("--listen", a.listen, "address to serve OTLP/gRPC on (port 0: any)")
+      ->capture_default_str();
+  app.add_option("--port-file", a.port_file, "write the bound port there once serving");
+  app.add_option("--jsonl", a.options.jsonl_path, "write every received span as one JSON line");
+  app.add_option("--fail-for-ms", a.fail_for_ms,
+                 "answer UNAVAILABLE for the first N ms after start");
+  app.add_option("--require-header", headers,
+                 "KEY=VALUE: answer PERMISSION_DENIED to requests without this metadata "
+                 "(repeatable)")
+      ->take_all()
+      ->allow_extra_args(false);
+  app.add_flag(
+      "--no-gzip", [&a](std::int64_t) { a.options.accept_gzip = false; },
+      "refuse compressed requests (proves a client compresses)");
+  auto* cert = app.add_option("--tls-cert", a.options.tls_cert_file, "serve TLS: PEM certificate");
+  auto* key = app.add_option("--tls-key", a.options.tls_key_file, "its PEM private key");
+  app.add_option("--tls-client-ca", a.options.tls_client_ca_file,
+                 "require client certificates signed by this CA")
+      ->needs(cert);
+  cert->needs(key);
+  key->needs(cert);
+  auto* throttle = app.add_option("--throttle-for-ms", a.throttle_for_ms,
+                                  "answer RESOURCE_EXHAUSTED for the first N ms after start");
+  app.add_option("--retry-delay-ms", a.retry_delay_ms, "the RetryInfo delay those answers carry")
+      ->capture_default_str()
+      ->needs(throttle);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
   }
+  for (const auto& kv : headers) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::fprintf(stderr, "tailgate-sink: --require-header wants KEY=VALUE, got %s\n", kv.c_str());
+      return 2;
+    }
+    a.options.required_headers[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  if (const auto exit_code = parse(argc, argv, args)) return *exit_code;
+  auto& options = args.options;
 
   // Block the stop signals before gRPC starts its threads, so that only sigwait below sees them.
   sigset_t stop_signals;
@@ -70,22 +103,22 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   try {
-    tailgate::tools::SinkServer server(listen, options);
-    if (fail_for_ms > 0) {
+    tailgate::tools::SinkServer server(args.listen, options);
+    if (args.fail_for_ms > 0) {
       server.sink().fail_until(std::chrono::steady_clock::now() +
-                               std::chrono::milliseconds(fail_for_ms));
+                               std::chrono::milliseconds(args.fail_for_ms));
     }
-    if (throttle_for_ms > 0) {
+    if (args.throttle_for_ms > 0) {
       server.sink().throttle_until(
-          std::chrono::steady_clock::now() + std::chrono::milliseconds(throttle_for_ms),
-          std::chrono::milliseconds(retry_delay_ms));
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(args.throttle_for_ms),
+          std::chrono::milliseconds(args.retry_delay_ms));
     }
     std::fprintf(stderr, "tailgate-sink: serving OTLP/gRPC%s on port %d\n",
                  options.tls_cert_file.empty() ? "" : " over TLS", server.port());
-    if (!port_file.empty()) {
-      const auto tmp = port_file + ".tmp";
+    if (!args.port_file.empty()) {
+      const auto tmp = args.port_file + ".tmp";
       std::ofstream(tmp) << server.port() << '\n';
-      std::rename(tmp.c_str(), port_file.c_str());  // readers never see a half-written file
+      std::rename(tmp.c_str(), args.port_file.c_str());  // readers never see a half-written file
     }
     int signal = 0;
     sigwait(&stop_signals, &signal);
