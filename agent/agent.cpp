@@ -256,6 +256,7 @@ admin::Snapshot Agent::snapshot() const {
   // Every enabled receiver is bound once start() has returned (it throws otherwise).
   s.receivers_bound = (!config_.receivers.ring.enabled || ring_ != nullptr) &&
                       (!config_.receivers.otlp_grpc.enabled || otlp_grpc_ != nullptr);
+  if (ring_) s.ring_directory_problem = ring_->directory_problem();
   s.gauges = {pipeline_queue_.size_spans(), config_.pipeline.queue_spans,
               export_queue_.size_spans(),   config_.exporter.queue_spans,
               export_queue_.size_bytes(),   start_time_unix_seconds_,

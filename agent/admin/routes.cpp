@@ -39,6 +39,8 @@ std::uint64_t export_failing_ns(const Snapshot& s) {
 Response ready(const Snapshot& s, const config::AdminConfig& config) {
   std::vector<std::string> reasons;
   if (!s.receivers_bound) reasons.emplace_back("receivers_not_bound");
+  // Producers write there and nothing reads it: this agent takes no spans from the ring.
+  if (!s.ring_directory_problem.empty()) reasons.emplace_back("ring_directory_refused");
   std::vector<std::string> warnings;
   const auto failing_ns = export_failing_ns(s);
   if (failing_ns != 0 && failing_ns >= to_ns(config.export_failing_after)) {
@@ -54,6 +56,7 @@ Response ready(const Snapshot& s, const config::AdminConfig& config) {
                          {"warnings", warnings},
                          {"export_failing_seconds", static_cast<double>(failing_ns) / 1e9},
                          {"export_queue_fill", fill}};
+  if (!s.ring_directory_problem.empty()) body["ring_directory"] = s.ring_directory_problem;
   return json(reasons.empty() ? 200 : 503, body);
 }
 

@@ -50,6 +50,7 @@ struct Snapshot {
   const spanmetrics::SpanMetrics* span_metrics = nullptr;  ///< null when switched off
   std::uint64_t now_ns = 0;  ///< steady clock, as the pipeline heartbeat and export times
   bool receivers_bound = false;
+  std::string ring_directory_problem;  ///< why the ring directory is refused, or empty
   telemetry::Gauges gauges;
   std::vector<telemetry::PolicyCounts> policies;
   std::vector<telemetry::WindowRates> windows;

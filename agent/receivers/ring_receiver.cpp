@@ -19,6 +19,7 @@
 #include "receivers/log_limiter.hpp"
 #include "receivers/ring_attached.hpp"
 #include "shm/fault_guard.hpp"
+#include "shm/ring_directory.hpp"
 #include "shm/segment.hpp"
 #include "wire/decode.hpp"
 
@@ -41,30 +42,75 @@ constexpr int kListingEvery = 25;
 
 RingReceiver::RingReceiver(const config::RingReceiverConfig& config, model::SpanQueue& out,
                            telemetry::Counters& counters)
-    : config_(config), out_(out), counters_(counters) {
-  std::error_code ec;
-  if (fs::create_directories(config_.directory, ec)) {
-    ::chmod(config_.directory.c_str(), 02770);  // setgid: segments inherit the directory's group
-  }
-  if (ec) throw std::runtime_error("ring directory " + config_.directory + ": " + ec.message());
+    : config_(config), out_(out), counters_(counters), group_(::getegid()) {
   if (!config_.group.empty()) {
     const group* g = ::getgrnam(config_.group.c_str());
     if (g == nullptr) {
       throw std::runtime_error("receivers.ring.group: no group named " + config_.group);
     }
-    if (::chown(config_.directory.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0 ||
-        ::chmod(config_.directory.c_str(), 02770) != 0) {
-      spdlog::warn("event=ring_group_not_set directory={} group={} error=\"{}\"", config_.directory,
-                   config_.group, std::strerror(errno));
-    }
+    group_ = g->gr_gid;
   }
   shm::install_fault_handler();  // a segment that shrinks under a read is lost, not the agent
   inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  settle_directory();
+}
+
+bool RingReceiver::settle_directory() {
+  const auto report = shm::prepare_agent_directory(config_.directory, group_);
+  if (!report.problem.empty()) {
+    refuse_directory(report.problem);
+    return false;
+  }
+  std::string detail;
+  for (const auto& note : report.notes) detail += (detail.empty() ? "" : "; ") + note;
+  spdlog::info("event=ring_directory_ready directory={} gid={} detail=\"{}\"", config_.directory,
+               group_, detail);
   // Segments appear by rename (complete) and vanish by unlink (reaped, or a producer's cleanup).
   if (inotify_fd_ >= 0 &&
       ::inotify_add_watch(inotify_fd_, config_.directory.c_str(), IN_MOVED_TO | IN_DELETE) < 0) {
     ::close(inotify_fd_);
     inotify_fd_ = -1;
+  }
+  try {
+    heartbeat_ = std::make_unique<shm::Heartbeat>(config_.directory);
+  } catch (const std::exception& e) {  // the ring works; only producers cannot tell it does
+    spdlog::warn("event=ring_heartbeat_failed error=\"{}\"", e.what());
+  }
+  next_beat_ = std::chrono::steady_clock::now();
+  const std::lock_guard lock(producers_mutex_);
+  directory_problem_.clear();
+  return true;
+}
+
+void RingReceiver::refuse_directory(const std::string& problem) {
+  heartbeat_.reset();  // producers must not think an agent reads a directory it refuses
+  if (const auto n = directory_log_.note()) {
+    spdlog::error(
+        "event=ring_directory_refused directory={} reason=\"{}\" checks={} fix=\"remove it (rm -r "
+        "{}) and let the agent or systemd-tmpfiles make it, owned by the agent, group gid {}, "
+        "mode 2770\"",
+        config_.directory, problem, n, config_.directory, group_);
+  }
+  const std::lock_guard lock(producers_mutex_);
+  directory_problem_ = problem;
+}
+
+std::string RingReceiver::directory_problem() const {
+  const std::lock_guard lock(producers_mutex_);
+  return directory_problem_;
+}
+
+/// Every second: the directory checked again (its owner may have opened it up), then the beat.
+void RingReceiver::keep_directory() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_beat_) return;
+  next_beat_ = now + shm::kHeartbeatPeriod;
+  if (const auto problem = shm::check_directory(config_.directory, group_); !problem.empty()) {
+    refuse_directory(problem);
+    return;
+  }
+  if (heartbeat_ && !heartbeat_->beat()) {
+    spdlog::warn("event=ring_heartbeat_failed error=\"{}\"", std::strerror(errno));
   }
 }
 
@@ -92,9 +138,13 @@ void RingReceiver::run() noexcept {
   auto idle_sleep = std::chrono::microseconds(0);
   while (!stopping_.load(std::memory_order_relaxed)) {
     if (std::chrono::steady_clock::now() >= next_scan) {
-      if (inotify_fd_ < 0 || scans++ % kListingEvery == 0) list_directory();
-      check_producers();
-      publish_producers();
+      // A refused directory is looked at again every scan: removed, the agent makes it anew.
+      if (directory_problem().empty() || settle_directory()) {
+        keep_directory();
+        if (inotify_fd_ < 0 || scans++ % kListingEvery == 0) list_directory();
+        check_producers();
+        publish_producers();
+      }
       next_scan = std::chrono::steady_clock::now() + config_.scan_interval;
     }
     const auto taken = drain_all();
@@ -118,6 +168,7 @@ void RingReceiver::run() noexcept {
   // One last drain, bounded: producers that keep writing are read by the next run.
   for (int round = 0; round < 64 && drain_all() > 0; ++round) {
   }
+  heartbeat_.reset();  // producers see at once that no agent reads
 }
 
 void RingReceiver::wait_idle(std::chrono::microseconds timeout) {

@@ -13,6 +13,8 @@
 // lives in the segment, so an agent restart resumes exactly where this one stopped.
 // start()/stop() on the Agent's thread; the rest on the receiver thread.
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -30,13 +32,17 @@
 
 namespace tailgate::shm {
 class Segment;
-}
+class Heartbeat;
+}  // namespace tailgate::shm
 
 namespace tailgate::receivers {
 
 class RingReceiver final {
  public:
-  /// Creates the directory (mode 2770: producers of the group create their segments there).
+  /// Makes the directory (group: config.group, else the agent's; mode 2770, or 0770 where set-id
+  /// modes are refused) or checks an existing one (shm/ring_directory.hpp). A directory it cannot
+  /// trust is refused, logged and reported by directory_problem(), and looked at again every scan.
+  /// Throws only for a group that does not exist.
   RingReceiver(const config::RingReceiverConfig& config, model::SpanQueue& out,
                telemetry::Counters& counters);
   ~RingReceiver();
@@ -47,6 +53,8 @@ class RingReceiver final {
   /// Stops after one last drain of every segment; live producers' segments stay for the next run.
   void stop();
   [[nodiscard]] const std::string& directory() const noexcept { return config_.directory; }
+  /// Any thread: why the directory is refused (nothing is read from it), or empty.
+  [[nodiscard]] std::string directory_problem() const;
 
   /// An attached producer, as the status page and tailgate_ring_fill_ratio show it.
   struct Producer {
@@ -63,6 +71,11 @@ class RingReceiver final {
 
  private:
   struct Attached;
+  /// Prepares the directory, its inotify watch and the heartbeat; false if it is refused.
+  bool settle_directory();
+  void refuse_directory(const std::string& problem);
+  /// Once a second: checks the directory again and refreshes the heartbeat.
+  void keep_directory();
   void run() noexcept;
   void wait_idle(std::chrono::microseconds timeout);
   void read_directory_events();
@@ -85,13 +98,18 @@ class RingReceiver final {
   config::RingReceiverConfig config_;
   model::SpanQueue& out_;
   telemetry::Counters& counters_;
+  gid_t group_;  ///< the ring group: config.group's, else the agent's
+  std::unique_ptr<shm::Heartbeat> heartbeat_;
+  std::chrono::steady_clock::time_point next_beat_;
+  LogLimiter directory_log_;
   std::map<std::string, std::unique_ptr<Attached>> segments_;
   std::set<std::string> refused_;  ///< never attached again while the file is there
   std::set<std::string> waiting_;  ///< over max_segments, or attach lacked a resource: retried
   LogLimiter refused_log_, waiting_log_, unknown_log_;
   int inotify_fd_ = -1;  ///< -1 where inotify is unavailable: the listing still finds segments
-  mutable std::mutex producers_mutex_;  ///< guards producers_
+  mutable std::mutex producers_mutex_;  ///< guards producers_ and directory_problem_
   std::vector<Producer> producers_;
+  std::string directory_problem_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

@@ -12,11 +12,11 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <stdexcept>
 #include <string_view>
 
 #include "shm/fault_guard.hpp"
+#include "shm/ring_directory.hpp"
 #include "telemetry/counters.hpp"
 
 namespace tailgate::shm {
@@ -160,8 +160,15 @@ std::unique_ptr<Segment> Segment::create(const SegmentOptions& options) {
   if (options.resource.size() > kMaxResourceBytes) {
     throw error(options.directory, "a resource of at most 4032 bytes");
   }
-  std::error_code ec;
-  std::filesystem::create_directories(options.directory, ec);
+  // Made as the agent makes it if this producer comes first; someone else's that other users
+  // can enter is refused (ring_directory.hpp).
+  if (const auto report = prepare_producer_directory(options.directory); !report.problem.empty()) {
+    throw std::runtime_error("ring directory " + options.directory + ": " + report.problem);
+  }
+  struct stat directory {};
+  if (::stat(options.directory.c_str(), &directory) != 0) {
+    throw error(options.directory, std::strerror(errno));
+  }
   const pid_t pid = ::getpid();
   const auto start = process_start_time(pid).value_or(0);
   const auto name = options.directory + "/" + std::to_string(pid) + "-" + std::to_string(start);
@@ -169,8 +176,18 @@ std::unique_ptr<Segment> Segment::create(const SegmentOptions& options) {
   const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
   if (fd < 0) throw error(tmp, std::strerror(errno));
   // 0660 whatever the umask: the agent (in the producer's group) writes its read position here.
-  if (::fchmod(fd, 0660) != 0 || ::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
-    const auto e = error(tmp, std::strerror(errno));
+  // The directory's group, which a directory without setgid (RestrictSUIDSGID) does not pass on:
+  // the agent is in that group, not necessarily in this process's.
+  struct stat file {};
+  if (::fchmod(fd, 0660) != 0 || ::fstat(fd, &file) != 0 ||
+      (file.st_gid != directory.st_gid &&
+       ::fchown(fd, static_cast<uid_t>(-1), directory.st_gid) != 0) ||
+      ::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+    const auto e = error(tmp, std::string(std::strerror(errno)) +
+                                  (errno == EPERM ? " (giving it the ring directory's group gid " +
+                                                        std::to_string(directory.st_gid) +
+                                                        ": is this user in that group?)"
+                                                  : ""));
     ::close(fd);
     ::unlink(tmp.c_str());
     throw e;

@@ -73,6 +73,12 @@ void tailgate_stats_get(const tailgate_tracer* tracer, tailgate_stats* out) {
   out->attached = s.attached ? 1 : 0;
 }
 
+int tailgate_agent_reading(const tailgate_tracer* tracer, int64_t* heartbeat_age_ns) {
+  const auto s = tracer->tracer->stats();
+  if (heartbeat_age_ns != nullptr) *heartbeat_age_ns = s.agent_heartbeat_age_ns;
+  return s.agent_reading ? 1 : 0;
+}
+
 uint64_t tailgate_now_ns(const tailgate_tracer* tracer) {
   return tracer->tracer->now_ns();
 }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -21,6 +22,7 @@
 #include <x86intrin.h>
 #endif
 
+#include "shm/ring_directory.hpp"
 #include "shm/segment.hpp"
 #include "wire/encode.hpp"
 
@@ -196,6 +198,7 @@ struct Tracer::Impl {
   std::string path;
   std::atomic<std::uint64_t> dropped_unattached{0};  ///< no segment, or a record not encoded
   std::atomic<std::uint64_t> dropped_items{0};
+  std::atomic<bool> warned_no_agent{false};  ///< "no agent" goes to stderr once per tracer
   /// What a forked child needs to make its own segment.
   shm::SegmentOptions segment_options;
   std::vector<std::pair<std::string, std::string>> resource;
@@ -389,6 +392,22 @@ TracerStats Tracer::stats() const noexcept {
   s.dropped = impl_->dropped_unattached.load(std::memory_order_relaxed) +
               (impl_->segment ? impl_->segment->producer_dropped() : 0);
   s.dropped_items = impl_->dropped_items.load(std::memory_order_relaxed);
+  // One stat() of the agent's heartbeat file: off the span path, on the caller's thread.
+  if (const auto age = shm::heartbeat_age(impl_->segment_options.directory)) {
+    s.agent_heartbeat_age_ns = age->count();
+    s.agent_reading = *age < shm::kHeartbeatStale;
+  }
+  // Without a segment error() says why already; with one, "no agent" is the thing to know.
+  if (s.attached && !s.agent_reading &&
+      !impl_->warned_no_agent.exchange(true, std::memory_order_relaxed)) {
+    std::fprintf(stderr,
+                 "tailgate: no agent reads the ring directory %s (%s): spans wait in this "
+                 "process's segment and are dropped once it fills. Is tailgate running, with "
+                 "receivers.ring.directory %s?\n",
+                 impl_->segment_options.directory.c_str(),
+                 s.agent_heartbeat_age_ns < 0 ? "no heartbeat there" : "its heartbeat stopped",
+                 impl_->segment_options.directory.c_str());
+  }
   return s;
 }
 

@@ -71,6 +71,18 @@ TEST_CASE("/ready says whether spans can be taken, and export trouble is a warni
   CHECK_THAT(backed_up.body, Contains("export_queue_above_high_water"));
 }
 
+TEST_CASE("/ready is 503 while the ring directory is refused, and says why", "[admin]") {
+  Fixture f;
+  auto refused = f.at(100);
+  refused.ring_directory_problem =
+      "mode 2777 (owner uid 65534, group gid 65534) lets other users in";
+  const auto r = f.get("/ready", refused);
+  CHECK(r.status == 503);
+  const auto body = nlohmann::json::parse(r.body);
+  CHECK(body["reasons"][0] == "ring_directory_refused");
+  CHECK(body["ring_directory"] == refused.ring_directory_problem);
+}
+
 TEST_CASE("/drop-rate reports windows and degrades past its thresholds", "[admin]") {
   Fixture f;
   auto s = f.at(60);

@@ -602,3 +602,23 @@ def test_the_resource_process_pid_is_an_int(stack, tracer):
         pass
     [span] = stack.spans("resource.pid")
     assert span["resource"]["process.pid"] == os.getpid()
+
+
+def test_stats_say_whether_an_agent_reads_the_ring_directory(stack, tracer):
+    # The stack's agent beats in its ring directory every second; a directory no agent reads
+    # says "no agent", in stats() and once on stderr.
+    now = tracer.stats()
+    assert now["agent"] is True
+    assert 0 <= now["agent_heartbeat_age_s"] < 5
+    code = """
+import sys, tailgate
+t = tailgate.Tracer("lonely", directory=sys.argv[1])
+s = t.stats(); t.stats()
+print(s["agent"], s["agent_heartbeat_age_s"])
+"""
+    with tempfile.TemporaryDirectory(prefix="tailgate-py-lonely-") as tmp:
+        done = subprocess.run([sys.executable, "-c", code, os.path.join(tmp, "ring")],
+                              capture_output=True, text=True, timeout=30, env=os.environ.copy())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False None"
+    assert done.stderr.count("no agent reads the ring directory") == 1

@@ -48,6 +48,13 @@ size_t tailgate_emit_batch(tailgate_tracer* tracer, const void* records, size_t 
 
 void tailgate_stats_get(const tailgate_tracer* tracer, tailgate_stats* out);
 
+/* 1 if an agent reads the ring directory (its heartbeat there is under 5 s old), 0 if none does
+ * ("no agent": spans wait in the segment and are dropped once it fills; the first such answer is
+ * also written once to stderr). `heartbeat_age_ns`, if not NULL, gets the nanoseconds since the
+ * agent's last heartbeat, -1 if there is none. A function of its own, not a field of
+ * tailgate_stats: callers built against the older, smaller struct keep working. */
+int tailgate_agent_reading(const tailgate_tracer* tracer, int64_t* heartbeat_age_ns);
+
 /* Wall-clock unix nanoseconds from the tracer's clock (no syscall). */
 uint64_t tailgate_now_ns(const tailgate_tracer* tracer);
 

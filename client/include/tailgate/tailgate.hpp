@@ -92,6 +92,13 @@ struct TracerStats {
   std::uint64_t dropped = 0;  ///< spans lost in this process: lanes full, no segment, too large
   std::uint64_t dropped_items = 0;  ///< attributes and events left out of spans that were too big
   bool attached = false;            ///< a segment exists (false: every span is dropped)
+  /// An agent reads the ring directory: its heartbeat there is under 5 s old. False ("no agent"):
+  /// spans wait in the segment until one starts, and are dropped once their lane is full. The
+  /// first stats() that finds no agent also says so once on stderr.
+  bool agent_reading = false;
+  /// Nanoseconds since the agent's last heartbeat; -1 if there is none (no agent has run since
+  /// the directory was made).
+  std::int64_t agent_heartbeat_age_ns = -1;
 };
 
 class Tracer;

@@ -49,6 +49,10 @@ def load_library(path: Optional[str] = None) -> ctypes.CDLL:
         lib.tailgate_emit_batch.restype = ctypes.c_size_t
         lib.tailgate_emit_batch.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
         lib.tailgate_stats_get.argtypes = [ctypes.c_void_p, ctypes.POINTER(Stats)]
+        if hasattr(lib, "tailgate_agent_reading"):  # an older libtailgate.so has not
+            lib.tailgate_agent_reading.restype = ctypes.c_int
+            lib.tailgate_agent_reading.argtypes = [ctypes.c_void_p,
+                                                   ctypes.POINTER(ctypes.c_int64)]
         return lib
     raise OSError("libtailgate.so not found (set TAILGATE_LIBRARY): " + "; ".join(errors))
 

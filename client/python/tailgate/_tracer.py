@@ -162,9 +162,16 @@ class Tracer(_Starts):
         if self._handle:  # else closed: what this module counted
             self._lib.tailgate_stats_get(self._handle, ctypes.byref(s))
         dropped, dropped_items = self._emitter.counts() if self._emitter is not None else (0, 0)
+        # "agent": an agent reads the ring directory (its heartbeat there is under 5 s old);
+        # False is "no agent": spans wait in the segment and are dropped once it fills.
+        age = ctypes.c_int64(-1)
+        agent = False
+        if self._handle and hasattr(self._lib, "tailgate_agent_reading"):
+            agent = self._lib.tailgate_agent_reading(self._handle, ctypes.byref(age)) == 1
         return {"dropped": s.dropped + dropped,
                 "dropped_items": s.dropped_items + self.dropped_items + dropped_items,
-                "attached": bool(s.attached)}
+                "attached": bool(s.attached), "agent": agent,
+                "agent_heartbeat_age_s": age.value / 1e9 if age.value >= 0 else None}
 
     def close(self) -> None:
         """Gives up the segment handle; committed spans still reach the agent (spans ended
@@ -205,7 +212,8 @@ class DisabledTracer(_Starts):
         return 0
 
     def stats(self) -> dict:
-        return {"dropped": 0, "dropped_items": 0, "attached": False}
+        return {"dropped": 0, "dropped_items": 0, "attached": False, "agent": False,
+                "agent_heartbeat_age_s": None}
 
     def close(self) -> None:
         pass
