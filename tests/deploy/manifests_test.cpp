@@ -65,8 +65,13 @@ TEST_CASE("the Kubernetes sidecar agrees with the config it is given", "[deploy]
   const auto deployment = YAML::LoadFile(kDeploy + "/kubernetes/sidecar.yaml");
   const auto pod = deployment["spec"]["template"]["spec"];
   const auto containers = pod["containers"];
-  const auto tailgate = find_named(containers, "tailgate");
+  // A native sidecar: an init container that keeps running, started (and ready: its
+  // startupProbe) before the trading bot, stopped after it.
+  const auto tailgate = find_named(pod["initContainers"], "tailgate");
+  CHECK(tailgate["restartPolicy"].as<std::string>() == "Always");
   const int admin_port = port_of(config.admin.endpoint);
+  CHECK(tailgate["startupProbe"]["httpGet"]["path"].as<std::string>() == "/ready");
+  CHECK(tailgate["startupProbe"]["httpGet"]["port"].as<int>() == admin_port);
   CHECK(config.admin.endpoint.starts_with("0.0.0.0:"));  // the kubelet probes from outside
   CHECK(tailgate["livenessProbe"]["httpGet"]["path"].as<std::string>() == "/health");
   CHECK(tailgate["livenessProbe"]["httpGet"]["port"].as<int>() == admin_port);
@@ -83,6 +88,21 @@ TEST_CASE("the Kubernetes sidecar agrees with the config it is given", "[deploy]
   const auto shm = find_named(pod["volumes"], "shm");
   CHECK(shm["emptyDir"]["medium"].as<std::string>() == "Memory");
   for (const auto& c : containers) CHECK(mounts(c, "shm", "/dev/shm"));
+  CHECK(mounts(tailgate, "shm", "/dev/shm"));
+
+  // The trading bot loads the libtailgate that an init container, run to completion before the
+  // sidecar, copies from the tailgate image into a volume on the bot's library path.
+  const auto bot = find_named(containers, "trading-bot");
+  const auto copier = pod["initContainers"][0];
+  REQUIRE(copier["name"].as<std::string>() == "libtailgate");
+  CHECK(!copier["restartPolicy"]);
+  CHECK(copier["image"].as<std::string>() == tailgate["image"].as<std::string>());
+  const auto copy = copier["command"].as<std::vector<std::string>>();
+  const auto lib_dir = copy.back();
+  CHECK(copy.end()[-2].ends_with("/libtailgate.so.0"));
+  CHECK(mounts(copier, "tailgate-lib", lib_dir.substr(0, lib_dir.size() - 1)));
+  CHECK(mounts(bot, "tailgate-lib", lib_dir.substr(0, lib_dir.size() - 1)));
+  CHECK(find_named(bot["env"], "LD_LIBRARY_PATH")["value"].as<std::string>() + "/" == lib_dir);
 
   // The root filesystem is read-only, so the spool must live on a mounted volume.
   CHECK(tailgate["securityContext"]["readOnlyRootFilesystem"].as<bool>());
