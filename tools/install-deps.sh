@@ -17,6 +17,7 @@ packages=(
   systemd adduser  # the package test: systemd-analyze, and the postinst that adds the user
   libthrift-dev thrift-compiler zlib1g-dev  # the Jaeger receivers; gzip bodies for OTLP/HTTP
   libhiredis-dev redis-server redis-tools  # peers: keep decisions shared through Redis
+  python3-yaml  # tools/check_pod_security.py: the Kubernetes manifests against Pod Security
   ruby-jaeger-client  # tests/interop: a real Jaeger client (Thrift compact)
   chromium  # tests/integration/lookup_test: the status page in a real headless browser
 )

@@ -73,9 +73,9 @@ model::AttributeValue value_of(const common::AnyValue& v) {
 }
 
 template <typename Repeated>
-std::vector<model::Attribute> attributes_of(const Repeated& in) {
+std::vector<model::Attribute> attributes_of(const Repeated& in, std::size_t room = 0) {
   std::vector<model::Attribute> out;
-  out.reserve(static_cast<std::size_t>(in.size()));
+  out.reserve(static_cast<std::size_t>(in.size()) + room);
   for (const auto& kv : in) out.push_back({kv.key(), value_of(kv.value())});
   return out;
 }
@@ -117,7 +117,9 @@ std::optional<Refusal> map_span(const trace::Span& in, model::Span& span) {
       kind >= 0 && kind <= 5 ? static_cast<model::SpanKind>(kind) : model::SpanKind::Unspecified;
   span.start_unix_ns = in.start_time_unix_nano();
   span.end_unix_ns = in.end_time_unix_nano();
-  span.attributes = attributes_of(in.attributes());
+  // Room for the two attributes a kept span gets (sampling.policy, sampling.probability): else
+  // the pipeline doubles the vector, and a kept span of 50 attributes holds room for 100.
+  span.attributes = attributes_of(in.attributes(), 2);
   span.dropped_attributes = in.dropped_attributes_count();
   span.events.reserve(static_cast<std::size_t>(in.events_size()));
   for (const auto& e : in.events()) {

@@ -65,8 +65,13 @@ TEST_CASE("the Kubernetes sidecar agrees with the config it is given", "[deploy]
   const auto deployment = YAML::LoadFile(kDeploy + "/kubernetes/sidecar.yaml");
   const auto pod = deployment["spec"]["template"]["spec"];
   const auto containers = pod["containers"];
-  const auto tailgate = find_named(containers, "tailgate");
+  // A native sidecar: an init container that keeps running, started (and ready: its
+  // startupProbe) before the trading bot, stopped after it.
+  const auto tailgate = find_named(pod["initContainers"], "tailgate");
+  CHECK(tailgate["restartPolicy"].as<std::string>() == "Always");
   const int admin_port = port_of(config.admin.endpoint);
+  CHECK(tailgate["startupProbe"]["httpGet"]["path"].as<std::string>() == "/ready");
+  CHECK(tailgate["startupProbe"]["httpGet"]["port"].as<int>() == admin_port);
   CHECK(config.admin.endpoint.starts_with("0.0.0.0:"));  // the kubelet probes from outside
   CHECK(tailgate["livenessProbe"]["httpGet"]["path"].as<std::string>() == "/health");
   CHECK(tailgate["livenessProbe"]["httpGet"]["port"].as<int>() == admin_port);
@@ -83,6 +88,21 @@ TEST_CASE("the Kubernetes sidecar agrees with the config it is given", "[deploy]
   const auto shm = find_named(pod["volumes"], "shm");
   CHECK(shm["emptyDir"]["medium"].as<std::string>() == "Memory");
   for (const auto& c : containers) CHECK(mounts(c, "shm", "/dev/shm"));
+  CHECK(mounts(tailgate, "shm", "/dev/shm"));
+
+  // The trading bot loads the libtailgate that an init container, run to completion before the
+  // sidecar, copies from the tailgate image into a volume on the bot's library path.
+  const auto bot = find_named(containers, "trading-bot");
+  const auto copier = pod["initContainers"][0];
+  REQUIRE(copier["name"].as<std::string>() == "libtailgate");
+  CHECK(!copier["restartPolicy"]);
+  CHECK(copier["image"].as<std::string>() == tailgate["image"].as<std::string>());
+  const auto copy = copier["command"].as<std::vector<std::string>>();
+  const auto lib_dir = copy.back();
+  CHECK(copy.end()[-2].ends_with("/libtailgate.so.0"));
+  CHECK(mounts(copier, "tailgate-lib", lib_dir.substr(0, lib_dir.size() - 1)));
+  CHECK(mounts(bot, "tailgate-lib", lib_dir.substr(0, lib_dir.size() - 1)));
+  CHECK(find_named(bot["env"], "LD_LIBRARY_PATH")["value"].as<std::string>() + "/" == lib_dir);
 
   // The root filesystem is read-only, so the spool must live on a mounted volume.
   CHECK(tailgate["securityContext"]["readOnlyRootFilesystem"].as<bool>());
@@ -96,10 +116,20 @@ TEST_CASE("the Kubernetes sidecar agrees with the config it is given", "[deploy]
   CHECK(spool_mounted);
   CHECK(mounts(tailgate, "jaeger-ca", "/etc/tailgate/tls"));
 
-  // The memory limit holds the configured bounds plus the process (measured ~40 MiB peak).
+  // The memory limit follows the sizing rule written above it in sidecar.yaml: the configured
+  // bounds, the export requests (512 spans of ~4 KiB each), OTLP/gRPC decoding, 64 MiB of
+  // process, and a quarter more (measured: VmHWM 276 MiB in a flat-out burst, Jaeger down).
+  constexpr std::size_t kMiB = 1u << 20;
   const auto limit = mebibytes(tailgate["resources"]["limits"]["memory"].as<std::string>());
-  CHECK(limit >= config.sampling.max_buffered_bytes + config.exporter.queue_bytes +
-                     config.peers.hold_bytes + (48u << 20));
+  const auto& grpc = config.receivers.otlp_grpc;
+  const std::size_t bounds =
+      config.sampling.max_buffered_bytes + config.pipeline.queue_bytes +
+      config.exporter.queue_bytes + config.peers.hold_bytes +
+      3 * config.exporter.max_inflight_requests * 2 * kMiB +
+      (grpc.enabled ? 4 * grpc.max_inflight_requests * grpc.max_request_bytes : 0) + 64 * kMiB;
+  CHECK(limit >= bounds * 5 / 4);
+  CHECK(limit >= 276 * kMiB);
+  CHECK(mebibytes(tailgate["resources"]["requests"]["memory"].as<std::string>()) <= limit);
 }
 
 TEST_CASE("the compose stack wires load generator, tailgate and Jaeger together", "[deploy]") {

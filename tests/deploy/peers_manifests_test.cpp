@@ -132,7 +132,7 @@ TEST_CASE("Kubernetes: the sidecars share keeps through the namespace's Redis", 
   const auto volume = named(pod["volumes"], "redis-password")["secret"];
   CHECK(volume["secretName"].as<std::string>() == secret_ref["name"].as<std::string>());
   CHECK(volume["items"][0]["key"].as<std::string>() == secret_ref["key"].as<std::string>());
-  const auto tailgate = named(pod["containers"], "tailgate");
+  const auto tailgate = named(pod["initContainers"], "tailgate");
   const auto mount = named(tailgate["volumeMounts"], "redis-password");
   CHECK(mount["mountPath"].as<std::string>() + "/" + volume["items"][0]["path"].as<std::string>() ==
         mounted_password);
