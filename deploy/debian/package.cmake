@@ -16,7 +16,8 @@ set(tailgate_deb_gz_commands
 foreach(page IN LISTS tailgate_man_pages)
   list(APPEND tailgate_deb_gz ${tailgate_deb_gen}/${page}.gz)
   list(APPEND tailgate_deb_gz_commands
-       COMMAND ${CMAKE_COMMAND} -E copy ${PROJECT_SOURCE_DIR}/docs/man/${page} ${tailgate_deb_gen}/${page}
+       COMMAND ${CMAKE_COMMAND} -E copy ${PROJECT_SOURCE_DIR}/docs/man/${page}
+               ${tailgate_deb_gen}/${page}
        COMMAND gzip -9nf ${tailgate_deb_gen}/${page})
 endforeach()
 list(TRANSFORM tailgate_man_pages PREPEND ${PROJECT_SOURCE_DIR}/docs/man/ OUTPUT_VARIABLE man_src)

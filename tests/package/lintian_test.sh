@@ -15,5 +15,6 @@ for want in tailgate_ tailgate-dev_; do
   ls "$out/$want"*.deb >/dev/null || { echo "FAIL: no $want*.deb built"; exit 1; }
 done
 # Root is what CI runs as; lintian only warns about it.
-lintian --fail-on error --tag-display-limit 0 "${debs[@]}" 2>&1 | { grep -v "^running with root" || true; }
+lintian --fail-on error --tag-display-limit 0 "${debs[@]}" 2>&1 |
+  { grep -v "^running with root" || true; }
 echo "lintian_test: ${#debs[@]} packages, no lintian errors"

@@ -18,7 +18,8 @@ from agent_stack import Stack  # tests/support: the real agent and sink in a tem
 MODULE = os.path.join(os.path.dirname(__file__), "..", "..", "client", "python")
 SEND = """
 import json, os, sys, tailgate
-assert os.path.realpath(tailgate.__file__).startswith(os.path.realpath(sys.prefix)), tailgate.__file__
+where = os.path.realpath(tailgate.__file__)
+assert where.startswith(os.path.realpath(sys.prefix)), where
 t = tailgate.init_tracing("venv-test")  # TAILGATE_RING_DIRECTORY, TAILGATE_LIBRARY
 assert t.error == "", t.error
 with t.span("venv.span", installed="venv"):
