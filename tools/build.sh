@@ -6,5 +6,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build_type=${1:-RelWithDebInfo}
 shift || true
 build_dir=${TAILGATE_BUILD_DIR:-$root/build}
-cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" -DTAILGATE_WERROR=ON "$@" >/dev/null
+# Tests and benchmarks on explicitly: the demo (tools/demo.sh) may have turned them off in the
+# same build directory's cache.
+cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" -DTAILGATE_WERROR=ON \
+  -DTAILGATE_BUILD_TESTS=ON -DTAILGATE_BUILD_BENCH=ON "$@" >/dev/null
 cmake --build "$build_dir" -j "$(nproc)"

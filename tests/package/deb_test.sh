@@ -14,11 +14,12 @@ if dpkg-query -W -f='${Status}' tailgate 2>/dev/null | grep -q "install ok insta
   exit 77
 fi
 cd "$build_dir"
-rm -f tailgate_*.deb
+rm -f tailgate_*.deb tailgate-dev_*.deb
 cpack -G DEB >/dev/null
-deb=$(ls tailgate_*.deb)
-trap 'dpkg --purge tailgate >/dev/null 2>&1 || true' EXIT
-dpkg -i "$deb" >/dev/null
+# tailgate and tailgate-dev (the headers and libtailgate.so the C++ check below builds with).
+debs=(tailgate_*.deb tailgate-dev_*.deb)
+trap 'dpkg --purge tailgate-dev tailgate >/dev/null 2>&1 || true' EXIT
+dpkg -i "${debs[@]}" >/dev/null
 
 getent group tailgate >/dev/null || { echo "FAIL: no tailgate group"; exit 1; }
 getent passwd tailgate >/dev/null || { echo "FAIL: no tailgate user"; exit 1; }
@@ -59,4 +60,9 @@ g++ -std=c++20 -Wall -Wextra -Wno-missing-field-initializers -Werror "$ring/use.
 ls "$ring"/cpp/*.ring >/dev/null
 rm -rf "$ring"
 test -f /usr/include/tailgate/tailgate.h
+# The man pages, and the ldconfig trigger having run (the library found by name, no postinst call).
+for page in tailgate tailgate-sink tailgate-load; do
+  test -f "/usr/share/man/man1/$page.1.gz" || { echo "FAIL: no man page for $page"; exit 1; }
+done
+ldconfig -p | grep -q "libtailgate.so.0 " || { echo "FAIL: libtailgate.so.0 not in ld.so.cache"; exit 1; }
 echo "deb_test: installed, validated, verified; the client library and module load"
