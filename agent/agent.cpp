@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <functional>
 #include <stdexcept>
 #include <utility>
@@ -152,11 +153,15 @@ void Agent::start() {
   // What /debug/trace answers from: only worth its memory when there is someone to ask.
   if (config_.admin.enabled)
     trace_log_ = std::make_unique<lookup::TraceLog>(config_.admin.trace_lookup_entries);
-  exporter_ = std::make_unique<exporter::OtlpExporter>(config_.exporter, export_queue_, counters_,
+  locations_ =
+      exporter::resolve_locations(config_, [](const char* name) { return std::getenv(name); });
+  counters_.spool_location_fallbacks.store(locations_.fallbacks, std::memory_order_relaxed);
+  auto exporter_config = config_.exporter;
+  exporter_config.spool_directory = locations_.spool;
+  exporter_ = std::make_unique<exporter::OtlpExporter>(exporter_config, export_queue_, counters_,
                                                        trace_log_.get());
   // Before any span comes in: report what the last run lost, and mark this one as running.
-  run_state_ = std::make_unique<telemetry::RunState>(
-      config_.state.directory.empty() ? config_.exporter.spool_directory : config_.state.directory);
+  run_state_ = std::make_unique<telemetry::RunState>(locations_.state);
   run_state_->open(counters_);
   scrubber_ = std::make_unique<scrub::Scrubber>(config_.redaction, config_.limits, counters_);
   if (config_.span_metrics.enabled)
@@ -279,8 +284,7 @@ admin::Snapshot Agent::snapshot() const {
     }
   }
   s.status.max_buffered_bytes = config_.sampling.max_buffered_bytes;
-  s.status.spool_max_bytes =
-      config_.exporter.spool_directory.empty() ? 0 : config_.exporter.spool_max_bytes;
+  s.status.spool_max_bytes = locations_.spool.empty() ? 0 : config_.exporter.spool_max_bytes;
   s.status.last_errors = telemetry::last_errors();
   return s;
 }

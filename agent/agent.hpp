@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "export/spool_location.hpp"
 #include "model/keep_queue.hpp"
 #include "model/span_queue.hpp"
 #include "telemetry/counters.hpp"
@@ -72,6 +73,9 @@ class Agent final {
   model::SpanQueue pipeline_queue_;
   model::SpanQueue export_queue_;
   std::unique_ptr<lookup::TraceLog> trace_log_;  ///< null without the admin server
+  /// The spool and state directories this run uses, and their locks (before exporter_: the
+  /// locks outlive it).
+  exporter::DurableLocations locations_;
   std::unique_ptr<exporter::OtlpExporter> exporter_;
   std::unique_ptr<spanmetrics::SpanMetrics> span_metrics_;  ///< null when switched off
   std::unique_ptr<scrub::Scrubber> scrubber_;

@@ -14,6 +14,7 @@
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <spdlog/spdlog.h>
 
+#include "export/export_request.hpp"
 #include "export/otlp_mapping.hpp"
 #include "export/retry.hpp"
 #include "export/spool.hpp"
@@ -59,22 +60,6 @@ std::uint64_t steady_ns(std::chrono::steady_clock::time_point t) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
 }
 
-// The traces of a spooled request, for the trace log (a replay is rare).
-std::vector<model::TraceId> trace_ids_of(const collector::ExportTraceServiceRequest& request) {
-  std::vector<model::TraceId> ids;
-  for (const auto& rs : request.resource_spans()) {
-    for (const auto& ss : rs.scope_spans()) {
-      for (const auto& span : ss.spans()) {
-        model::TraceId id{};
-        if (span.trace_id().size() != id.size()) continue;
-        std::memcpy(id.data(), span.trace_id().data(), id.size());
-        if (ids.empty() || ids.back() != id) ids.push_back(id);
-      }
-    }
-  }
-  return ids;
-}
-
 }  // namespace
 
 // Requests go out as the bytes RequestEncoder wrote, through gRPC's generic stub: the generated
@@ -83,17 +68,6 @@ const std::string kExportMethod = "/opentelemetry.proto.collector.trace.v1.Trace
 
 struct OtlpExporter::StubHolder {
   grpc::GenericStub stub;
-};
-
-struct OtlpExporter::Request {
-  std::string body;  ///< a serialized ExportTraceServiceRequest
-  std::size_t spans = 0;
-  std::uint64_t spool_sequence = 0;  ///< its file when it came from the spool; 0 otherwise
-  int attempts = 0;
-  /// The traces its spans belong to, for the trace log (empty without one).
-  std::vector<model::TraceId> traces;
-  Clock::time_point first_attempt{};
-  Clock::time_point next_attempt{};
 };
 
 struct OtlpExporter::Call {
@@ -115,8 +89,7 @@ OtlpExporter::OtlpExporter(const config::ExporterConfig& config, model::SpanQueu
   if (!config.spool_directory.empty()) {
     spool_ = std::make_unique<Spool>(config.spool_directory, config.spool_max_bytes);
     // Corrupt files' spans count as recovered and as dropped spool_corrupt: the identity holds.
-    counters_.spool_spans_recovered.fetch_add(spool_->recovered_spans(),
-                                              std::memory_order_relaxed);
+    counters_.spool_spans_recovered.fetch_add(spool_->recovered_spans(), std::memory_order_relaxed);
     publish_spool();
   }
 }
@@ -163,7 +136,7 @@ std::uint64_t OtlpExporter::stop(std::chrono::milliseconds grace) {
   while (rest.take(in_, std::chrono::milliseconds(0)) > 0) {
   }
   left += rest.spans;
-  cut_batches(rest, true, /*to_spool=*/true);
+  cut_batches(rest, true, Route::SpoolOrDrop);
   if (left > 0) {
     spdlog::warn("event=export_unfinished spans={} spooled={} reason=shutdown_grace_exceeded", left,
                  spool_ != nullptr);
@@ -191,7 +164,10 @@ std::uint64_t OtlpExporter::take_unlogged() {
 }
 
 bool OtlpExporter::idle() const {
-  return ready_.empty() && retry_.empty() && callbacks_pending_ == 0;
+  // A healthy backend gets the spool too within the shutdown grace; a failing one is not waited
+  // for: the spool keeps what it holds for the next start.
+  return ready_.empty() && retry_.empty() && callbacks_pending_ == 0 &&
+         (!spool_ || probing_ || spool_->oldest_available() == 0);
 }
 
 void OtlpExporter::run() noexcept {
@@ -200,14 +176,16 @@ void OtlpExporter::run() noexcept {
   constexpr auto kPoll = std::chrono::milliseconds(50);
   while (true) {
     bool draining = false;
-    bool spill = false;
+    auto route = Route::Send;
     {
       std::unique_lock lock(mutex_);
       draining = draining_;
       if (draining && Clock::now() >= drain_deadline_) break;
+      // The backend fails: new batches join the spool behind the older ones (order, kill -9).
+      if (spool_ && probing_) route = Route::SpoolFirst;
       if (backed_up()) {
         if (spool_) {
-          spill = true;  // keep draining the queue, onto disk
+          route = Route::SpoolOrDrop;  // keep draining the queue, onto disk
         } else {
           // No spool: take no more spans; the queue in front fills and counts its drops.
           changed_.wait_for(lock, kPoll);
@@ -228,7 +206,7 @@ void OtlpExporter::run() noexcept {
     pending.take(in_, wait);
     if (was_empty && !pending.empty()) batch_deadline = Clock::now() + config_.max_batch_delay;
     const bool inbox_done = draining && in_.closed() && in_.size_spans() == 0;
-    cut_batches(pending, inbox_done || Clock::now() >= batch_deadline, spill);
+    cut_batches(pending, inbox_done || Clock::now() >= batch_deadline, route);
     if (pending.empty()) batch_deadline = Clock::time_point::max();
     dispatch_ready();
     if (inbox_done && pending.empty()) {
@@ -256,7 +234,7 @@ std::size_t OtlpExporter::Backlog::take(model::SpanQueue& queue,
   return n;
 }
 
-void OtlpExporter::cut_batches(Backlog& pending, bool flush_all, bool to_spool) {
+void OtlpExporter::cut_batches(Backlog& pending, bool flush_all, Route route) {
   while (pending.spans >= config_.max_batch_spans || (flush_all && pending.spans > 0)) {
     RequestEncoder encoder;
     // Spans are taken where the pipeline's batches hold them; a batch wholly taken goes after
@@ -288,38 +266,15 @@ void OtlpExporter::cut_batches(Backlog& pending, bool flush_all, bool to_spool) 
                           pending.batches.begin() + static_cast<std::ptrdiff_t>(used_batches));
     pending.front = offset;
     std::lock_guard lock(mutex_);
-    if (to_spool)
+    if (spool_) request->sequence = spool_->reserve();
+    if (route != Route::Send && keep_on_disk(*request)) {
+      note(*request, lookup::ExportState::Spooled);
+    } else if (route == Route::SpoolOrDrop || (route == Route::SpoolFirst && backed_up())) {
       spool_or_drop(std::move(request), telemetry::DropReason::ExportQueueFull);
-    else
+    } else {
       ready_.push_back(std::move(request));
+    }
   }
-}
-
-void OtlpExporter::spool_or_drop(std::unique_ptr<Request> request, telemetry::DropReason reason) {
-  if (request->spool_sequence != 0) {
-    spool_->release(request->spool_sequence);  // already on disk: it stays there
-    note(*request, lookup::ExportState::Spooled);
-    return;
-  }
-  if (spool_ && spool_->put(request->body, static_cast<std::uint32_t>(request->spans))) {
-    counters_.spool_spans_written.fetch_add(request->spans, std::memory_order_relaxed);
-    publish_spool();
-    note(*request, lookup::ExportState::Spooled);
-    return;
-  }
-  note(*request, lookup::ExportState::Failed);
-  counters_.add_dropped(spool_ ? telemetry::DropReason::SpoolFull : reason, request->spans);
-}
-
-void OtlpExporter::publish_spool() {
-  if (!spool_) return;
-  counters_.spool_bytes.store(spool_->bytes(), std::memory_order_relaxed);
-  counters_.spool_spans.store(spool_->spans(), std::memory_order_relaxed);
-  counters_.spool_corrupt_files.store(spool_->corrupt_files(), std::memory_order_relaxed);
-  counters_.spool_corrupt_bytes.store(spool_->corrupt_bytes(), std::memory_order_relaxed);
-  // The spool is the only source of this reason, so its running total is the counter.
-  counters_.dropped[static_cast<std::size_t>(telemetry::DropReason::SpoolCorrupt)].store(
-      spool_->corrupt_spans(), std::memory_order_relaxed);
 }
 
 void OtlpExporter::dispatch_ready() {
@@ -327,49 +282,11 @@ void OtlpExporter::dispatch_ready() {
     std::unique_ptr<Request> next;
     {
       std::lock_guard lock(mutex_);
-      if (callbacks_pending_ >= config_.max_inflight_requests) return;
-      const auto now = Clock::now();
-      // Oldest data first: a due retry goes before a new batch.
-      auto due = std::find_if(retry_.begin(), retry_.end(),
-                              [now](const auto& r) { return r->next_attempt <= now; });
-      if (due != retry_.end()) {
-        next = std::move(*due);
-        retry_.erase(due);
-      } else if (!ready_.empty()) {
-        next = std::move(ready_.front());
-        ready_.pop_front();
-      } else if (spool_ && !draining_ && retry_.empty() &&
-                 counters_.export_failing_since_ns.load(std::memory_order_relaxed) == 0) {
-        // Nothing newer waits and the backend answers: replay the spool, oldest first. While
-        // exports fail, the retries probe the backend; the spool waits for their success.
-        next = take_from_spool();
-        if (!next) return;
-      } else {
-        return;
-      }
+      next = next_request(Clock::now());
     }
+    if (!next) return;
     send(std::move(next));
   }
-}
-
-std::unique_ptr<OtlpExporter::Request> OtlpExporter::take_from_spool() {
-  while (auto batch = spool_->take_oldest()) {
-    // A replay is rare: the parse is only the check that the payload is what we wrote.
-    collector::ExportTraceServiceRequest check;
-    if (!check.ParseFromString(batch->payload)) {
-      // The checksum held but the payload is not a request: written by something else.
-      spool_->discard_corrupt(batch->sequence, "not_an_export_request");
-      continue;
-    }
-    auto request = std::make_unique<Request>();
-    if (trace_log_ != nullptr) request->traces = trace_ids_of(check);
-    request->body = std::move(batch->payload);
-    request->spans = batch->spans;
-    request->spool_sequence = batch->sequence;
-    return request;
-  }
-  publish_spool();
-  return nullptr;
 }
 
 void OtlpExporter::send(std::unique_ptr<Request> request) {
@@ -427,6 +344,14 @@ void OtlpExporter::on_done(Call* raw, const grpc::Status& status) {
 void OtlpExporter::on_success(Call& call) {
   auto& request = call.request;
   counters_.export_requests_ok.fetch_add(1, std::memory_order_relaxed);
+  if (probing_) {
+    // The backend answers again: the spool drains, oldest first, at full concurrency.
+    spdlog::info("event=export_recovered probes={} spooled_spans={}", probe_attempts_,
+                 spool_ ? spool_->spans() : 0);
+    probing_ = false;
+    probe_attempts_ = 0;
+  }
+  if (request->probe) probe_inflight_ = false;
   // An answer that does not parse is read as a plain OK: the server took the request.
   collector::ExportTraceServiceResponse response;
   if (!grpc::SerializationTraits<collector::ExportTraceServiceResponse>::Deserialize(
@@ -447,45 +372,6 @@ void OtlpExporter::on_success(Call& call) {
     spool_->remove(request->spool_sequence);
     counters_.spool_batches_replayed.fetch_add(1, std::memory_order_relaxed);
     publish_spool();
-  }
-}
-
-void OtlpExporter::on_failure(std::unique_ptr<Request> request, const grpc::Status& status,
-                              Clock::time_point now) {
-  counters_.export_requests_failed.fetch_add(1, std::memory_order_relaxed);
-  const auto plan = plan_retry(status, request->attempts, config_, jitter_);
-  const bool in_time = plan.retry &&
-                       now + plan.delay - request->first_attempt < config_.max_retry_time &&
-                       (!draining_ || now + plan.delay < drain_deadline_);
-  if (in_time && !abandoning_) {
-    counters_.export_retries.fetch_add(1, std::memory_order_relaxed);
-    if (should_log(now)) {
-      spdlog::warn(
-          "event=export_retry code={} message=\"{}\" spans={} attempt={} backoff_ms={} "
-          "server_delay={} similar_unlogged={}",
-          static_cast<int>(status.error_code()), status.error_message(), request->spans,
-          request->attempts, plan.delay.count(), plan.from_server, take_unlogged());
-    }
-    request->next_attempt = now + plan.delay;
-    note(*request, lookup::ExportState::Retrying);
-    retry_.push_back(std::move(request));
-  } else if (plan.retry) {
-    // Retryable, but out of time (or the agent is stopping): keep it on disk for later.
-    spool_or_drop(std::move(request), telemetry::DropReason::ExportFailed);
-  } else {
-    if (should_log(now)) {
-      spdlog::error(
-          "event=export_failed code={} message=\"{}\" spans={} attempts={} "
-          "similar_unlogged={}",
-          static_cast<int>(status.error_code()), status.error_message(), request->spans,
-          request->attempts, take_unlogged());
-    }
-    if (request->spool_sequence != 0) {
-      spool_->remove(request->spool_sequence);  // the backend will never take it
-      publish_spool();
-    }
-    note(*request, lookup::ExportState::Failed);
-    counters_.add_dropped(telemetry::DropReason::ExportFailed, request->spans);
   }
 }
 

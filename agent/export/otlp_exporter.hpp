@@ -2,11 +2,18 @@
 // The OTLP/gRPC exporter: one thread that batches kept spans (max spans, max delay), maps them to
 // ExportTraceServiceRequest and sends them with gRPC's asynchronous callback API, several requests
 // in flight. Retryable failures (the OTLP specification's list) are retried with exponential
-// backoff and jitter, or after the delay the server asks for, until max_retry_time. What cannot
-// be delivered in time (backend down, requests backed up, shutdown) goes to the disk spool and is
-// replayed, oldest first, once the backend answers, in this run or the next. Without a spool,
-// memory is bounded by the queue in front, which fills and drops (counted). Non-retryable
-// failures and partial-success rejections are counted.
+// backoff and jitter, or after the delay the server asks for.
+//
+// With a disk spool (spool_replay.cpp), a batch that fails once is written to the spool before it
+// is retried, so kill -9 loses at most the requests on the wire: while the backend fails, only the
+// oldest spooled batch is sent, as a probe, on the retry schedule (no new traffic needed), and new
+// batches go to disk behind it. When a probe succeeds the spool drains at full concurrency. Order:
+// every batch has a place in the order it was cut (its spool sequence); the backend gets spooled
+// batches oldest first and live batches after the older spooled ones, so only the requests on the
+// wire at once (max_inflight_requests) may overtake each other. What the spool cannot take (full,
+// unwritable) is retried from memory until max_retry_time, as without a spool, where memory is
+// bounded by the queue in front, which fills and drops (counted). Non-retryable failures and
+// partial-success rejections are counted.
 // start()/stop() run on the Agent's thread; gRPC callbacks on gRPC's.
 
 #include <chrono>
@@ -66,8 +73,11 @@ class OtlpExporter final {
   };
 
   void run() noexcept;
+  /// Where cut_batches() puts a request: the send queue; the spool, or memory if it refuses;
+  /// the spool, or counted dropped if it refuses.
+  enum class Route { Send, SpoolFirst, SpoolOrDrop };
   /// Writes requests of max_batch_spans from `pending` (and of what is left, if `flush_all`).
-  void cut_batches(Backlog& pending, bool flush_all, bool to_spool = false);
+  void cut_batches(Backlog& pending, bool flush_all, Route route = Route::Send);
   void dispatch_ready();
   void send(std::unique_ptr<Request> request);
   void on_done(Call* call, const grpc::Status& status);
@@ -77,6 +87,19 @@ class OtlpExporter final {
   /// Puts an undeliverable request on disk, or counts its spans dropped (spool_full, or
   /// `reason` without a spool). One that came from the spool simply stays there.
   void spool_or_drop(std::unique_ptr<Request> request, telemetry::DropReason reason);
+  /// On disk at its place in the order (one from the spool is released); false if refused.
+  bool keep_on_disk(const Request& request);  // mutex_ held
+  /// While probing: what waits for a slot waits on disk, where kill -9 cannot take it.
+  void spool_ready();  // mutex_ held
+  /// The next request to send now, if any (in-flight slots, retry schedule, order).
+  [[nodiscard]] std::unique_ptr<Request> next_request(Clock::time_point now);  // mutex_ held
+  [[nodiscard]] std::unique_ptr<Request> next_probe(Clock::time_point now);    // mutex_ held
+  /// The backend failed: probe it with the oldest spooled batch on the retry schedule.
+  void schedule_probe(const grpc::Status& status, Clock::time_point now);  // mutex_ held
+  /// A retryable failure with a spool: on disk, to be retried from there. False if refused.
+  bool spool_failed(const Request& request);  // mutex_ held
+  void retry_from_memory(std::unique_ptr<Request> request, const grpc::Status& status,
+                         Clock::time_point now);  // mutex_ held
   [[nodiscard]] std::unique_ptr<Request> take_from_spool();
   /// Tells the trace log what became of the request's traces (once per request).
   void note(const Request& request, lookup::ExportState state);
@@ -106,6 +129,12 @@ class OtlpExporter final {
   bool draining_ = false;
   Clock::time_point drain_deadline_{};
   bool abandoning_ = false;  ///< past the grace deadline: failures are final
+  // Probing (spool only): the backend failed; only the oldest spooled batch goes out, at
+  // next_probe_, one at a time, until one succeeds.
+  bool probing_ = false;
+  bool probe_inflight_ = false;
+  int probe_attempts_ = 0;
+  Clock::time_point next_probe_{};
   Clock::time_point last_failure_log_{};
   std::uint64_t unlogged_failures_ = 0;
 

@@ -225,12 +225,27 @@ void Spool::count_corrupt(const std::string& name, std::size_t bytes,
 }
 
 bool Spool::put(const std::string& payload, std::uint32_t spans) {
+  return put(payload, spans, reserve());
+}
+
+std::uint64_t Spool::reserve() {
+  std::lock_guard lock(mutex_);
+  return next_sequence_++;
+}
+
+std::uint64_t Spool::oldest_available() const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [sequence, info] : files_) {
+    if (!taken_.contains(sequence)) return sequence;
+  }
+  return 0;
+}
+
+bool Spool::put(const std::string& payload, std::uint32_t spans, std::uint64_t sequence) {
   const std::size_t size = sizeof(Header) + payload.size();
-  std::uint64_t sequence = 0;
   {
     std::lock_guard lock(mutex_);
-    if (bytes_ + size > max_bytes_) return false;
-    sequence = next_sequence_++;
+    if (bytes_ + size > max_bytes_ || files_.contains(sequence)) return false;
     bytes_ += size;  // reserved now, so that concurrent puts cannot pass the bound together
   }
   const Header header{kMagic, kVersion, spans, crc32(payload), payload.size()};

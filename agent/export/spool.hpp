@@ -45,6 +45,13 @@ class Spool final {
 
   /// Writes a batch; false (nothing written) when it would pass max_bytes or the write fails.
   bool put(const std::string& payload, std::uint32_t spans);
+  /// The same, at a place in the order taken earlier with reserve(): a batch cut before others
+  /// but spooled after them is still replayed before them.
+  bool put(const std::string& payload, std::uint32_t spans, std::uint64_t sequence);
+  /// A place in the replay order, after every batch on disk and every place reserved before.
+  std::uint64_t reserve();
+  /// The sequence take_oldest() would return next; 0 when every file is taken or none is left.
+  [[nodiscard]] std::uint64_t oldest_available() const;
   /// The oldest batch not already taken, read and verified; corrupt files are removed and
   /// counted on the way. Taken batches stay on disk until remove() or release().
   std::optional<Batch> take_oldest();

@@ -150,6 +150,8 @@ struct Counters {
   Counter spool_batches_replayed{0};
   Counter spool_corrupt_files{0};
   Counter spool_corrupt_bytes{0};
+  /// Default spool/state locations passed over at start-up (unusable, or another agent's).
+  Counter spool_location_fallbacks{0};
   Counter spool_bytes{0};             ///< gauge
   Counter spool_spans{0};             ///< gauge
   Counter ring_segments_attached{0};  ///< gauge

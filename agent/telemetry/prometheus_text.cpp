@@ -226,6 +226,10 @@ void prometheus_text(Exposition& w, const Counters& c, const Gauges& g,
   w.counter("tailgate_spool_corrupt_bytes_total",
             "Bytes of damaged spool files removed, also those whose span count was unknown.",
             get(c.spool_corrupt_bytes));
+  w.counter("tailgate_spool_location_fallbacks_total",
+            "Default spool/state directories passed over at start-up (see "
+            "event=state_location_unusable).",
+            get(c.spool_location_fallbacks));
   w.counter("tailgate_unclean_stops_total",
             "Starts that found the last run had not stopped cleanly (kill -9, OOM kill, crash).",
             get(c.unclean_stops));

@@ -99,13 +99,14 @@ std::uint64_t RunSnapshot::in_flight() const noexcept {
 }
 
 RunSnapshot snapshot_of(const Counters& c) noexcept {
-  // Outflows first, received last: a span that moves on between the reads is counted in flight
-  // rather than missed.
+  // Where spans end up before where they come from, received last: a span that moves on between
+  // the reads is counted in flight rather than missed, and one the spool hands to the backend
+  // (or drops) between them is not subtracted twice.
   RunSnapshot s;
-  s.spooled = c.spool_spans.load(std::memory_order_relaxed);
+  s.exported = c.spans_exported.load(std::memory_order_relaxed);
   s.dropped = c.dropped_after_decode();
   s.sampled_out = c.spans_sampled_out.load(std::memory_order_relaxed);
-  s.exported = c.spans_exported.load(std::memory_order_relaxed);
+  s.spooled = c.spool_spans.load(std::memory_order_relaxed);
   s.recovered = c.spool_spans_recovered.load(std::memory_order_relaxed);
   s.received = c.received();
   return s;
@@ -120,8 +121,8 @@ RunState::RunState(std::string directory)
 RunState::Previous RunState::open(Counters& counters) {
   if (directory_.empty()) {
     spdlog::warn(
-        "event=crash_accounting_off reason=\"neither state.directory nor "
-        "exporter.spool_directory is set\" effect=\"spans lost to a crash (kill -9, OOM kill) "
+        "event=crash_accounting_off reason=\"no usable state directory\" "
+        "effect=\"spans lost to a crash (kill -9, OOM kill) "
         "are not counted\"");
     return Previous::None;
   }

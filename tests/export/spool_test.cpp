@@ -189,3 +189,17 @@ TEST_CASE("a file damaged after start-up counts its spans when it is read",
   CHECK(spool.spans() == 0);
   CHECK(spool.bytes() == 0);
 }
+
+TEST_CASE("a batch spooled at a place reserved earlier is taken before those written since",
+          "[export]") {
+  tailgate::testing::TempDir dir;
+  Spool spool(dir.file("spool"), 1 << 20);
+  const auto first = spool.reserve();  // cut first, failed last
+  REQUIRE(spool.put("second", 1));
+  REQUIRE(spool.put("first", 1, first));
+  CHECK_FALSE(spool.put("again", 1, first));  // a place holds one batch
+  CHECK(spool.oldest_available() == first);
+  CHECK(spool.take_oldest()->payload == "first");
+  CHECK(spool.take_oldest()->payload == "second");
+  CHECK(spool.oldest_available() == 0);
+}

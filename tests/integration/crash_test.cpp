@@ -98,8 +98,10 @@ TEST_CASE("a SIGTERM stop delivers what it held and the next start reports no cr
   CHECK_THAT(stack.agent_log(), !Contains("event=unclean_stop_detected"));
 }
 
-TEST_CASE("with neither a state nor a spool directory the agent says crashes go uncounted",
+TEST_CASE("with neither a state nor a spool directory the state file goes to the default",
           "[integration][crash]") {
-  testing::AgentStack stack(kHold);
-  CHECK_THAT(stack.agent_log(), Contains("event=crash_accounting_off"));
+  testing::AgentStack stack(kHold);  // STATE_DIRECTORY: the stack's own directory
+  CHECK_THAT(stack.agent_log(), !Contains("event=crash_accounting_off"));
+  CHECK_THAT(testing::read_file(stack.state_directory() + "/tailgate.state"),
+             Contains("\nclean=0\n"));
 }

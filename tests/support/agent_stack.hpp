@@ -3,6 +3,7 @@
 // kernel picks (discovered from their logs), in a temporary directory. For integration tests.
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <regex>
@@ -39,6 +40,10 @@ struct AgentStack {
   explicit AgentStack(const std::string& extra_yaml, const std::string& exporter_yaml = "",
                       const std::string& receivers_yaml = "", const std::string& admin_yaml = "")
       : exporter_yaml_(exporter_yaml), receivers_yaml_(receivers_yaml), admin_yaml_(admin_yaml) {
+    // The agent's default spool and state file go to this test's directory (as systemd's
+    // StateDirectory= would set it), not to ~/.local/state shared by every test; inherited by
+    // every agent this test starts on this stack's config.
+    ::setenv("STATE_DIRECTORY", state_directory().c_str(), 1);
     sink = std::make_unique<ChildProcess>(
         std::vector<std::string>{TAILGATE_SINK_BIN, "--listen", "127.0.0.1:0", "--jsonl",
                                  dir.file("spans.jsonl")},
@@ -49,6 +54,13 @@ struct AgentStack {
     write_config(extra_yaml);
     launch_agent();
   }
+
+  ~AgentStack() { ::unsetenv("STATE_DIRECTORY"); }
+  AgentStack(const AgentStack&) = delete;
+  AgentStack& operator=(const AgentStack&) = delete;
+
+  /// Where the agent's default spool (<it>/spool) and tailgate.state go.
+  [[nodiscard]] std::string state_directory() const { return dir.file("state"); }
 
   /// Starts the agent on config_path() and waits until it is ready; reads its ports.
   void launch_agent() {

@@ -38,8 +38,10 @@ class Stack:
                     "admin:\n  endpoint: 127.0.0.1:0\n"
                     f"exporter:\n  endpoint: 127.0.0.1:{m.group(1)}\n  max_batch_delay: 50ms\n"
                     + KEEP_ALL)
+        # The default spool and state file in this test's directory, not ~/.local/state.
+        env = dict(os.environ, STATE_DIRECTORY=os.path.join(tmp, "state"))
         self.agent = subprocess.Popen([os.environ["TAILGATE_AGENT_BIN"], "--config", config],
-                                      stdout=subprocess.DEVNULL,
+                                      env=env, stdout=subprocess.DEVNULL,
                                       stderr=open(os.path.join(tmp, "agent.err"), "w"))
         assert wait_for(os.path.join(tmp, "agent.err"), r"event=agent_ready", 10), self.log()
 

@@ -48,7 +48,7 @@ class Fleet {
       Agent a;
       a.process = std::make_unique<ChildProcess>(
           std::vector<std::string>{TAILGATE_AGENT_BIN, "--config", dir.file(name + ".yaml")},
-          dir.file(name + ".out"), dir.file(name + ".err"), environment);
+          dir.file(name + ".out"), dir.file(name + ".err"), with_state(environment, name));
       const auto log =
           wait_for_text(dir.file(name + ".err"), "event=agent_ready", std::chrono::seconds(15));
       INFO(log);
@@ -58,6 +58,13 @@ class Fleet {
       REQUIRE(a.admin_port > 0);
       agents.push_back(std::move(a));
     }
+  }
+
+  /// Each agent's default spool and state file in its own directory (as systemd would give it).
+  [[nodiscard]] std::vector<std::string> with_state(std::vector<std::string> environment,
+                                                    const std::string& name) const {
+    environment.insert(environment.begin(), "STATE_DIRECTORY=" + dir.file(name + "-state"));
+    return environment;
   }
 
   [[nodiscard]] std::string log(std::size_t i) const {
