@@ -51,6 +51,12 @@ void parse_receivers(detail::Section& receivers, ReceiversConfig& rc) {
   ring.read("stalled_write_timeout", r.stalled_write_timeout);
   ring.read_count("max_segments", r.max_segments);
   ring.finish();
+  auto sampling = receivers.child("jaeger_sampling");
+  sampling.read("enabled", rc.jaeger_sampling.enabled);
+  sampling.read("endpoint", rc.jaeger_sampling.endpoint);
+  check_endpoint(sampling, "endpoint", "receivers.jaeger_sampling.endpoint",
+                 rc.jaeger_sampling.endpoint);
+  sampling.finish();
   receivers.finish();
 }
 
