@@ -78,8 +78,8 @@ TEST_CASE("validate runs the start-up checks: an unset exporter, an export loop"
       << "receivers: {otlp_grpc: {endpoint: \"127.0.0.1:4317\"}}\n";
   const auto validate = run({"--validate", "--config", dir.file("loop.yaml")});
   CHECK(validate.code == 2);
-  CHECK_THAT(validate.err, Contains("exporter.endpoint localhost:4317 is this agent's own "
-                                    "receivers.otlp_grpc.endpoint 127.0.0.1:4317"));
+  CHECK_THAT(validate.err, Contains("loop.yaml: exporter.endpoint: localhost:4317 is this agent's "
+                                    "own receivers.otlp_grpc.endpoint 127.0.0.1:4317"));
   // Start-up refuses it the same way, before binding anything.
   const auto start = run({"--config", dir.file("loop.yaml")});
   CHECK(start.code == 2);
