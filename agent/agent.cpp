@@ -9,7 +9,6 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
@@ -17,10 +16,12 @@
 
 #include "admin/admin_server.hpp"
 #include "config/load_config.hpp"
+#include "config/startup_checks.hpp"
 #include "export/otlp_exporter.hpp"
 #include "lookup/trace_log.hpp"
 #include "peers/peer_link.hpp"
 #include "pipeline/pipeline.hpp"
+#include "receivers/jaeger_sampling.hpp"
 #include "receivers/jaeger_thrift.hpp"
 #include "receivers/otlp_decode.hpp"
 #include "receivers/otlp_grpc_receiver.hpp"
@@ -49,36 +50,6 @@ void repeat(boost::asio::steady_timer& timer, std::chrono::steady_clock::duratio
 }
 // A trace lookup waits this long for the pipeline thread's turn (it turns every 20 ms or faster).
 constexpr auto kProbeTimeout = std::chrono::milliseconds(500);
-
-// The addresses a host:port names (numeric, or through the resolver); empty if it names none.
-std::vector<boost::asio::ip::tcp::endpoint> resolve(const std::string& endpoint) {
-  const auto colon = endpoint.rfind(':');
-  if (colon == std::string::npos) return {};
-  auto host = endpoint.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::resolver resolver(io);
-  boost::system::error_code ec;
-  std::vector<boost::asio::ip::tcp::endpoint> out;
-  for (const auto& e : resolver.resolve(host, endpoint.substr(colon + 1),
-                                        boost::asio::ip::tcp::resolver::numeric_service, ec)) {
-    out.push_back(e.endpoint());
-  }
-  return out;
-}
-
-// Whether exporting to `exporter` would reach our own OTLP receiver at `receiver`: the same port
-// on the same address, a wildcard, or loopback on both sides.
-bool reaches(const std::string& exporter, const std::string& receiver) {
-  for (const auto& to : resolve(exporter)) {
-    for (const auto& own : resolve(receiver)) {
-      if (to.port() != own.port() || own.port() == 0) continue;
-      const auto a = to.address(), b = own.address();
-      if (a == b || b.is_unspecified() || (a.is_loopback() && b.is_loopback())) return true;
-    }
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -183,13 +154,8 @@ void Agent::start() {
       },
       span_metrics_.get(), scrubber_.get(), links, trace_log_.get());
   const auto& rc = config_.receivers;
-  if (rc.otlp_grpc.enabled && reaches(config_.exporter.endpoint, rc.otlp_grpc.endpoint)) {
-    throw std::runtime_error("exporter.endpoint " + config_.exporter.endpoint +
-                             " is this agent's own receivers.otlp_grpc.endpoint " +
-                             rc.otlp_grpc.endpoint +
-                             ": kept spans would be received again without end; point the "
-                             "exporter at Jaeger or move the receiver");
-  }
+  // The checks --validate runs too (an unset exporter, a self-export loop).
+  config::check_startup(config_, "config");
   using receivers::jaeger::Protocol;
   const auto add_udp = [this](const char* name, const config::UdpReceiverConfig& c,
                               telemetry::Receiver kind, receivers::DatagramDecoder decoder) {
@@ -230,6 +196,13 @@ void Agent::start() {
     udp->start();
     spdlog::info("event=receiver_bound receiver={} endpoint={} socket_buffer={}", udp->name(),
                  udp->local_endpoint(), udp->socket_buffer_bytes());
+  }
+  if (rc.jaeger_sampling.enabled) {
+    jaeger_sampling_ =
+        std::make_unique<receivers::JaegerSamplingServer>(rc.jaeger_sampling, counters_);
+    jaeger_sampling_->start();
+    spdlog::info("event=receiver_bound receiver=jaeger_sampling endpoint={}",
+                 jaeger_sampling_->local_endpoint());
   }
   if (otlp_http_) {
     otlp_http_->start();
@@ -305,6 +278,7 @@ void Agent::stop_receivers() {
   if (ring_) ring_->stop();
   if (otlp_grpc_) otlp_grpc_->stop();
   if (otlp_http_) otlp_http_->stop();
+  if (jaeger_sampling_) jaeger_sampling_->stop();
   for (const auto& udp : udp_receivers_) udp->stop();
   spdlog::info("event=receivers_stopped");
 }

@@ -20,6 +20,7 @@ class UdpReceiver;
 class RingReceiver;
 class OtlpGrpcReceiver;
 class OtlpHttpReceiver;
+class JaegerSamplingServer;
 }  // namespace receivers
 namespace pipeline {
 class Pipeline;
@@ -87,6 +88,7 @@ class Agent final {
   std::unique_ptr<receivers::RingReceiver> ring_;
   std::unique_ptr<receivers::OtlpGrpcReceiver> otlp_grpc_;
   std::unique_ptr<receivers::OtlpHttpReceiver> otlp_http_;
+  std::unique_ptr<receivers::JaegerSamplingServer> jaeger_sampling_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::unique_ptr<telemetry::RunState> run_state_;  ///< crash accounting
   double start_time_unix_seconds_ = 0;

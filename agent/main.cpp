@@ -13,6 +13,7 @@
 #include "agent.hpp"
 #include "cli.hpp"
 #include "config/load_config.hpp"
+#include "config/startup_checks.hpp"
 #include "telemetry/logging.hpp"
 
 namespace {
@@ -55,7 +56,7 @@ int main(int argc, char** argv) {
   const bool validate = options.validate;
   tailgate::config::Config config;
   try {
-    config = path.empty() ? tailgate::config::load_defaults() : tailgate::config::load_config(path);
+    config = tailgate::config::load_for_start(path);
   } catch (const tailgate::config::ConfigError& e) {
     std::fprintf(stderr, "tailgate: %s\n", e.what());
     return 2;

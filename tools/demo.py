@@ -125,6 +125,10 @@ def main():
                 # Default sampling policies; a shorter decision_wait only to keep the demo short.
                 f.write("receivers:\n  udp:\n    endpoint: 127.0.0.1:0\n"
                         f"  ring:\n    directory: {tmp}/ring\n"
+                        # The drop-in receivers (Jaeger's and OTLP's ports) are not needed here.
+                        + "".join(f"  {n}:\n    enabled: false\n" for n in (
+                            "jaeger_compact", "jaeger_binary", "otlp_grpc", "otlp_http",
+                            "jaeger_sampling")) +
                         "admin:\n  endpoint: 127.0.0.1:0\n"
                         f"exporter:\n  endpoint: 127.0.0.1:{sink_port}\n"
                         "  max_batch_delay: 100ms\n"

@@ -62,6 +62,10 @@ def agent_config(tmp, name, sink_port, redis_port):
     path = os.path.join(tmp, f"{name}.yaml")
     with open(path, "w") as f:
         f.write("receivers:\n  ring:\n    enabled: false\n  udp:\n    endpoint: 127.0.0.1:0\n"
+                # Several agents on one host: the drop-in receivers' fixed ports would clash.
+                + "".join(f"  {n}:\n    enabled: false\n" for n in (
+                    "jaeger_compact", "jaeger_binary", "otlp_grpc", "otlp_http",
+                    "jaeger_sampling")) +
                 "admin:\n  endpoint: 127.0.0.1:0\n"
                 f"exporter:\n  endpoint: 127.0.0.1:{sink_port}\n  max_batch_delay: 100ms\n"
                 f"sampling:\n  decision_wait: {DECISION_WAIT_MS}ms\n")

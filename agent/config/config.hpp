@@ -57,15 +57,24 @@ struct OtlpReceiverConfig {
   bool operator==(const OtlpReceiverConfig&) const = default;
 };
 
-// The drop-in receivers are off unless asked for: their ports are Jaeger's own, and a Jaeger
-// all-in-one on the same host (the exporter's default target) already holds them.
+/// Jaeger's remote sampling endpoint (GET /sampling?service=...), answering "send everything".
+struct JaegerSamplingConfig {
+  bool enabled = true;
+  std::string endpoint = "127.0.0.1:5778";  ///< host:port
+  bool operator==(const JaegerSamplingConfig&) const = default;
+};
+
+// The drop-in receivers are on, at the ports the clients' defaults and the OpenTelemetry and
+// Jaeger guides use: an application configured as they say works unchanged. tailgate replaces the
+// Jaeger agent or OpenTelemetry Collector agent that held these ports on the host.
 struct ReceiversConfig {
   UdpReceiverConfig udp;
   RingReceiverConfig ring;
-  UdpReceiverConfig jaeger_compact{.enabled = false, .endpoint = "127.0.0.1:6831"};
-  UdpReceiverConfig jaeger_binary{.enabled = false, .endpoint = "127.0.0.1:6832"};
-  OtlpReceiverConfig otlp_grpc{.enabled = false, .endpoint = "127.0.0.1:4317"};
-  OtlpReceiverConfig otlp_http{.enabled = false, .endpoint = "127.0.0.1:4318"};
+  UdpReceiverConfig jaeger_compact{.enabled = true, .endpoint = "127.0.0.1:6831"};
+  UdpReceiverConfig jaeger_binary{.enabled = true, .endpoint = "127.0.0.1:6832"};
+  OtlpReceiverConfig otlp_grpc{.enabled = true, .endpoint = "127.0.0.1:4317"};
+  OtlpReceiverConfig otlp_http{.enabled = true, .endpoint = "127.0.0.1:4318"};
+  JaegerSamplingConfig jaeger_sampling;
   bool operator==(const ReceiversConfig&) const = default;
 };
 
@@ -134,11 +143,13 @@ struct SamplingConfig {
 };
 
 struct ExporterConfig {
-  std::string endpoint = "localhost:4317";  ///< OTLP/gRPC host:port
-  bool insecure = true;                     ///< plaintext; false means TLS
-  std::string ca_file;                      ///< PEM roots for TLS; empty: the system's roots
-  std::string client_cert_file;             ///< PEM client certificate for mutual TLS; empty: none
-  std::string client_key_file;              ///< its private key
+  /// OTLP/gRPC host:port. No default: start-up refuses it empty (config/startup_checks.hpp),
+  /// since on this host 4317 is the agent's own OTLP receiver and any other guess is wrong.
+  std::string endpoint;
+  bool insecure = true;          ///< plaintext; false means TLS
+  std::string ca_file;           ///< PEM roots for TLS; empty: the system's roots
+  std::string client_cert_file;  ///< PEM client certificate for mutual TLS; empty: none
+  std::string client_key_file;   ///< its private key
   std::map<std::string, std::string> headers;  ///< gRPC metadata sent with every request
   Compression compression = Compression::None;
   std::chrono::milliseconds timeout = 5s;  ///< deadline of one export request

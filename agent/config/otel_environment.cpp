@@ -105,6 +105,12 @@ void apply_otel_environment(ExporterConfig& exporter) {
     }
   }
   if (const char* v = otlp_env("HEADERS", var)) apply_headers(var, v, exporter);
+  // Set for the SDKs on the same host, it may say http/protobuf: the agent speaks gRPC only, and
+  // an HTTP port given to a gRPC client fails at run time, so it is refused here.
+  if (const char* v = otlp_env("PROTOCOL", var); v != nullptr && std::string_view(v) != "grpc") {
+    throw ConfigError("environment", 0, var,
+                      "the agent exports OTLP over gRPC only: expected grpc, got " + quoted(v));
+  }
   if (const char* v = otlp_env("COMPRESSION", var)) {
     const std::string_view c = v;
     if (c == "gzip")

@@ -21,7 +21,6 @@
 
 namespace tailgate::config::detail {
 
-
 inline std::string quoted(std::string_view s) {
   return "\"" + std::string(s) + "\"";
 }
@@ -35,7 +34,7 @@ inline std::string format_number(double v) {
 // Expands ${VAR} and ${VAR:-default} in one scalar. An unset variable without a default is an
 // error: silently exporting to "" is worse than refusing to start.
 inline std::string expand_env(const std::string& value, const std::string& file, std::size_t line,
-                       const std::string& key) {
+                              const std::string& key) {
   std::string out;
   std::size_t pos = 0;
   while (true) {
@@ -240,7 +239,7 @@ class Section {
 };
 
 inline void check_endpoint(Section& s, std::string_view name, const std::string& key,
-                    const std::string& value) {
+                           const std::string& value) {
   const auto colon = value.rfind(':');
   unsigned port = 0;
   const char* begin = colon == std::string::npos ? nullptr : value.data() + colon + 1;
@@ -251,10 +250,22 @@ inline void check_endpoint(Section& s, std::string_view name, const std::string&
   }
 }
 
+/// Throws ConfigError naming both lines of a key given twice in one mapping
+/// (config/duplicate_keys.cpp).
+void refuse_duplicate_keys(const YAML::Node& node, const std::string& path,
+                           const std::string& file);
 
 }  // namespace tailgate::config::detail
 
 namespace tailgate::config {
 /// The peers section (config/load_peers.cpp): reads it into `out` and finishes it.
 void parse_peers(detail::Section& peers, PeersConfig& out);
+/// The other sections, each in its own config/load_<section>.cpp: read into `out`, finished.
+void parse_receivers(detail::Section& receivers, ReceiversConfig& out);
+void parse_sampling(detail::Section& sampling, SamplingConfig& out);
+void parse_span_metrics(detail::Section& span_metrics, SpanMetricsConfig& out);
+void parse_exporter(detail::Section& exporter, ExporterConfig& out);
+/// The exporter's checks that come once the whole file is read: cross-key bounds, the
+/// OpenTelemetry environment applied (config/otel_environment.hpp), the endpoint and TLS files.
+void check_exporter(detail::Section& exporter, ExporterConfig& e);
 }  // namespace tailgate::config

@@ -203,6 +203,9 @@ struct Counters {
   }
   Counter config_reloads_ok{0};
   Counter config_reloads_failed{0};
+  // Jaeger remote sampling (receivers/jaeger_sampling.hpp): strategies answered, requests refused.
+  Counter jaeger_sampling_served{0};
+  Counter jaeger_sampling_refused{0};
 
   void observe_export_latency(std::uint64_t micros) noexcept;
   Counter spans_exported{0};

@@ -127,6 +127,12 @@ void prometheus_text(Exposition& w, const Counters& c, const Gauges& g,
             "OTLP/gRPC requests answered retry-later because max_inflight_requests were being "
             "decoded.",
             get(c.otlp_requests_throttled));
+  w.counter("tailgate_jaeger_sampling_requests_total",
+            "Jaeger clients' sampling-strategy requests answered (probabilistic 1.0).",
+            get(c.jaeger_sampling_served));
+  w.counter("tailgate_jaeger_sampling_requests_refused_total",
+            "Requests to the Jaeger sampling endpoint refused (no service, wrong path or method).",
+            get(c.jaeger_sampling_refused));
   w.counter("tailgate_ring_producers_reaped_total",
             "Producers found dead, drained and their segments removed.",
             get(c.ring_producers_reaped));

@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "support/agent_stack.hpp"
 #include "support/child_process.hpp"
 
 using namespace std::chrono_literals;
@@ -92,7 +93,9 @@ TEST_CASE("help tells the environment variables, signals and exit codes", "[inte
 
 TEST_CASE("flags take --flag=value as --flag value, and a bad value is a usage error",
           "[integration]") {
+  ::setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "jaeger-collector.invalid:4317", 1);
   const auto r = run({"--config=" TAILGATE_SHIPPED_CONFIG, "--validate"});
+  ::unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
   CHECK(r.code == 0);
   CHECK_THAT(r.out, Contains("valid"));
   // A bad value is a usage error (2), not a crash: tailgate-load threw on "--traces x".
@@ -103,8 +106,11 @@ TEST_CASE("flags take --flag=value as --flag value, and a bad value is a usage e
   CHECK(run({"explain"}).code == 2);                                     // which trace?
 }
 
-TEST_CASE("validate accepts the shipped config and exits 0", "[integration]") {
+TEST_CASE("validate accepts the shipped config plus an exporter endpoint and exits 0",
+          "[integration]") {
+  ::setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "jaeger-collector.invalid:4317", 1);
   const auto r = run({"--validate", "--config", TAILGATE_SHIPPED_CONFIG});
+  ::unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
   CHECK(r.code == 0);
   CHECK_THAT(r.out, Contains("valid"));
 }
@@ -123,7 +129,32 @@ TEST_CASE("without --config the OpenTelemetry variables still apply and are chec
   ::unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
   CHECK(r.code == 2);  // the old agent ignored the variable without a file and said "valid"
   CHECK_THAT(r.err, Contains("OTEL_EXPORTER_OTLP_ENDPOINT"));
-  CHECK(run({"--validate"}).code == 0);
+  ::setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger-collector.invalid:4317", 1);
+  const auto set = run({"--validate"});
+  ::unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+  CHECK(set.code == 0);
+}
+
+// Each used to pass --validate ("valid") and then fail at start-up, or (unset) export to
+// localhost:4317, which is now the agent's own OTLP receiver.
+TEST_CASE("validate runs the start-up checks: an unset exporter, an export loop", "[integration]") {
+  const auto unset = run({"--validate", "--config", TAILGATE_SHIPPED_CONFIG});
+  CHECK(unset.code == 2);
+  CHECK_THAT(unset.err,
+             Contains(std::string(TAILGATE_SHIPPED_CONFIG) + ": exporter.endpoint: not set") &&
+                 Contains("OTEL_EXPORTER_OTLP_ENDPOINT"));
+  tailgate::testing::TempDir dir;
+  std::ofstream(dir.file("loop.yaml"))
+      << "exporter: {endpoint: \"http://localhost:4317\"}\n"
+      << "receivers: {otlp_grpc: {endpoint: \"127.0.0.1:4317\"}}\n";
+  const auto validate = run({"--validate", "--config", dir.file("loop.yaml")});
+  CHECK(validate.code == 2);
+  CHECK_THAT(validate.err, Contains("loop.yaml: exporter.endpoint: localhost:4317 is this agent's "
+                                    "own receivers.otlp_grpc.endpoint 127.0.0.1:4317"));
+  // Start-up refuses it the same way, before binding anything.
+  const auto start = run({"--config", dir.file("loop.yaml")});
+  CHECK(start.code == 2);
+  CHECK(start.err == validate.err);
 }
 
 TEST_CASE("a missing config file and an unknown flag exit 2", "[integration]") {
@@ -151,7 +182,9 @@ TEST_CASE("a port already taken fails start-up with exit 1 and names the endpoin
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   const auto endpoint = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
   std::ofstream(dir.file("t.yaml"))
-      << "receivers: {udp: {endpoint: \"" << endpoint << "\"}, ring: {enabled: false}}\n"
+      << "receivers: {udp: {endpoint: \"" << endpoint << "\"}, ring: {enabled: false}, "
+      << tailgate::testing::kDropInsOnFreePorts << "}\n"
+      << "exporter: {endpoint: \"127.0.0.1:1\"}\n"
       << "admin: {enabled: false}\n";  // only the UDP port matters
   const auto r = run({"--config", dir.file("t.yaml")});
   ::close(fd);
@@ -165,7 +198,8 @@ TEST_CASE(
   tailgate::testing::TempDir dir;
   std::ofstream(dir.file("nogroup.yaml"))
       << "receivers: {udp: {enabled: false}, ring: {directory: \"" << dir.file("ring1")
-      << "\", group: no-such-group-tailgate}}\nadmin: {enabled: false}\n";
+      << "\", group: no-such-group-tailgate}, " << tailgate::testing::kDropInsOnFreePorts
+      << "}\nadmin: {enabled: false}\nexporter: {endpoint: \"127.0.0.1:1\"}\n";
   const auto missing = run({"--config", dir.file("nogroup.yaml")});
   CHECK(missing.code == 1);
   CHECK_THAT(missing.err, Contains("receivers.ring.group: no group named no-such-group-tailgate"));
@@ -175,7 +209,8 @@ TEST_CASE(
   REQUIRE(own != nullptr);
   std::ofstream(dir.file("group.yaml"))
       << "receivers: {udp: {enabled: false}, ring: {directory: \"" << dir.file("ring2")
-      << "\", group: " << own->gr_name << "}}\nadmin: {enabled: false}\n";
+      << "\", group: " << own->gr_name << "}, " << tailgate::testing::kDropInsOnFreePorts
+      << "}\nadmin: {enabled: false}\nexporter: {endpoint: \"127.0.0.1:1\"}\n";
   ChildProcess agent({TAILGATE_AGENT_BIN, "--config", dir.file("group.yaml")}, dir.file("out"),
                      dir.file("err"));
   tailgate::testing::wait_for_text(dir.file("err"), "event=agent_ready", 10s);

@@ -63,7 +63,7 @@ TEST_CASE("under systemd the agent says READY=1, then WATCHDOG=1, then STOPPING=
   NotifySocket notify(dir.file("notify.sock"));
   std::ofstream(dir.file("t.yaml"))
       << "receivers: {udp: {endpoint: \"127.0.0.1:0\"}, ring: {directory: \"" << dir.file("ring")
-      << "\"}}\n"
+      << "\"}, " << tailgate::testing::kDropInsOnFreePorts << "}\n"
       << "admin: {endpoint: \"127.0.0.1:0\"}\n"
       << "exporter: {endpoint: \"127.0.0.1:1\"}\n";
   ChildProcess agent({TAILGATE_AGENT_BIN, "--config", dir.file("t.yaml")}, dir.file("out"),

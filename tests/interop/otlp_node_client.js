@@ -1,24 +1,26 @@
 // OpenTelemetry's JavaScript SDK (sdk-trace-base with an OTLP exporter) sends one trace:
 // a server root, a child with an event, a link, an ERROR status and an array attribute, and a
 // client span; resource attributes and the instrumentation scope ride along.
-// Usage: node otlp_node_client.js grpc|http-proto|http-json PORT.
+// Usage: node otlp_node_client.js grpc|http-proto|http-json PORT|default (default: the
+// exporter's own default URL, localhost:4317 or localhost:4318, as the guides leave it).
 // Prints the ids it made, as JSON, for the test to compare.
 'use strict';
 const api = require('@opentelemetry/api');
 const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
 const { Resource } = require('@opentelemetry/resources');
 
-const [mode, port] = [process.argv[2], Number(process.argv[3])];
+const [mode, port] = [process.argv[2], process.argv[3]];
+const url = (path) => (port === 'default' ? undefined : `http://127.0.0.1:${port}${path}`);
 let exporter;
 if (mode === 'grpc') {
   const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-grpc');
-  exporter = new OTLPTraceExporter({ url: `http://127.0.0.1:${port}`, compression: 'gzip' });
+  exporter = new OTLPTraceExporter({ url: url(''), compression: 'gzip' });
 } else if (mode === 'http-proto') {
   const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto');
-  exporter = new OTLPTraceExporter({ url: `http://127.0.0.1:${port}/v1/traces`, compression: 'gzip' });
+  exporter = new OTLPTraceExporter({ url: url('/v1/traces'), compression: 'gzip' });
 } else if (mode === 'http-json') {
   const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http');
-  exporter = new OTLPTraceExporter({ url: `http://127.0.0.1:${port}/v1/traces` });
+  exporter = new OTLPTraceExporter({ url: url('/v1/traces') });
 } else {
   throw new Error(`unknown mode ${mode}`);
 }

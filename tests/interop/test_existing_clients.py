@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from agent_stack import Stack
+from agent_stack import Stack, drop_ins_on_free_ports
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DROP_IN = ("  jaeger_compact:\n    enabled: true\n    endpoint: 127.0.0.1:0\n"
@@ -126,7 +126,8 @@ def test_a_taken_port_and_an_export_loop_are_refused_at_start(tmp_path):
     cases = [
         (f"receivers:\n  udp: {{enabled: false}}\n  ring: {{enabled: false}}\n"
          f"  jaeger_compact: {{enabled: true, endpoint: '127.0.0.1:{port}'}}\n"
-         "admin: {enabled: false}\n",
+         + drop_ins_on_free_ports("  jaeger_compact:") +
+         "admin: {enabled: false}\nexporter: {endpoint: '127.0.0.1:1'}\n",
          f"receivers.jaeger_compact.endpoint 127.0.0.1:{port}"),
         ("receivers:\n  udp: {enabled: false}\n  ring: {enabled: false}\n"
          "  otlp_grpc: {enabled: true, endpoint: '127.0.0.1:4317'}\n"

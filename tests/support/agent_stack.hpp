@@ -22,6 +22,23 @@ inline int port_after(const std::string& text, const std::string& prefix) {
   return std::regex_search(text, m, re) ? std::stoi(m[1]) : 0;
 }
 
+/// The drop-in receivers are on by default at the clients' fixed ports (6831, 6832, 4317, 4318,
+/// 5778); tests run side by side move them to ports the kernel picks. As flow-style entries of
+/// `receivers: {...}`, and as block-style lines for those `receivers_yaml` does not set itself.
+inline constexpr const char* kDropInsOnFreePorts =
+    "jaeger_compact: {endpoint: \"127.0.0.1:0\"}, jaeger_binary: {endpoint: \"127.0.0.1:0\"}, "
+    "otlp_grpc: {endpoint: \"127.0.0.1:0\"}, otlp_http: {endpoint: \"127.0.0.1:0\"}, "
+    "jaeger_sampling: {endpoint: \"127.0.0.1:0\"}";
+inline std::string drop_ins_on_free_ports(const std::string& receivers_yaml) {
+  std::string out;
+  for (const std::string name :
+       {"jaeger_compact", "jaeger_binary", "otlp_grpc", "otlp_http", "jaeger_sampling"}) {
+    if (receivers_yaml.find("  " + name + ":") == std::string::npos)
+      out += "  " + name + ":\n    endpoint: 127.0.0.1:0\n";
+  }
+  return out;
+}
+
 struct AgentStack {
   TempDir dir;
   std::unique_ptr<ChildProcess> sink;
@@ -99,7 +116,8 @@ struct AgentStack {
                                  << "  ring:\n    directory: " << ring_directory()
                                  << "\n    scan_interval: 50ms\n"
                                  << "    stalled_write_timeout: 300ms\n"
-                                 << receivers_yaml_ << "admin:\n  endpoint: 127.0.0.1:"
+                                 << receivers_yaml_ << drop_ins_on_free_ports(receivers_yaml_)
+                                 << "admin:\n  endpoint: 127.0.0.1:"
                                  << (admin_port > 0 ? admin_port : 0)
                                  << "\n  export_failing_after: 500ms\n"
                                  << admin_yaml_ << "exporter:\n  endpoint: 127.0.0.1:" << sink_port

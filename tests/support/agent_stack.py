@@ -11,6 +11,16 @@ import time
 
 from demo import wait_for  # tools/demo.py: polls a log file for a pattern
 
+DROP_INS = ("jaeger_compact", "jaeger_binary", "otlp_grpc", "otlp_http", "jaeger_sampling")
+
+
+def drop_ins_on_free_ports(receivers=""):
+    """The drop-in receivers are on by default at the clients' fixed ports (6831, 4317, ...);
+    tests run side by side move those `receivers` does not set to ports the kernel picks."""
+    return "".join(f"  {n}:\n    endpoint: 127.0.0.1:0\n" for n in DROP_INS
+                   if f"  {n}:" not in receivers)
+
+
 KEEP_ALL = ("sampling:\n  decision_wait: 100ms\n"
             "  policies: [{name: all, type: base, probability: 1.0}]\n"
             "limits:\n  max_spans_per_trace: 50\n")
@@ -19,8 +29,10 @@ KEEP_ALL = ("sampling:\n  decision_wait: 100ms\n"
 class Stack:
     """tailgate-sink and the agent, on 127.0.0.1 with kernel-picked ports, in a temp dir."""
 
-    def __init__(self, tmp, receivers=""):
-        """`receivers`: more YAML under receivers: (two-space indented), e.g. the drop-in ones."""
+    def __init__(self, tmp, receivers="", config_text=None):
+        """`receivers`: more YAML under receivers: (two-space indented), e.g. the drop-in ones.
+        `config_text`: the whole config instead, the exporter endpoint then coming from
+        OTEL_EXPORTER_OTLP_ENDPOINT (as a deployment of the shipped config sets it)."""
         self.tmp = tmp
         self.ring = os.path.join(tmp, "ring")
         self.jsonl = os.path.join(tmp, "spans.jsonl")
@@ -31,15 +43,19 @@ class Stack:
         m = wait_for(os.path.join(tmp, "sink.err"), r"on port (\d+)", 10)
         assert m, "tailgate-sink did not start"
         config = os.path.join(tmp, "tailgate.yaml")
+        env = dict(os.environ)
+        if config_text is not None:
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{m.group(1)}"
         with open(config, "w") as f:
-            f.write("receivers:\n  udp:\n    enabled: false\n"
+            f.write(config_text if config_text is not None else
+                    "receivers:\n  udp:\n    enabled: false\n"
                     f"  ring:\n    directory: {self.ring}\n    scan_interval: 50ms\n"
-                    + receivers +
+                    + receivers + drop_ins_on_free_ports(receivers) +
                     "admin:\n  endpoint: 127.0.0.1:0\n"
                     f"exporter:\n  endpoint: 127.0.0.1:{m.group(1)}\n  max_batch_delay: 50ms\n"
                     + KEEP_ALL)
         # The default spool and state file in this test's directory, not ~/.local/state.
-        env = dict(os.environ, STATE_DIRECTORY=os.path.join(tmp, "state"))
+        env["STATE_DIRECTORY"] = os.path.join(tmp, "state")
         self.agent = subprocess.Popen([os.environ["TAILGATE_AGENT_BIN"], "--config", config],
                                       env=env, stdout=subprocess.DEVNULL,
                                       stderr=open(os.path.join(tmp, "agent.err"), "w"))

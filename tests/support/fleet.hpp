@@ -42,7 +42,8 @@ class Fleet {
       const auto name = "agent" + std::to_string(i);
       std::ofstream(dir.file(name + ".yaml"))
           << "receivers:\n  udp:\n    endpoint: 127.0.0.1:0\n  ring:\n    directory: "
-          << dir.file(name + "-ring") << "\nadmin:\n  endpoint: 127.0.0.1:0\n"
+          << dir.file(name + "-ring") << "\n"
+          << drop_ins_on_free_ports("") << "admin:\n  endpoint: 127.0.0.1:0\n"
           << "exporter:\n  endpoint: 127.0.0.1:" << sink_port_ << "\n  max_batch_delay: 50ms\n"
           << yaml[i];
       Agent a;
