@@ -171,7 +171,13 @@ TEST_CASE("the image is Debian 12, runs as a non-root user and exposes the defau
   const config::Config defaults;
   CHECK_THAT(dockerfile, Catch::Matchers::Contains("FROM debian:12"));
   CHECK_THAT(dockerfile, Catch::Matchers::Contains("USER tailgate"));
-  CHECK_THAT(dockerfile, Catch::Matchers::Contains(
-                             "EXPOSE " + std::to_string(port_of(defaults.receivers.udp.endpoint)) +
-                             "/udp " + std::to_string(port_of(defaults.admin.endpoint)) + "/tcp"));
+  for (const auto& port :
+       {std::to_string(port_of(defaults.receivers.udp.endpoint)) + "/udp",
+        std::to_string(port_of(defaults.receivers.jaeger_compact.endpoint)) + "/udp",
+        std::to_string(port_of(defaults.receivers.otlp_grpc.endpoint)) + "/tcp",
+        std::to_string(port_of(defaults.receivers.otlp_http.endpoint)) + "/tcp",
+        std::to_string(port_of(defaults.admin.endpoint)) + "/tcp"}) {
+    CHECK_THAT(dockerfile,
+               Catch::Matchers::Contains("EXPOSE ") && Catch::Matchers::Contains(" " + port));
+  }
 }

@@ -226,8 +226,10 @@ TEST_CASE("log.format json writes one JSON object per line with fields of their 
           "[integration]") {
   tailgate::testing::TempDir dir;
   std::ofstream(dir.file("json.yaml"))
-      << "receivers: {udp: {endpoint: \"127.0.0.1:0\"}, ring: {enabled: false}}\n"
-      << "admin: {enabled: false}\nlog: {format: json}\n";
+      << "receivers: {udp: {endpoint: \"127.0.0.1:0\"}, ring: {enabled: false}, "
+      << tailgate::testing::kDropInsOnFreePorts << "}\n"
+      << "admin: {enabled: false}\nlog: {format: json}\n"
+      << "exporter: {endpoint: \"127.0.0.1:9\"}\n";  // nothing is kept: never dialled
   ChildProcess agent({TAILGATE_AGENT_BIN, "--config", dir.file("json.yaml")}, dir.file("out"),
                      dir.file("err"));
   tailgate::testing::wait_for_text(dir.file("err"), "\"event\":\"agent_ready\"", 10s);

@@ -60,7 +60,8 @@ def test_jaeger_client_with_its_remote_sampler_at_the_default_ports(stack):
     assert set(spans) == {"quote", "price_lookup", "audit"}
     assert all(int(s["trace_id"], 16) == int(made["trace_id"], 16) for s in spans.values())
     assert spans["quote"]["attributes"]["sampling.policy"] == "error"
-    assert metric(stack, "tailgate_jaeger_sampling_requests_total") == 2
+    # This test's request and the client's, at least (a client may poll again meanwhile).
+    assert metric(stack, "tailgate_jaeger_sampling_requests_total") >= 2
 
 
 @pytest.mark.parametrize("mode", ["grpc", "http-proto"])

@@ -85,13 +85,17 @@ check("TAILGATE_BUILD_TESTS=OFF" in build_stage, "the build stage configures the
 config = os.path.join(src, "deploy/docker/tailgate.yaml")
 check(re.search(r"COPY deploy/docker/tailgate\.yaml /etc/tailgate/tailgate\.yaml", dockerfile),
       "the image does not install deploy/docker/tailgate.yaml as its config")
-result = subprocess.run([agent, "--validate", "--config", config], capture_output=True, text=True)
+# As a user runs it: with where kept traces go (the image sets no exporter endpoint).
+result = subprocess.run([agent, "--validate", "--config", config], capture_output=True, text=True,
+                        env=dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT="http://jaeger:4317"))
 check(result.returncode == 0, f"deploy/docker/tailgate.yaml is not valid: {result.stderr}")
 with open(config, encoding="utf-8") as f:
     text = f.read()
 exposed = re.search(r"^EXPOSE (.*)$", dockerfile, re.M)
 exposed = exposed.group(1).split() if exposed else []
-for section, proto in (("admin", "tcp"), ("udp", "udp")):
+for section, proto in (("admin", "tcp"), ("udp", "udp"), ("jaeger_compact", "udp"),
+                       ("jaeger_binary", "udp"), ("jaeger_sampling", "tcp"), ("otlp_grpc", "tcp"),
+                       ("otlp_http", "tcp")):
     m = re.search(section + r":\s*\n(?:\s*#.*\n)*\s*endpoint:\s*(\S+):(\d+)", text)
     check(m and m.group(1) == "0.0.0.0", f"the image's {section} endpoint is not on 0.0.0.0")
     if m:
