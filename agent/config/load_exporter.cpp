@@ -1,6 +1,8 @@
 // The exporter section, and the checks on it that need the whole file read first (the
 // environment's OpenTelemetry variables apply between the two).
+#include <cctype>
 #include <fstream>
+#include <map>
 #include <string>
 #include <utility>
 
@@ -19,6 +21,15 @@ void parse_exporter(detail::Section& exporter, ExporterConfig& e) {
   exporter.read("client_cert_file", e.client_cert_file);
   exporter.read("client_key_file", e.client_key_file);
   exporter.read("headers", e.headers);
+  // Header names are case-insensitive and gRPC metadata keys must be lower case (as from the
+  // environment): `Authorization: ...` in the file is `authorization`.
+  std::map<std::string, std::string> lower;
+  for (auto& [name, value] : e.headers) {
+    std::string key = name;
+    for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    lower[key] = std::move(value);
+  }
+  e.headers = std::move(lower);
   exporter.read_enum("compression", e.compression,
                      {{"none", Compression::None}, {"gzip", Compression::Gzip}});
   exporter.read("timeout", e.timeout);

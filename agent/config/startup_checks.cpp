@@ -1,11 +1,13 @@
 #include "config/startup_checks.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "config/load_config.hpp"
+#include "config/section.hpp"
 
 namespace tailgate::config {
 namespace {
@@ -26,6 +28,38 @@ std::vector<boost::asio::ip::tcp::endpoint> resolve(const std::string& endpoint)
   return out;
 }
 
+// ::ffff:127.0.0.1 is 127.0.0.1: compared as IPv4.
+boost::asio::ip::address local_form(const boost::asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6());
+  }
+  return a;
+}
+
+// gRPC aborts the process on metadata it finds illegal (at the first export, after --validate
+// said the file was valid): keys of [0-9a-z-_.] not reserved to gRPC, values of printable ASCII.
+void check_headers(const ExporterConfig& exporter, const std::string& source) {
+  for (const auto& [key, value] : exporter.headers) {
+    const bool key_ok = !key.empty() && key.rfind("grpc-", 0) != 0 &&
+                        std::all_of(key.begin(), key.end(), [](char c) {
+                          return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-' ||
+                                 c == '_' || c == '.';
+                        });
+    if (!key_ok) {
+      throw ConfigError(source, 0, "exporter.headers",
+                        "header name " + detail::quoted(key) +
+                            " is not allowed: lower-case letters, digits, '-', '_' and '.' only, "
+                            "not starting with grpc-");
+    }
+    if (!std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c <= 0x7e; })) {
+      throw ConfigError(source, 0, "exporter.headers",
+                        "the value of header " + detail::quoted(key) +
+                            " holds a control or non-ASCII character (a percent-decoded %0A?): "
+                            "printable ASCII only");
+    }
+  }
+}
+
 // Whether exporting to `exporter` would reach our own OTLP receiver at `receiver`: the same port
 // on the same address, a wildcard, or loopback on both sides. A name that does not resolve here
 // (the collector's, seen from a build machine) is not us.
@@ -33,8 +67,10 @@ bool reaches(const std::string& exporter, const std::string& receiver) {
   for (const auto& to : resolve(exporter)) {
     for (const auto& own : resolve(receiver)) {
       if (to.port() != own.port() || own.port() == 0) continue;
-      const auto a = to.address(), b = own.address();
-      if (a == b || b.is_unspecified() || (a.is_loopback() && b.is_loopback())) return true;
+      const auto a = local_form(to.address()), b = local_form(own.address());
+      // 0.0.0.0 or :: as a destination is this host (Linux connects it to loopback).
+      const bool a_here = a.is_loopback() || a.is_unspecified();
+      if (a == b || b.is_unspecified() || (a_here && b.is_loopback())) return true;
     }
   }
   return false;
@@ -51,6 +87,7 @@ void check_startup(const Config& config, const std::string& source) {
                       "OTEL_EXPORTER_OTLP_ENDPOINT. There is no default: localhost:4317 is this "
                       "agent's own OTLP receiver");
   }
+  check_headers(config.exporter, source);
   const auto& grpc = config.receivers.otlp_grpc;
   if (grpc.enabled && reaches(endpoint, grpc.endpoint)) {
     throw ConfigError(source, 0, "exporter.endpoint",

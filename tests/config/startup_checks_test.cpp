@@ -56,6 +56,10 @@ TEST_CASE("start-up refuses an exporter that reaches the agent's own OTLP/gRPC r
   CHECK(loops("localhost:4317", "127.0.0.1:4317"));  // the old defaults together
   CHECK(loops("http://127.0.0.1:4317", "127.0.0.1:4317"));
   CHECK(loops("127.0.0.1:4317", "0.0.0.0:4317"));
+  // A wildcard or an IPv4-mapped address as the destination is this host too (an attacker's
+  // forms; both looped spans back 24 and 60 times in 5 s).
+  CHECK(loops("0.0.0.0:4317", "127.0.0.1:4317"));
+  CHECK(loops("http://[::ffff:127.0.0.1]:4317", "127.0.0.1:4317"));
   CHECK_FALSE(loops("127.0.0.1:14317", "127.0.0.1:4317"));
   CHECK_FALSE(loops("jaeger-collector.invalid:4317", "127.0.0.1:4317"));  // not this host
   CHECK_NOTHROW(check_startup(load_config_text("exporter: {endpoint: \"localhost:4317\"}\n"
@@ -83,4 +87,32 @@ TEST_CASE("OTEL_EXPORTER_OTLP_PROTOCOL other than grpc is refused, naming it", "
   ::setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf", 1);
   CHECK_THROWS_WITH(load_defaults(), Contains("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") &&
                                          Contains("\"http/protobuf\""));
+}
+
+TEST_CASE("start-up refuses exporter headers gRPC would abort on, naming them", "[config]") {
+  const auto refused = [](const std::string& headers) {
+    const auto c = load_config_text(
+        "exporter: {endpoint: \"jaeger.invalid:4317\", headers: {" + headers + "}}\n", "t.yaml");
+    try {
+      check_startup(c, "t.yaml");
+      return std::string();
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+  };
+  CHECK_THAT(refused("x: \"a\\nb\""), Contains("t.yaml: exporter.headers") && Contains("\"x\""));
+  CHECK_THAT(refused("\"X-Bad Key\": \"1\""), Contains("header name"));
+  CHECK_THAT(refused("grpc-timeout: \"1S\""), Contains("grpc-"));
+  CHECK(refused("authorization: \"Bearer abc\", x-scope_orgid.1: \"t-1\"").empty());
+  CHECK(refused("Authorization: \"Bearer abc\"").empty());  // names are case-insensitive
+  // From the environment, percent-decoded: %0A is a newline.
+  struct Unset {
+    ~Unset() {
+      ::unsetenv("OTEL_EXPORTER_OTLP_HEADERS");
+      ::unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+    }
+  } unset;
+  ::setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "jaeger.invalid:4317", 1);
+  ::setenv("OTEL_EXPORTER_OTLP_HEADERS", "x=%0Aevil", 1);
+  CHECK_THROWS_WITH(load_for_start(""), Contains("exporter.headers"));
 }
