@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <stdexcept>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 namespace tailgate::shm {
 namespace {
@@ -30,6 +32,28 @@ std::string failed(const std::string& what, int e) {
   return what + ": " + std::strerror(e);
 }
 
+/// Whether user `uid` is in group `gid` (its primary group, or listed as a member); unknown for
+/// a uid without a user entry here (a container's numeric user).
+std::optional<bool> user_in_group(uid_t uid, gid_t gid) {
+  std::vector<char> buffer(1 << 16);
+  passwd pw{};
+  passwd* found_user = nullptr;
+  if (::getpwuid_r(uid, &pw, buffer.data(), buffer.size(), &found_user) != 0 || !found_user) {
+    return std::nullopt;
+  }
+  if (pw.pw_gid == gid) return true;
+  const std::string name = pw.pw_name;
+  group gr{};
+  group* found_group = nullptr;
+  if (::getgrgid_r(gid, &gr, buffer.data(), buffer.size(), &found_group) != 0 || !found_group) {
+    return false;
+  }
+  for (char** member = gr.gr_mem; member != nullptr && *member != nullptr; ++member) {
+    if (name == *member) return true;
+  }
+  return false;
+}
+
 /// Why a directory someone else made is unfit, or empty. `gid`: the ring group, when known.
 std::string judge(const struct stat& st, std::optional<gid_t> gid) {
   const auto who =
@@ -37,6 +61,15 @@ std::string judge(const struct stat& st, std::optional<gid_t> gid) {
   if ((st.st_mode & 0007) != 0) {
     return "mode " + octal(st.st_mode) + who +
            " lets other users in: they could read every producer's spans and delete segments";
+  }
+  // Its owner may delete or rename any segment and fake the heartbeat: accepted only from us,
+  // root, or a producer of the ring group that came first. A uid unknown here cannot be looked
+  // up: accepted on its group and mode alone.
+  const bool foreign = gid && st.st_uid != ::geteuid() && st.st_uid != 0;
+  if (const auto member = foreign ? user_in_group(st.st_uid, *gid) : std::nullopt;
+      member.has_value() && !*member) {
+    return "owned by a user outside the ring group" + who +
+           ": it could delete or replace every producer's segment";
   }
   if (gid && st.st_gid != *gid) {
     return "group gid " + std::to_string(st.st_gid) + ", not the ring group gid " +

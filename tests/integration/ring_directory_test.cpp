@@ -197,6 +197,23 @@ TEST_CASE(
   CHECK((own.st_mode & 07777) == 02770);
 }
 
+TEST_CASE(
+    "a ring directory owned by a user outside the ring group is refused, even with the ring "
+    "group and mode 2770",
+    "[integration][ring_directory]") {
+  Deployment d;
+  // nobody owns it (so may delete or replace any segment) though it is not in the agent's group.
+  REQUIRE(::mkdir(d.ring().c_str(), 0700) == 0);
+  REQUIRE(::chown(d.ring().c_str(), kNobody, ::getegid()) == 0);
+  REQUIRE(::chmod(d.ring().c_str(), 02770) == 0);
+  d.start_agent({});
+  const auto log = d.agent_log();
+  INFO(log);
+  CHECK(log.find("owned by a user outside the ring group") != std::string::npos);
+  CHECK(testing::http_get(d.admin_port, "/ready").status == 503);
+  CHECK_FALSE(fs::exists(d.ring() + "/" + shm::kHeartbeatName));
+}
+
 TEST_CASE("a ring directory of the agent's own that others can write is repaired",
           "[integration][ring_directory]") {
   Deployment d;
