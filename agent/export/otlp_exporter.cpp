@@ -184,10 +184,11 @@ void OtlpExporter::run() noexcept {
       // The backend fails: new batches join the spool behind the older ones (order, kill -9).
       if (spool_ && probing_) route = Route::SpoolFirst;
       if (backed_up()) {
-        if (spool_) {
+        if (spool_ && Clock::now() - spool_refused_at_ >= kSpoolRefusalPause) {
           route = Route::SpoolOrDrop;  // keep draining the queue, onto disk
         } else {
-          // No spool: take no more spans; the queue in front fills and counts its drops.
+          // No spool, or it refused the last batch: take no more spans; the queue in front fills
+          // and counts its drops while what is here is retried from memory.
           changed_.wait_for(lock, kPoll);
           lock.unlock();
           dispatch_ready();
@@ -269,7 +270,7 @@ void OtlpExporter::cut_batches(Backlog& pending, bool flush_all, Route route) {
     if (spool_) request->sequence = spool_->reserve();
     if (route != Route::Send && keep_on_disk(*request)) {
       note(*request, lookup::ExportState::Spooled);
-    } else if (route == Route::SpoolOrDrop || (route == Route::SpoolFirst && backed_up())) {
+    } else if (route == Route::SpoolOrDrop) {
       spool_or_drop(std::move(request), telemetry::DropReason::ExportQueueFull);
     } else {
       ready_.push_back(std::move(request));

@@ -132,6 +132,11 @@ class OtlpExporter final {
   // Probing (spool only): the backend failed; only the oldest spooled batch goes out, at
   // next_probe_, one at a time, until one succeeds.
   bool probing_ = false;
+  // When the spool last refused a batch (full, or the disk): for a second after, the exporter
+  // stops taking spans onto disk and waits as it does without a spool, retrying from memory for
+  // max_retry_time, instead of dropping everything it cut (a full disk dropped all but 1 s).
+  Clock::time_point spool_refused_at_{};
+  static constexpr auto kSpoolRefusalPause = std::chrono::seconds(1);
   bool probe_inflight_ = false;
   int probe_attempts_ = 0;
   Clock::time_point next_probe_{};

@@ -42,8 +42,10 @@ bool OtlpExporter::keep_on_disk(const Request& request) {
     spool_->release(request.spool_sequence);  // already on disk: it stays there
     return true;
   }
-  if (!spool_->put(request.body, static_cast<std::uint32_t>(request.spans), request.sequence))
+  if (!spool_->put(request.body, static_cast<std::uint32_t>(request.spans), request.sequence)) {
+    spool_refused_at_ = Clock::now();
     return false;
+  }
   counters_.spool_spans_written.fetch_add(request.spans, std::memory_order_relaxed);
   publish_spool();
   return true;
@@ -59,6 +61,8 @@ void OtlpExporter::spool_or_drop(std::unique_ptr<Request> request, telemetry::Dr
 }
 
 void OtlpExporter::spool_ready() {
+  // The spool refused a batch a moment ago (full disk): not every turn again (a log line each).
+  if (Clock::now() - spool_refused_at_ < kSpoolRefusalPause) return;
   while (!ready_.empty() && keep_on_disk(*ready_.front())) {
     note(*ready_.front(), lookup::ExportState::Spooled);
     ready_.pop_front();

@@ -152,6 +152,27 @@ TEST_CASE("batches spooled before a SIGKILL are delivered by the next start", "[
              Catch::Matchers::Contains("event=spool_found"));
 }
 
+TEST_CASE("a spool that refuses batches (full) leaves them waiting in memory, not dropped",
+          "[integration]") {
+  // The spool holds almost nothing; the backend is down for 2 s, well inside max_retry_time.
+  // What the spool cannot take waits and is retried from memory (it was all dropped within 1 s,
+  // counted spool_full, though the backend came back).
+  testing::TempDir spool;
+  testing::AgentStack stack(
+      kKeepAll,
+      exporter_yaml(spool.file("spool"), "  spool_max_bytes: 16KiB\n  max_retry_time: 60s\n"));
+  stop_sink(stack.sink);
+  auto load = start_load(stack, 500, 1000, "a");
+  REQUIRE(load->wait(30s) == 0);
+  std::this_thread::sleep_for(1500ms);
+  stack.sink = start_sink(stack, "b");
+  const auto sent = sent_spans(stack, "a");
+  CHECK(testing::eventually([&] { return arrived(stack).first.size() == sent; }, 30s, 50ms));
+  const auto log = stack.stop_agent();
+  INFO(log);
+  CHECK(testing::log_fields(log, "shutdown_complete").at("dropped") == "0");
+}
+
 TEST_CASE("past the spool bound the overflow is dropped and counted, and the disk stays bounded",
           "[integration]") {
   testing::TempDir spool;
