@@ -18,49 +18,60 @@ namespace {
 
 constexpr int kPrecisionDigits = 4;  // the specification's recommended default
 
-// The value of the tracestate's `ot` member ("th:c;rv:..."), empty when it has none.
-std::string_view ot_value(std::string_view tracestate) noexcept {
+enum class Blanks : bool { Keep, Trim };
+
+// Calls `visit(part)` on each `separator`-separated part of `list` (spaces and tabs around each
+// trimmed when asked: tracestate's list members may carry them) until it returns true; returns
+// whether one did.
+template <class Visit>
+bool any_part(std::string_view list, char separator, Blanks blanks, Visit&& visit) {
   std::size_t pos = 0;
-  while (pos <= tracestate.size()) {
-    auto end = tracestate.find(',', pos);
-    if (end == std::string_view::npos) end = tracestate.size();
-    auto member = tracestate.substr(pos, end - pos);
-    while (!member.empty() && (member.front() == ' ' || member.front() == '\t'))
-      member.remove_prefix(1);
-    if (member.starts_with("ot=")) {
-      member.remove_prefix(3);
-      while (!member.empty() && (member.back() == ' ' || member.back() == '\t'))
-        member.remove_suffix(1);
-      return member;
+  while (pos <= list.size()) {
+    auto end = list.find(separator, pos);
+    if (end == std::string_view::npos) end = list.size();
+    auto part = list.substr(pos, end - pos);
+    if (blanks == Blanks::Trim) {
+      while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
+      while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
     }
+    if (visit(part)) return true;
     pos = end + 1;
   }
-  return {};
+  return false;
+}
+
+// The value of the tracestate's `ot` member ("th:c;rv:..."), empty when it has none.
+std::string_view ot_value(std::string_view tracestate) noexcept {
+  std::string_view value;
+  any_part(tracestate, ',', Blanks::Trim, [&](std::string_view member) {
+    if (!member.starts_with("ot=")) return false;
+    value = member.substr(3);
+    return true;
+  });
+  return value;
 }
 
 // The sub-key `key` ("rv") of the `ot` member as 1..max_digits lowercase hex digits, read as the
 // leading digits of a 56-bit value (trailing zeros implied); nothing when absent or malformed.
 std::optional<std::uint64_t> ot_hex(std::string_view tracestate, std::string_view key,
                                     std::size_t min_digits) noexcept {
-  const auto ot = ot_value(tracestate);
-  std::size_t pos = 0;
-  while (pos < ot.size()) {
-    auto end = ot.find(';', pos);
-    if (end == std::string_view::npos) end = ot.size();
-    const auto field = ot.substr(pos, end - pos);
-    pos = end + 1;
-    if (field.size() <= key.size() || !field.starts_with(key) || field[key.size()] != ':') continue;
+  std::optional<std::uint64_t> value;
+  any_part(ot_value(tracestate), ';', Blanks::Keep, [&](std::string_view field) {
+    if (field.size() <= key.size() || !field.starts_with(key) || field[key.size()] != ':') {
+      return false;
+    }
     const auto digits = field.substr(key.size() + 1);
-    if (digits.size() < min_digits || digits.size() > 14) return std::nullopt;
+    if (digits.size() < min_digits || digits.size() > 14) return true;  // malformed: none
     std::uint64_t v = 0;
     for (const char c : digits) {
       const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-      if (d < 0) return std::nullopt;
+      if (d < 0) return true;
       v = (v << 4) | static_cast<std::uint64_t>(d);
     }
-    return v << (4 * (14 - digits.size()));
-  }
-  return std::nullopt;
+    value = v << (4 * (14 - digits.size()));
+    return true;
+  });
+  return value;
 }
 
 }  // namespace
@@ -124,34 +135,21 @@ std::string threshold_hex(double probability) {
 std::string with_threshold(std::string_view tracestate, std::string_view th) {
   std::string ot = "ot=th:" + std::string(th);
   std::vector<std::string_view> others;
-  std::size_t pos = 0;
-  while (pos <= tracestate.size()) {
-    auto end = tracestate.find(',', pos);
-    if (end == std::string_view::npos) end = tracestate.size();
-    auto member = tracestate.substr(pos, end - pos);
-    while (!member.empty() && (member.front() == ' ' || member.front() == '\t'))
-      member.remove_prefix(1);
-    while (!member.empty() && (member.back() == ' ' || member.back() == '\t'))
-      member.remove_suffix(1);
+  any_part(tracestate, ',', Blanks::Trim, [&](std::string_view member) {
     if (member.starts_with("ot=")) {
       // Keep the other ot sub-keys (e.g. rv:), replace th.
-      auto value = member.substr(3);
-      std::size_t p = 0;
-      while (p <= value.size()) {
-        auto e = value.find(';', p);
-        if (e == std::string_view::npos) e = value.size();
-        const auto field = value.substr(p, e - p);
+      any_part(member.substr(3), ';', Blanks::Keep, [&](std::string_view field) {
         if (!field.empty() && !field.starts_with("th:")) {
           ot += ';';
           ot += field;
         }
-        p = e + 1;
-      }
+        return false;
+      });
     } else if (!member.empty()) {
       others.push_back(member);
     }
-    pos = end + 1;
-  }
+    return false;
+  });
   // A modified member moves to the front (W3C tracestate rules).
   for (const auto m : others) {
     ot += ',';
