@@ -29,22 +29,6 @@ const std::string kKeepAll =
 // No spool_directory: the shipped default. Retries within 50-200 ms.
 const std::string kExporter = "  initial_backoff: 50ms\n  max_backoff: 200ms\n";
 
-std::unique_ptr<ChildProcess> start_sink(const testing::AgentStack& stack, const std::string& tag) {
-  auto sink = std::make_unique<ChildProcess>(
-      std::vector<std::string>{TAILGATE_SINK_BIN, "--listen",
-                               "127.0.0.1:" + std::to_string(stack.sink_port), "--jsonl",
-                               stack.dir.file("spans-" + tag + ".jsonl")},
-      stack.dir.file("sink-" + tag + ".out"), stack.dir.file("sink-" + tag + ".err"));
-  REQUIRE(testing::wait_for_text(stack.dir.file("sink-" + tag + ".err"), "serving", 10s)
-              .find("serving") != std::string::npos);
-  return sink;
-}
-
-void stop_sink(std::unique_ptr<ChildProcess>& sink) {
-  sink->signal(SIGTERM);
-  REQUIRE(sink->wait(10s) == 0);
-}
-
 /// Sends `traces` traces of 4 spans from `service` and waits for the sender to finish; returns
 /// the spans sent.
 std::size_t send(const testing::AgentStack& stack, int traces, const std::string& service) {
@@ -131,11 +115,11 @@ void wait_all_spooled(const testing::AgentStack& stack) {
 TEST_CASE("the spool drains with no new traffic once the backend is back, and /ready is ok",
           "[integration][durability]") {
   testing::AgentStack stack(kKeepAll, kExporter);
-  stop_sink(stack.sink);
+  stack.stop_sink();
   const auto sent = send(stack, 300, "before");
   wait_all_spooled(stack);
 
-  stack.sink = start_sink(stack, "b");  // nothing new is sent from here on
+  stack.restart_sink("b");  // nothing new is sent from here on
   CHECK(testing::eventually([&] { return distinct_spans(stack) == sent; }, 10s, 50ms));
   CHECK(testing::eventually([&] { return metric(stack, "tailgate_spool_spans") == 0; }, 5s));
   const auto ready = nlohmann::json::parse(testing::http_get(stack.admin_port, "/ready").body);
@@ -157,14 +141,14 @@ TEST_CASE("SIGTERM with the backend down under the default config, then a restar
   const auto spool = home.file("h/.local/state/tailgate/spool");
   CHECK_THAT(stack.agent_log(), Contains("event=spool_directory directory=" + spool));
 
-  stop_sink(stack.sink);
+  stack.stop_sink();
   const auto sent = send(stack, 500, "before");
   std::this_thread::sleep_for(300ms);  // every trace decided
   const auto first = stack.stop_agent();
   INFO(first);
   CHECK(testing::log_fields(first, "shutdown_complete").at("dropped") == "0");
 
-  stack.sink = start_sink(stack, "b");
+  stack.restart_sink("b");
   stack.restart_agent();
   CHECK(testing::eventually([&] { return distinct_spans(stack) == sent; }, 10s, 50ms));
   CHECK(metric(stack, "tailgate_spans_lost_in_crash_total") == 0);
@@ -173,7 +157,7 @@ TEST_CASE("SIGTERM with the backend down under the default config, then a restar
 TEST_CASE("kill -9 with the backend down loses no batch that reached the exporter",
           "[integration][durability]") {
   testing::AgentStack stack(kKeepAll, kExporter + "  max_retry_time: 60s\n");
-  stop_sink(stack.sink);
+  stack.stop_sink();
   const auto sent = send(stack, 400, "before");
   // Every kept span is on disk, although each batch failed once and has minutes of retries left.
   wait_all_spooled(stack);
@@ -188,7 +172,7 @@ TEST_CASE("kill -9 with the backend down loses no batch that reached the exporte
   std::this_thread::sleep_for(std::chrono::milliseconds(std::random_device{}() % 700));
   stack.kill_agent();
 
-  stack.sink = start_sink(stack, "b");
+  stack.restart_sink("b");
   stack.restart_agent();
   CHECK(testing::eventually([&] { return distinct_spans(stack) == sent; }, 10s, 50ms));
   CHECK(metric(stack, "tailgate_spans_lost_in_crash_total") == 0);
@@ -198,7 +182,7 @@ TEST_CASE("kill -9 with the backend down loses no batch that reached the exporte
 TEST_CASE("kill -9 in mid-run with the backend down: what was spooled arrives, the rest is lost",
           "[integration][durability]") {
   testing::AgentStack stack(kKeepAll, kExporter + "  max_retry_time: 60s\n");
-  stop_sink(stack.sink);
+  stack.stop_sink();
   ChildProcess load({TAILGATE_LOAD_BIN, "--target", "127.0.0.1:" + std::to_string(stack.udp_port),
                      "--traces", "4000", "--rate", "2000", "--spans-per-trace", "4", "--seed", "3"},
                     stack.dir.file("load.out"), stack.dir.file("load.err"));
@@ -218,7 +202,7 @@ TEST_CASE("kill -9 in mid-run with the backend down: what was spooled arrives, t
   INFO("received " << received << " spooled " << spooled);
   REQUIRE(spooled > 0);
 
-  stack.sink = start_sink(stack, "b");
+  stack.restart_sink("b");
   stack.restart_agent();
   const auto lost = testing::log_fields(stack.agent_log(), "unclean_stop_detected");
   REQUIRE(lost.contains("lost_spans"));
@@ -234,11 +218,11 @@ TEST_CASE("while the spool drains, the backend gets it oldest first and live bat
           "[integration][durability]") {
   // One request on the wire at a time: no overtaking, so the order is exact.
   testing::AgentStack stack(kKeepAll, kExporter + "  max_inflight_requests: 1\n");
-  stop_sink(stack.sink);
+  stack.stop_sink();
   const auto spooled = send(stack, 600, "before");
   wait_all_spooled(stack);
 
-  stack.sink = start_sink(stack, "b");
+  stack.restart_sink("b");
   const auto live = send(stack, 300, "after");  // live traffic while the spool drains
   REQUIRE(testing::eventually([&] { return distinct_spans(stack) == spooled + live; }, 15s, 50ms));
   std::uint64_t last_before = 0, first_after = UINT64_MAX, steps_back = 0, previous = 0;

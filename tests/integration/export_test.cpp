@@ -23,22 +23,6 @@ std::string exporter_yaml(const std::string& spool, const std::string& more = ""
   return "  spool_directory: " + spool + "\n  initial_backoff: 50ms\n  max_backoff: 200ms\n" + more;
 }
 
-std::unique_ptr<ChildProcess> start_sink(const testing::AgentStack& stack, const std::string& tag) {
-  auto sink = std::make_unique<ChildProcess>(
-      std::vector<std::string>{TAILGATE_SINK_BIN, "--listen",
-                               "127.0.0.1:" + std::to_string(stack.sink_port), "--jsonl",
-                               stack.dir.file("spans-" + tag + ".jsonl")},
-      stack.dir.file("sink-" + tag + ".out"), stack.dir.file("sink-" + tag + ".err"));
-  REQUIRE(testing::wait_for_text(stack.dir.file("sink-" + tag + ".err"), "serving", 10s)
-              .find("serving") != std::string::npos);
-  return sink;
-}
-
-void stop_sink(std::unique_ptr<ChildProcess>& sink) {
-  sink->signal(SIGTERM);  // a clean stop: requests in progress are answered first
-  REQUIRE(sink->wait(10s) == 0);
-}
-
 std::unique_ptr<ChildProcess> start_load(const testing::AgentStack& stack, std::uint64_t traces,
                                          double rate, const std::string& tag) {
   return std::make_unique<ChildProcess>(
@@ -85,9 +69,9 @@ TEST_CASE("a backend outage under steady load loses nothing and duplicates nothi
   testing::AgentStack stack(kKeepAll, exporter_yaml(spool.file("spool"), "  max_retry_time: 1s\n"));
   auto load = start_load(stack, 8000, 2000, "a");  // 4 s of steady load
   std::this_thread::sleep_for(1s);
-  stop_sink(stack.sink);  // Jaeger goes away for 2 s
+  stack.stop_sink();  // Jaeger goes away for 2 s
   std::this_thread::sleep_for(2s);
-  stack.sink = start_sink(stack, "b");
+  stack.restart_sink("b");
   REQUIRE(load->wait(60s) == 0);
   const auto sent = sent_spans(stack, "a");
   REQUIRE(testing::eventually([&] { return arrived(stack).first.size() >= sent; }, 30s, 50ms));
@@ -106,7 +90,7 @@ TEST_CASE("SIGTERM with the backend down spools everything, and the next start d
   testing::TempDir spool;
   const auto exporter = exporter_yaml(spool.file("spool"), "  shutdown_grace: 500ms\n");
   testing::AgentStack stack(kKeepAll, exporter);
-  stop_sink(stack.sink);
+  stack.stop_sink();
   auto load = start_load(stack, 500, 2000, "a");
   REQUIRE(load->wait(30s) == 0);
   std::this_thread::sleep_for(300ms);  // every trace decided
@@ -115,7 +99,7 @@ TEST_CASE("SIGTERM with the backend down spools everything, and the next start d
   CHECK(testing::log_fields(first, "shutdown_complete").at("dropped") == "0");
   CHECK(spooled_files(spool.file("spool")) > 0);
 
-  stack.sink = start_sink(stack, "b");
+  stack.restart_sink("b");
   stack.agent = std::make_unique<ChildProcess>(
       std::vector<std::string>{TAILGATE_AGENT_BIN, "--config", stack.config_path()},
       stack.dir.file("agent2.out"), stack.dir.file("agent2.err"));
@@ -128,7 +112,7 @@ TEST_CASE("batches spooled before a SIGKILL are delivered by the next start", "[
   testing::TempDir spool;
   testing::AgentStack stack(kKeepAll,
                             exporter_yaml(spool.file("spool"), "  max_retry_time: 300ms\n"));
-  stop_sink(stack.sink);
+  stack.stop_sink();
   auto load = start_load(stack, 300, 2000, "a");
   REQUIRE(load->wait(30s) == 0);
   const auto sent = sent_spans(stack, "a");
@@ -143,7 +127,7 @@ TEST_CASE("batches spooled before a SIGKILL are delivered by the next start", "[
   stack.agent->signal(SIGKILL);
   stack.agent->wait(10s);
 
-  stack.sink = start_sink(stack, "b");
+  stack.restart_sink("b");
   stack.agent = std::make_unique<ChildProcess>(
       std::vector<std::string>{TAILGATE_AGENT_BIN, "--config", stack.config_path()},
       stack.dir.file("agent2.out"), stack.dir.file("agent2.err"));
@@ -161,11 +145,11 @@ TEST_CASE("a spool that refuses batches (full) leaves them waiting in memory, no
   testing::AgentStack stack(
       kKeepAll,
       exporter_yaml(spool.file("spool"), "  spool_max_bytes: 16KiB\n  max_retry_time: 60s\n"));
-  stop_sink(stack.sink);
+  stack.stop_sink();
   auto load = start_load(stack, 500, 1000, "a");
   REQUIRE(load->wait(30s) == 0);
   std::this_thread::sleep_for(1500ms);
-  stack.sink = start_sink(stack, "b");
+  stack.restart_sink("b");
   const auto sent = sent_spans(stack, "a");
   CHECK(testing::eventually([&] { return arrived(stack).first.size() == sent; }, 30s, 50ms));
   const auto log = stack.stop_agent();
@@ -180,7 +164,7 @@ TEST_CASE("past the spool bound the overflow is dropped and counted, and the dis
                             exporter_yaml(spool.file("spool"),
                                           "  spool_max_bytes: 64KiB\n  max_retry_time: 200ms\n"
                                           "  shutdown_grace: 300ms\n"));
-  stop_sink(stack.sink);
+  stack.stop_sink();
   auto load = start_load(stack, 2000, 4000, "a");
   REQUIRE(load->wait(30s) == 0);
   std::this_thread::sleep_for(1s);

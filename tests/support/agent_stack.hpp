@@ -108,6 +108,22 @@ struct AgentStack {
     launch_agent();
   }
 
+  /// The backend goes away: a clean stop, requests in progress answered first.
+  void stop_sink() {
+    sink->signal(SIGTERM);
+    REQUIRE(sink->wait(std::chrono::seconds(10)) == 0);
+  }
+  /// The backend comes back on the same port, recording into spans-<tag>.jsonl.
+  void restart_sink(const std::string& tag) {
+    sink = std::make_unique<ChildProcess>(
+        std::vector<std::string>{TAILGATE_SINK_BIN, "--listen",
+                                 "127.0.0.1:" + std::to_string(sink_port), "--jsonl",
+                                 dir.file("spans-" + tag + ".jsonl")},
+        dir.file("sink-" + tag + ".out"), dir.file("sink-" + tag + ".err"));
+    REQUIRE(wait_for_text(dir.file("sink-" + tag + ".err"), "serving", std::chrono::seconds(10))
+                .find("serving") != std::string::npos);
+  }
+
   [[nodiscard]] std::string config_path() const { return dir.file("tailgate.yaml"); }
   [[nodiscard]] std::string ring_directory() const { return dir.file("ring"); }
   void write_config(const std::string& extra_yaml) const {
