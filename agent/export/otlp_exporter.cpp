@@ -184,7 +184,7 @@ void OtlpExporter::run() noexcept {
       // The backend fails: new batches join the spool behind the older ones (order, kill -9).
       if (spool_ && probing_) route = Route::SpoolFirst;
       if (backed_up()) {
-        if (spool_ && Clock::now() - spool_refused_at_ >= kSpoolRefusalPause) {
+        if (spool_ && !spool_refusing()) {
           route = Route::SpoolOrDrop;  // keep draining the queue, onto disk
         } else {
           // No spool, or it refused the last batch: take no more spans; the queue in front fills

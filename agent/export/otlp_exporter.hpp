@@ -137,6 +137,9 @@ class OtlpExporter final {
   // max_retry_time, instead of dropping everything it cut (a full disk dropped all but 1 s).
   Clock::time_point spool_refused_at_{};
   static constexpr auto kSpoolRefusalPause = std::chrono::seconds(1);
+  [[nodiscard]] bool spool_refusing() const {  // mutex_ held
+    return Clock::now() - spool_refused_at_ < kSpoolRefusalPause;
+  }
   bool probe_inflight_ = false;
   int probe_attempts_ = 0;
   Clock::time_point next_probe_{};

@@ -62,7 +62,7 @@ void OtlpExporter::spool_or_drop(std::unique_ptr<Request> request, telemetry::Dr
 
 void OtlpExporter::spool_ready() {
   // The spool refused a batch a moment ago (full disk): not every turn again (a log line each).
-  if (Clock::now() - spool_refused_at_ < kSpoolRefusalPause) return;
+  if (spool_refusing()) return;
   while (!ready_.empty() && keep_on_disk(*ready_.front())) {
     note(*ready_.front(), lookup::ExportState::Spooled);
     ready_.pop_front();
