@@ -189,12 +189,12 @@ def latency(stack):
     lat = []
     while time.monotonic() < deadline:
         lat = []
-        with open(stack.jsonl) as f:
-            for line in f:
-                if line.endswith("}\n"):
-                    s = json.loads(line)
-                    if s["parent_span_id"] == "":
-                        lat.append((s["arrived_unix_ns"] - s["end_unix_ns"]) / 1e6)
+        with open(stack.jsonl, "rb") as f:  # one read: the sink may be mid-line
+            text = f.read()
+        for line in text.split(b"\n")[:-1]:  # the last piece is partial or empty
+            s = json.loads(line)
+            if s["parent_span_id"] == "":
+                lat.append((s["arrived_unix_ns"] - s["end_unix_ns"]) / 1e6)
         if lat:
             break
         time.sleep(0.1)

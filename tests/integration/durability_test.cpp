@@ -15,6 +15,7 @@
 #include "support/eventually.hpp"
 #include "support/http_client.hpp"
 #include "support/metrics_text.hpp"
+#include "support/sink_spans.hpp"
 
 using namespace tailgate;
 using namespace std::chrono_literals;
@@ -77,15 +78,8 @@ struct Arrival {
 /// Every span every sink of the stack wrote, in the order each sink received them.
 std::vector<Arrival> arrivals(const testing::AgentStack& stack) {
   std::vector<Arrival> out;
-  for (const auto& e : std::filesystem::directory_iterator(stack.dir.file(""))) {
-    if (e.path().extension() != ".jsonl") continue;
-    std::ifstream in(e.path());
-    for (std::string line; std::getline(in, line);) {
-      if (line.empty() || line.back() != '}') continue;
-      const auto j = nlohmann::json::parse(line);
-      out.push_back({j["span_id"], j["resource"].value("service.name", ""), j["arrived_unix_ns"]});
-    }
-  }
+  for (const auto& j : testing::sink_spans_under(stack.dir.file("")))
+    out.push_back({j["span_id"], j["resource"].value("service.name", ""), j["arrived_unix_ns"]});
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include "support/agent_stack.hpp"
 #include "support/child_process.hpp"
 #include "support/span_builder.hpp"
+#include "support/sink_spans.hpp"
 #include "wire/encode.hpp"
 
 using namespace tailgate;
@@ -80,11 +81,7 @@ TEST_CASE("1000 spans over UDP arrive at the sink with every field and resource 
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   std::vector<nlohmann::json> received;
   while (std::chrono::steady_clock::now() < deadline) {
-    received.clear();
-    std::ifstream in(stack.dir.file("spans.jsonl"));
-    for (std::string line; std::getline(in, line);) {
-      if (!line.empty() && line.back() == '}') received.push_back(nlohmann::json::parse(line));
-    }
+    received = testing::sink_spans_in(stack.dir.file("spans.jsonl"));
     if (received.size() >= 1000) break;
     std::this_thread::sleep_for(20ms);
   }

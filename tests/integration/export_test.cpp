@@ -8,6 +8,7 @@
 
 #include "support/agent_stack.hpp"
 #include "support/eventually.hpp"
+#include "support/sink_spans.hpp"
 
 using namespace tailgate;
 using namespace std::chrono_literals;
@@ -36,14 +37,9 @@ std::unique_ptr<ChildProcess> start_load(const testing::AgentStack& stack, std::
 std::pair<std::set<std::string>, std::size_t> arrived(const testing::AgentStack& stack) {
   std::set<std::string> ids;
   std::size_t lines = 0;
-  for (const auto& e : std::filesystem::directory_iterator(stack.dir.file(""))) {
-    if (e.path().extension() != ".jsonl") continue;
-    std::ifstream in(e.path());
-    for (std::string line; std::getline(in, line);) {
-      if (line.empty() || line.back() != '}') continue;
-      ids.insert(nlohmann::json::parse(line)["span_id"].get<std::string>());
-      ++lines;
-    }
+  for (const auto& s : testing::sink_spans_under(stack.dir.file(""))) {
+    ids.insert(s["span_id"].get<std::string>());
+    ++lines;
   }
   return {ids, lines};
 }

@@ -18,6 +18,7 @@
 #include "support/agent_stack.hpp"
 #include "support/eventually.hpp"
 #include "support/http_client.hpp"
+#include "support/sink_spans.hpp"
 
 using namespace tailgate;
 using namespace std::chrono_literals;
@@ -100,11 +101,8 @@ struct Deployment {
 
   [[nodiscard]] std::size_t spans_at_sink() const {
     std::set<std::string> ids;
-    std::ifstream in(dir.file("spans.jsonl"));
-    for (std::string line; std::getline(in, line);) {
-      if (!line.empty() && line.back() == '}')
-        ids.insert(nlohmann::json::parse(line)["span_id"].get<std::string>());
-    }
+    for (const auto& s : testing::sink_spans_in(dir.file("spans.jsonl")))
+      ids.insert(s["span_id"].get<std::string>());
     return ids.size();
   }
 };

@@ -15,6 +15,7 @@
 #include "support/agent_stack.hpp"
 #include "support/eventually.hpp"
 #include "support/span_builder.hpp"
+#include "support/sink_spans.hpp"
 #include "wire/encode.hpp"
 
 using namespace tailgate;
@@ -80,14 +81,8 @@ bool wait_file(const std::string& path) {
 
 std::size_t spans_at_sink(const testing::AgentStack& stack) {
   std::set<std::string> ids;
-  for (const auto& e : fs::directory_iterator(stack.dir.file(""))) {
-    if (e.path().extension() != ".jsonl") continue;
-    std::ifstream in(e.path());
-    for (std::string line; std::getline(in, line);) {
-      if (!line.empty() && line.back() == '}')
-        ids.insert(nlohmann::json::parse(line)["span_id"].get<std::string>());
-    }
-  }
+  for (const auto& s : testing::sink_spans_under(stack.dir.file("")))
+    ids.insert(s["span_id"].get<std::string>());
   return ids.size();
 }
 
@@ -155,13 +150,7 @@ TEST_CASE(
       stack.dir.file("agent2.out"), stack.dir.file("agent2.err"));
   CHECK(testing::eventually([&] { return spans_at_sink(stack) == 500; }, 20s, 20ms));
   std::this_thread::sleep_for(300ms);
-  std::size_t lines = 0;
-  for (const auto& e : fs::directory_iterator(stack.dir.file(""))) {
-    if (e.path().extension() != ".jsonl") continue;
-    std::ifstream in(e.path());
-    for (std::string line; std::getline(in, line);) lines += !line.empty();
-  }
-  CHECK(lines == 500);  // the second agent did not send the first 200 again
+  CHECK(testing::sink_spans_under(stack.dir.file("")).size() == 500);  // the second agent did not send the first 200 again
   reap(producer);
 }
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/child_process.hpp"
+#include "support/sink_spans.hpp"
 
 namespace tailgate::testing {
 
@@ -159,12 +160,7 @@ struct AgentStack {
 
   /// The spans the sink has written so far.
   [[nodiscard]] std::vector<nlohmann::json> sink_spans() const {
-    std::vector<nlohmann::json> out;
-    std::ifstream in(dir.file("spans.jsonl"));
-    for (std::string line; std::getline(in, line);) {
-      if (!line.empty() && line.back() == '}') out.push_back(nlohmann::json::parse(line));
-    }
-    return out;
+    return sink_spans_in(dir.file("spans.jsonl"));
   }
 };
 

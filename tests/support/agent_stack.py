@@ -80,12 +80,14 @@ class Stack:
         while True:
             found = []
             if os.path.exists(self.jsonl):
-                with open(self.jsonl) as f:
-                    for line in f:
-                        if line.endswith("}\n"):
-                            s = json.loads(line)
-                            if name is None or s["name"] == name:
-                                found.append(s)
+                # One read, then whole lines only: iterating a file the sink is still
+                # appending to can yield the tail of a half-written line as a line of its own.
+                with open(self.jsonl, "rb") as f:  # bytes: the tail may end mid-character
+                    text = f.read()
+                for line in text.split(b"\n")[:-1]:  # the last piece is partial or empty
+                    s = json.loads(line)
+                    if name is None or s["name"] == name:
+                        found.append(s)
             if len(found) >= count or time.monotonic() > deadline:
                 return found
             time.sleep(0.05)

@@ -16,6 +16,7 @@
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
 #include "support/metrics_text.hpp"
+#include "support/sink_spans.hpp"
 
 namespace tailgate::testing {
 
@@ -90,12 +91,7 @@ class Fleet {
 
   /// The spans the sink has written so far.
   [[nodiscard]] std::vector<nlohmann::json> sink_spans() const {
-    std::vector<nlohmann::json> out;
-    std::ifstream in(dir.file("spans.jsonl"));
-    for (std::string line; std::getline(in, line);) {
-      if (!line.empty() && line.back() == '}') out.push_back(nlohmann::json::parse(line));
-    }
-    return out;
+    return sink_spans_in(dir.file("spans.jsonl"));
   }
 
   TempDir dir;
