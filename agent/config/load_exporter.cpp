@@ -65,7 +65,10 @@ void check_exporter(detail::Section& exporter, ExporterConfig& e) {
                   "expected [http[s]://]host:port, got " + quoted(e.endpoint));
   }
   apply_otel_environment(e);
-  if (!e.endpoint.empty()) check_endpoint(exporter, "endpoint", "exporter.endpoint", e.endpoint);
+  if (!e.endpoint.empty()) {
+    check_endpoint(exporter, "endpoint", "exporter.endpoint", e.endpoint,
+                   detail::PortZero::Refused);
+  }
   for (const auto& [key, path] :
        {std::pair{"ca_file", &e.ca_file}, std::pair{"client_cert_file", &e.client_cert_file},
         std::pair{"client_key_file", &e.client_key_file}}) {

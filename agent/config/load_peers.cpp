@@ -34,7 +34,8 @@ std::string read_password_file(detail::Section& peers, const std::string& path) 
 void parse_peers(detail::Section& peers, PeersConfig& c) {
   peers.read("enabled", c.enabled);
   peers.read("endpoint", c.endpoint);
-  detail::check_endpoint(peers, "endpoint", "peers.endpoint", c.endpoint);
+  detail::check_endpoint(peers, "endpoint", "peers.endpoint", c.endpoint,
+                         detail::PortZero::Refused);
   std::string password_env, password_file;
   peers.read("password_env", password_env);
   peers.read("password_file", password_file);
