@@ -259,6 +259,10 @@ inline void check_endpoint(Section& s, std::string_view name, const std::string&
   }
 }
 
+/// Reads the regular file at `path` (no FIFO, device or directory) of at most `max_bytes` into
+/// `text`; returns why it cannot, or empty (config/load_config.cpp).
+std::string read_regular_file(const std::string& path, std::size_t max_bytes, std::string& text);
+
 /// Throws ConfigError naming both lines of a key given twice in one mapping
 /// (config/duplicate_keys.cpp).
 void refuse_duplicate_keys(const YAML::Node& node, const std::string& path,

@@ -166,6 +166,39 @@ TEST_CASE(
   }
 }
 
+// The old agent read /dev/zero and a FIFO for ever (and took a directory for an empty file).
+TEST_CASE(
+    "a config that is not a regular file or is over 1 MiB is refused with exit 2, at "
+    "start-up and by --validate",
+    "[integration]") {
+  tailgate::testing::TempDir dir;
+  REQUIRE(::mkfifo(dir.file("fifo.yaml").c_str(), 0600) == 0);
+  {
+    std::ofstream big(dir.file("big.yaml"));
+    big << "log: {level: info}\n";
+    for (int i = 0; i < 25000; ++i) big << "# a comment line of about sixty bytes, many of them\n";
+  }
+  std::ofstream(dir.file("password.yaml"))
+      << "peers: {password_file: \"" << dir.file("fifo.yaml") << "\"}\n";
+  const struct Case {
+    std::string path, says;
+  } cases[] = {{"/dev/zero", "not a regular file"},
+               {dir.file("fifo.yaml"), "not a regular file"},
+               {dir.file(""), "not a regular file"},
+               {dir.file("big.yaml"), "larger than 1048576 bytes"},
+               {dir.file("password.yaml"), "peers.password_file: cannot read"}};
+  for (const auto& c : cases) {
+    for (const bool validate : {true, false}) {
+      std::vector<std::string> args = {"--config", c.path};
+      if (validate) args.emplace_back("--validate");
+      const auto r = run(args);
+      INFO(c.path << (validate ? " --validate: " : ": ") << r.err);
+      CHECK(r.code == 2);
+      CHECK_THAT(r.err, Contains(c.path) && Contains(c.says));
+    }
+  }
+}
+
 TEST_CASE("validate accepts the shipped config plus an exporter endpoint and exits 0",
           "[integration]") {
   ::setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "jaeger-collector.invalid:4317", 1);
