@@ -28,6 +28,7 @@
 #include "receivers/otlp_http_receiver.hpp"
 #include "receivers/ring_receiver.hpp"
 #include "receivers/udp_receiver.hpp"
+#include "shm/ring_directory.hpp"
 #include "telemetry/drop_rate.hpp"
 #include "telemetry/logging.hpp"
 #include "telemetry/run_state.hpp"
@@ -234,7 +235,15 @@ admin::Snapshot Agent::snapshot() const {
   // Every enabled receiver is bound once start() has returned (it throws otherwise).
   s.receivers_bound = (!config_.receivers.ring.enabled || ring_ != nullptr) &&
                       (!config_.receivers.otlp_grpc.enabled || otlp_grpc_ != nullptr);
-  if (ring_) s.ring_directory_problem = ring_->directory_problem();
+  if (ring_) {
+    const auto problem = ring_->directory_problem();
+    s.ring_directory_problem = problem.why;
+    for (std::size_t i = 1; i < static_cast<std::size_t>(shm::DirectoryRefusal::kCount); ++i) {
+      const auto reason = static_cast<shm::DirectoryRefusal>(i);
+      if (reason == shm::DirectoryRefusal::UnknownGroup) continue;  // a producer's, never ours
+      s.ring_directory_refused.emplace_back(shm::to_string(reason), reason == problem.refusal);
+    }
+  }
   s.gauges = {pipeline_queue_.size_spans(), config_.pipeline.queue_spans,
               export_queue_.size_spans(),   config_.exporter.queue_spans,
               export_queue_.size_bytes(),   start_time_unix_seconds_,

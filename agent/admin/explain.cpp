@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <chrono>
 #include <stdexcept>
 
@@ -28,7 +29,14 @@ struct Answer {
 // asynchronous operations only, hence the async calls run to completion here.
 Answer get(const std::string& endpoint, const std::string& target) {
   const auto colon = endpoint.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error("expected host:port, got " + endpoint);
+  const auto port = colon == std::string::npos ? std::string() : endpoint.substr(colon + 1);
+  unsigned number = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  // The resolver took "99999" and asked port 34463 (modulo 65536).
+  if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || number == 0 ||
+      number > 65535) {
+    throw std::runtime_error("expected host:port with a port from 1 to 65535, got " + endpoint);
+  }
   auto host = endpoint.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";

@@ -98,6 +98,16 @@ Response metrics(const Snapshot& s, std::string_view accept) {
   out.gauge("tailgate_export_failing_seconds",
             "How long exports have failed without a success (0: not failing); alert on it.",
             static_cast<double>(export_failing_ns(s)) / 1e9);
+  // A closed label set: every reason, 1 on the one that holds (/ready says the same, 503).
+  if (!s.ring_directory_refused.empty()) {
+    out.family("tailgate_ring_directory_refused", "gauge",
+               "1 while the ring directory is refused (no spans are read from it), under the "
+               "reason why; 0 under every other reason.");
+    for (const auto& [reason, refused] : s.ring_directory_refused) {
+      out.sample("tailgate_ring_directory_refused", fmt::format("reason=\"{}\"", reason),
+                 refused ? 1.0 : 0.0);
+    }
+  }
   // Per attached producer: a lane that fills is where it starts dropping; alert before it does.
   // The label values are bounded by receivers.ring.max_segments at any time.
   out.family("tailgate_ring_fill_ratio", "gauge",

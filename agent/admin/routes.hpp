@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "config/config.hpp"
@@ -51,6 +52,9 @@ struct Snapshot {
   std::uint64_t now_ns = 0;  ///< steady clock, as the pipeline heartbeat and export times
   bool receivers_bound = false;
   std::string ring_directory_problem;  ///< why the ring directory is refused, or empty
+  /// Every reason a ring directory can be refused for, true for the one it is refused for now
+  /// (tailgate_ring_directory_refused); empty without a ring receiver.
+  std::vector<std::pair<std::string_view, bool>> ring_directory_refused;
   telemetry::Gauges gauges;
   std::vector<telemetry::PolicyCounts> policies;
   std::vector<telemetry::WindowRates> windows;

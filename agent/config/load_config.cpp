@@ -1,15 +1,19 @@
 #include "config/load_config.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <fstream>
+#include <cstring>
 #include <initializer_list>
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include <yaml-cpp/yaml.h>
 
@@ -138,12 +142,51 @@ Config load_defaults() {
   return load_config_text("", "built-in defaults");
 }
 
+namespace detail {
+
+std::string read_regular_file(const std::string& path, std::size_t max_bytes, std::string& text) {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, for ever.
+  struct Descriptor {
+    int fd;
+    ~Descriptor() {
+      if (fd >= 0) ::close(fd);
+    }
+  } const file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
+  const int fd = file.fd;
+  if (fd < 0) return std::string("cannot open it: ") + std::strerror(errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return std::string("cannot stat it: ") + std::strerror(errno);
+  if (!S_ISREG(st.st_mode)) {
+    return "not a regular file (a directory, FIFO, socket or device): refused";
+  }
+  const auto too_large = [max_bytes] {
+    return "larger than " + std::to_string(max_bytes) + " bytes: refused";
+  };
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) return too_large();
+  // Read to one byte past the bound whatever fstat said: a file may grow meanwhile, and files
+  // under /proc say size 0.
+  text.assign(max_bytes + 1, '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    const auto n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::string("cannot read it: ") + std::strerror(errno);
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  if (got > max_bytes) return too_large();
+  text.resize(got);
+  return {};
+}
+
+}  // namespace detail
+
 Config load_config(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError(path, 0, "", "cannot open the file");
-  std::stringstream text;
-  text << in.rdbuf();
-  return load_config_text(text.str(), path);
+  std::string text;
+  if (auto problem = detail::read_regular_file(path, kMaxConfigBytes, text); !problem.empty()) {
+    throw ConfigError(path, 0, "", "the config file: " + problem);
+  }
+  return load_config_text(text, path);
 }
 
 }  // namespace tailgate::config

@@ -28,6 +28,10 @@ class ConfigError : public std::runtime_error {
   std::string key_;
 };
 
+/// A config file is a regular file of at most this many bytes (the shipped one is ~25 KiB): a
+/// FIFO or device given as --config would be read for ever.
+inline constexpr std::size_t kMaxConfigBytes = 1 << 20;
+
 /// Reads and validates the file. Throws ConfigError.
 [[nodiscard]] Config load_config(const std::string& path);
 /// The built-in defaults with the environment applied (no --config), checked as a file is.

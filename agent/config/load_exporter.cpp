@@ -1,7 +1,6 @@
 // The exporter section, and the checks on it that need the whole file read first (the
 // environment's OpenTelemetry variables apply between the two).
 #include <cctype>
-#include <fstream>
 #include <map>
 #include <string>
 #include <utility>
@@ -13,6 +12,11 @@ namespace tailgate::config {
 
 using detail::check_endpoint;
 using detail::quoted;
+
+namespace {
+// A PEM file of the exporter's TLS: Debian's whole CA bundle is ~200 KiB.
+constexpr std::size_t kMaxPemBytes = 16 << 20;
+}  // namespace
 
 void parse_exporter(detail::Section& exporter, ExporterConfig& e) {
   exporter.read("endpoint", e.endpoint);
@@ -65,13 +69,18 @@ void check_exporter(detail::Section& exporter, ExporterConfig& e) {
                   "expected [http[s]://]host:port, got " + quoted(e.endpoint));
   }
   apply_otel_environment(e);
-  if (!e.endpoint.empty()) check_endpoint(exporter, "endpoint", "exporter.endpoint", e.endpoint);
+  if (!e.endpoint.empty()) {
+    check_endpoint(exporter, "endpoint", "exporter.endpoint", e.endpoint,
+                   detail::PortZero::Refused);
+  }
   for (const auto& [key, path] :
        {std::pair{"ca_file", &e.ca_file}, std::pair{"client_cert_file", &e.client_cert_file},
         std::pair{"client_key_file", &e.client_key_file}}) {
-    if (!e.insecure && !path->empty() && !std::ifstream(*path)) {
+    if (e.insecure || path->empty()) continue;
+    std::string pem;
+    if (auto problem = detail::read_regular_file(*path, kMaxPemBytes, pem); !problem.empty()) {
       exporter.fail(exporter.at(key), std::string("exporter.") + key,
-                    "cannot read " + quoted(*path));
+                    "cannot read " + quoted(*path) + ": " + problem);
     }
   }
   if (e.client_cert_file.empty() != e.client_key_file.empty()) {

@@ -1,8 +1,7 @@
 // The peers section: Redis endpoint, stream, timings, and the password, which comes from the
 // environment or a file and never from the YAML itself (a config file is shared and versioned;
 // a secret in it leaks with it).
-#include <fstream>
-#include <sstream>
+#include <string>
 
 #include "config/section.hpp"
 
@@ -12,13 +11,13 @@ namespace {
 constexpr std::size_t kMaxPasswordBytes = 4096;
 
 std::string read_password_file(detail::Section& peers, const std::string& path) {
-  std::ifstream in(path);
-  if (!in)
+  std::string password;
+  // Room for a CR LF after the longest password.
+  if (auto problem = detail::read_regular_file(path, kMaxPasswordBytes + 2, password);
+      !problem.empty()) {
     peers.fail(peers.at("password_file"), "peers.password_file",
-               "cannot read " + detail::quoted(path));
-  std::stringstream text;
-  text << in.rdbuf();
-  auto password = text.str();
+               "cannot read " + detail::quoted(path) + ": " + problem);
+  }
   // A file written by `echo` or a Kubernetes secret may end in a newline that is not the password.
   while (!password.empty() && (password.back() == '\n' || password.back() == '\r'))
     password.pop_back();
@@ -34,7 +33,8 @@ std::string read_password_file(detail::Section& peers, const std::string& path) 
 void parse_peers(detail::Section& peers, PeersConfig& c) {
   peers.read("enabled", c.enabled);
   peers.read("endpoint", c.endpoint);
-  detail::check_endpoint(peers, "endpoint", "peers.endpoint", c.endpoint);
+  detail::check_endpoint(peers, "endpoint", "peers.endpoint", c.endpoint,
+                         detail::PortZero::Refused);
   std::string password_env, password_file;
   peers.read("password_env", password_env);
   peers.read("password_file", password_file);

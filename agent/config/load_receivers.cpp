@@ -6,14 +6,25 @@
 
 namespace tailgate::config {
 
-using detail::check_endpoint;
+namespace {
+
+// The keys every listening receiver has, enabled and endpoint (host:port, port 0: any free one);
+// the section is returned for the receiver's own keys.
+detail::Section read_listener(detail::Section& receivers, std::string_view name, bool& enabled,
+                              std::string& endpoint) {
+  auto listener = receivers.child(name);
+  listener.read("enabled", enabled);
+  listener.read("endpoint", endpoint);
+  detail::check_endpoint(listener, "endpoint", "receivers." + std::string(name) + ".endpoint",
+                         endpoint);
+  return listener;
+}
+
+}  // namespace
 
 void parse_receivers(detail::Section& receivers, ReceiversConfig& rc) {
   const auto read_udp = [&receivers](std::string_view name, UdpReceiverConfig& u) {
-    auto udp = receivers.child(name);
-    udp.read("enabled", u.enabled);
-    udp.read("endpoint", u.endpoint);
-    check_endpoint(udp, "endpoint", "receivers." + std::string(name) + ".endpoint", u.endpoint);
+    auto udp = read_listener(receivers, name, u.enabled, u.endpoint);
     udp.read_size("socket_buffer", u.socket_buffer_bytes);
     udp.finish();
   };
@@ -21,10 +32,7 @@ void parse_receivers(detail::Section& receivers, ReceiversConfig& rc) {
   read_udp("jaeger_compact", rc.jaeger_compact);
   read_udp("jaeger_binary", rc.jaeger_binary);
   const auto read_otlp = [&receivers](std::string_view name, OtlpReceiverConfig& o) {
-    auto otlp = receivers.child(name);
-    otlp.read("enabled", o.enabled);
-    otlp.read("endpoint", o.endpoint);
-    check_endpoint(otlp, "endpoint", "receivers." + std::string(name) + ".endpoint", o.endpoint);
+    auto otlp = read_listener(receivers, name, o.enabled, o.endpoint);
     otlp.read_size("max_request_bytes", o.max_request_bytes);
     if (o.max_request_bytes < 1024 || o.max_request_bytes > (1u << 30)) {
       otlp.fail(otlp.at("max_request_bytes"),
@@ -51,12 +59,9 @@ void parse_receivers(detail::Section& receivers, ReceiversConfig& rc) {
   ring.read("stalled_write_timeout", r.stalled_write_timeout);
   ring.read_count("max_segments", r.max_segments);
   ring.finish();
-  auto sampling = receivers.child("jaeger_sampling");
-  sampling.read("enabled", rc.jaeger_sampling.enabled);
-  sampling.read("endpoint", rc.jaeger_sampling.endpoint);
-  check_endpoint(sampling, "endpoint", "receivers.jaeger_sampling.endpoint",
-                 rc.jaeger_sampling.endpoint);
-  sampling.finish();
+  read_listener(receivers, "jaeger_sampling", rc.jaeger_sampling.enabled,
+                rc.jaeger_sampling.endpoint)
+      .finish();
   receivers.finish();
 }
 

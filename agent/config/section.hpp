@@ -238,17 +238,30 @@ class Section {
   std::set<std::string> known_;
 };
 
+/// Port 0 binds any free port: fine for a listener, never an address to send to.
+enum class PortZero : bool { Refused, Allowed };
+
 inline void check_endpoint(Section& s, std::string_view name, const std::string& key,
-                           const std::string& value) {
+                           const std::string& value, PortZero zero = PortZero::Allowed) {
   const auto colon = value.rfind(':');
   unsigned port = 0;
   const char* begin = colon == std::string::npos ? nullptr : value.data() + colon + 1;
   const char* end = value.data() + value.size();
-  if (colon == std::string::npos || colon == 0 || begin == end ||
-      std::from_chars(begin, end, port).ptr != end || port > 65535) {
-    s.fail(s.at(name), key, "expected host:port with a port from 0 to 65535, got " + quoted(value));
+  const unsigned lowest = zero == PortZero::Allowed ? 0 : 1;
+  // from_chars reports a number too large for `port` as out of range with `port` unchanged (0).
+  const auto parsed =
+      begin == nullptr ? std::from_chars_result{} : std::from_chars(begin, end, port);
+  if (colon == std::string::npos || colon == 0 || begin == end || parsed.ec != std::errc{} ||
+      parsed.ptr != end || port < lowest || port > 65535) {
+    s.fail(s.at(name), key,
+           "expected host:port with a port from " + std::to_string(lowest) + " to 65535, got " +
+               quoted(value));
   }
 }
+
+/// Reads the regular file at `path` (no FIFO, device or directory) of at most `max_bytes` into
+/// `text`; returns why it cannot, or empty (config/load_config.cpp).
+std::string read_regular_file(const std::string& path, std::size_t max_bytes, std::string& text);
 
 /// Throws ConfigError naming both lines of a key given twice in one mapping
 /// (config/duplicate_keys.cpp).

@@ -84,15 +84,10 @@ struct Server::State {
    private:
     void on_read(beast::error_code ec) {
       if (ec == bhttp::error::end_of_stream) return close();
-      if (ec == bhttp::error::body_limit) {
-        if (state_.options.on_refused) state_.options.on_refused(413);
-        return write({.status = 413,
-                      .content_type = "text/plain; charset=utf-8",
-                      .body = "request larger than " + std::to_string(state_.options.body_limit) +
-                              " bytes\n"},
-                     11, false, false, true);
-      }
-      if (ec) {
+      // Past body_limit the header is in hand and the body is not: the handler still answers
+      // what does not depend on the body (404, 405) before it refuses the size (413).
+      const bool body_over_limit = ec == bhttp::error::body_limit;
+      if (ec && !body_over_limit) {
         // Garbage or oversize headers: answer 400 if the socket still works, then hang up.
         if (ec != beast::error::timeout && ec != asio::error::operation_aborted) {
           // Counted when it was the request that was bad, not the connection.
@@ -113,9 +108,12 @@ struct Server::State {
                             .content_type = view(req[bhttp::field::content_type]),
                             .content_encoding = view(req[bhttp::field::content_encoding]),
                             .accept = view(req[bhttp::field::accept]),
-                            .body = req.body()};
-      write(state_.handler(request), req.version(), req.keep_alive(),
-            req.method() == bhttp::verb::head, false);
+                            .body = body_over_limit ? std::string_view() : req.body(),
+                            .body_over_limit = body_over_limit};
+      // A body left unread ends the connection; what the client still sends is read and dropped
+      // for a while so that it gets to read the answer.
+      write(state_.handler(request), req.version(), req.keep_alive() && !body_over_limit,
+            req.method() == bhttp::verb::head, body_over_limit);
     }
 
     void write(Response answer, unsigned version, bool keep_alive, bool head, bool linger) {

@@ -2,8 +2,9 @@
 // The agent's one HTTP server (Boost.Beast), shared by the admin endpoints and the OTLP/HTTP
 // receiver: its own thread and io_context, asynchronous accept and sessions, so a slow or broken
 // client costs a socket and a timer, never a pipeline thread. Each request must arrive within the
-// request timeout; headers and bodies are bounded, and a body past the limit is answered 413 (the
-// rest of it read and discarded for a while, so the client gets to read the answer). Binding
+// request timeout; headers and bodies are bounded: a request whose body is past the limit reaches
+// the handler without it (body_over_limit), and the rest is read and discarded for a while after
+// the answer, so that the client gets to read it. Binding
 // happens in the constructor: a taken port fails start-up with the config key named.
 
 #include <chrono>
@@ -23,6 +24,9 @@ struct Request {
   std::string_view content_encoding;
   std::string_view accept;
   std::string_view body;
+  /// The body was past ServerOptions::body_limit and is not here: answer 413 where it matters,
+  /// after the answers that do not depend on it (404, 405).
+  bool body_over_limit = false;
 };
 
 struct Response {
@@ -40,7 +44,7 @@ struct ServerOptions {
   std::size_t body_limit = 0;  ///< 0: requests carry no body
   std::chrono::seconds request_timeout{5};
   /// Called (on the server's thread) with the status of each request the server refuses itself,
-  /// before the handler: 413 past body_limit, 400 for what does not parse as HTTP.
+  /// without the handler: 400 for what does not parse as HTTP.
   std::function<void(int status)> on_refused;
 };
 

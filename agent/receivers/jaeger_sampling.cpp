@@ -35,7 +35,7 @@ SamplingAnswer handle_jaeger_sampling(std::string_view method, std::string_view 
   if (path != "/sampling" && path != "/") {
     a.status = 404;
     a.body = "not found: the sampling strategy is at /sampling?service=NAME\n";
-  } else if (method != "GET") {
+  } else if (method != "GET" && method != "HEAD") {  // HEAD: GET without the body (RFC 9110)
     a.status = 405;
     a.body = "GET only\n";
   } else if (!has_service(query)) {
@@ -67,7 +67,7 @@ JaegerSamplingServer::JaegerSamplingServer(const config::JaegerSamplingConfig& c
             return http::Response{.status = a.status,
                                   .content_type = std::move(a.content_type),
                                   .body = std::move(a.body),
-                                  .allow = a.status == 405 ? "GET" : ""};
+                                  .allow = a.status == 405 ? "GET, HEAD" : ""};
           })) {}
 
 JaegerSamplingServer::~JaegerSamplingServer() = default;

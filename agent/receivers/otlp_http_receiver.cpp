@@ -65,8 +65,8 @@ OtlpHttpAnswer malformed(bool json, const std::string& why, std::size_t bytes,
 
 OtlpHttpAnswer handle_otlp_http(std::string_view method, std::string_view target,
                                 std::string_view content_type, std::string_view content_encoding,
-                                std::string_view body, std::size_t max_bytes, model::SpanQueue& out,
-                                telemetry::Counters& counters) {
+                                std::optional<std::string_view> read_body, std::size_t max_bytes,
+                                model::SpanQueue& out, telemetry::Counters& counters) {
   const auto refuse = [&counters](telemetry::RejectReason why) {
     counters.add_rejected_requests(telemetry::Receiver::OtlpHttp, why);
   };
@@ -81,6 +81,12 @@ OtlpHttpAnswer handle_otlp_http(std::string_view method, std::string_view target
   }
   const auto media = media_type(content_type);
   const bool json = iequals(media, kJson);
+  if (!read_body) {
+    refuse(telemetry::RejectReason::TooLarge);
+    return status_answer(413, json, 8 /* RESOURCE_EXHAUSTED */,
+                         "request larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  auto body = *read_body;
   if (!json && !iequals(media, kProtobuf)) {
     refuse(telemetry::RejectReason::Unsupported);
     return status_answer(415, false, 3,
@@ -134,18 +140,17 @@ OtlpHttpReceiver::OtlpHttpReceiver(const config::OtlpReceiverConfig& config, mod
                               .header_limit = 16 * 1024,
                               .body_limit = config.max_request_bytes,
                               .request_timeout = std::chrono::seconds(10),
-                              // Refused before the handler: a body past the limit (413), a
-                              // request that is not HTTP (400).
+                              // Refused without the handler: a request that is not HTTP (400).
                               .on_refused =
-                                  [&counters](int status) {
+                                  [&counters](int) {
                                     counters.add_rejected_requests(
                                         telemetry::Receiver::OtlpHttp,
-                                        status == 413 ? telemetry::RejectReason::TooLarge
-                                                      : telemetry::RejectReason::Malformed);
+                                        telemetry::RejectReason::Malformed);
                                   }},
           [max = config.max_request_bytes, &out, &counters](const http::Request& r) {
             auto a = handle_otlp_http(r.method, r.target, r.content_type, r.content_encoding,
-                                      r.body, max, out, counters);
+                                      r.body_over_limit ? std::nullopt : std::optional(r.body), max,
+                                      out, counters);
             return http::Response{.status = a.status,
                                   .content_type = std::move(a.content_type),
                                   .body = std::move(a.body),

@@ -9,6 +9,7 @@
 // elsewhere. Binding happens in the constructor: a taken port fails start-up.
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,11 +32,12 @@ struct OtlpHttpAnswer {
   int retry_after_seconds = 0;  ///< set with 503
 };
 
-/// Handles one request whose body has been read (at most `max_bytes` of it).
+/// Handles one request whose body has been read (at most `max_bytes` of it); `body` is nullopt
+/// when it was larger and left unread.
 OtlpHttpAnswer handle_otlp_http(std::string_view method, std::string_view target,
                                 std::string_view content_type, std::string_view content_encoding,
-                                std::string_view body, std::size_t max_bytes, model::SpanQueue& out,
-                                telemetry::Counters& counters);
+                                std::optional<std::string_view> body, std::size_t max_bytes,
+                                model::SpanQueue& out, telemetry::Counters& counters);
 
 class OtlpHttpReceiver final {
  public:

@@ -78,24 +78,24 @@ bool RingReceiver::settle_directory() {
   }
   next_beat_ = std::chrono::steady_clock::now();
   const std::lock_guard lock(producers_mutex_);
-  directory_problem_.clear();
+  directory_problem_ = {};
   return true;
 }
 
-void RingReceiver::refuse_directory(const std::string& problem) {
+void RingReceiver::refuse_directory(const shm::DirectoryProblem& problem) {
   heartbeat_.reset();  // producers must not think an agent reads a directory it refuses
   if (const auto n = directory_log_.note()) {
     spdlog::error(
         "event=ring_directory_refused directory={} reason=\"{}\" checks={} fix=\"remove it (rm -r "
         "{}) and let the agent or systemd-tmpfiles make it, owned by the agent, group gid {}, "
         "mode 2770\"",
-        config_.directory, problem, n, config_.directory, group_);
+        config_.directory, problem.why, n, config_.directory, group_);
   }
   const std::lock_guard lock(producers_mutex_);
   directory_problem_ = problem;
 }
 
-std::string RingReceiver::directory_problem() const {
+shm::DirectoryProblem RingReceiver::directory_problem() const {
   const std::lock_guard lock(producers_mutex_);
   return directory_problem_;
 }

@@ -28,6 +28,7 @@
 #include "config/config.hpp"
 #include "model/span_queue.hpp"
 #include "receivers/log_limiter.hpp"
+#include "shm/ring_directory.hpp"
 #include "telemetry/counters.hpp"
 
 namespace tailgate::shm {
@@ -54,7 +55,7 @@ class RingReceiver final {
   void stop();
   [[nodiscard]] const std::string& directory() const noexcept { return config_.directory; }
   /// Any thread: why the directory is refused (nothing is read from it), or empty.
-  [[nodiscard]] std::string directory_problem() const;
+  [[nodiscard]] shm::DirectoryProblem directory_problem() const;
 
   /// An attached producer, as the status page and tailgate_ring_fill_ratio show it.
   struct Producer {
@@ -73,7 +74,7 @@ class RingReceiver final {
   struct Attached;
   /// Prepares the directory, its inotify watch and the heartbeat; false if it is refused.
   bool settle_directory();
-  void refuse_directory(const std::string& problem);
+  void refuse_directory(const shm::DirectoryProblem& problem);
   /// Once a second: checks the directory again and refreshes the heartbeat.
   void keep_directory();
   void run() noexcept;
@@ -109,7 +110,7 @@ class RingReceiver final {
   int inotify_fd_ = -1;  ///< -1 where inotify is unavailable: the listing still finds segments
   mutable std::mutex producers_mutex_;  ///< guards producers_ and directory_problem_
   std::vector<Producer> producers_;
-  std::string directory_problem_;
+  shm::DirectoryProblem directory_problem_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

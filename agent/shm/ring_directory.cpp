@@ -32,6 +32,18 @@ std::string failed(const std::string& what, int e) {
   return what + ": " + std::strerror(e);
 }
 
+DirectoryProblem inaccessible(const std::string& what, int e) {
+  return {DirectoryRefusal::Inaccessible, failed(what, e)};
+}
+
+DirectoryProblem repair_failed(std::string why) {
+  return {DirectoryRefusal::RepairFailed, std::move(why)};
+}
+
+DirectoryProblem not_a_directory() {
+  return {DirectoryRefusal::NotADirectory, "not a directory (a symlink or a file)"};
+}
+
 /// Whether user `uid` is in group `gid` (its primary group, or listed as a member); unknown for
 /// a uid without a user entry here (a container's numeric user).
 std::optional<bool> user_in_group(uid_t uid, gid_t gid) {
@@ -55,12 +67,13 @@ std::optional<bool> user_in_group(uid_t uid, gid_t gid) {
 }
 
 /// Why a directory someone else made is unfit, or empty. `gid`: the ring group, when known.
-std::string judge(const struct stat& st, std::optional<gid_t> gid) {
+DirectoryProblem judge(const struct stat& st, std::optional<gid_t> gid) {
   const auto who =
       " (owner uid " + std::to_string(st.st_uid) + ", group gid " + std::to_string(st.st_gid) + ")";
   if ((st.st_mode & 0007) != 0) {
-    return "mode " + octal(st.st_mode) + who +
-           " lets other users in: they could read every producer's spans and delete segments";
+    return {DirectoryRefusal::OpenToOthers,
+            "mode " + octal(st.st_mode) + who +
+                " lets other users in: they could read every producer's spans and delete segments"};
   }
   // Its owner may delete or rename any segment and fake the heartbeat: accepted only from us,
   // root, or a producer of the ring group that came first. A uid unknown here cannot be looked
@@ -68,41 +81,46 @@ std::string judge(const struct stat& st, std::optional<gid_t> gid) {
   const bool foreign = gid && st.st_uid != ::geteuid() && st.st_uid != 0;
   if (const auto member = foreign ? user_in_group(st.st_uid, *gid) : std::nullopt;
       member.has_value() && !*member) {
-    return "owned by a user outside the ring group" + who +
-           ": it could delete or replace every producer's segment";
+    return {DirectoryRefusal::ForeignOwner,
+            "owned by a user outside the ring group" + who +
+                ": it could delete or replace every producer's segment"};
   }
   if (gid && st.st_gid != *gid) {
-    return "group gid " + std::to_string(st.st_gid) + ", not the ring group gid " +
-           std::to_string(*gid) + who + ": that group's members would read every segment";
+    return {DirectoryRefusal::WrongGroup,
+            "group gid " + std::to_string(st.st_gid) + ", not the ring group gid " +
+                std::to_string(*gid) + who + ": that group's members would read every segment"};
   }
   if ((st.st_mode & 0070) != 0070) {
-    return "mode " + octal(st.st_mode) + who + ": the group cannot create segments in it";
+    return {DirectoryRefusal::GroupNotWritable,
+            "mode " + octal(st.st_mode) + who + ": the group cannot create segments in it"};
   }
   return {};
 }
 
 /// Our own directory: the ring group and 2770, or 0770 where set-id modes are refused; every
 /// change checked, and the result read back (a chmod may drop setgid without failing).
-std::string repair(const std::string& dir, struct stat st, std::optional<gid_t> gid,
-                   DirectoryReport& report) {
+DirectoryProblem repair(const std::string& dir, struct stat st, std::optional<gid_t> gid,
+                        DirectoryReport& report) {
   const bool regroup = gid && st.st_gid != *gid;
   if (regroup) {
     if (::chown(dir.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
-      return failed("cannot give it group gid " + std::to_string(*gid), errno);
+      return repair_failed(failed("cannot give it group gid " + std::to_string(*gid), errno));
     }
     report.notes.push_back("group set to gid " + std::to_string(*gid));
   }
   if (regroup || (st.st_mode & 07777) != kDirectoryMode) {
     if (::chmod(dir.c_str(), kDirectoryMode) != 0) {
-      if (errno != EPERM) return failed("cannot chmod it " + octal(kDirectoryMode), errno);
+      if (errno != EPERM) {
+        return repair_failed(failed("cannot chmod it " + octal(kDirectoryMode), errno));
+      }
       if (::chmod(dir.c_str(), kDirectoryModeNoSetgid) != 0) {
-        return failed("cannot chmod it " + octal(kDirectoryModeNoSetgid), errno);
+        return repair_failed(failed("cannot chmod it " + octal(kDirectoryModeNoSetgid), errno));
       }
     }
-    if (::lstat(dir.c_str(), &st) != 0) return failed("cannot stat it", errno);
+    if (::lstat(dir.c_str(), &st) != 0) return inaccessible("cannot stat it", errno);
     const auto mode = st.st_mode & 07777;
     if (mode != kDirectoryMode && mode != kDirectoryModeNoSetgid) {
-      return "mode " + octal(mode) + " after chmod " + octal(kDirectoryMode);
+      return repair_failed("mode " + octal(mode) + " after chmod " + octal(kDirectoryMode));
     }
     report.notes.push_back("mode " + octal(mode) +
                            (mode == kDirectoryMode
@@ -110,8 +128,10 @@ std::string repair(const std::string& dir, struct stat st, std::optional<gid_t> 
                                 : " (set-id modes refused here, e.g. systemd RestrictSUIDSGID: "
                                   "producers give their segments the directory's group)"));
   }
-  return gid && st.st_gid != *gid ? "group gid " + std::to_string(st.st_gid) + " after chown"
-                                  : std::string();
+  if (gid && st.st_gid != *gid) {
+    return repair_failed("group gid " + std::to_string(st.st_gid) + " after chown");
+  }
+  return {};
 }
 
 DirectoryReport prepare(const std::string& dir, std::optional<gid_t> gid, bool agent) {
@@ -119,17 +139,17 @@ DirectoryReport prepare(const std::string& dir, std::optional<gid_t> gid, bool a
   struct stat st {};
   bool made = false;
   if (::lstat(dir.c_str(), &st) != 0) {
-    if (errno != ENOENT) return {failed("cannot stat it", errno), {}};
+    if (errno != ENOENT) return {inaccessible("cannot stat it", errno), {}};
     const auto parent = std::filesystem::path(dir).parent_path();
     std::error_code ec;
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
     // 0700 until its group and mode are set: nobody else gets in meanwhile.
     made = ::mkdir(dir.c_str(), 0700) == 0;
-    if (!made && errno != EEXIST) return {failed("cannot create it", errno), {}};
+    if (!made && errno != EEXIST) return {inaccessible("cannot create it", errno), {}};
     if (made) report.notes.emplace_back("created");
-    if (::lstat(dir.c_str(), &st) != 0) return {failed("cannot stat it", errno), {}};
+    if (::lstat(dir.c_str(), &st) != 0) return {inaccessible("cannot stat it", errno), {}};
   }
-  if (!S_ISDIR(st.st_mode)) return {"not a directory (a symlink or a file)", {}};
+  if (!S_ISDIR(st.st_mode)) return {not_a_directory(), {}};
   if (st.st_uid == ::geteuid()) {
     report.problem = repair(dir, st, gid, report);
     return report;
@@ -140,7 +160,7 @@ DirectoryReport prepare(const std::string& dir, std::optional<gid_t> gid, bool a
     report.problem = judge(st, agent ? gid : std::nullopt);
     if (report.problem.empty() || (st.st_mode & 0007) != 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (::lstat(dir.c_str(), &st) != 0) return {failed("cannot stat it", errno), {}};
+    if (::lstat(dir.c_str(), &st) != 0) return {inaccessible("cannot stat it", errno), {}};
   }
   if (report.problem.empty()) {
     report.notes.push_back("owned by uid " + std::to_string(st.st_uid) + ", mode " +
@@ -182,18 +202,48 @@ DirectoryReport prepare_producer_directory(const std::string& directory) {
   std::optional<gid_t> gid;
   if (const char* env = std::getenv("TAILGATE_RING_GROUP"); env != nullptr && *env != '\0') {
     gid = group_named(env);
-    if (!gid) return {std::string("TAILGATE_RING_GROUP: no group named ") + env, {}};
+    if (!gid) {
+      return {{DirectoryRefusal::UnknownGroup,
+               std::string("TAILGATE_RING_GROUP: no group named ") + env},
+              {}};
+    }
   } else if (const auto tailgate = group_named("tailgate"); tailgate && in_group(*tailgate)) {
     gid = tailgate;
   }
   return prepare(directory, gid, false);
 }
 
-std::string check_directory(const std::string& directory, gid_t gid) {
+DirectoryProblem check_directory(const std::string& directory, gid_t gid) {
   struct stat st {};
-  if (::lstat(directory.c_str(), &st) != 0) return failed("cannot stat it", errno);
-  if (!S_ISDIR(st.st_mode)) return "not a directory (a symlink or a file)";
+  if (::lstat(directory.c_str(), &st) != 0) return inaccessible("cannot stat it", errno);
+  if (!S_ISDIR(st.st_mode)) return not_a_directory();
   return judge(st, gid);
+}
+
+std::string_view to_string(DirectoryRefusal r) noexcept {
+  switch (r) {
+    case DirectoryRefusal::None:
+      return "none";
+    case DirectoryRefusal::OpenToOthers:
+      return "open_to_others";
+    case DirectoryRefusal::ForeignOwner:
+      return "foreign_owner";
+    case DirectoryRefusal::WrongGroup:
+      return "wrong_group";
+    case DirectoryRefusal::GroupNotWritable:
+      return "group_not_writable";
+    case DirectoryRefusal::NotADirectory:
+      return "not_a_directory";
+    case DirectoryRefusal::Inaccessible:
+      return "inaccessible";
+    case DirectoryRefusal::RepairFailed:
+      return "repair_failed";
+    case DirectoryRefusal::UnknownGroup:
+      return "unknown_group";
+    case DirectoryRefusal::kCount:
+      break;
+  }
+  return "unknown";
 }
 
 Heartbeat::Heartbeat(const std::string& directory) : path_(directory + "/" + kHeartbeatName) {

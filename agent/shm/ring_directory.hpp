@@ -17,8 +17,10 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tailgate::shm {
@@ -31,8 +33,30 @@ inline constexpr auto kHeartbeatPeriod = std::chrono::seconds(1);
 /// A heartbeat older than this: no agent reads the directory (five missed beats).
 inline constexpr auto kHeartbeatStale = std::chrono::seconds(5);
 
+/// Why a directory is refused, in a closed set: the reason label of the agent's
+/// tailgate_ring_directory_refused gauge.
+enum class DirectoryRefusal : std::uint8_t {
+  None,
+  OpenToOthers,      ///< other users may enter it
+  ForeignOwner,      ///< owned by a user outside the ring group
+  WrongGroup,        ///< its group is not the ring group
+  GroupNotWritable,  ///< the ring group cannot create segments in it
+  NotADirectory,     ///< a file or a symlink
+  Inaccessible,      ///< cannot be looked at or made
+  RepairFailed,      ///< ours, but its group or mode could not be set
+  UnknownGroup,      ///< TAILGATE_RING_GROUP names no group (producers only)
+  kCount
+};
+[[nodiscard]] std::string_view to_string(DirectoryRefusal r) noexcept;
+
+struct DirectoryProblem {
+  DirectoryRefusal refusal = DirectoryRefusal::None;
+  std::string why;  ///< for the log and /ready
+  [[nodiscard]] bool empty() const noexcept { return refusal == DirectoryRefusal::None; }
+};
+
 struct DirectoryReport {
-  std::string problem;             ///< empty: fit for segments; else why it is refused
+  DirectoryProblem problem;        ///< empty: fit for segments; else why it is refused
   std::vector<std::string> notes;  ///< what was created or repaired, for the log
 };
 
@@ -45,7 +69,7 @@ struct DirectoryReport {
 /// the agent judges the group.
 [[nodiscard]] DirectoryReport prepare_producer_directory(const std::string& directory);
 /// Why an existing directory is not fit for segments with ring group `gid` (empty: it is).
-[[nodiscard]] std::string check_directory(const std::string& directory, gid_t gid);
+[[nodiscard]] DirectoryProblem check_directory(const std::string& directory, gid_t gid);
 
 /// The agent's heartbeat file: made at construction, refreshed by beat(), removed at destruction.
 class Heartbeat {

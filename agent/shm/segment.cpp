@@ -163,7 +163,7 @@ std::unique_ptr<Segment> Segment::create(const SegmentOptions& options) {
   // Made as the agent makes it if this producer comes first; someone else's that other users
   // can enter is refused (ring_directory.hpp).
   if (const auto report = prepare_producer_directory(options.directory); !report.problem.empty()) {
-    throw std::runtime_error("ring directory " + options.directory + ": " + report.problem);
+    throw std::runtime_error("ring directory " + options.directory + ": " + report.problem.why);
   }
   struct stat directory {};
   if (::stat(options.directory.c_str(), &directory) != 0) {

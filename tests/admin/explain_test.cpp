@@ -38,3 +38,12 @@ TEST_CASE("explain gives up on an agent that accepts and never answers", "[admin
   CHECK(err.str().find("no answer within 5 s") != std::string::npos);
   CHECK(out.str().empty());
 }
+
+TEST_CASE("explain refuses an admin endpoint without a port from 1 to 65535", "[admin][explain]") {
+  for (const auto* endpoint : {"127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1", "127.0.0.1:x"}) {
+    std::ostringstream out, err;
+    CAPTURE(endpoint);
+    CHECK(admin::explain(endpoint, "4bf92f3577b34da6a3ce929d0e0e4736", false, out, err) == 2);
+    CHECK(err.str().find("expected host:port with a port from 1 to 65535") != std::string::npos);
+  }
+}

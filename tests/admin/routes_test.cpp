@@ -83,6 +83,19 @@ TEST_CASE("/ready is 503 while the ring directory is refused, and says why", "[a
   CHECK(body["ring_directory"] == refused.ring_directory_problem);
 }
 
+TEST_CASE("/metrics shows a refused ring directory as 1 under its reason, 0 under the others",
+          "[admin]") {
+  Fixture f;
+  auto refused = f.at(100);
+  refused.ring_directory_refused = {{"open_to_others", true}, {"foreign_owner", false}};
+  const auto body = f.get("/metrics", refused).body;
+  CHECK_THAT(body, Contains("# TYPE tailgate_ring_directory_refused gauge"));
+  CHECK_THAT(body, Contains("tailgate_ring_directory_refused{reason=\"open_to_others\"} 1\n"));
+  CHECK_THAT(body, Contains("tailgate_ring_directory_refused{reason=\"foreign_owner\"} 0\n"));
+  // Without a ring receiver there is no directory to refuse: no family at all.
+  CHECK_THAT(f.get("/metrics", f.at(100)).body, !Contains("tailgate_ring_directory_refused"));
+}
+
 TEST_CASE("/drop-rate reports windows and degrades past its thresholds", "[admin]") {
   Fixture f;
   auto s = f.at(60);

@@ -83,6 +83,10 @@ TEST_CASE("each bad file names its key and line", "[config]") {
       {"bad_otlp_request_size.yaml", 4, "receivers.otlp_http.max_request_bytes",
        "from 1KiB to 1GiB"},
       {"bad_jaeger_endpoint.yaml", 4, "receivers.jaeger_compact.endpoint", "port from 0 to 65535"},
+      // Past 2^32 the port parse overflowed and read as 0 ("any port").
+      {"bad_admin_endpoint_port_overflow.yaml", 2, "admin.endpoint", "port from 0 to 65535"},
+      // Port 0 binds any port; as an address to export to it means nothing.
+      {"bad_exporter_endpoint_port_zero.yaml", 3, "exporter.endpoint", "port from 1 to 65535"},
       {"wrong_type_section.yaml", 2, "receivers.udp", "expected a mapping"},
       {"not_yaml.yaml", 3, "", "not valid YAML"},
       {"batch_larger_than_queue.yaml", 2, "exporter.max_batch_spans", "must not exceed"},

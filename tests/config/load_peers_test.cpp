@@ -50,6 +50,14 @@ TEST_CASE("the Redis password comes from the environment or a file", "[config]")
              Contains("exclude each other"));
 }
 
+TEST_CASE("the Redis endpoint needs a port from 1 to 65535", "[config]") {
+  for (const auto* endpoint : {"redis:0", "redis:65536", "redis:99999999999", "redis"}) {
+    CAPTURE(endpoint);
+    CHECK_THAT(error_of(std::string("peers:\n  endpoint: \"") + endpoint + "\"\n"),
+               Contains("peers.endpoint: expected host:port with a port from 1 to 65535"));
+  }
+}
+
 TEST_CASE("a password written in the YAML is refused, saying where it belongs", "[config]") {
   const auto e = error_of("peers:\n  enabled: true\n  password: hunter2\n");
   CHECK_THAT(e,

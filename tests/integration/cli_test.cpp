@@ -47,8 +47,15 @@ std::vector<std::vector<std::string>> listed_flags(const std::string& help) {
   for (std::string l; std::getline(in, l);) {
     std::smatch m;
     if (!std::regex_search(l, m, line) || m[1] == "--help") continue;
+    // A value the flag's check takes: an endpoint, the lower bound of a range, or any.
+    static const std::regex lowest(R"( in \[([0-9.]+) - )");
+    std::smatch bound;
     if (!m[2].matched)
       flags.push_back({m[1]});
+    else if (l.find(":HOST:PORT") != std::string::npos)
+      flags.push_back({m[1], "127.0.0.1:9"});
+    else if (std::regex_search(l, bound, lowest))
+      flags.push_back({m[1], bound[1]});
     else
       flags.push_back({m[1], m[2] == "TEXT" ? "a=b" : m[2] == "FLOAT" ? "0.5" : "2000"});
   }
@@ -104,6 +111,92 @@ TEST_CASE("flags take --flag=value as --flag value, and a bad value is a usage e
   CHECK(run({TAILGATE_SINK_BIN, "--fail-for-ms=soon"}).code == 2);
   CHECK(run({TAILGATE_SINK_BIN, "--tls-cert", "/dev/null"}).code == 2);  // and its key?
   CHECK(run({"explain"}).code == 2);                                     // which trace?
+}
+
+// Each was taken: a negative count wrapped to 2^64 (strtoull), nan and inf passed CLI11's range
+// check, a port past 65535 was bound modulo 65536, and nan or inf seconds made the deadline
+// undefined.
+TEST_CASE(
+    "tailgate-load and tailgate-sink refuse negative, zero, nan and inf numbers and bad "
+    "ports with exit 2, naming the flag",
+    "[integration]") {
+  const std::vector<std::vector<std::string>> load_cases = {
+      {"--traces", "-5"},
+      {"--traces", "0"},
+      {"--rate", "-1"},
+      {"--rate", "nan"},
+      {"--rate", "inf"},
+      {"--max-seconds", "0"},
+      {"--max-seconds", "-1"},
+      {"--max-seconds", "nan"},
+      {"--max-seconds", "inf"},
+      {"--error-fraction", "nan"},
+      {"--slow-fraction", "-0.1"},
+      {"--critical-fraction", "inf"},
+      {"--attributes", "-1"},
+      {"--spans-per-trace", "-1"},
+      {"--datagram-bytes", "-1"},
+      {"--seed", "-1"},
+      {"--target", "127.0.0.1:99999"},
+      {"--target", "127.0.0.1:0"},
+      {"--target", "127.0.0.1"},
+      {"--fleet-targets", "127.0.0.1:1,127.0.0.1:70000,127.0.0.1:3"},
+  };
+  for (const auto& c : load_cases) {
+    // Bounded where the old program took the value: a few traces to a closed port, one second.
+    std::vector<std::string> args = {TAILGATE_LOAD_BIN, "--target", "127.0.0.1:9", "--traces", "20",
+                                     "--max-seconds",   "1"};
+    args.insert(args.end(), c.begin(), c.end());
+    const auto r = run(args);
+    INFO(c[0] << " " << c[1] << ": " << r.out << r.err);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Contains(c[0] + ": expected"));
+  }
+  for (const auto& c : {std::vector<std::string>{"--listen", "127.0.0.1:99999"},
+                        {"--listen", "4317"},
+                        {"--listen", "127.0.0.1:-1"},
+                        {"--fail-for-ms", "-5"},
+                        {"--throttle-for-ms", "-1"}}) {
+    std::vector<std::string> args = {TAILGATE_SINK_BIN};
+    args.insert(args.end(), c.begin(), c.end());
+    const auto r = run(args);
+    INFO(c[0] << " " << c[1] << ": " << r.err);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Contains(c[0] + ": expected"));
+  }
+}
+
+// The old agent read /dev/zero and a FIFO for ever (and took a directory for an empty file).
+TEST_CASE(
+    "a config that is not a regular file or is over 1 MiB is refused with exit 2, at "
+    "start-up and by --validate",
+    "[integration]") {
+  tailgate::testing::TempDir dir;
+  REQUIRE(::mkfifo(dir.file("fifo.yaml").c_str(), 0600) == 0);
+  {
+    std::ofstream big(dir.file("big.yaml"));
+    big << "log: {level: info}\n";
+    for (int i = 0; i < 25000; ++i) big << "# a comment line of about sixty bytes, many of them\n";
+  }
+  std::ofstream(dir.file("password.yaml"))
+      << "peers: {password_file: \"" << dir.file("fifo.yaml") << "\"}\n";
+  const struct Case {
+    std::string path, says;
+  } cases[] = {{"/dev/zero", "not a regular file"},
+               {dir.file("fifo.yaml"), "not a regular file"},
+               {dir.file(""), "not a regular file"},
+               {dir.file("big.yaml"), "larger than 1048576 bytes"},
+               {dir.file("password.yaml"), "peers.password_file: cannot read"}};
+  for (const auto& c : cases) {
+    for (const bool validate : {true, false}) {
+      std::vector<std::string> args = {"--config", c.path};
+      if (validate) args.emplace_back("--validate");
+      const auto r = run(args);
+      INFO(c.path << (validate ? " --validate: " : ": ") << r.err);
+      CHECK(r.code == 2);
+      CHECK_THAT(r.err, Contains(c.path) && Contains(c.says));
+    }
+  }
 }
 
 TEST_CASE("validate accepts the shipped config plus an exporter endpoint and exits 0",

@@ -113,6 +113,29 @@ struct stat stat_of(const std::string& path) {
   return st;
 }
 
+/// The reason tailgate_ring_directory_refused says 1 under on the agent's /metrics ("" if none);
+/// every other reason must say 0.
+std::string refused_on_metrics(int admin_port) {
+  const auto metrics = testing::http_get(admin_port, "/metrics").body;
+  INFO(metrics);
+  constexpr std::string_view kSample = "tailgate_ring_directory_refused{reason=\"";
+  std::string refused;
+  std::size_t samples = 0;
+  for (auto at = metrics.find(kSample); at != std::string::npos;
+       at = metrics.find(kSample, at + 1)) {
+    const auto reason_end = metrics.find('"', at + kSample.size());
+    const auto value = metrics.substr(reason_end + 3, metrics.find('\n', at) - reason_end - 3);
+    ++samples;
+    CHECK((value == "0" || value == "1"));
+    if (value == "1") {
+      CHECK(refused.empty());  // one reason at a time
+      refused = metrics.substr(at + kSample.size(), reason_end - at - kSample.size());
+    }
+  }
+  CHECK(samples >= 7);  // the whole closed set, whatever holds
+  return refused;
+}
+
 /// Another user (nobody:nogroup) makes `path` with `mode`, as a squatter would.
 void squat(const std::string& path, mode_t mode) {
   const pid_t pid = ::fork();
@@ -178,6 +201,7 @@ TEST_CASE(
   const auto ready = testing::http_get(d.admin_port, "/ready");
   CHECK(ready.status == 503);
   CHECK(ready.body.find("ring_directory_refused") != std::string::npos);
+  CHECK(refused_on_metrics(d.admin_port) == "open_to_others");
   CHECK_FALSE(fs::exists(d.ring() + "/" + shm::kHeartbeatName));
 
   // A producer will not put its spans where the squatter reads them.
@@ -193,6 +217,7 @@ TEST_CASE(
   const auto own = stat_of(d.ring());
   CHECK(own.st_uid == ::geteuid());
   CHECK((own.st_mode & 07777) == 02770);
+  CHECK(refused_on_metrics(d.admin_port) == "");
 }
 
 TEST_CASE(
@@ -209,6 +234,7 @@ TEST_CASE(
   INFO(log);
   CHECK(log.find("owned by a user outside the ring group") != std::string::npos);
   CHECK(testing::http_get(d.admin_port, "/ready").status == 503);
+  CHECK(refused_on_metrics(d.admin_port) == "foreign_owner");
   CHECK_FALSE(fs::exists(d.ring() + "/" + shm::kHeartbeatName));
 }
 

@@ -43,9 +43,37 @@ TEST_CASE(
   const auto post =
       http_request("127.0.0.1", port, "/sampling?service=a", boost::beast::http::verb::post);
   CHECK(post.status == 405);
-  CHECK(post.allow == "GET");
+  CHECK(post.allow == "GET, HEAD");
   CHECK(counters.jaeger_sampling_served.load() == 2);
   CHECK(counters.jaeger_sampling_refused.load() == 4);
+  server.stop();
+}
+
+TEST_CASE("a method other than GET or HEAD is 405 with Allow, with a body or without",
+          "[receivers][jaeger_sampling]") {
+  tailgate::telemetry::Counters counters;
+  JaegerSamplingServer server({.enabled = true, .endpoint = "127.0.0.1:0"}, counters);
+  server.start();
+  const int port = port_of(server.local_endpoint());
+  namespace http = boost::beast::http;
+  // The endpoint takes no body: a request with one was answered 413, as if it were too large.
+  for (const auto verb : {http::verb::post, http::verb::put, http::verb::patch, http::verb::delete_,
+                          http::verb::options}) {
+    for (const auto& body :
+         {std::string(), std::string(R"({"service":"a"})"), std::string(64 << 10, 'x')}) {
+      CAPTURE(http::to_string(verb), body.size());
+      const auto r =
+          tailgate::testing::http_send(port, verb, "/sampling?service=a", "application/json", body);
+      CHECK(r.status == 405);
+      CHECK(r.allow == "GET, HEAD");
+    }
+  }
+  // HEAD is GET without the body.
+  CHECK(http_request("127.0.0.1", port, "/sampling?service=a", http::verb::head).status == 200);
+  // An unknown path is 404 whatever the method and body.
+  CHECK(tailgate::testing::http_send(port, http::verb::post, "/other", "text/plain", "x").status ==
+        404);
+  CHECK(counters.jaeger_sampling_refused.load() == 16);
   server.stop();
 }
 

@@ -287,7 +287,18 @@ TEST_CASE("the OTLP/HTTP receiver serves a real client and names a taken port",
           .status == 200);
   const auto big =
       testing::http_post(port, "/v1/traces", "application/x-protobuf", std::string(5 << 20, 'x'));
-  CHECK(big.status == 413);  // by the HTTP server, before the handler: counted all the same
+  CHECK(big.status == 413);  // its body never read
+  CHECK(counters.requests_rejected_of(telemetry::Receiver::OtlpHttp,
+                                      telemetry::RejectReason::TooLarge) == 1);
+  // The method and the path are answered first, whatever the body's size.
+  for (const auto verb : {boost::beast::http::verb::get, boost::beast::http::verb::put}) {
+    const auto wrong = testing::http_send(port, verb, "/v1/traces", "application/x-protobuf",
+                                          std::string(5 << 20, 'x'));
+    CHECK(wrong.status == 405);
+    CHECK(wrong.allow == "POST");
+  }
+  CHECK(testing::http_post(port, "/v1/logs", "application/x-protobuf", std::string(5 << 20, 'x'))
+            .status == 404);
   CHECK(counters.requests_rejected_of(telemetry::Receiver::OtlpHttp,
                                       telemetry::RejectReason::TooLarge) == 1);
   const auto garbage = testing::http_post(port, "/v1/traces", "application/x-protobuf", "\xff\xff");

@@ -34,17 +34,20 @@ inline HttpResult http_request(const std::string& host, int port, const std::str
   if (!accept.empty()) req.set(http::field::accept, accept);
   http::write(stream, req);
   beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res);
+  http::response_parser<http::string_body> parser;
+  parser.skip(verb == http::verb::head);  // a length and no body follows
+  http::read(stream, buffer, parser);
+  const auto& res = parser.get();
   beast::error_code ignored;
   stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
   return {res.result_int(), res.body(), std::string(res[http::field::content_type]),
           std::string(res[http::field::allow])};
 }
 
-/// A POST with a body (OTLP/HTTP tests).
-inline HttpResult http_post(int port, const std::string& target, const std::string& content_type,
-                            const std::string& body, const std::string& content_encoding = {}) {
+/// A request with a body, any method (OTLP/HTTP tests; a body where none belongs).
+inline HttpResult http_send(int port, boost::beast::http::verb verb, const std::string& target,
+                            const std::string& content_type, const std::string& body,
+                            const std::string& content_encoding = {}) {
   namespace beast = boost::beast;
   namespace http = beast::http;
   boost::asio::io_context io;
@@ -52,7 +55,7 @@ inline HttpResult http_post(int port, const std::string& target, const std::stri
   stream.expires_after(std::chrono::seconds(10));
   stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
                                                 static_cast<unsigned short>(port)));
-  http::request<http::string_body> req(http::verb::post, target, 11);
+  http::request<http::string_body> req(verb, target, 11);
   req.set(http::field::host, "127.0.0.1");
   if (!content_type.empty()) req.set(http::field::content_type, content_type);
   if (!content_encoding.empty()) req.set(http::field::content_encoding, content_encoding);
@@ -68,6 +71,13 @@ inline HttpResult http_post(int port, const std::string& target, const std::stri
   stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
   return {res.result_int(), res.body(), std::string(res[http::field::content_type]),
           std::string(res[http::field::allow]), std::string(res[http::field::retry_after])};
+}
+
+/// A POST with a body (OTLP/HTTP tests).
+inline HttpResult http_post(int port, const std::string& target, const std::string& content_type,
+                            const std::string& body, const std::string& content_encoding = {}) {
+  return http_send(port, boost::beast::http::verb::post, target, content_type, body,
+                   content_encoding);
 }
 
 inline HttpResult http_get(int port, const std::string& target, const std::string& accept = {}) {

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli_checks.hpp"
 #include "tailgate/tailgate.hpp"
 #include "wire/encode.hpp"
 #include "wire/span_record.hpp"
@@ -43,6 +44,14 @@ Exit codes:
   2                 bad command line
 )";
 
+// A run must end, and its deadline must fit steady_clock's nanoseconds (about 292 years).
+constexpr double kMaxRate = 1e9;
+constexpr double kMinSeconds = 0.001, kMaxSeconds = 31'536'000;  // a year
+constexpr std::uint64_t kMaxSpansPerTrace = 100'000;
+// A benchmark span is encoded in an 8 KiB buffer; 128 is also the agent's default
+// limits.max_attributes_per_span.
+constexpr std::uint64_t kMaxAttributes = 128;
+
 struct Args {
   std::string target, fleet_targets, ring_directory = "/dev/shm/tailgate",
                                      service = "tailgate-load";
@@ -58,17 +67,27 @@ std::optional<int> parse(int argc, char** argv, Args& a) {
   app.footer(kFooter);
   // A flag given twice: the last one wins, as it did before CLI11 (scripts append overrides).
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.add_option("--target", a.target, "HOST:PORT: UDP datagrams to the agent's receiver");
+  using tailgate::tools::count_in;
+  using tailgate::tools::number_in;
+  using tailgate::tools::PortZero;
+  app.add_option("--target", a.target, "HOST:PORT: UDP datagrams to the agent's receiver")
+      ->check(tailgate::tools::endpoints(PortZero::Refused));
   app.add_option("--fleet-targets", a.fleet_targets,
-                 "HOST:PORT,HOST:PORT,HOST:PORT: one agent per process of a trace (wins)");
+                 "HOST:PORT,HOST:PORT,HOST:PORT: one agent per process of a trace (wins)")
+      ->check(tailgate::tools::endpoints(PortZero::Refused, true));
   app.add_option("--ring-directory", a.ring_directory,
                  "the agent's ring directory (when neither of the above)")
       ->capture_default_str();
-  app.add_option("--traces", a.traces, "traces to send")->capture_default_str();
+  app.add_option("--traces", a.traces, "traces to send")
+      ->capture_default_str()
+      ->check(count_in(1, UINT64_MAX));
   app.add_option("--rate", a.rate, "traces per second (0: as fast as possible)")
-      ->capture_default_str();
-  app.add_option("--max-seconds", a.max_seconds, "stop after this long")->capture_default_str();
-  const auto fraction = CLI::Range(0.0, 1.0);
+      ->capture_default_str()
+      ->check(number_in(0, kMaxRate));
+  app.add_option("--max-seconds", a.max_seconds, "stop after this long")
+      ->capture_default_str()
+      ->check(number_in(kMinSeconds, kMaxSeconds));
+  const auto fraction = number_in(0.0, 1.0);
   app.add_option("--error-fraction", a.workflow.error_fraction, "traces with an error")
       ->capture_default_str()
       ->check(fraction);
@@ -78,15 +97,17 @@ std::optional<int> parse(int argc, char** argv, Args& a) {
   app.add_option("--critical-fraction", a.workflow.critical_fraction, "critical (order) traces")
       ->capture_default_str()
       ->check(fraction);
-  app.add_option("--seed", a.seed, "random seed (default: random)");
+  app.add_option("--seed", a.seed, "random seed (default: random)")->check(count_in(0, UINT64_MAX));
   app.add_option("--service", a.service, "service.name")->capture_default_str();
   app.add_option("--datagram-bytes", a.datagram_bytes, "UDP datagram size")
       ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1024}, tailgate::wire::kMaxRecordSize));
+      ->check(count_in(1024, tailgate::wire::kMaxRecordSize));
   app.add_option("--spans-per-trace", a.workflow.spans_per_trace,
-                 "benchmark traces of N spans instead of the workflow");
+                 "benchmark traces of N spans instead of the workflow (0: the workflow)")
+      ->check(count_in(0, kMaxSpansPerTrace));
   app.add_option("--attributes", a.workflow.attributes, "attributes per benchmark span")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(count_in(0, kMaxAttributes));
   app.add_flag("--remote-parent", a.workflow.remote_parent,
                "benchmark roots are called from another process");
   try {

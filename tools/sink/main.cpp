@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_checks.hpp"
 #include "otlp_sink.hpp"
 
 namespace {
@@ -26,6 +27,8 @@ Exit codes:
   1                 could not serve (the address taken, a TLS file unreadable...)
   2                 bad command line
 )";
+
+constexpr std::uint64_t kMaxMilliseconds = 86'400'000;
 
 struct Args {
   std::string listen = "127.0.0.1:4317";
@@ -47,11 +50,15 @@ std::optional<int> parse(int argc, char** argv, Args& a) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   std::vector<std::string> headers;
   app.add_option("--listen", a.listen, "address to serve OTLP/gRPC on (port 0: any)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(tailgate::tools::endpoints(tailgate::tools::PortZero::Allowed));
   app.add_option("--port-file", a.port_file, "write the bound port there once serving");
   app.add_option("--jsonl", a.options.jsonl_path, "write every received span as one JSON line");
+  // A day at most: a negative time meant nothing, and a huge one overflowed the clock.
+  const auto milliseconds = tailgate::tools::count_in(0, kMaxMilliseconds);
   app.add_option("--fail-for-ms", a.fail_for_ms,
-                 "answer UNAVAILABLE for the first N ms after start");
+                 "answer UNAVAILABLE for the first N ms after start")
+      ->check(milliseconds);
   app.add_option("--require-header", headers,
                  "KEY=VALUE: answer PERMISSION_DENIED to requests without this metadata "
                  "(repeatable)")
@@ -68,9 +75,11 @@ std::optional<int> parse(int argc, char** argv, Args& a) {
   cert->needs(key);
   key->needs(cert);
   auto* throttle = app.add_option("--throttle-for-ms", a.throttle_for_ms,
-                                  "answer RESOURCE_EXHAUSTED for the first N ms after start");
+                                  "answer RESOURCE_EXHAUSTED for the first N ms after start")
+                       ->check(milliseconds);
   app.add_option("--retry-delay-ms", a.retry_delay_ms, "the RetryInfo delay those answers carry")
       ->capture_default_str()
+      ->check(milliseconds)
       ->needs(throttle);
   try {
     app.parse(argc, argv);
