@@ -70,7 +70,9 @@ struct Deployment {
     REQUIRE(sink_port > 0);
     std::ofstream(dir.file("tailgate.yaml"))
         << "receivers:\n  udp:\n    endpoint: 127.0.0.1:0\n  ring:\n    directory: " << ring()
-        << "\n    scan_interval: 50ms\nadmin:\n  endpoint: 127.0.0.1:0\n"
+        << "\n    scan_interval: 50ms\n"
+        << testing::drop_ins_on_free_ports("")  // not 6831 & co: other tests run beside
+        << "admin:\n  endpoint: 127.0.0.1:0\n"
         << "exporter:\n  endpoint: 127.0.0.1:" << sink_port << "\n  max_batch_delay: 50ms\n"
         << "sampling:\n  decision_wait: 100ms\n"
         << "  policies: [{name: all, type: base, probability: 1.0}]\n";
@@ -79,7 +81,13 @@ struct Deployment {
 
   void start_agent(std::vector<std::string> launcher) {
     launcher.insert(launcher.end(), {TAILGATE_AGENT_BIN, "--config", dir.file("tailgate.yaml")});
-    agent = std::make_unique<ChildProcess>(launcher, dir.file("agent.out"), dir.file("agent.err"));
+    // Its spool and state file in this test's directory (any user may write it), not the
+    // user's shared ~/.local/state, where tests running beside it would read them.
+    fs::create_directories(dir.file("state"));
+    fs::permissions(dir.file("state"), fs::perms(0777));
+    agent = std::make_unique<ChildProcess>(launcher, dir.file("agent.out"), dir.file("agent.err"),
+                                           std::vector<std::string>{"STATE_DIRECTORY=" +
+                                                                    dir.file("state")});
     const auto log = testing::wait_for_text(dir.file("agent.err"), "event=agent_ready", 10s);
     INFO(log);
     admin_port = testing::port_after(log, "event=admin_listening endpoint=127.0.0.1:");
