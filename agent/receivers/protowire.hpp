@@ -8,6 +8,8 @@
 // A field whose wire type is not its declared one is an unknown field, skipped like any other.
 // Never reads outside the bytes it is given.
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -46,6 +48,12 @@ class Reader {
   }
   /// A tag: at most 5 bytes, its value kept modulo 2^32 as protobuf does.
   bool tag(std::uint32_t& field, WireType& type) noexcept {
+    if (p_ != end_ && static_cast<std::uint8_t>(*p_) < 0x80) [[likely]] {  // fields 1 to 15
+      const auto v = static_cast<std::uint8_t>(*p_++);
+      field = v >> 3u;
+      type = static_cast<WireType>(v & 7u);
+      return field != 0;
+    }
     std::uint32_t v = 0;
     for (int i = 0; i < 5; ++i) {
       if (p_ == end_) return false;
@@ -120,8 +128,138 @@ struct Field {
   WireType type = WireType::Varint;
   Message message = Message::Request;  ///< for Kind::Message
 };
+namespace detail {
+constexpr Field declared_by_switch(Message m, std::uint32_t number) noexcept {
+  constexpr auto varint = Field{Kind::Scalar, WireType::Varint};
+  constexpr auto i64 = Field{Kind::Scalar, WireType::I64};
+  constexpr auto i32 = Field{Kind::Scalar, WireType::I32};
+  constexpr auto text = Field{Kind::String, WireType::Len};
+  constexpr auto bytes = Field{Kind::Bytes, WireType::Len};
+  const auto message = [](Message of) { return Field{Kind::Message, WireType::Len, of}; };
+  switch (m) {
+    case Message::Request:
+      if (number == 1) return message(Message::ResourceSpans);
+      break;
+    case Message::ResourceSpans:
+      if (number == 1) return message(Message::Resource);
+      if (number == 2) return message(Message::ScopeSpans);
+      if (number == 3) return text;  // schema_url
+      break;
+    case Message::Resource:
+      if (number == 1) return message(Message::KeyValue);
+      if (number == 2) return varint;
+      break;
+    case Message::ScopeSpans:
+      if (number == 1) return message(Message::Scope);
+      if (number == 2) return message(Message::Span);
+      if (number == 3) return text;
+      break;
+    case Message::Scope:
+      if (number == 1 || number == 2) return text;
+      if (number == 3) return message(Message::KeyValue);
+      if (number == 4) return varint;
+      break;
+    case Message::Span:
+      switch (number) {
+        case 1:
+        case 2:
+        case 4:
+          return bytes;
+        case 3:
+        case 5:
+          return text;
+        case 6:
+        case 10:
+        case 12:
+        case 14:
+          return varint;
+        case 7:
+        case 8:
+          return i64;
+        case 9:
+          return message(Message::KeyValue);
+        case 11:
+          return message(Message::Event);
+        case 13:
+          return message(Message::Link);
+        case 15:
+          return message(Message::Status);
+        case 16:
+          return i32;
+        default:
+          break;
+      }
+      break;
+    case Message::Event:
+      if (number == 1) return i64;
+      if (number == 2) return text;
+      if (number == 3) return message(Message::KeyValue);
+      if (number == 4) return varint;
+      break;
+    case Message::Link:
+      if (number == 1 || number == 2) return bytes;
+      if (number == 3) return text;
+      if (number == 4) return message(Message::KeyValue);
+      if (number == 5) return varint;
+      if (number == 6) return i32;
+      break;
+    case Message::Status:
+      if (number == 2) return text;
+      if (number == 3) return varint;
+      break;
+    case Message::KeyValue:
+      if (number == 1) return text;
+      if (number == 2) return message(Message::AnyValue);
+      break;
+    case Message::AnyValue:
+      switch (number) {
+        case 1:
+          return text;
+        case 2:
+        case 3:
+          return varint;
+        case 4:
+          return i64;
+        case 5:
+          return message(Message::ArrayValue);
+        case 6:
+          return message(Message::KeyValueList);
+        case 7:
+          return bytes;
+        default:
+          break;
+      }
+      break;
+    case Message::ArrayValue:
+      if (number == 1) return message(Message::AnyValue);
+      break;
+    case Message::KeyValueList:
+      if (number == 1) return message(Message::KeyValue);
+      break;
+  }
+  return {};
+}
+
+inline constexpr std::size_t kMessages = static_cast<std::size_t>(Message::KeyValueList) + 1;
+inline constexpr std::uint32_t kMaxDeclared = 16;  // Span.flags
+// declared_by_switch as a table: looked up for every field of every request.
+inline constexpr auto kDeclared = [] {
+  std::array<std::array<Field, kMaxDeclared + 1>, kMessages> table{};
+  for (std::size_t m = 0; m < kMessages; ++m) {
+    for (std::uint32_t n = 0; n <= kMaxDeclared; ++n) {
+      table[m][n] = declared_by_switch(static_cast<Message>(m), n);
+    }
+  }
+  return table;
+}();
+
+}  // namespace detail
+
 /// The declared field `number` of `m`, or Kind::Unknown.
-[[nodiscard]] Field declared(Message m, std::uint32_t number) noexcept;
+[[nodiscard]] inline Field declared(Message m, std::uint32_t number) noexcept {
+  if (number > detail::kMaxDeclared) return {};
+  return detail::kDeclared[static_cast<std::size_t>(m)][number];
+}
 /// Whether a field read with `type` is the declared `number` of `m` (else it is unknown).
 [[nodiscard]] inline bool is(Message m, std::uint32_t number, WireType type, Field& out) noexcept {
   out = declared(m, number);
