@@ -453,11 +453,13 @@ class Decoder {
 }  // namespace
 
 std::string from_otlp_bytes(std::string_view bytes, model::SpanBatch& out, IngestResult& result) {
-  if (const auto problem = protowire::validate(bytes, Message::Request);
+  std::size_t spans = 0;
+  if (const auto problem = protowire::validate(bytes, Message::Request, spans);
       problem != protowire::Problem::None) {
     return std::string(protowire::to_string(problem));
   }
   const auto before = out.size();
+  out.reserve(before + spans);  // else the batch moves every span it holds each time it grows
   Decoder decoder(out, result);
   if (!decoder.request(bytes)) {  // cannot happen once validated; refused whole if it did
     out.resize(before);

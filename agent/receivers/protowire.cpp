@@ -90,7 +90,8 @@ std::string_view to_string(Problem p) noexcept {
   return "unknown";
 }
 
-Problem validate(std::string_view bytes, Message m, int depth) noexcept {
+Problem validate(std::string_view bytes, Message m, std::size_t& spans, int depth) noexcept {
+  if (m == Message::Span) ++spans;
   Reader r(bytes);
   std::uint32_t number = 0;
   WireType type{};
@@ -111,7 +112,8 @@ Problem validate(std::string_view bytes, Message m, int depth) noexcept {
       return Problem::InvalidUtf8;
     } else if (field.kind == Kind::Message) {
       if (depth < 1) return Problem::TooDeep;
-      if (const auto p = validate(body, field.message, depth - 1); p != Problem::None) return p;
+      if (const auto p = validate(body, field.message, spans, depth - 1); p != Problem::None)
+        return p;
     }
   }
   return Problem::None;

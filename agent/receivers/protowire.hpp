@@ -269,7 +269,9 @@ inline constexpr auto kDeclared = [] {
 enum class Problem : std::uint8_t { None, Malformed, InvalidUtf8, TooDeep };
 [[nodiscard]] std::string_view to_string(Problem p) noexcept;
 
-/// Checks `bytes` as message `m` with `depth` levels of nesting left, as protobuf parses it.
-[[nodiscard]] Problem validate(std::string_view bytes, Message m, int depth = kMaxDepth) noexcept;
+/// Checks `bytes` as message `m` with `depth` levels of nesting left, as protobuf parses it, and
+/// adds the number of Span messages in it to `spans` (a decoder's batch is sized by it).
+[[nodiscard]] Problem validate(std::string_view bytes, Message m, std::size_t& spans,
+                               int depth = kMaxDepth) noexcept;
 
 }  // namespace tailgate::receivers::protowire
