@@ -23,7 +23,8 @@ inline void attribute(pb::trace::v1::Span& span, const char* key, const std::str
   kv->mutable_value()->set_string_value(value);
 }
 
-inline Request make_request(std::uint64_t first_trace, std::mt19937_64& random) {
+/// With `roots` false no span is a root: each trace waits (max_trace_age) with all its spans held.
+inline Request make_request(std::uint64_t first_trace, std::mt19937_64& random, bool roots = true) {
   Request request;
   auto* rs = request.add_resource_spans();
   auto* service = rs->mutable_resource()->add_attributes();
@@ -43,7 +44,7 @@ inline Request make_request(std::uint64_t first_trace, std::mt19937_64& random) 
       trace_id[0] = 1;
       span_id[0] = static_cast<char>(s + 2);
       parent[0] = 1;  // the root's span id (1); the root itself comes last, without parent
-      const bool root = s == kSpansPerTrace - 1;
+      const bool root = roots && s == kSpansPerTrace - 1;
       if (root) span_id[0] = 1;
       span->set_trace_id(trace_id);
       span->set_span_id(span_id);
