@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "receivers/otlp_packed_items.hpp"
 #include "receivers/protowire.hpp"
 #include "wire/encode.hpp"
 
@@ -15,157 +16,17 @@ namespace {
 namespace common = opentelemetry::proto::common::v1;
 namespace trace = opentelemetry::proto::trace::v1;
 namespace resource = opentelemetry::proto::resource::v1;
+using packed::fits16;
+using packed::for_each_field;
+using packed::ItemBuffer;
+using packed::KeyValueView;
+using packed::read_key_value;
+using packed::skip;
+using packed::Value;
+using packed::write_attributes;
 using protowire::Field;
 using protowire::Message;
 using protowire::Reader;
-using protowire::WireType;
-
-// Calls on_field(reader, number, field) for each declared field of `m` in `bytes`, which reads its
-// value; unknown fields are skipped. False if a read failed or on_field said so. The messages
-// read here passed protowire::validate(), so a read cannot fail: one that did would end the
-// decoding, reported malformed, rather than go on.
-template <typename OnField>
-bool for_each_field(std::string_view bytes, Message m, OnField&& on_field) {
-  Reader r(bytes);
-  while (!r.done()) {
-    std::uint32_t number = 0;
-    WireType type{};
-    Field field;
-    if (!r.tag(number, type)) return false;
-    if (!protowire::is(m, number, type, field)) {
-      if (!r.skip(number, type, protowire::kMaxDepth)) return false;
-    } else if (!on_field(r, number, field)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// Moves past a declared field's value.
-bool skip(Reader& r, std::uint32_t number, const Field& field) {
-  return r.skip(number, field.type, protowire::kMaxDepth);
-}
-
-bool fits16(std::string_view s) noexcept {
-  return s.size() <= wire::kMaxStringLength;
-}
-
-// An attribute's value: a view into the request for the types the item encoding has, else the
-// model's own value, made by value_of() as from_otlp makes it.
-struct Value {
-  wire::ValueView view = std::string_view{};  // a KeyValue without a value: ""
-  model::AttributeValue owned;
-  [[nodiscard]] bool fits() const noexcept {
-    const auto* s = std::get_if<std::string_view>(&view);
-    return s == nullptr || fits16(*s);
-  }
-};
-
-// False: the value is one protobuf would merge (sent twice), left to from_otlp's own mapping.
-bool read_any_value(std::string_view bytes, Value& out) {
-  bool typeless = false;  // array, map or bytes: value_of's
-  const bool read =
-      for_each_field(bytes, Message::AnyValue, [&](Reader& r, std::uint32_t number, const Field&) {
-        std::uint64_t n = 0;
-        std::string_view s;
-        switch (number) {
-          case 1:
-            if (!r.bytes(s)) return false;
-            out.view = s;
-            return true;
-          case 2:
-            if (!r.varint(n)) return false;
-            out.view = n != 0;
-            return true;
-          case 3:
-            if (!r.varint(n)) return false;
-            out.view = static_cast<std::int64_t>(n);
-            return true;
-          case 4: {
-            if (!r.fixed64(n)) return false;
-            double d = 0;
-            std::memcpy(&d, &n, sizeof d);
-            out.view = d;
-            return true;
-          }
-          default:  // 5 array, 6 map, 7 bytes (the last one sent wins, or protobuf merges them)
-            typeless = true;
-            return r.bytes(s);
-        }
-      });
-  if (!read) return false;
-  if (typeless) {
-    common::AnyValue any;
-    if (!any.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
-    out.owned = value_of(any);
-    out.view = wire::view_of(out.owned);
-  }
-  return true;
-}
-
-bool read_key_value(std::string_view bytes, std::string_view& key, Value& value) {
-  int values = 0;
-  const bool read =
-      for_each_field(bytes, Message::KeyValue, [&](Reader& r, std::uint32_t number, const Field&) {
-        std::string_view body;
-        if (!r.bytes(body)) return false;
-        if (number == 1) {
-          key = body;
-          return true;
-        }
-        // A value sent twice is merged by protobuf: left to from_otlp's mapping.
-        return ++values == 1 && read_any_value(body, value);
-      });
-  return read && fits16(key) && value.fits();
-}
-
-struct KeyValueView {
-  std::string_view key;
-  Value value;
-};
-
-// One span's items, written with the record format's writer into a buffer grown as needed.
-class ItemBuffer {
- public:
-  void clear() noexcept {
-    used_ = 0;
-    count_ = 0;
-  }
-  // False when the span holds more items than the encoding counts.
-  template <typename Write>
-  bool add(Write&& write) {
-    if (count_ >= wire::kMaxItems) return false;
-    for (;;) {
-      wire::ByteWriter w(std::span<std::byte>(bytes_), used_);
-      write(w);
-      if (!w.failed()) {
-        used_ = w.size();
-        ++count_;
-        return true;
-      }
-      // Lengths were checked before: the writer failed for room alone.
-      if (bytes_.size() > kMaxBytes) return false;
-      bytes_.resize(std::max<std::size_t>(bytes_.size() * 2, 1024));
-    }
-  }
-  [[nodiscard]] model::PackedItems packed() const {
-    return {bytes_.data(), static_cast<std::uint32_t>(used_), static_cast<std::uint16_t>(count_)};
-  }
-
- private:
-  static constexpr std::size_t kMaxBytes = std::size_t{1} << 30;
-  std::vector<std::byte> bytes_;
-  std::size_t used_ = 0;
-  std::size_t count_ = 0;
-};
-
-void write_attributes(wire::ByteWriter& w, const std::vector<KeyValueView>& attributes) {
-  w.u8(static_cast<std::uint8_t>(attributes.size()));
-  for (const auto& a : attributes) {
-    w.str16(a.key);
-    w.value(a.value.view);
-  }
-}
 
 // What a span's fields say once read: views into the request.
 struct SpanFields {
