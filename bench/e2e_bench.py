@@ -39,7 +39,8 @@ DROP_ALL = "  policies: [{name: none, type: base, probability: 0.0}]\n"
 class Stack:
     """tailgate-sink and the agent, in a temp dir, with kernel-picked ports."""
 
-    def __init__(self, build, tmp, sampling="", jsonl=False, udp=False):
+    def __init__(self, build, tmp, sampling="", jsonl=False, udp=False, otlp_grpc=False,
+                 max_trace_age="3s"):
         self.tmp = tmp
         self.ring = os.path.join(tmp, "ring")
         self.jsonl = os.path.join(tmp, "spans.jsonl") if jsonl else None
@@ -56,12 +57,14 @@ class Stack:
                     f"  udp: {{enabled: {'true' if udp else 'false'}, endpoint: '127.0.0.1:0',"
                     " socket_buffer: 32MiB}\n"
                     f"  ring: {{directory: {self.ring}, scan_interval: 50ms}}\n"
+                    + ("  otlp_grpc: {enabled: true, endpoint: '127.0.0.1:0'}\n" if otlp_grpc
+                       else "") +
                     "admin: {endpoint: '127.0.0.1:0'}\n"
                     f"exporter: {{endpoint: '127.0.0.1:{m.group(1)}', max_batch_delay: 50ms}}\n"
                     "span_metrics: {enabled: true}\n"
                     # Traces whose root a full lane dropped wait max_trace_age: short here, so
                     # that a run ends soon after its load does.
-                    "sampling:\n  max_trace_age: 3s\n" + sampling)
+                    f"sampling:\n  max_trace_age: {max_trace_age}\n" + sampling)
         log = os.path.join(tmp, "agent.err")
         self.agent = subprocess.Popen([os.path.join(build, "agent", "tailgate"), "--config", config],
                                       stdout=subprocess.DEVNULL, stderr=open(log, "w"))

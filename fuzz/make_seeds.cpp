@@ -159,6 +159,42 @@ std::string otlp_request() {
   return request.SerializeAsString();
 }
 
+// The request above with every other value type, a status, a trace state and dropped counts: what
+// the packed decoder reads beyond it.
+std::string otlp_request_every_field() {
+  opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest request;
+  request.ParseFromString(otlp_request());
+  auto* scope_spans = request.mutable_resource_spans(0)->mutable_scope_spans(0);
+  scope_spans->mutable_scope()->set_name("io.tailgate");
+  scope_spans->mutable_scope()->set_version("1.0");
+  auto* span = scope_spans->mutable_spans(0);
+  span->set_parent_span_id(std::string(7, '\0') + "\x04");
+  span->set_trace_state("k=v");
+  span->set_flags(0x301);
+  span->set_dropped_attributes_count(1);
+  span->set_dropped_events_count(2);
+  span->mutable_status()->set_code(opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
+  span->mutable_status()->set_message("failed");
+  const auto add = [span](const char* key) {
+    auto* kv = span->add_attributes();
+    kv->set_key(key);
+    return kv->mutable_value();
+  };
+  add("s")->set_string_value("text");
+  add("i")->set_int_value(-1);
+  add("d")->set_double_value(0.5);
+  add("b")->set_bool_value(true);
+  add("bytes")->set_bytes_value("\x01\x02");
+  auto* map = add("map")->mutable_kvlist_value()->add_values();
+  map->set_key("inner");
+  map->mutable_value()->set_int_value(7);
+  auto* event = span->add_events();
+  event->set_time_unix_nano(1500);
+  *event->add_attributes() = span->attributes(1);
+  *span->mutable_links(0)->add_attributes() = span->attributes(2);
+  return request.SerializeAsString();
+}
+
 std::string gzip(const std::string& in) {
   z_stream z{};
   deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
@@ -252,6 +288,10 @@ int main(int argc, char** argv) {
   write_text(corpus / "fuzz_otlp_http" / "json", '\1', json);
   write_text(corpus / "fuzz_otlp_http" / "protobuf-gzip", '\2', gzip(request));
   write_text(corpus / "fuzz_otlp_http" / "json-gzip", '\3', gzip(json));
+  // The packed decoder's input is a request's bytes alone.
+  const auto every_field = otlp_request_every_field();
+  write(corpus / "fuzz_otlp_packed" / "request", std::as_bytes(std::span(request)));
+  write(corpus / "fuzz_otlp_packed" / "every-field", std::as_bytes(std::span(every_field)));
   std::cout << "seeds written under " << corpus << "\n";
   return 0;
 }

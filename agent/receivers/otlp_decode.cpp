@@ -52,6 +52,28 @@ nlohmann::json json_of(const common::AnyValue& v, int depth) {
   }
 }
 
+}  // namespace
+
+template <std::size_t N>
+bool id_of(std::string_view bytes, std::array<std::uint8_t, N>& out) {
+  if (bytes.size() != N) return false;
+  std::copy(bytes.begin(), bytes.end(), out.begin());
+  return std::any_of(out.begin(), out.end(), [](std::uint8_t b) { return b != 0; });
+}
+
+template bool id_of(std::string_view, model::TraceId&);
+template bool id_of(std::string_view, model::SpanId&);
+
+namespace {
+
+// An id refused for its length is malformed; one of the right length was refused for its zeros.
+Refusal id_refusal(const char* why, std::string_view bytes, std::size_t size) {
+  return {why, bytes.size() == size ? telemetry::RejectReason::ZeroId
+                                    : telemetry::RejectReason::Malformed};
+}
+
+}  // namespace
+
 model::AttributeValue value_of(const common::AnyValue& v) {
   switch (v.value_case()) {
     case common::AnyValue::kStringValue:
@@ -72,49 +94,50 @@ model::AttributeValue value_of(const common::AnyValue& v) {
   }
 }
 
-template <typename Repeated>
-std::vector<model::Attribute> attributes_of(const Repeated& in, std::size_t room = 0) {
+std::vector<model::Attribute> attributes_of(const Attributes& in, std::size_t room) {
   std::vector<model::Attribute> out;
   out.reserve(static_cast<std::size_t>(in.size()) + room);
   for (const auto& kv : in) out.push_back({kv.key(), value_of(kv.value())});
   return out;
 }
 
-template <std::size_t N>
-bool id_of(const std::string& bytes, std::array<std::uint8_t, N>& out) {
-  if (bytes.size() != N) return false;
-  std::copy(bytes.begin(), bytes.end(), out.begin());
-  return std::any_of(out.begin(), out.end(), [](std::uint8_t b) { return b != 0; });
-}
-
-struct Refusal {
-  const char* why;
-  telemetry::RejectReason reason;
-};
-
-// An id refused for its length is malformed; one of the right length was refused for its zeros.
-Refusal id_refusal(const char* why, const std::string& bytes, std::size_t size) {
-  return {why, bytes.size() == size ? telemetry::RejectReason::ZeroId
-                                    : telemetry::RejectReason::Malformed};
-}
-
-// Why a span is refused, or nothing.
-std::optional<Refusal> map_span(const trace::Span& in, model::Span& span) {
-  if (!id_of(in.trace_id(), span.trace_id)) {
-    return id_refusal("trace_id must be 16 bytes, not all zero", in.trace_id(), 16);
+std::optional<Refusal> map_ids(std::string_view trace_id, std::string_view span_id,
+                               std::string_view parent_span_id, model::Span& span) {
+  if (!id_of(trace_id, span.trace_id)) {
+    return id_refusal("trace_id must be 16 bytes, not all zero", trace_id, 16);
   }
-  if (!id_of(in.span_id(), span.span_id)) {
-    return id_refusal("span_id must be 8 bytes, not all zero", in.span_id(), 8);
+  if (!id_of(span_id, span.span_id)) {
+    return id_refusal("span_id must be 8 bytes, not all zero", span_id, 8);
   }
-  if (!in.parent_span_id().empty() && !id_of(in.parent_span_id(), span.parent_span_id)) {
+  if (!parent_span_id.empty() && !id_of(parent_span_id, span.parent_span_id)) {
     return Refusal{"parent_span_id must be empty or 8 bytes", telemetry::RejectReason::Malformed};
   }
-  span.trace_state = in.trace_state();
-  span.trace_flags = static_cast<std::uint8_t>(in.flags() & 0xFF);
-  span.name = in.name();
-  const auto kind = static_cast<int>(in.kind());
+  return std::nullopt;
+}
+
+void map_codes(std::uint32_t flags, int kind, int status_code, model::Span& span) {
+  span.trace_flags = static_cast<std::uint8_t>(flags & 0xFF);
   span.kind =
       kind >= 0 && kind <= 5 ? static_cast<model::SpanKind>(kind) : model::SpanKind::Unspecified;
+  span.status = status_code >= 0 && status_code <= 2 ? static_cast<model::StatusCode>(status_code)
+                                                     : model::StatusCode::Unset;
+  // OTLP's flags say whether the parent is remote (bit 8: known, bit 9: remote); SDKs that do not
+  // set them get the convention that a server or consumer span is where a trace enters.
+  constexpr std::uint32_t kHasIsRemote = 0x100, kIsRemote = 0x200;
+  if (!span.is_root()) {
+    span.parent_is_remote =
+        (flags & kHasIsRemote) != 0
+            ? (flags & kIsRemote) != 0
+            : span.kind == model::SpanKind::Server || span.kind == model::SpanKind::Consumer;
+  }
+}
+
+std::optional<Refusal> map_span(const trace::Span& in, model::Span& span) {
+  if (auto refused = map_ids(in.trace_id(), in.span_id(), in.parent_span_id(), span)) {
+    return refused;
+  }
+  span.trace_state = in.trace_state();
+  span.name = in.name();
   span.start_unix_ns = in.start_time_unix_nano();
   span.end_unix_ns = in.end_time_unix_nano();
   // Room for the two attributes a kept span gets (sampling.policy, sampling.probability): else
@@ -136,21 +159,12 @@ std::optional<Refusal> map_span(const trace::Span& in, model::Span& span) {
     link.attributes = attributes_of(l.attributes());
     span.links.push_back(std::move(link));
   }
-  const auto code = static_cast<int>(in.status().code());
-  span.status =
-      code >= 0 && code <= 2 ? static_cast<model::StatusCode>(code) : model::StatusCode::Unset;
   span.status_message = in.status().message();
-  // OTLP's flags say whether the parent is remote (bit 8: known, bit 9: remote); SDKs that do not
-  // set them get the convention that a server or consumer span is where a trace enters.
-  constexpr std::uint32_t kHasIsRemote = 0x100, kIsRemote = 0x200;
-  if (!span.is_root()) {
-    span.parent_is_remote =
-        (in.flags() & kHasIsRemote) != 0
-            ? (in.flags() & kIsRemote) != 0
-            : span.kind == model::SpanKind::Server || span.kind == model::SpanKind::Consumer;
-  }
+  map_codes(in.flags(), static_cast<int>(in.kind()), static_cast<int>(in.status().code()), span);
   return std::nullopt;
 }
+
+namespace {
 
 // OTLP/JSON writes ids as hex; protobuf's JSON mapping expects bytes as base64.
 bool hex_to_base64(nlohmann::json& field) {
@@ -232,9 +246,7 @@ IngestResult from_otlp(const pb::ExportTraceServiceRequest& request, model::Span
       for (const auto& in : ss.spans()) {
         model::Span span;
         if (const auto refused = map_span(in, span)) {
-          ++result.rejected;
-          if (refused->reason == telemetry::RejectReason::ZeroId) ++result.zero_ids;
-          if (result.error.empty()) result.error = refused->why;
+          note_refusal(*refused, result);
           continue;
         }
         span.resource = shared;
@@ -246,12 +258,26 @@ IngestResult from_otlp(const pb::ExportTraceServiceRequest& request, model::Span
   return result;
 }
 
+void note_refusal(const Refusal& refusal, IngestResult& result) {
+  ++result.rejected;
+  if (refusal.reason == telemetry::RejectReason::ZeroId) ++result.zero_ids;
+  if (result.error.empty()) result.error = refusal.why;
+}
+
 std::optional<pb::ExportTraceServiceResponse> accept(const pb::ExportTraceServiceRequest& request,
                                                      model::SpanQueue& out,
                                                      telemetry::Counters& counters,
                                                      telemetry::Receiver receiver) {
   model::SpanBatch batch;
   const auto result = from_otlp(request, batch);
+  return respond(batch, result, out, counters, receiver);
+}
+
+std::optional<pb::ExportTraceServiceResponse> respond(model::SpanBatch& batch,
+                                                      const IngestResult& result,
+                                                      model::SpanQueue& out,
+                                                      telemetry::Counters& counters,
+                                                      telemetry::Receiver receiver) {
   const auto spans = batch.size();
   if (spans > 0 && !out.try_push(batch)) {
     counters.otlp_requests_refused.fetch_add(1, std::memory_order_relaxed);

@@ -12,14 +12,13 @@
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/support/proto_buffer_reader.h>
 #include <spdlog/spdlog.h>
 
 #include "google/rpc/status.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 #include "receivers/gunzip.hpp"
 #include "receivers/log_limiter.hpp"
-#include "receivers/otlp_decode.hpp"
+#include "receivers/otlp_packed.hpp"
 
 namespace tailgate::receivers {
 namespace {
@@ -110,30 +109,31 @@ class OtlpGrpcReceiver::Service final : public Base {
       counters_.otlp_requests_throttled.fetch_add(1, std::memory_order_relaxed);
       return retry_later("tailgate: max_inflight_requests being decoded, retry later");
     }
-    // One arena per request: the parsed request is freed in one piece, not 10^5 small ones.
-    google::protobuf::Arena arena;
-    auto* parsed =
-        google::protobuf::Arena::CreateMessage<otlp::pb::ExportTraceServiceRequest>(&arena);
-    if (auto refusal = parse(request, *parsed)) return *refusal;
-    // Parsed: the request's bytes go now rather than when gRPC destroys the call, so a request
-    // being decoded holds its parse and its spans, not its bytes as well.
-    const_cast<grpc::ByteBuffer&>(request).Clear();
-    const auto answer = otlp::accept(*parsed, out_, counters_, telemetry::Receiver::OtlpGrpc);
-    if (!answer) return retry_later("tailgate: pipeline queue full, retry later");
+    // Decoded from the request's bytes straight into spans (otlp_packed.hpp).
+    const auto size = request.Length();
+    std::vector<grpc::Slice> slices;
+    std::string storage;
+    std::string_view bytes;
+    if (auto refusal = contiguous(request, slices, storage, bytes)) return *refusal;
+    auto answer = otlp::accept_bytes(bytes, out_, counters_, telemetry::Receiver::OtlpGrpc);
+    if (!answer.malformed.empty()) return malformed(size, answer.malformed);
+    if (!answer.response) return retry_later("tailgate: pipeline queue full, retry later");
     bool own = false;
     return grpc::SerializationTraits<otlp::pb::ExportTraceServiceResponse>::Serialize(
-        *answer, &response, &own);
+        *answer.response, &response, &own);
   }
 
-  // The request, inflated here under max_request_bytes when gzipped; or why it is refused.
-  std::optional<grpc::Status> parse(const grpc::ByteBuffer& request,
-                                    otlp::pb::ExportTraceServiceRequest& parsed) {
-    std::vector<grpc::Slice> slices;
+  // The request's bytes in one piece (`bytes`): its one slice, or the slices copied into
+  // `storage`, or inflated there under max_request_bytes when gzipped; or why it is refused. The
+  // request's buffer goes once copied or inflated, so that a request being decoded holds one copy
+  // of its bytes beside its spans.
+  std::optional<grpc::Status> contiguous(const grpc::ByteBuffer& request,
+                                         std::vector<grpc::Slice>& slices, std::string& storage,
+                                         std::string_view& bytes) {
     std::vector<std::string_view> views;
-    bool ok = request.Dump(&slices).ok();
-    if (ok && gzipped(slices, views)) {
-      std::string inflated;
-      const auto inflate = gunzip(views, max_bytes_, inflated);
+    if (!request.Dump(&slices).ok()) return malformed(request.Length(), "unreadable request");
+    if (gzipped(slices, views)) {
+      const auto inflate = gunzip(views, max_bytes_, storage);
       if (inflate == Inflate::TooLarge) {
         counters_.add_rejected_requests(telemetry::Receiver::OtlpGrpc,
                                         telemetry::RejectReason::TooLarge);
@@ -141,21 +141,29 @@ class OtlpGrpcReceiver::Service final : public Base {
             grpc::StatusCode::RESOURCE_EXHAUSTED,
             "request larger than " + std::to_string(max_bytes_) + " bytes once decompressed");
       }
-      ok = inflate == Inflate::Ok &&
-           parsed.ParseFromArray(inflated.data(), static_cast<int>(inflated.size()));
-    } else if (ok) {
-      grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(&request));
-      ok = parsed.ParseFromZeroCopyStream(&reader);
+      if (inflate != Inflate::Ok) return malformed(request.Length(), "not valid gzip");
+    } else if (views.size() == 1) {
+      bytes = views.front();  // in `slices`, which hold a reference to it
+      return std::nullopt;
+    } else {
+      storage.reserve(request.Length());
+      for (const auto view : views) storage.append(view);
     }
-    if (ok) return std::nullopt;
+    bytes = storage;
+    slices.clear();
+    const_cast<grpc::ByteBuffer&>(request).Clear();
+    return std::nullopt;
+  }
+
+  grpc::Status malformed(std::size_t size, const std::string& why) {
     counters_.add_rejected_requests(telemetry::Receiver::OtlpGrpc,
                                     telemetry::RejectReason::Malformed);
     if (const auto n = malformed_log_.note()) {
-      spdlog::warn("event=otlp_malformed receiver=otlp_grpc requests={} bytes={}", n,
-                   request.Length());
+      spdlog::warn("event=otlp_malformed receiver=otlp_grpc requests={} bytes={} error=\"{}\"", n,
+                   size, why);
     }
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "not an OTLP ExportTraceServiceRequest (nor one in gzip)");
+                        "not an OTLP ExportTraceServiceRequest (nor one in gzip): " + why);
   }
 
   // glibc keeps what a thread frees in that thread's arena, and the agent keeps up to 64 MiB of

@@ -12,7 +12,7 @@
 #include "http/http_server.hpp"
 #include "receivers/gunzip.hpp"
 #include "receivers/log_limiter.hpp"
-#include "receivers/otlp_decode.hpp"
+#include "receivers/otlp_packed.hpp"
 
 namespace tailgate::receivers {
 namespace {
@@ -111,15 +111,22 @@ OtlpHttpAnswer handle_otlp_http(std::string_view method, std::string_view target
     return status_answer(415, json, 3, "content encoding must be gzip or identity");
   }
 
-  otlp::pb::ExportTraceServiceRequest request;
+  std::optional<otlp::pb::ExportTraceServiceResponse> response;
   if (json) {
+    otlp::pb::ExportTraceServiceRequest request;
     if (auto why = otlp::parse_json(body, request); !why.empty()) {
       return malformed(json, "not an OTLP/JSON trace request: " + why, body.size(), counters);
     }
-  } else if (!request.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-    return malformed(json, "not an OTLP ExportTraceServiceRequest", body.size(), counters);
+    response = otlp::accept(request, out, counters, telemetry::Receiver::OtlpHttp);
+  } else {
+    // Decoded from the bytes straight into spans (otlp_packed.hpp).
+    auto answer = otlp::accept_bytes(body, out, counters, telemetry::Receiver::OtlpHttp);
+    if (!answer.malformed.empty()) {
+      return malformed(json, "not an OTLP ExportTraceServiceRequest: " + answer.malformed,
+                       body.size(), counters);
+    }
+    response = std::move(answer.response);
   }
-  const auto response = otlp::accept(request, out, counters, telemetry::Receiver::OtlpHttp);
   if (!response) {
     auto a = status_answer(503, json, 14 /* UNAVAILABLE */,
                            "tailgate: pipeline queue full, retry later");

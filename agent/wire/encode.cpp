@@ -8,8 +8,6 @@
 #include "model/span.hpp"
 
 namespace tailgate::wire {
-namespace {
-
 ValueView view_of(const model::AttributeValue& v) noexcept {
   return std::visit(
       [](const auto& x) -> ValueView {
@@ -21,6 +19,8 @@ ValueView view_of(const model::AttributeValue& v) noexcept {
       },
       v);
 }
+
+namespace {
 
 std::size_t finish_record(ByteWriter& w, RecordType type) noexcept {
   if (w.failed() || w.size() > kMaxRecordSize) return 0;

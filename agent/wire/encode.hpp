@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <variant>
@@ -22,6 +23,10 @@ struct Resource;
 namespace tailgate::wire {
 
 using ValueView = std::variant<std::string_view, std::int64_t, double, bool>;
+
+/// A model value as the writers take it (a view: `v` must outlive it).
+[[nodiscard]] ValueView view_of(
+    const std::variant<std::string, std::int64_t, double, bool>& v) noexcept;
 
 struct AttributeView {
   std::string_view key;

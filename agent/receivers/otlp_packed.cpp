@@ -1,0 +1,343 @@
+#include "receivers/otlp_packed.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "receivers/otlp_packed_items.hpp"
+#include "receivers/protowire.hpp"
+#include "wire/encode.hpp"
+
+namespace tailgate::receivers::otlp {
+namespace {
+
+namespace common = opentelemetry::proto::common::v1;
+namespace trace = opentelemetry::proto::trace::v1;
+namespace resource = opentelemetry::proto::resource::v1;
+using packed::fits16;
+using packed::for_each_field;
+using packed::ItemBuffer;
+using packed::KeyValueView;
+using packed::read_key_value;
+using packed::skip;
+using packed::Value;
+using packed::write_attributes;
+using protowire::Field;
+using protowire::Message;
+using protowire::Reader;
+
+// What a span's fields say once read: views into the request.
+struct SpanFields {
+  std::string_view trace_id, span_id, parent_span_id, trace_state, name, status_message;
+  std::uint64_t start = 0, end = 0;
+  std::uint32_t flags = 0, dropped_attributes = 0, dropped_events = 0;
+  int kind = 0, status_code = 0;
+};
+
+// Decodes one request, span by span, into `out` (spans it cannot pack go through map_span).
+class Decoder {
+ public:
+  Decoder(model::SpanBatch& out, IngestResult& result) : out_(out), result_(result) {}
+
+  bool request(std::string_view bytes) {
+    return for_each_field(bytes, Message::Request, [this](Reader& r, std::uint32_t, const Field&) {
+      std::string_view body;
+      return r.bytes(body) && resource_spans(body);
+    });
+  }
+
+ private:
+  // The resource comes first, wherever it is in the message (and merged if sent in parts).
+  bool resource_spans(std::string_view bytes) {
+    std::string resource_bytes;
+    const auto resource = [&](Reader& r, std::uint32_t number, const Field& field) {
+      std::string_view body;
+      if (number != 1) return skip(r, number, field);
+      if (!r.bytes(body)) return false;
+      resource_bytes.append(body);  // parts of one message are merged: their bytes appended
+      return true;
+    };
+    resource::Resource parsed;
+    if (!for_each_field(bytes, Message::ResourceSpans, resource) ||
+        !parsed.ParseFromString(resource_bytes)) {
+      return false;
+    }
+    const auto attributes = attributes_of(parsed.attributes());
+    return for_each_field(bytes, Message::ResourceSpans,
+                          [&](Reader& r, std::uint32_t number, const Field& field) {
+                            std::string_view body;
+                            if (number != 2) return skip(r, number, field);
+                            return r.bytes(body) && scope_spans(body, attributes);
+                          });
+  }
+
+  bool scope_spans(std::string_view bytes, const std::vector<model::Attribute>& attributes) {
+    model::InstrumentationScope scope;
+    bool spans = false;
+    const auto read_scope = [&](Reader& r, std::uint32_t number, const Field& field) {
+      std::string_view body;
+      spans = spans || number == 2;
+      if (number != 1) return skip(r, number, field);
+      return r.bytes(body) && scope_of(body, scope);
+    };
+    if (!for_each_field(bytes, Message::ScopeSpans, read_scope)) return false;
+    if (!spans) return true;
+    const auto shared = intern(model::Resource{attributes, std::move(scope)});
+    return for_each_field(bytes, Message::ScopeSpans,
+                          [&](Reader& r, std::uint32_t number, const Field& field) {
+                            std::string_view body;
+                            if (number != 2) return skip(r, number, field);
+                            return r.bytes(body) && span(body, shared);
+                          });
+  }
+
+  // Scalars of a message sent in parts: the last one sent wins, as protobuf merges them.
+  static bool scope_of(std::string_view bytes, model::InstrumentationScope& scope) {
+    return for_each_field(bytes, Message::Scope,
+                          [&scope](Reader& r, std::uint32_t number, const Field& field) {
+                            std::string_view body;
+                            if (number > 2) return skip(r, number, field);
+                            if (!r.bytes(body)) return false;
+                            (number == 1 ? scope.name : scope.version).assign(body);
+                            return true;
+                          });
+  }
+
+  std::shared_ptr<const model::Resource> intern(model::Resource&& resource) {
+    for (const auto& known : resources_) {
+      if (*known == resource) return known;
+    }
+    auto made = std::make_shared<const model::Resource>(std::move(resource));
+    if (resources_.size() < kMaxInterned) resources_.push_back(made);
+    return made;
+  }
+
+  bool span(std::string_view bytes, const std::shared_ptr<const model::Resource>& resource) {
+    items_.clear();
+    SpanFields f;
+    const auto packed = read_span(bytes, f);
+    if (!packed) return false;
+    model::Span span;
+    if (*packed == Packing::Unpackable) {
+      // Beyond the item encoding: mapped as from_otlp maps it, and kept decoded.
+      trace::Span parsed;
+      if (!parsed.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
+      if (const auto refused = map_span(parsed, span)) {
+        note_refusal(*refused, result_);
+        return true;
+      }
+    } else {
+      if (const auto refused = map_ids(f.trace_id, f.span_id, f.parent_span_id, span)) {
+        note_refusal(*refused, result_);
+        return true;
+      }
+      span.name.assign(f.name);
+      span.start_unix_ns = f.start;
+      span.end_unix_ns = f.end;
+      span.dropped_attributes = f.dropped_attributes;
+      span.dropped_events = f.dropped_events;
+      map_codes(f.flags, f.kind, f.status_code, span);
+      span.packed = items_.packed();
+    }
+    span.resource = resource;
+    out_.push_back(std::move(span));
+    ++result_.spans;
+    return true;
+  }
+
+  enum class Packing : std::uint8_t { Packed, Unpackable };
+
+  // Reads a span's fields and writes its items; nullopt if it is malformed.
+  std::optional<Packing> read_span(std::string_view bytes, SpanFields& f) {
+    bool fits = true;
+    const auto step = [&](Reader& r, std::uint32_t number, const Field&) -> bool {
+      std::uint64_t n = 0;
+      std::uint32_t n32 = 0;
+      std::string_view body;
+      switch (number) {
+        case 6:
+        case 10:
+        case 12:
+        case 14:
+          if (!r.varint(n)) return false;
+          // Enums and uint32 keep the varint's low 32 bits, as protobuf does.
+          if (number == 6) f.kind = static_cast<int>(static_cast<std::uint32_t>(n));
+          if (number == 10) f.dropped_attributes = static_cast<std::uint32_t>(n);
+          if (number == 12) f.dropped_events = static_cast<std::uint32_t>(n);
+          return true;
+        case 7:
+          return r.fixed64(f.start);
+        case 8:
+          return r.fixed64(f.end);
+        case 16:
+          if (!r.fixed32(n32)) return false;
+          f.flags = n32;
+          return true;
+        default:
+          break;
+      }
+      if (!r.bytes(body)) return false;
+      switch (number) {
+        case 1:
+          f.trace_id = body;
+          break;
+        case 2:
+          f.span_id = body;
+          break;
+        case 3:
+          f.trace_state = body;
+          break;
+        case 4:
+          f.parent_span_id = body;
+          break;
+        case 5:
+          f.name = body;
+          break;
+        case 9:
+          fits = fits && attribute(body);
+          break;
+        case 11:
+          fits = fits && event(body);
+          break;
+        case 13:
+          fits = fits && link(body);
+          break;
+        case 15:
+          return status(body, f);
+        default:
+          break;
+      }
+      return true;
+    };
+    if (!for_each_field(bytes, Message::Span, step)) return std::nullopt;
+    if (!f.status_message.empty()) {
+      fits = fits && fits16(f.status_message) && items_.add([&f](wire::ByteWriter& w) {
+        w.u8(static_cast<std::uint8_t>(wire::ItemTag::StatusMessage));
+        w.str16(f.status_message);
+      });
+    }
+    if (!f.trace_state.empty()) {
+      fits = fits && fits16(f.trace_state) && items_.add([&f](wire::ByteWriter& w) {
+        w.u8(static_cast<std::uint8_t>(wire::ItemTag::TraceState));
+        w.str16(f.trace_state);
+      });
+    }
+    return fits ? Packing::Packed : Packing::Unpackable;
+  }
+
+  static bool status(std::string_view bytes, SpanFields& f) {
+    return for_each_field(bytes, Message::Status,
+                          [&f](Reader& r, std::uint32_t number, const Field&) {
+                            std::uint64_t code = 0;
+                            if (number == 2) return r.bytes(f.status_message);
+                            if (!r.varint(code)) return false;
+                            f.status_code = static_cast<int>(static_cast<std::uint32_t>(code));
+                            return true;
+                          });
+  }
+
+  bool attribute(std::string_view bytes) {
+    std::string_view key;
+    Value value;
+    if (!read_key_value(bytes, key, value)) return false;
+    return items_.add([&](wire::ByteWriter& w) {
+      w.u8(static_cast<std::uint8_t>(wire::ItemTag::Attribute));
+      w.str16(key);
+      w.value(value.view);
+    });
+  }
+
+  // The attributes of an event or a link (field `number` of `m`), into attributes_.
+  bool nested_attributes(std::string_view bytes, Message m, std::uint32_t attributes_field) {
+    attributes_.clear();
+    const bool read =
+        for_each_field(bytes, m, [&](Reader& r, std::uint32_t number, const Field& field) {
+          std::string_view body;
+          if (number != attributes_field) return skip(r, number, field);
+          auto& kv = attributes_.emplace_back();
+          return r.bytes(body) && read_key_value(body, kv.key, kv.value);
+        });
+    return read && attributes_.size() <= wire::kMaxEventAttributes;
+  }
+
+  bool event(std::string_view bytes) {
+    std::uint64_t time = 0;
+    std::string_view name;
+    const auto read = [&](Reader& r, std::uint32_t number, const Field& field) {
+      if (number == 1) return r.fixed64(time);
+      return number == 2 ? r.bytes(name) : skip(r, number, field);
+    };
+    if (!for_each_field(bytes, Message::Event, read) || !fits16(name) ||
+        !nested_attributes(bytes, Message::Event, 3))
+      return false;
+    return items_.add([&](wire::ByteWriter& w) {
+      w.u8(static_cast<std::uint8_t>(wire::ItemTag::Event));
+      w.u64(time);
+      w.str16(name);
+      write_attributes(w, attributes_);
+    });
+  }
+
+  bool link(std::string_view bytes) {
+    std::string_view trace_id, span_id, trace_state;
+    const auto read = [&](Reader& r, std::uint32_t number, const Field& field) {
+      std::string_view body;
+      if (number > 3) return skip(r, number, field);
+      if (!r.bytes(body)) return false;
+      (number == 1 ? trace_id : number == 2 ? span_id : trace_state) = body;
+      return true;
+    };
+    if (!for_each_field(bytes, Message::Link, read)) return false;
+    model::Link ids;
+    if (!id_of(trace_id, ids.trace_id) || !id_of(span_id, ids.span_id))
+      return true;  // as from_otlp
+    if (!fits16(trace_state) || !nested_attributes(bytes, Message::Link, 4)) return false;
+    return items_.add([&](wire::ByteWriter& w) {
+      w.u8(static_cast<std::uint8_t>(wire::ItemTag::Link));
+      w.bytes(ids.trace_id.data(), ids.trace_id.size());
+      w.bytes(ids.span_id.data(), ids.span_id.size());
+      w.str16(trace_state);
+      write_attributes(w, attributes_);
+    });
+  }
+
+  static constexpr std::size_t kMaxInterned = 16;
+  model::SpanBatch& out_;
+  IngestResult& result_;
+  ItemBuffer items_;
+  std::vector<KeyValueView> attributes_;
+  std::vector<std::shared_ptr<const model::Resource>> resources_;
+};
+
+}  // namespace
+
+std::string from_otlp_bytes(std::string_view bytes, model::SpanBatch& out, IngestResult& result) {
+  std::size_t spans = 0;
+  if (const auto problem = protowire::validate(bytes, Message::Request, spans);
+      problem != protowire::Problem::None) {
+    return std::string(protowire::to_string(problem));
+  }
+  const auto before = out.size();
+  out.reserve(before + spans);  // else the batch moves every span it holds each time it grows
+  Decoder decoder(out, result);
+  if (!decoder.request(bytes)) {  // cannot happen once validated; refused whole if it did
+    out.resize(before);
+    result = {};
+    return "not an OTLP ExportTraceServiceRequest";
+  }
+  return {};
+}
+
+BytesAnswer accept_bytes(std::string_view bytes, model::SpanQueue& out,
+                         telemetry::Counters& counters, telemetry::Receiver receiver) {
+  model::SpanBatch batch;
+  IngestResult result;
+  if (auto why = from_otlp_bytes(bytes, batch, result); !why.empty()) {
+    return {.malformed = std::move(why), .response = std::nullopt};
+  }
+  return {.malformed = {}, .response = respond(batch, result, out, counters, receiver)};
+}
+
+}  // namespace tailgate::receivers::otlp

@@ -1,0 +1,112 @@
+#pragma once
+// The packed OTLP decoder's pieces (otlp_packed.hpp): a walk over a message's declared fields,
+// attribute values read from OTLP's AnyValue, and the buffer a span's items are written into
+// with the record format's writer.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "model/span.hpp"
+#include "receivers/protowire.hpp"
+#include "wire/encode.hpp"
+
+namespace tailgate::receivers::otlp::packed {
+
+using protowire::Field;
+using protowire::Message;
+using protowire::Reader;
+using protowire::WireType;
+
+// Calls on_field(reader, number, field) for each declared field of `m` in `bytes`, which reads its
+// value; unknown fields are skipped. False if a read failed or on_field said so. The messages
+// read here passed protowire::validate(), so a read cannot fail: one that did would end the
+// decoding, reported malformed, rather than go on.
+template <typename OnField>
+bool for_each_field(std::string_view bytes, Message m, OnField&& on_field) {
+  Reader r(bytes);
+  while (!r.done()) {
+    std::uint32_t number = 0;
+    WireType type{};
+    Field field;
+    if (!r.tag(number, type)) return false;
+    if (!protowire::is(m, number, type, field)) {
+      if (!r.skip(number, type, protowire::kMaxDepth)) return false;
+    } else if (!on_field(r, number, field)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Moves past a declared field's value.
+inline bool skip(Reader& r, std::uint32_t number, const Field& field) {
+  return r.skip(number, field.type, protowire::kMaxDepth);
+}
+
+inline bool fits16(std::string_view s) noexcept {
+  return s.size() <= wire::kMaxStringLength;
+}
+
+// An attribute's value: a view into the request for the types the item encoding has, else the
+// model's own value, made by value_of() as from_otlp makes it.
+struct Value {
+  wire::ValueView view = std::string_view{};  // a KeyValue without a value: ""
+  model::AttributeValue owned;
+  [[nodiscard]] bool fits() const noexcept {
+    const auto* s = std::get_if<std::string_view>(&view);
+    return s == nullptr || fits16(*s);
+  }
+};
+
+struct KeyValueView {
+  std::string_view key;
+  Value value;
+};
+
+// One span's items, written with the record format's writer into a buffer grown as needed.
+class ItemBuffer {
+ public:
+  void clear() noexcept {
+    used_ = 0;
+    count_ = 0;
+  }
+  // False when the span holds more items than the encoding counts.
+  template <typename Write>
+  bool add(Write&& write) {
+    if (count_ >= wire::kMaxItems) return false;
+    for (;;) {
+      wire::ByteWriter w(std::span<std::byte>(bytes_), used_);
+      write(w);
+      if (!w.failed()) {
+        used_ = w.size();
+        ++count_;
+        return true;
+      }
+      // Lengths were checked before: the writer failed for room alone.
+      if (bytes_.size() > kMaxBytes) return false;
+      bytes_.resize(std::max<std::size_t>(bytes_.size() * 2, 1024));
+    }
+  }
+  [[nodiscard]] model::PackedItems packed() const {
+    return {bytes_.data(), static_cast<std::uint32_t>(used_), static_cast<std::uint16_t>(count_)};
+  }
+
+ private:
+  static constexpr std::size_t kMaxBytes = std::size_t{1} << 30;
+  std::vector<std::byte> bytes_;
+  std::size_t used_ = 0;
+  std::size_t count_ = 0;
+};
+
+// False: the value is one protobuf would merge (sent twice), or one the item encoding cannot
+// hold (a string over 65,535 bytes): left to from_otlp's own mapping.
+bool read_key_value(std::string_view bytes, std::string_view& key, Value& value);
+
+/// An event's or a link's attributes: count u8, then each key and value.
+void write_attributes(wire::ByteWriter& w, const std::vector<KeyValueView>& attributes);
+
+}  // namespace tailgate::receivers::otlp::packed
