@@ -1,13 +1,17 @@
 #pragma once
 // The spans the agent-side benchmarks feed in: trading-workflow traces like tailgate-load's, a
-// root and children with order.* tags, 1% of spans failed. Deterministic for a seed.
+// root and children with order.* tags, 1% of spans failed. Deterministic for a seed. And the
+// sampling stage fed as both benchmarks feed it.
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "model/span.hpp"
+#include "pipeline/pipeline.hpp"
 
 namespace tailgate::bench {
 
@@ -46,6 +50,22 @@ inline std::vector<model::Span> make_traces(std::size_t traces, std::size_t span
     }
   }
   return out;
+}
+
+/// The sampling stage over `spans`, 512 at a time, letting each chunk's decision_wait (set to
+/// 1 ms by the callers) pass before the next.
+inline void feed_stage(pipeline::Pipeline& stage, model::SpanBatch& spans) {
+  std::uint64_t now = 0;
+  for (std::size_t at = 0; at < spans.size(); at += 512) {
+    model::SpanBatch chunk(
+        std::make_move_iterator(spans.begin() + static_cast<std::ptrdiff_t>(at)),
+        std::make_move_iterator(spans.begin() +
+                                static_cast<std::ptrdiff_t>(std::min(at + 512, spans.size()))));
+    stage.ingest(chunk, now);
+    now += 2'000'000;
+    stage.tick(now);
+    stage.flush();
+  }
 }
 
 }  // namespace tailgate::bench

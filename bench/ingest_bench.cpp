@@ -203,20 +203,10 @@ void decode_grpc(const Input& input, model::SpanBatch& out) {
 }
 
 // What is counted: the sampling stage over the decoded spans, 512 at a time, each chunk's
-// decision_wait passing before the next (as pipeline_bench's BM_SamplerStage). The stage is made
+// decision_wait passing before the next (bench::feed_stage, as pipeline_bench's). The stage is made
 // before: its tables' set-up is not per-span work.
 [[gnu::noinline]] void counted_sample(pipeline::Pipeline& stage, model::SpanBatch& spans) {
-  std::uint64_t now = 0;
-  for (std::size_t at = 0; at < spans.size(); at += 512) {
-    model::SpanBatch chunk(
-        std::make_move_iterator(spans.begin() + static_cast<std::ptrdiff_t>(at)),
-        std::make_move_iterator(spans.begin() +
-                                static_cast<std::ptrdiff_t>(std::min(at + 512, spans.size()))));
-    stage.ingest(chunk, now);
-    now += 2'000'000;
-    stage.tick(now);
-    stage.flush();
-  }
+  bench::feed_stage(stage, spans);
 }
 
 double cpu_seconds() {

@@ -55,18 +55,7 @@ void BM_SamplerStage(benchmark::State& state) {
     pipeline::Pipeline stage(
         config, in, 1, out, counters, [] { return 0; }, metrics.get());
     state.ResumeTiming();
-    // Feed 512 spans at a time, then let their roots' decision_wait pass.
-    std::uint64_t now = 0;
-    for (std::size_t at = 0; at < batch.size(); at += 512) {
-      model::SpanBatch chunk(
-          std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(at)),
-          std::make_move_iterator(batch.begin() +
-                                  static_cast<std::ptrdiff_t>(std::min(at + 512, batch.size()))));
-      stage.ingest(chunk, now);
-      now += 2'000'000;
-      stage.tick(now);
-      stage.flush();
-    }
+    bench::feed_stage(stage, batch);
     kept = counters.spans_kept.load();
     state.PauseTiming();
     model::SpanBatch drained;
