@@ -8,6 +8,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_spans.hpp"
 #include "model/span_queue.hpp"
 #include "pipeline/pipeline.hpp"
 #include "wire/decode.hpp"
@@ -17,45 +18,6 @@ using namespace tailgate;
 
 namespace {
 
-// A trading-workflow trace like tailgate-load's: a root and three children with order.* tags.
-std::vector<model::Span> make_traces(std::size_t traces, std::size_t spans_per_trace,
-                                     std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  const auto resource = std::make_shared<const model::Resource>(model::Resource{
-      {{"service.name", std::string("orders")}, {"host.name", std::string("trading-1")}}});
-  std::vector<model::Span> out;
-  out.reserve(traces * spans_per_trace);
-  for (std::size_t t = 0; t < traces; ++t) {
-    model::TraceId id{};
-    for (auto& b : id) b = static_cast<std::uint8_t>(rng());
-    model::SpanId root{};
-    for (auto& b : root) b = static_cast<std::uint8_t>(rng());
-    for (std::size_t i = 0; i < spans_per_trace; ++i) {
-      model::Span s;
-      s.trace_id = id;
-      if (i == 0)
-        s.span_id = root;
-      else {
-        for (auto& b : s.span_id) b = static_cast<std::uint8_t>(rng());
-        s.parent_span_id = root;
-      }
-      s.start_unix_ns = 1'700'000'000'000'000'000ULL + i * 1000;
-      s.end_unix_ns = s.start_unix_ns + 400'000;
-      s.kind = model::SpanKind::Internal;
-      s.name =
-          i == 0 ? "signal_generation" : (i == 2 ? "api.exchange.place_order" : "order.validate");
-      s.status = rng() % 100 == 0 ? model::StatusCode::Error : model::StatusCode::Unset;
-      s.attributes = {{"order.symbol", std::string("BTCUSDT")}, {"order.side", std::string("buy")},
-                      {"order.quantity", std::int64_t{10}},     {"order.price", 43250.5},
-                      {"order.type", std::string("limit")},     {"risk.passed", true}};
-      s.resource = resource;
-      out.push_back(std::move(s));
-    }
-  }
-  // Children before roots, as finished spans arrive.
-  return out;
-}
-
 // The spans as the ring receiver hands them to the pipeline: decoded from their records, items
 // packed.
 std::vector<model::Span> as_received(const std::vector<model::Span>& spans) {
@@ -63,10 +25,10 @@ std::vector<model::Span> as_received(const std::vector<model::Span>& spans) {
   std::vector<model::Span> out(spans.size());
   for (std::size_t i = 0; i < spans.size(); ++i) {
     const auto n = wire::encode_span(spans[i], buffer);
-    if (n == 0 || wire::decode_span(std::span(buffer).subspan(wire::kRecordHeaderSize,
-                                                              n - wire::kRecordHeaderSize),
-                                    spans[i].resource, out[i],
-                                    wire::Items::Packed) != wire::DecodeError::None) {
+    if (n == 0 ||
+        wire::decode_span(
+            std::span(buffer).subspan(wire::kRecordHeaderSize, n - wire::kRecordHeaderSize),
+            spans[i].resource, out[i], wire::Items::Packed) != wire::DecodeError::None) {
       std::abort();
     }
   }
@@ -78,7 +40,7 @@ void BM_SamplerStage(benchmark::State& state) {
   const auto spans_per_trace = static_cast<std::size_t>(state.range(0));
   const bool with_metrics = state.range(1) != 0;
   const std::size_t traces = 200'000 / spans_per_trace;
-  const auto source = as_received(make_traces(traces, spans_per_trace, 42));
+  const auto source = as_received(bench::make_traces(traces, spans_per_trace, 42));
   config::SamplingConfig config;
   config.decision_wait = std::chrono::milliseconds(1);
   std::uint64_t kept = 0;
@@ -93,18 +55,7 @@ void BM_SamplerStage(benchmark::State& state) {
     pipeline::Pipeline stage(
         config, in, 1, out, counters, [] { return 0; }, metrics.get());
     state.ResumeTiming();
-    // Feed 512 spans at a time, then let their roots' decision_wait pass.
-    std::uint64_t now = 0;
-    for (std::size_t at = 0; at < batch.size(); at += 512) {
-      model::SpanBatch chunk(
-          std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(at)),
-          std::make_move_iterator(batch.begin() +
-                                  static_cast<std::ptrdiff_t>(std::min(at + 512, batch.size()))));
-      stage.ingest(chunk, now);
-      now += 2'000'000;
-      stage.tick(now);
-      stage.flush();
-    }
+    bench::feed_stage(stage, batch);
     kept = counters.spans_kept.load();
     state.PauseTiming();
     model::SpanBatch drained;
@@ -131,7 +82,7 @@ BENCHMARK(BM_SamplerStage)
 // (3 names x 2 statuses) with one dimension. One batch of 512, hot in cache as a batch the
 // pipeline has just taken from its queue is.
 void BM_SpanMetricsRecord(benchmark::State& state) {
-  const auto source = as_received(make_traces(128, 4, 7));
+  const auto source = as_received(bench::make_traces(128, 4, 7));
   config::SpanMetricsConfig config;
   config.dimensions = {"order.type"};
   spanmetrics::SpanMetrics metrics(config);
@@ -147,7 +98,7 @@ BENCHMARK(BM_SpanMetricsRecord)->Unit(benchmark::kMillisecond);
 // for comparison fully decoded (what OTLP and Jaeger spans cost, and every span did before).
 void BM_BufferedSpanMemory(benchmark::State& state) {
   const auto items = state.range(0) != 0 ? wire::Items::Packed : wire::Items::Decoded;
-  const auto spans = make_traces(1000, 4, 7);
+  const auto spans = bench::make_traces(1000, 4, 7);
   std::vector<std::byte> buffer(wire::kMaxRecordSize);
   double memory = 0, encoded = 0;
   for (auto _ : state) {

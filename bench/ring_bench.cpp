@@ -5,6 +5,8 @@
 // Prints a table and, with --json FILE, writes it as JSON. Bounded in count and time.
 //
 //   ring_bench [--quick] [--json FILE]
+//   ring_bench --spans N   N full C++ spans and nothing else, for callgrind to count
+//                          (bench/count_instructions.sh); the lane holds them all undrained.
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
@@ -14,8 +16,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -162,8 +166,9 @@ std::vector<std::byte> encoded_span(std::size_t target_bytes) {
 }
 
 /// The span measured as "full C++ span": clock, ids, a name and six typed attributes, encoded and
-/// emitted at end().
-bool full_span(Tracer& tracer) {
+/// emitted at end(). Not inlined: bench/count_instructions.sh counts what runs inside it
+/// (callgrind --toggle-collect).
+[[gnu::noinline]] bool full_span(Tracer& tracer) {
   auto s = tracer.span("genesis.order.execute_market");
   s.set("order.symbol", "BTCUSDT")
       .set("order.side", "buy")
@@ -172,6 +177,24 @@ bool full_span(Tracer& tracer) {
       .set("order.id", 123456789)
       .set("risk.passed", true);
   return s.end();
+}
+
+/// --spans: the spans alone, no consumer and no brackets; every one must reach the lane.
+int count_only(std::size_t spans) {
+  const auto dir =
+      std::filesystem::path("/dev/shm") / ("tailgate-ring-count-" + std::to_string(::getpid()));
+  std::size_t sent = 0;
+  {
+    Tracer tracer({.service_name = "bench",
+                   .directory = dir.string(),
+                   .lanes = 1,
+                   .lane_bytes = std::bit_ceil(spans * 256)});
+    if (!tracer.error().empty()) return std::fprintf(stderr, "%s\n", tracer.error().c_str()), 1;
+    for (std::size_t i = 0; i < spans; ++i) sent += full_span(tracer) ? 1 : 0;
+  }
+  std::filesystem::remove_all(dir);
+  std::printf("spans %zu sent %zu\n", spans, sent);
+  return sent == spans ? 0 : 1;
 }
 
 void print(const std::vector<Result>& results) {
@@ -189,17 +212,21 @@ void print(const std::vector<Result>& results) {
 int main(int argc, char** argv) {
   bool quick = false;
   std::string json_path;
+  std::size_t count_spans = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") {
       quick = true;
     } else if (a == "--json" && i + 1 < argc) {
       json_path = argv[++i];
+    } else if (a == "--spans" && i + 1 < argc) {
+      count_spans = std::strtoul(argv[++i], nullptr, 10);
     } else {
-      std::fprintf(stderr, "usage: ring_bench [--quick] [--json FILE]\n");
+      std::fprintf(stderr, "usage: ring_bench [--quick] [--json FILE] | --spans N\n");
       return 2;
     }
   }
+  if (count_spans != 0) return count_only(count_spans);
   const std::size_t n = quick ? 20'000 : 1'000'000;
   calibrate();
   // In memory, as in production (/dev/shm): a disk-backed file would add page writeback.

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds tailgate in Release (into build-release/) and runs the benchmarks on this machine,
 # loopback only, each bounded in time: the ring's producer side (per-call percentiles with 1, 2 and
-# 4 producer threads, the drop path, one lane saturated, the same span over UDP), the Python
-# client, the whole path end to end (bench/e2e_bench.py: the real agent between tailgate-load and
-# tailgate-sink), and the sampler stage.
+# 4 producer threads, the drop path, one lane saturated, the same span over UDP), instructions per
+# span counted by callgrind (bench/count_instructions.sh: the producer's span, and the agent's
+# decode + sampling on each input path), the Python client, the whole path end to end
+# (bench/e2e_bench.py: the real agent between tailgate-load and tailgate-sink), and the sampler
+# stage.
 # Prints tables and writes bench-results/*.json.
 # Usage: tools/bench.sh [--quick]
 set -euo pipefail
@@ -17,6 +19,9 @@ mkdir -p "$out"
 b=$TAILGATE_BUILD_DIR
 echo "== ring: producer cost per call (rdtsc brackets; ~10 ns of each is the bracket itself)"
 "$b/bench/ring_bench" ${quick:+--quick} --json "$out/ring.json"
+echo
+echo "== instructions per span (callgrind): the producer's span, the agent's work per input path"
+"$root/bench/count_instructions.sh" "$b" ${quick:+--smoke} --json "$out/instructions.json"
 echo
 echo "== python client"
 PYTHONPATH=$root/client/python TAILGATE_LIBRARY=$b/client/libtailgate.so \

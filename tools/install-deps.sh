@@ -36,6 +36,7 @@ test_packages=(
   python3-yaml  # tools/check_pod_security.py: the Kubernetes manifests against Pod Security
   ruby-jaeger-client  # tests/interop: a real Jaeger client (Thrift compact)
   chromium  # tests/integration/lookup_test: the status page in a real headless browser
+  valgrind  # bench/count_instructions.sh: instructions per span (callgrind)
 )
 
 case "$set_name" in

@@ -371,19 +371,27 @@ Tracer::~Tracer() {
   // The segment stays: the agent drains what is committed, sees this process gone and removes it.
 }
 
-bool Tracer::emit(std::span<const std::byte> record) noexcept {
-  if (!impl_->segment) [[unlikely]] {
-    impl_->dropped_unattached.fetch_add(1, std::memory_order_relaxed);
+namespace {
+// Into this thread's lane (claimed at its first record). Inline: Span::end() hands its record here
+// with the thread's state already at hand.
+[[gnu::always_inline]] inline bool emit_from(Tracer::Impl& impl, ThreadState& t,
+                                             std::span<const std::byte> record) noexcept {
+  if (!impl.segment) [[unlikely]] {
+    impl.dropped_unattached.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  auto& t = t_state;
-  if (t.generation != impl_->generation) [[unlikely]] {
-    if (!impl_->attach_thread(t)) {  // a forked child that could not make its segment
-      impl_->dropped_unattached.fetch_add(1, std::memory_order_relaxed);
+  if (t.generation != impl.generation) [[unlikely]] {
+    if (!impl.attach_thread(t)) {  // a forked child that could not make its segment
+      impl.dropped_unattached.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
   }
   return t.own.attached() ? t.own.try_write(record) : t.overflow.try_write(record);
+}
+}  // namespace
+
+bool Tracer::emit(std::span<const std::byte> record) noexcept {
+  return emit_from(*impl_, t_state, record);
 }
 
 TracerStats Tracer::stats() const noexcept {
@@ -425,8 +433,7 @@ std::uint64_t Tracer::now_ns() const noexcept {
 
 // --- Span ----------------------------------------------------------------------------------
 
-Span::Span(Tracer& tracer, std::string_view name, const SpanContext* parent, SpanKind kind) noexcept
-    : tracer_(&tracer) {
+void Span::start(std::size_t name_size, const SpanContext* parent, SpanKind kind) noexcept {
   auto& t = t_state;
   // No parent given: the thread's current span. An invalid one given (root_span): none.
   if (parent == nullptr) {
@@ -446,21 +453,34 @@ Span::Span(Tracer& tracer, std::string_view name, const SpanContext* parent, Spa
   while (id == 0) id = t.ids.next();
   std::memcpy(context_.span_id.data(), &id, 8);
   start_ticks_ = ticks();
-  const wire::SpanHeader header{
-      .trace_id = context_.trace_id.data(),
-      .span_id = context_.span_id.data(),
-      .parent_span_id = parent ? parent->span_id.data() : nullptr,
-      .start_unix_ns = t.clock.to_ns(start_ticks_),
-      .end_unix_ns = 0,
-      .kind = static_cast<std::uint8_t>(kind),
-      .status = 0,
-      .trace_flags = context_.trace_flags,
-      .span_flags = parent != nullptr && parent->remote ? wire::kParentIsRemote : std::uint8_t{0}};
-  if (wire::kRecordHeaderSize + wire::kSpanFixedSize + name.size() + wire::kDroppedItemSize >
-      record_.size()) [[unlikely]]
-    grow(name.size());
-  wire::SpanEncoder encoder(record_, header, name, /*skip_items=*/true);
-  state_ = encoder.state();
+  // The fixed part straight into the record, field by field (its header is written at the end,
+  // the name by the inline constructor).
+  const std::size_t used = wire::kRecordHeaderSize + wire::kSpanFixedSize + name_size;
+  if (used + wire::kDroppedItemSize > record_.size()) [[unlikely]]
+    grow(used);
+  if (name_size > wire::kMaxStringLength || used + wire::kDroppedItemSize > record_.size())
+      [[unlikely]] {
+    state_.failed = true;  // dropped and counted at the end
+  } else {
+    std::byte* const f = record_.data() + wire::kRecordHeaderSize;
+    using Fixed = wire::SpanFixed;
+    std::memcpy(f + offsetof(Fixed, trace_id), context_.trace_id.data(), 16);
+    std::memcpy(f + offsetof(Fixed, span_id), context_.span_id.data(), 8);
+    std::uint64_t parent_id = 0;
+    if (parent != nullptr) std::memcpy(&parent_id, parent->span_id.data(), 8);
+    std::memcpy(f + offsetof(Fixed, parent_span_id), &parent_id, 8);
+    const std::uint64_t times[2] = {t.clock.to_ns(start_ticks_), 0};
+    std::memcpy(f + offsetof(Fixed, start_unix_ns), times, 16);
+    // kind, status (unset until the end), trace_flags, span_flags; name_len, item_count.
+    const std::uint8_t codes[4] = {
+        static_cast<std::uint8_t>(kind), 0, context_.trace_flags,
+        parent != nullptr && parent->remote ? wire::kParentIsRemote : std::uint8_t{0}};
+    std::memcpy(f + offsetof(Fixed, kind), codes, 4);
+    const std::uint16_t counts[2] = {static_cast<std::uint16_t>(name_size), 0};
+    std::memcpy(f + offsetof(Fixed, name_len), counts, 4);
+    state_.used = static_cast<std::uint32_t>(used);
+  }
+  refresh_limit();
   enclosing_ = t.current;
   t.current = this;
 }
@@ -474,9 +494,28 @@ void Span::grow(std::size_t need) noexcept {
     std::memcpy(bigger.get(), record_.data(), state_.used);
     spill_ = std::move(bigger);  // frees an earlier spill, copied from just now
     record_ = std::span(spill_.get(), size);
+    refresh_limit();
   } catch (const std::bad_alloc&) {
     // No memory: the record stays where it is and what does not fit is left out, counted.
   }
+}
+
+void Span::put_slow(std::string_view key, std::string_view value) noexcept {
+  if (tracer_ == nullptr) return;
+  with_encoder(1 + 2 + key.size() + 3 + value.size(),
+               [&](wire::SpanEncoder& e) { e.attribute(key, value); });
+}
+void Span::put_slow(std::string_view key, std::int64_t value) noexcept {
+  if (tracer_ == nullptr) return;
+  with_encoder(1 + 2 + key.size() + 1 + 8, [&](wire::SpanEncoder& e) { e.attribute(key, value); });
+}
+void Span::put_slow(std::string_view key, double value) noexcept {
+  if (tracer_ == nullptr) return;
+  with_encoder(1 + 2 + key.size() + 1 + 8, [&](wire::SpanEncoder& e) { e.attribute(key, value); });
+}
+void Span::put_slow(std::string_view key, bool value) noexcept {
+  if (tracer_ == nullptr) return;
+  with_encoder(1 + 2 + key.size() + 1 + 1, [&](wire::SpanEncoder& e) { e.attribute(key, value); });
 }
 
 namespace {
@@ -524,9 +563,10 @@ Span& Span::error(std::string_view message) noexcept {
   return *this;
 }
 
+// As OpenTelemetry's RecordException: the event only. Setting ERROR here made every handled
+// exception's trace an error trace, kept at 100% by the error policy.
 Span& Span::exception(std::string_view type, std::string_view message) noexcept {
-  event("exception", {{"exception.type", type}, {"exception.message", message}});
-  return error(message);
+  return event("exception", {{"exception.type", type}, {"exception.message", message}});
 }
 
 Span& Span::exception(const std::exception& e) noexcept {
@@ -567,22 +607,40 @@ bool Span::end() noexcept {
       }
     }
   }
+  limit_ = 0;  // later attributes take put_slow, which sees the span ended
+  if (state_.failed) [[unlikely]] {
+    tracer.impl_->dropped_unattached.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  std::byte* const fixed = record_.data() + wire::kRecordHeaderSize;
   std::uint64_t start_ns = 0;
-  std::memcpy(&start_ns,
-              record_.data() + wire::kRecordHeaderSize + offsetof(wire::SpanFixed, start_unix_ns),
-              sizeof start_ns);
+  std::memcpy(&start_ns, fixed + offsetof(wire::SpanFixed, start_unix_ns), sizeof start_ns);
   const auto elapsed = static_cast<double>(ticks() - start_ticks_) * t.clock.c.ns_per_tick;
-  wire::SpanEncoder e(record_, state_);
-  e.set_end(start_ns + static_cast<std::uint64_t>(elapsed));
-  e.set_status(status_);
-  const auto length = e.finish();
-  if (state_.dropped_items != 0) [[unlikely]]
+  const std::uint64_t end_ns = start_ns + static_cast<std::uint64_t>(elapsed);
+  std::size_t length = 0;
+  if (state_.dropped_items == 0) [[likely]] {
+    // The end time, status, item count and record header patched in place: every item is in.
+    std::memcpy(fixed + offsetof(wire::SpanFixed, end_unix_ns), &end_ns, 8);
+    fixed[offsetof(wire::SpanFixed, status)] = std::byte{status_};
+    const auto items = static_cast<std::uint16_t>(state_.items);
+    std::memcpy(fixed + offsetof(wire::SpanFixed, item_count), &items, 2);
+    const wire::RecordHeader header{state_.used, static_cast<std::uint16_t>(wire::RecordType::Span),
+                                    wire::kSchemaVersion};
+    std::memcpy(record_.data(), &header, sizeof header);
+    length = state_.used;
+  } else {
+    // Items were left out: finish() adds the Dropped item saying how many.
+    wire::SpanEncoder e(record_, state_);
+    e.set_end(end_ns);
+    e.set_status(status_);
+    length = e.finish();
     tracer.impl_->dropped_items.fetch_add(state_.dropped_items, std::memory_order_relaxed);
+  }
   if (length == 0) [[unlikely]] {
     tracer.impl_->dropped_unattached.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  return tracer.emit(std::span(record_.data(), length));
+  return emit_from(*tracer.impl_, t, std::span(record_.data(), length));
 }
 
 Span* current_span() noexcept {

@@ -6,7 +6,7 @@
 //   TAILGATE_RING_DIRECTORY=/dev/shm/tailgate ./market_data [ticks]
 //
 // Prints one JSON line per tick: {"trace_id", "tick", "crossed"}. Every fourth tick has a
-// crossed book: the update throws, and its span records the exception (status ERROR).
+// crossed book: the update throws, and its span records the exception and is marked ERROR.
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -26,7 +26,9 @@ void update_book(tailgate::Tracer& tracer, int tick, double bid, double ask) {
     try {
       throw std::runtime_error("crossed book");
     } catch (const std::exception& e) {
-      span.exception(e);  // status ERROR and the exception event
+      // The exception event (as OpenTelemetry's RecordException, it sets no status), and ERROR
+      // because a crossed book fails the update.
+      span.exception(e).error(e.what());
     }
   }
 }

@@ -95,27 +95,39 @@ TEST_CASE("a span carries its name, typed attributes, events, status and parent"
   CHECK_FALSE(r["host.name"].empty());
 }
 
-TEST_CASE("an exception becomes status ERROR and OpenTelemetry's exception event", "[client]") {
+TEST_CASE("an exception is recorded as OpenTelemetry's event and leaves the status alone",
+          "[client]") {
   testing::TempDir dir;
   Tracer tracer({.service_name = "orders", .directory = dir.file("ring")});
-  try {
-    auto span = tracer.span("genesis.order.place");
+  {
+    auto handled = tracer.span("genesis.order.place");
     try {
       throw std::runtime_error("venue timeout");
     } catch (const std::exception& e) {
-      span.exception(e);
+      handled.exception(e);  // handled and retried: not the span's failure
     }
-  } catch (...) {
+    auto failed = tracer.span("genesis.order.cancel");
+    try {
+      throw std::out_of_range("no such order");
+    } catch (const std::exception& e) {
+      failed.exception(e).error(e.what());  // this one fails the span: marked so explicitly
+    }
   }
   const auto spans = drain(tracer.segment_path());
-  REQUIRE(spans.size() == 1);
-  CHECK(spans[0].status == model::StatusCode::Error);
-  REQUIRE(spans[0].events.size() == 1);
-  CHECK(spans[0].events[0].name == "exception");
+  REQUIRE(spans.size() == 2);
+  const auto& failed = spans[0].name == "genesis.order.cancel" ? spans[0] : spans[1];
+  const auto& handled = spans[0].name == "genesis.order.cancel" ? spans[1] : spans[0];
+  CHECK(handled.status == model::StatusCode::Unset);
+  CHECK(failed.status == model::StatusCode::Error);
+  CHECK(failed.status_message == "no such order");
+  REQUIRE(handled.events.size() == 1);
+  CHECK(handled.events[0].name == "exception");
   std::map<std::string, std::string> e;
-  for (const auto& a : spans[0].events[0].attributes) e[a.key] = std::get<std::string>(a.value);
+  for (const auto& a : handled.events[0].attributes) e[a.key] = std::get<std::string>(a.value);
   CHECK(e["exception.message"] == "venue timeout");
   CHECK(e["exception.type"] == "std::runtime_error");  // demangled
+  REQUIRE(failed.events.size() == 1);
+  CHECK(std::get<std::string>(failed.events[0].attributes[0].value) == "std::out_of_range");
 }
 
 TEST_CASE("the clock agrees with the system clock, and times are in order", "[client]") {
@@ -230,6 +242,26 @@ TEST_CASE("a span past its in-place buffer grows: a 1,500-byte attribute and tho
   CHECK(spans[0].status_message == "after all that");
   CHECK(spans[0].dropped_attributes == 0);
   CHECK(tracer.stats().dropped_items == 0);
+}
+
+TEST_CASE("a name longer than the in-place buffer arrives whole, and an ended span takes no more",
+          "[client]") {
+  testing::TempDir dir;
+  Tracer tracer({.service_name = "orders", .directory = dir.file("ring")});
+  const std::string name(1000, 'n');  // with the record's 64 fixed bytes, past the 1 KiB in place
+  {
+    auto span = tracer.span(name);
+    span.set("order.id", 7);
+    CHECK(span.end());
+    span.set("order.late", true).set("order.note", "after the end");  // ignored, not written
+    CHECK_FALSE(span.end());
+  }
+  const auto spans = drain(tracer.segment_path());
+  REQUIRE(spans.size() == 1);
+  CHECK(spans[0].name == name);
+  REQUIRE(spans[0].attributes.size() == 1);
+  CHECK(std::get<std::int64_t>(spans[0].attributes[0].value) == 7);
+  CHECK(tracer.stats().dropped == 0);
 }
 
 TEST_CASE("what does not fit the largest record is left out and counted on the span itself",

@@ -7,7 +7,9 @@
 //     auto span = tracer.span("genesis.order.execute_market");
 //     span.set("order.symbol", "BTCUSDT").set("order.quantity", 0.5);
 //     place(order);  // spans started in here are children of `span` (the thread's current span)
-//     if (!filled) span.error("rejected by venue");
+//     if (!filled) span.error("rejected by venue");  // status ERROR
+//     // catch (const std::exception& e) { span.exception(e).error(e.what()); }: the event, and
+//     // ERROR only because this exception fails the span (exception() alone sets no status)
 //   }  // ends here: encoded into the span's own buffer and copied into this thread's lane
 //
 // The hot path (span(), set(), event(), the end) takes no lock, allocates nothing and makes no
@@ -20,6 +22,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -134,9 +137,11 @@ class TAILGATE_API Span final {
 
   /// A timestamped event with up to 255 attributes.
   Span& event(std::string_view name, std::initializer_list<Attribute> attributes = {}) noexcept;
-  /// Status ERROR with a message.
+  /// Status ERROR with a message (OpenTelemetry's SetStatus(kError, message)).
   Span& error(std::string_view message) noexcept;
-  /// Status ERROR and OpenTelemetry's exception event (exception.type, exception.message).
+  /// OpenTelemetry's exception event (exception.type, exception.message), as its
+  /// RecordException: the status is left as it is. A handled exception is not the span's
+  /// failure; for one that is, add .error(message).
   Span& exception(std::string_view type, std::string_view message) noexcept;
   /// The same with the exception's dynamic type, demangled ("std::out_of_range"), and what().
   Span& exception(const std::exception& e) noexcept;
@@ -152,23 +157,70 @@ class TAILGATE_API Span final {
 
  private:
   friend class Tracer;
-  Span(Tracer& tracer, std::string_view name, const SpanContext* parent, SpanKind kind) noexcept;
-  // Inline with the value's own type: no call into the library and no variant dispatch per
-  // attribute (measured: ~90 instructions per attribute when it was out of line on a Value).
+  // Inline, so that a literal name's copy is a few stores of constants; start() does the rest.
+  Span(Tracer& tracer, std::string_view name, const SpanContext* parent, SpanKind kind) noexcept
+      : tracer_(&tracer) {
+    start(name.size(), parent, kind);
+    if (!state_.failed) [[likely]]
+      std::memcpy(record_.data() + wire::kRecordHeaderSize + wire::kSpanFixedSize, name.data(),
+                  name.size());
+  }
+  /// Ids, start time and the record's fixed part, room for a name of `name_size` bytes (the
+  /// record fails, and the span is dropped at its end, if there is none); makes this span its
+  /// thread's current one.
+  void start(std::size_t name_size, const SpanContext* parent, SpanKind kind) noexcept;
+  // Inline with the value's own type, one bounds check per attribute, the bytes written straight
+  // into the record: a literal key's length and bytes are constants here, so its copy is a few
+  // stores (measured, callgrind: ~70 instructions an attribute through SpanEncoder's per-field
+  // checks, ~20 so). What does not fit (or an ended span: limit_ 0) takes put_slow.
   template <typename V>
   [[gnu::always_inline]] Span& put(std::string_view key, const V& value) noexcept {
-    if (tracer_ != nullptr) {
-      // Tag, key and value with their lengths; the encoder keeps room for a Dropped item.
-      std::size_t need = 1 + 2 + key.size() + 1 + 8;
-      if constexpr (std::is_same_v<V, std::string_view>)
-        need = 1 + 2 + key.size() + 3 + value.size();
-      if (state_.used + need + wire::kDroppedItemSize > record_.size()) [[unlikely]]
-        grow(need);
-      wire::SpanEncoder encoder(record_, state_);
-      encoder.attribute(key, value);
-      state_ = encoder.state();
+    constexpr std::size_t value_bytes = std::is_same_v<V, std::string_view> ? 2
+                                        : std::is_same_v<V, bool>           ? 1
+                                                                            : 8;
+    std::size_t need = 1 + 2 + key.size() + 1 + value_bytes;
+    if constexpr (std::is_same_v<V, std::string_view>) need += value.size();
+    if (state_.used + need <= limit_) [[likely]] {
+      // need <= limit_ < 65,000: the lengths fit their u16, and items (5 bytes or more each)
+      // cannot pass kMaxItems.
+      std::byte* p = record_.data() + state_.used;
+      const auto key_size = static_cast<std::uint16_t>(key.size());
+      p[0] = std::byte{static_cast<std::uint8_t>(wire::ItemTag::Attribute)};
+      std::memcpy(p + 1, &key_size, 2);
+      std::memcpy(p + 3, key.data(), key.size());
+      p += 3 + key.size();
+      if constexpr (std::is_same_v<V, std::string_view>) {
+        const auto size = static_cast<std::uint16_t>(value.size());
+        p[0] = std::byte{static_cast<std::uint8_t>(wire::ValueType::String)};
+        std::memcpy(p + 1, &size, 2);
+        std::memcpy(p + 3, value.data(), value.size());
+      } else if constexpr (std::is_same_v<V, bool>) {
+        p[0] = std::byte{static_cast<std::uint8_t>(wire::ValueType::Bool)};
+        p[1] = std::byte{value ? std::uint8_t{1} : std::uint8_t{0}};
+      } else {
+        p[0] = std::byte{static_cast<std::uint8_t>(
+            std::is_same_v<V, double> ? wire::ValueType::Double : wire::ValueType::Int64)};
+        std::memcpy(p + 1, &value, 8);
+      }
+      state_.used += static_cast<std::uint32_t>(need);
+      ++state_.items;
+    } else {
+      put_slow(key, value);
     }
     return *this;
+  }
+  /// An attribute that does not fit where the record is (or a span ended): the record grows, or
+  /// the attribute is left out and counted. Out of line: rare.
+  void put_slow(std::string_view key, std::string_view value) noexcept;
+  void put_slow(std::string_view key, std::int64_t value) noexcept;
+  void put_slow(std::string_view key, double value) noexcept;
+  void put_slow(std::string_view key, bool value) noexcept;
+  /// Where items may be written up to: short of the record's end by a Dropped item, 0 once the
+  /// span ended or its record failed (every attribute then takes put_slow).
+  void refresh_limit() noexcept {
+    limit_ = tracer_ != nullptr && !state_.failed
+                 ? static_cast<std::uint32_t>(record_.size() - wire::kDroppedItemSize)
+                 : 0;
   }
 
   /// Room for `need` more bytes: the record moves to (a bigger) heap buffer, up to the largest
@@ -182,6 +234,7 @@ class TAILGATE_API Span final {
   SpanContext context_;
   std::uint64_t start_ticks_;
   wire::EncoderState state_;
+  std::uint32_t limit_ = 0;
   std::uint8_t status_ = 0;
   alignas(8) std::array<std::byte, kBufferBytes> buffer_;
   std::unique_ptr<std::byte[]> spill_;    ///< the record once it outgrew buffer_
