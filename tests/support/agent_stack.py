@@ -59,7 +59,9 @@ class Stack:
         self.agent = subprocess.Popen([os.environ["TAILGATE_AGENT_BIN"], "--config", config],
                                       env=env, stdout=subprocess.DEVNULL,
                                       stderr=open(os.path.join(tmp, "agent.err"), "w"))
-        assert wait_for(os.path.join(tmp, "agent.err"), r"event=agent_ready", 10), self.log()
+        if not wait_for(os.path.join(tmp, "agent.err"), r"event=agent_ready", 10):
+            self.close()  # no sink or agent outlives a test that could not start them
+            raise AssertionError("the agent did not start:\n" + self.log())
 
     def endpoint(self, receiver):
         """Where a receiver was bound (kernel-picked ports), from the agent's log."""
