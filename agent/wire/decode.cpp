@@ -6,6 +6,7 @@
 #include <iterator>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "telemetry/counters.hpp"
 #include "wire/span_record.hpp"
@@ -41,6 +42,10 @@ class Reader {
     pos_ += n;
     return true;
   }
+  /// The bytes read since `start` (an earlier pos()).
+  [[nodiscard]] std::span<const std::byte> since(std::size_t start) const noexcept {
+    return in_.subspan(start, pos_ - start);
+  }
   bool str16(std::string& out) {
     std::uint16_t n = 0;
     return u16(n) && str(out, n);
@@ -58,10 +63,44 @@ class Reader {
   std::size_t pos_ = 0;
 };
 
+// Checks an array's bytes after its type byte and moves past them: element type, count, elements.
+DecodeError skip_array(Reader& r) noexcept {
+  std::uint8_t element = 0;
+  std::uint16_t count = 0;
+  if (!r.u8(element) || !r.u16(count)) return DecodeError::Truncated;
+  switch (static_cast<ValueType>(element)) {
+    case ValueType::String:
+      for (std::size_t i = 0; i < count; ++i) {
+        std::uint16_t n = 0;
+        if (!r.u16(n) || !r.skip(n)) return DecodeError::Truncated;
+      }
+      return DecodeError::None;
+    case ValueType::Int64:
+    case ValueType::Double:
+      return r.skip(std::size_t{8} * count) ? DecodeError::None : DecodeError::Truncated;
+    case ValueType::Bool:
+      for (std::size_t i = 0; i < count; ++i) {
+        std::uint8_t b = 0;
+        if (!r.u8(b)) return DecodeError::Truncated;
+        if (b > 1) return DecodeError::BadValue;
+      }
+      return DecodeError::None;
+    case ValueType::Array:  // OTLP allows arrays of arrays; the record format does not
+      break;
+  }
+  return DecodeError::UnknownType;
+}
+
 DecodeError read_value(Reader& r, ValueRef& out) noexcept {
   std::uint8_t type = 0;
   if (!r.u8(type)) return DecodeError::Truncated;
   switch (static_cast<ValueType>(type)) {
+    case ValueType::Array: {
+      const auto start = r.pos();
+      if (auto e = skip_array(r); e != DecodeError::None) return e;
+      out = ArrayRef{.packed = r.since(start)};
+      return DecodeError::None;
+    }
     case ValueType::String: {
       std::string_view s;
       if (!r.view16(s)) return DecodeError::Truncated;
@@ -98,6 +137,8 @@ DecodeError read_value(Reader& r, model::AttributeValue& out) {
       [&out](auto v) {
         if constexpr (std::is_same_v<decltype(v), std::string_view>) {
           out = std::string(v);
+        } else if constexpr (std::is_same_v<decltype(v), ArrayRef>) {
+          out = v.value();
         } else {
           out = v;
         }
@@ -108,7 +149,15 @@ DecodeError read_value(Reader& r, model::AttributeValue& out) {
 
 // A decoded value as a view (the cursor's and find_attribute's answer for decoded spans).
 ValueRef ref_of(const model::AttributeValue& value) noexcept {
-  return std::visit([](const auto& v) { return ValueRef(v); }, value);
+  return std::visit(
+      [](const auto& v) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, model::ArrayValue>) {
+          return ValueRef(ArrayRef{.decoded = &v});
+        } else {
+          return ValueRef(v);
+        }
+      },
+      value);
 }
 
 // Checks a value and moves past it without making anything of it.
@@ -128,6 +177,8 @@ DecodeError skip_value(Reader& r) noexcept {
       if (!r.u8(b)) return DecodeError::Truncated;
       return b > 1 ? DecodeError::BadValue : DecodeError::None;
     }
+    case ValueType::Array:
+      return skip_array(r);
   }
   return DecodeError::UnknownType;
 }
@@ -245,6 +296,44 @@ DecodeError read_item(Reader& r, model::Span& out) {
 }
 
 }  // namespace
+
+model::ArrayValue ArrayRef::value() const {
+  if (decoded != nullptr) return *decoded;
+  // Checked by skip_array when it was received: the reads below cannot fail or run long.
+  Reader r(packed);
+  std::uint8_t element = 0;
+  std::uint16_t count = 0;
+  if (!r.u8(element) || !r.u16(count)) return {};
+  switch (static_cast<ValueType>(element)) {
+    case ValueType::String: {
+      std::vector<std::string> out(count);
+      for (auto& s : out) r.str16(s);
+      return out;
+    }
+    case ValueType::Int64: {
+      std::vector<std::int64_t> out(count);
+      r.bytes(out.data(), out.size() * sizeof(std::int64_t));
+      return out;
+    }
+    case ValueType::Double: {
+      std::vector<double> out(count);
+      r.bytes(out.data(), out.size() * sizeof(double));
+      return out;
+    }
+    case ValueType::Bool: {
+      std::vector<bool> out(count);
+      for (std::size_t i = 0; i < count; ++i) {
+        std::uint8_t b = 0;
+        r.u8(b);
+        out[i] = b == 1;
+      }
+      return out;
+    }
+    case ValueType::Array:
+      break;
+  }
+  return {};
+}
 
 DecodeError unpack(model::Span& span) {
   if (span.packed.empty()) return DecodeError::None;

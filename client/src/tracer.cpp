@@ -481,10 +481,9 @@ void Span::grow(std::size_t need) noexcept {
 
 namespace {
 
-// Bytes an attribute takes on the wire (an upper bound for strings cut at the u16 limit).
+// Bytes an attribute takes on the wire.
 std::size_t encoded_size(const Attribute& a) noexcept {
-  const auto* text = std::get_if<std::string_view>(&a.value);
-  return 2 + a.key.size() + 1 + (text != nullptr ? 2 + text->size() : 8);
+  return 2 + a.key.size() + wire::encoded_size(a.value);
 }
 }  // namespace
 

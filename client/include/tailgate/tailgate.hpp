@@ -40,7 +40,8 @@
 
 namespace tailgate {
 
-/// An attribute value: the four types the wire format carries.
+/// An attribute value: the types the wire format carries (a string, int64, double or bool, or an
+/// array of one of them: wire::ArrayView, e.g. std::span<const std::int64_t>).
 using Value = wire::ValueView;
 
 struct Attribute {
@@ -131,6 +132,19 @@ class TAILGATE_API Span final {
   Span& set(std::string_view key, T value) noexcept {
     return put(key, static_cast<double>(value));
   }
+  /// An array attribute (OTLP ArrayValue), of one type. The elements are copied.
+  Span& set(std::string_view key, std::span<const std::string_view> values) noexcept {
+    return put(key, wire::ArrayView(values));
+  }
+  Span& set(std::string_view key, std::span<const std::int64_t> values) noexcept {
+    return put(key, wire::ArrayView(values));
+  }
+  Span& set(std::string_view key, std::span<const double> values) noexcept {
+    return put(key, wire::ArrayView(values));
+  }
+  Span& set(std::string_view key, std::span<const bool> values) noexcept {
+    return put(key, wire::ArrayView(values));
+  }
 
   /// A timestamped event with up to 255 attributes.
   Span& event(std::string_view name, std::initializer_list<Attribute> attributes = {}) noexcept;
@@ -162,6 +176,8 @@ class TAILGATE_API Span final {
       std::size_t need = 1 + 2 + key.size() + 1 + 8;
       if constexpr (std::is_same_v<V, std::string_view>)
         need = 1 + 2 + key.size() + 3 + value.size();
+      if constexpr (std::is_same_v<V, wire::ArrayView>)
+        need = 1 + 2 + key.size() + wire::encoded_size(value);
       if (state_.used + need + wire::kDroppedItemSize > record_.size()) [[unlikely]]
         grow(need);
       wire::SpanEncoder encoder(record_, state_);

@@ -1,0 +1,105 @@
+#include "model/attribute_text.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <string_view>
+#include <type_traits>
+
+namespace tailgate::model {
+namespace {
+
+void append_json(std::string& out, std::string_view s) {
+  out += '"';
+  for (const char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
+          out += escaped;
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+void append_json(std::string& out, std::int64_t v) {
+  out += std::to_string(v);
+}
+
+void append_json(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";  // JSON has no form for them
+    return;
+  }
+  char text[32];
+  const auto [end, ec] = std::to_chars(text, text + sizeof text, v);  // shortest round trip
+  out.append(text, ec == std::errc{} ? end : text);
+}
+
+void append_json(std::string& out, bool v) {
+  out += v ? "true" : "false";
+}
+
+std::string json_text(const ArrayValue& array) {
+  return std::visit(
+      [](const auto& elements) {
+        std::string out = "[";
+        for (std::size_t i = 0; i < elements.size(); ++i) {
+          if (i != 0) out += ',';
+          using Element = typename std::decay_t<decltype(elements)>::value_type;
+          if constexpr (std::is_same_v<Element, std::string>) {
+            append_json(out, std::string_view(elements[i]));
+          } else {
+            append_json(out, static_cast<Element>(elements[i]));
+          }
+        }
+        out += ']';
+        return out;
+      },
+      array);
+}
+
+}  // namespace
+
+std::string to_text(const AttributeValue& value) {
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>)
+          return v;
+        else if constexpr (std::is_same_v<T, bool>)
+          return v ? "true" : "false";
+        else if constexpr (std::is_same_v<T, ArrayValue>)
+          return json_text(v);
+        else
+          return std::to_string(v);
+      },
+      value);
+}
+
+}  // namespace tailgate::model
