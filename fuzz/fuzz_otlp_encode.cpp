@@ -21,7 +21,7 @@ namespace {
 // An array of one type, of up to 8 elements.
 model::ArrayValue array(FuzzedDataProvider& in) {
   const auto n = in.ConsumeIntegralInRange<std::size_t>(0, 8);
-  const auto each = [&in, n](auto make) {
+  const auto each = [n](auto make) {
     std::vector<decltype(make())> out;
     for (std::size_t i = 0; i < n; ++i) out.push_back(make());
     return model::ArrayValue(std::move(out));

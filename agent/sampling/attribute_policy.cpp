@@ -18,7 +18,7 @@ bool value_equals(const wire::ValueRef& value, const std::string& text) {
     return std::visit(
         [&text](const auto& elements) {
           return std::any_of(elements.begin(), elements.end(), [&text](const auto& e) {
-            using E = std::decay_t<decltype(elements)>::value_type;
+            using E = typename std::decay_t<decltype(elements)>::value_type;
             if constexpr (std::is_same_v<E, std::string>)
               return value_equals(std::string_view(e), text);
             else

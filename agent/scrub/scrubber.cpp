@@ -7,9 +7,9 @@
 #include <stdexcept>
 #include <variant>
 
-#include "model/attribute_text.hpp"
 #include "scrub/url_credentials.hpp"
 #include "scrub/utf8.hpp"
+#include "scrub/value_text.hpp"
 
 namespace tailgate::scrub {
 namespace {
@@ -100,13 +100,13 @@ std::string Scrubber::replacement(std::string_view text) const {
 
 model::AttributeValue Scrubber::replacement_value(const model::AttributeValue& value) const {
   const auto* array = std::get_if<model::ArrayValue>(&value);
-  if (array == nullptr) return replacement(model::to_text(value));
+  if (array == nullptr) return replacement(to_text(value));
   // An array stays an array, of its elements' replacements.
   return std::visit(
       [this](const auto& elements) {
         std::vector<std::string> out;
         out.reserve(elements.size());
-        for (const auto& e : elements) out.push_back(replacement(model::to_text(e)));
+        for (const auto& e : elements) out.push_back(replacement(to_text(e)));
         return model::AttributeValue(model::ArrayValue(std::move(out)));
       },
       *array);

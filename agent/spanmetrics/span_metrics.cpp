@@ -7,8 +7,8 @@
 #include <bit>
 #include <cstring>
 
-#include "model/attribute_text.hpp"
 #include "scrub/scrubber.hpp"
+#include "scrub/value_text.hpp"
 #include "spanmetrics/label_value.hpp"
 #include "wire/decode.hpp"
 
@@ -83,7 +83,7 @@ std::string secret_text(const wire::ValueRef& value) {
         else if constexpr (std::is_same_v<V, bool>)
           return v ? "true" : "false";
         else if constexpr (std::is_same_v<V, wire::ArrayRef>)
-          return model::to_text(v.value());
+          return scrub::to_text(v.value());
         else
           return std::to_string(v);
       },
@@ -163,7 +163,7 @@ std::string_view SpanMetrics::dimension_value(const model::Span& span, std::size
     // a prefix, and the label must be the hash the exported attribute carries.
     // An array's elements are hashed one by one, as the exported array's are (scrub).
     const auto* array = std::get_if<wire::ArrayRef>(&*found);
-    scratch_[i] = array != nullptr ? model::to_text(scrubber_->replacement_value(array->value()))
+    scratch_[i] = array != nullptr ? scrub::to_text(scrubber_->replacement_value(array->value()))
                                    : scrubber_->replacement(secret_text(*found));
     return scratch_[i];
   }
@@ -178,7 +178,7 @@ std::string_view SpanMetrics::dimension_value(const model::Span& span, std::size
           return v ? "true" : "false";
         } else if constexpr (std::is_same_v<V, wire::ArrayRef>) {
           // As JSON text, bounded like any text (label_value may answer with `text` itself).
-          auto text = model::to_text(v.value());
+          auto text = scrub::to_text(v.value());
           const auto label = label_value(text, config_.max_label_value_bytes, scratch_[i]);
           cut = cut || label.cut;
           if (label.text.data() == text.data()) scratch_[i] = std::move(text);

@@ -37,7 +37,7 @@ inline void reference_attributes(
           [values](const auto& elements) {
             for (const auto& e : elements) {
               auto* element = values->add_values();
-              using E = std::decay_t<decltype(elements)>::value_type;
+              using E = typename std::decay_t<decltype(elements)>::value_type;
               if constexpr (std::is_same_v<E, std::string>)
                 element->set_string_value(e);
               else if constexpr (std::is_same_v<E, std::int64_t>)

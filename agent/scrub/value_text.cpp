@@ -1,49 +1,18 @@
-#include "model/attribute_text.hpp"
+#include "scrub/value_text.hpp"
 
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <string_view>
 #include <type_traits>
 
-namespace tailgate::model {
+#include "telemetry/log_json.hpp"
+
+namespace tailgate::scrub {
 namespace {
 
 void append_json(std::string& out, std::string_view s) {
   out += '"';
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
-          out += escaped;
-        } else {
-          out += c;
-        }
-    }
-  }
+  telemetry::append_json_escaped(s, out);
   out += '"';
 }
 
@@ -65,7 +34,7 @@ void append_json(std::string& out, bool v) {
   out += v ? "true" : "false";
 }
 
-std::string json_text(const ArrayValue& array) {
+std::string json_text(const model::ArrayValue& array) {
   return std::visit(
       [](const auto& elements) {
         std::string out = "[";
@@ -86,7 +55,7 @@ std::string json_text(const ArrayValue& array) {
 
 }  // namespace
 
-std::string to_text(const AttributeValue& value) {
+std::string to_text(const model::AttributeValue& value) {
   return std::visit(
       [](const auto& v) -> std::string {
         using T = std::decay_t<decltype(v)>;
@@ -94,7 +63,7 @@ std::string to_text(const AttributeValue& value) {
           return v;
         else if constexpr (std::is_same_v<T, bool>)
           return v ? "true" : "false";
-        else if constexpr (std::is_same_v<T, ArrayValue>)
+        else if constexpr (std::is_same_v<T, model::ArrayValue>)
           return json_text(v);
         else
           return std::to_string(v);
@@ -102,4 +71,4 @@ std::string to_text(const AttributeValue& value) {
       value);
 }
 
-}  // namespace tailgate::model
+}  // namespace tailgate::scrub
