@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/packed_span.hpp"
 #include "support/span_builder.hpp"
 #include "wire/decode.hpp"
 #include "wire/encode.hpp"
@@ -16,18 +17,6 @@
 using namespace tailgate;
 
 namespace {
-
-std::vector<std::byte> encode(const model::Span& span) {
-  std::vector<std::byte> buf(wire::kMaxRecordSize);
-  const auto n = wire::encode_span(span, buf);
-  REQUIRE(n > 0);
-  buf.resize(n);
-  return buf;
-}
-
-std::span<const std::byte> payload_of(const std::vector<std::byte>& record) {
-  return std::span(record).subspan(wire::kRecordHeaderSize);
-}
 
 model::Span span_with_arrays() {
   auto span = testing::make_span(3, 1, testing::test_resource("orders"));
@@ -51,7 +40,7 @@ model::Span span_with_arrays() {
 std::vector<std::byte> with_array_bytes(std::vector<std::uint8_t> array) {
   auto span = testing::make_span(1, 0, nullptr);
   span.attributes = {{"a", model::ArrayValue(std::vector<bool>{true})}};
-  auto record = encode(span);
+  auto record = testing::encoded(span);
   record.resize(record.size() - 5);  // type 5, element type, count u16, one bool
   for (const auto b : array) record.push_back(std::byte{b});
   const auto length = static_cast<std::uint32_t>(record.size());
@@ -64,11 +53,12 @@ std::vector<std::byte> with_array_bytes(std::vector<std::uint8_t> array) {
 TEST_CASE("arrays of each type round trip, decoded and packed, in attributes, events and links",
           "[wire]") {
   const auto span = span_with_arrays();
-  const auto record = encode(span);
+  const auto record = testing::encoded(span);
   model::Span decoded, packed;
-  REQUIRE(wire::decode_span(payload_of(record), span.resource, decoded) == wire::DecodeError::None);
-  REQUIRE(wire::decode_span(payload_of(record), span.resource, packed, wire::Items::Packed) ==
+  REQUIRE(wire::decode_span(testing::payload_of(record), span.resource, decoded) ==
           wire::DecodeError::None);
+  REQUIRE(wire::decode_span(testing::payload_of(record), span.resource, packed,
+                            wire::Items::Packed) == wire::DecodeError::None);
   CHECK(decoded.attributes == span.attributes);
   CHECK(decoded.events == span.events);
   CHECK(decoded.links == span.links);
@@ -168,13 +158,13 @@ TEST_CASE("a bad array is refused with its reason, decoded or packed", "[wire]")
     const auto record = with_array_bytes(c.bytes);
     for (const auto items : {wire::Items::Decoded, wire::Items::Packed}) {
       model::Span out;
-      CHECK(wire::decode_span(payload_of(record), nullptr, out, items) == c.error);
+      CHECK(wire::decode_span(testing::payload_of(record), nullptr, out, items) == c.error);
     }
   }
   // The same bytes with a right count decode.
   const auto good = with_array_bytes({5, 2, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0});
   model::Span out;
-  REQUIRE(wire::decode_span(payload_of(good), nullptr, out) == wire::DecodeError::None);
+  REQUIRE(wire::decode_span(testing::payload_of(good), nullptr, out) == wire::DecodeError::None);
   CHECK(out.attributes.at(0).value ==
         model::AttributeValue(model::ArrayValue(std::vector<std::int64_t>{1})));
 }
