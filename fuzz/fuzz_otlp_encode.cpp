@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "export/otlp_mapping.hpp"
@@ -17,11 +18,31 @@ using namespace tailgate;
 
 namespace {
 
+// An array of one type, of up to 8 elements.
+model::ArrayValue array(FuzzedDataProvider& in) {
+  const auto n = in.ConsumeIntegralInRange<std::size_t>(0, 8);
+  const auto each = [n](auto make) {
+    std::vector<decltype(make())> out;
+    for (std::size_t i = 0; i < n; ++i) out.push_back(make());
+    return model::ArrayValue(std::move(out));
+  };
+  switch (in.ConsumeIntegralInRange(0, 3)) {
+    case 0:
+      return each([&in] { return in.ConsumeRandomLengthString(40); });
+    case 1:
+      return each([&in] { return in.ConsumeIntegral<std::int64_t>(); });
+    case 2:
+      return each([&in] { return in.ConsumeFloatingPoint<double>(); });
+    default:
+      return each([&in] { return in.ConsumeBool(); });
+  }
+}
+
 std::vector<model::Attribute> attributes(FuzzedDataProvider& in) {
   std::vector<model::Attribute> out(in.ConsumeIntegralInRange<std::size_t>(0, 4));
   for (auto& a : out) {
     a.key = in.ConsumeRandomLengthString(40);
-    switch (in.ConsumeIntegralInRange(0, 3)) {
+    switch (in.ConsumeIntegralInRange(0, 4)) {
       case 0:
         a.value = in.ConsumeRandomLengthString(300);
         break;
@@ -31,8 +52,11 @@ std::vector<model::Attribute> attributes(FuzzedDataProvider& in) {
       case 2:
         a.value = in.ConsumeFloatingPoint<double>();
         break;
-      default:
+      case 3:
         a.value = in.ConsumeBool();
+        break;
+      default:
+        a.value = array(in);
     }
   }
   return out;

@@ -47,6 +47,13 @@ model::Span sample_span(std::uint64_t n) {
                   {"order.quantity", std::int64_t{7}},
                   {"order.price", 43250.5},
                   {"risk.passed", n % 2 == 0}};
+  if (n == 1) {  // arrays, one of each element type
+    s.attributes.push_back(
+        {"order.venues", model::ArrayValue(std::vector<std::string>{"binance", "okx"})});
+    s.attributes.push_back({"order.fills", model::ArrayValue(std::vector<std::int64_t>{5, -7})});
+    s.attributes.push_back({"order.prices", model::ArrayValue(std::vector<double>{0.5})});
+    s.attributes.push_back({"risk.checks", model::ArrayValue(std::vector<bool>{true, false})});
+  }
   s.events.push_back(
       {s.start_unix_ns + 10,
        "exception",

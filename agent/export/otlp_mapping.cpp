@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
 #include <type_traits>
 #include <variant>
 
@@ -33,7 +34,9 @@ constexpr std::uint32_t kLinkTraceId = 1, kLinkSpanId = 2, kLinkTraceState = 3, 
 constexpr std::uint32_t kStatusMessage = 2, kStatusCode = 3;
 // KeyValue, AnyValue
 constexpr std::uint32_t kKey = 1, kValue = 2;
-constexpr std::uint32_t kStringValue = 1, kBoolValue = 2, kIntValue = 3, kDoubleValue = 4;
+constexpr std::uint32_t kStringValue = 1, kBoolValue = 2, kIntValue = 3, kDoubleValue = 4,
+                        kArrayValue = 5;
+constexpr std::uint32_t kArrayValues = 1;  // ArrayValue.values: repeated AnyValue
 
 std::size_t varint_size(std::uint64_t v) noexcept {
   return static_cast<std::size_t>(std::bit_width(v | 1) + 6) / 7;
@@ -64,18 +67,38 @@ std::pair<std::string_view, std::string_view> scope_of(const model::Resource* re
 
 // ---- sizes
 
+// An AnyValue holding one scalar: the oneof writes it even at its default.
+std::size_t scalar_size(std::string_view v) noexcept {
+  return length_field(v.size());
+}
+std::size_t scalar_size(std::int64_t v) noexcept {
+  return 1 + varint_size(static_cast<std::uint64_t>(v));
+}
+std::size_t scalar_size(double) noexcept {
+  return 1 + 8;
+}
+std::size_t scalar_size(bool) noexcept {
+  return 1 + 1;
+}
+
+// An ArrayValue's bytes: each element an AnyValue of its own.
+std::size_t array_size(const model::ArrayValue& array) noexcept {
+  return std::visit(
+      [](const auto& elements) {
+        std::size_t n = 0;
+        for (const auto& e : elements) n += length_field(scalar_size(e));
+        return n;
+      },
+      array);
+}
+
 std::size_t any_value_size(const model::AttributeValue& value) noexcept {
   return std::visit(
       [](const auto& v) -> std::size_t {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::string>)
-          return length_field(v.size());
-        else if constexpr (std::is_same_v<T, std::int64_t>)
-          return 1 + varint_size(static_cast<std::uint64_t>(v));
-        else if constexpr (std::is_same_v<T, double>)
-          return 1 + 8;
+        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, model::ArrayValue>)
+          return length_field(array_size(v));
         else
-          return 1 + 1;
+          return scalar_size(v);
       },
       value);
 }
@@ -175,24 +198,45 @@ class Writer final {
   char* p_;
 };
 
+void write_scalar(Writer& w, std::string_view v) noexcept {
+  w.text(kStringValue, v);
+}
+void write_scalar(Writer& w, std::int64_t v) noexcept {
+  w.uint(kIntValue, static_cast<std::uint64_t>(v));
+}
+void write_scalar(Writer& w, double v) noexcept {
+  w.fixed64(kDoubleValue, std::bit_cast<std::uint64_t>(v));
+}
+void write_scalar(Writer& w, bool v) noexcept {
+  w.uint(kBoolValue, v ? 1 : 0);
+}
+
+void write_value(Writer& w, const model::AttributeValue& value) noexcept {
+  std::visit(
+      [&w](const auto& v) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, model::ArrayValue>) {
+          w.header(kArrayValue, array_size(v));
+          std::visit(
+              [&w](const auto& elements) {
+                for (const auto& e : elements) {
+                  w.header(kArrayValues, scalar_size(e));
+                  write_scalar(w, e);
+                }
+              },
+              v);
+        } else {
+          write_scalar(w, v);
+        }
+      },
+      value);
+}
+
 void write_attributes(Writer& w, std::uint32_t field, const std::vector<model::Attribute>& list) {
   for (const auto& a : list) {
     w.header(field, key_value_size(a));
     if (!a.key.empty()) w.text(kKey, a.key);
     w.header(kValue, any_value_size(a.value));
-    std::visit(
-        [&w](const auto& v) {
-          using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, std::string>)
-            w.text(kStringValue, v);
-          else if constexpr (std::is_same_v<T, std::int64_t>)
-            w.uint(kIntValue, static_cast<std::uint64_t>(v));
-          else if constexpr (std::is_same_v<T, double>)
-            w.fixed64(kDoubleValue, std::bit_cast<std::uint64_t>(v));
-          else
-            w.uint(kBoolValue, v ? 1 : 0);
-        },
-        a.value);
+    write_value(w, a.value);
   }
 }
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -33,7 +34,12 @@ enum class SpanKind : std::uint8_t {
 /// Values follow OTLP's Status.StatusCode numbering.
 enum class StatusCode : std::uint8_t { Unset = 0, Ok = 1, Error = 2 };
 
-using AttributeValue = std::variant<std::string, std::int64_t, double, bool>;
+/// An OTLP ArrayValue of one scalar type: OpenTelemetry's API takes homogeneous arrays only (the
+/// OTLP receiver keeps any other array as JSON text, as it does kvlists). An empty array is an
+/// empty list of strings.
+using ArrayValue = std::variant<std::vector<std::string>, std::vector<std::int64_t>,
+                                std::vector<double>, std::vector<bool>>;
+using AttributeValue = std::variant<std::string, std::int64_t, double, bool, ArrayValue>;
 
 struct Attribute {
   std::string key;
@@ -156,6 +162,25 @@ struct Span {
 
 using SpanBatch = std::vector<Span>;
 
+/// Heap bytes of an array value, its strings' by `heap`.
+template <typename HeapOfString>
+[[nodiscard]] std::size_t array_bytes(const ArrayValue& array, const HeapOfString& heap) noexcept {
+  return std::visit(
+      [&heap](const auto& elements) {
+        using Element = typename std::decay_t<decltype(elements)>::value_type;
+        if constexpr (std::is_same_v<Element, bool>) {
+          return elements.capacity() / 8;
+        } else {
+          std::size_t n = elements.capacity() * sizeof(Element);
+          if constexpr (std::is_same_v<Element, std::string>) {
+            for (const auto& s : elements) n += heap(s);
+          }
+          return n;
+        }
+      },
+      array);
+}
+
 /// Heap and inline bytes a span holds, for memory budgets: what it costs to buffer, not its
 /// encoded size. Strings short enough for the small-string buffer cost nothing extra.
 [[nodiscard]] inline std::size_t memory_bytes(const Span& span) noexcept {
@@ -165,6 +190,7 @@ using SpanBatch = std::vector<Span>;
     for (const auto& a : list) {
       n += heap(a.key);
       if (const auto* v = std::get_if<std::string>(&a.value)) n += heap(*v);
+      if (const auto* array = std::get_if<ArrayValue>(&a.value)) n += array_bytes(*array, heap);
     }
     return n;
   };

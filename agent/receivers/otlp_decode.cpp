@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/util/json_util.h>
@@ -52,6 +54,37 @@ nlohmann::json json_of(const common::AnyValue& v, int depth) {
   }
 }
 
+// An ArrayValue whose values are all of one scalar type as the model's array; nothing for any
+// other (mixed, nested, bytes, kvlists, unset values), which stays JSON text.
+std::optional<model::ArrayValue> scalar_array_of(const common::ArrayValue& array) {
+  const auto& values = array.values();
+  if (values.empty()) return model::ArrayValue{};
+  const auto type = values[0].value_case();
+  if (std::any_of(values.begin(), values.end(),
+                  [type](const common::AnyValue& e) { return e.value_case() != type; })) {
+    return std::nullopt;
+  }
+  const auto collect = [&values]<typename T>(auto get) {
+    std::vector<T> out;
+    out.reserve(static_cast<std::size_t>(values.size()));
+    for (const auto& e : values) out.push_back(get(e));
+    return model::ArrayValue(std::move(out));
+  };
+  switch (type) {
+    case common::AnyValue::kStringValue:
+      return collect.operator()<std::string>([](const auto& e) { return e.string_value(); });
+    case common::AnyValue::kBoolValue:
+      return collect.operator()<bool>([](const auto& e) { return e.bool_value(); });
+    case common::AnyValue::kIntValue:
+      return collect.operator()<std::int64_t>(
+          [](const auto& e) { return static_cast<std::int64_t>(e.int_value()); });
+    case common::AnyValue::kDoubleValue:
+      return collect.operator()<double>([](const auto& e) { return e.double_value(); });
+    default:
+      return std::nullopt;
+  }
+}
+
 }  // namespace
 
 template <std::size_t N>
@@ -87,6 +120,8 @@ model::AttributeValue value_of(const common::AnyValue& v) {
     case common::AnyValue::kBytesValue:
       return base64(v.bytes_value());
     case common::AnyValue::kArrayValue:
+      if (auto array = scalar_array_of(v.array_value())) return *std::move(array);
+      [[fallthrough]];
     case common::AnyValue::kKvlistValue:
       return json_of(v, 0).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     default:

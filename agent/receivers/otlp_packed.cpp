@@ -245,7 +245,7 @@ class Decoder {
     return items_.add([&](wire::ByteWriter& w) {
       w.u8(static_cast<std::uint8_t>(wire::ItemTag::Attribute));
       w.str16(key);
-      w.value(value.view);
+      value.write(w);
     });
   }
 

@@ -46,7 +46,7 @@ bool read_any_value(std::string_view bytes, Value& out) {
     common::AnyValue any;
     if (!any.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
     out.owned = value_of(any);
-    out.view = wire::view_of(out.owned);
+    out.is_owned = true;
   }
   return true;
 }
@@ -73,7 +73,7 @@ void write_attributes(wire::ByteWriter& w, const std::vector<KeyValueView>& attr
   w.u8(static_cast<std::uint8_t>(attributes.size()));
   for (const auto& a : attributes) {
     w.str16(a.key);
-    w.value(a.value.view);
+    a.value.write(w);
   }
 }
 

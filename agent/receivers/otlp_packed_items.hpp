@@ -8,11 +8,14 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "model/span.hpp"
 #include "receivers/protowire.hpp"
 #include "wire/encode.hpp"
+#include "wire/write_value.hpp"
 
 namespace tailgate::receivers::otlp::packed {
 
@@ -55,10 +58,37 @@ inline bool fits16(std::string_view s) noexcept {
 // model's own value, made by value_of() as from_otlp makes it.
 struct Value {
   wire::ValueView view = std::string_view{};  // a KeyValue without a value: ""
+  // Arrays, maps and bytes: made by value_of, as from_otlp makes them, and written by
+  // wire::write_value, the one writer of a model value, so both paths stay the same.
   model::AttributeValue owned;
+  bool is_owned = false;
   [[nodiscard]] bool fits() const noexcept {
-    const auto* s = std::get_if<std::string_view>(&view);
-    return s == nullptr || fits16(*s);
+    if (!is_owned) {
+      const auto* s = std::get_if<std::string_view>(&view);
+      return s == nullptr || fits16(*s);
+    }
+    if (const auto* s = std::get_if<std::string>(&owned)) return fits16(*s);
+    if (const auto* a = std::get_if<model::ArrayValue>(&owned)) {
+      return std::visit(
+          [](const auto& elements) {
+            if (elements.size() > 0xFFFF) return false;
+            if constexpr (std::is_same_v<typename std::decay_t<decltype(elements)>::value_type,
+                                         std::string>) {
+              return std::all_of(elements.begin(), elements.end(),
+                                 [](const std::string& e) { return fits16(e); });
+            }
+            return true;
+          },
+          *a);
+    }
+    return true;
+  }
+  void write(wire::ByteWriter& w) const noexcept {
+    if (is_owned) {
+      wire::write_value(w, owned);
+    } else {
+      w.value(view);
+    }
   }
 };
 

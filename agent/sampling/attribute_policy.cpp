@@ -3,14 +3,30 @@
 #include <algorithm>
 #include <cassert>
 #include <charconv>
+#include <type_traits>
+#include <variant>
 
 #include "wire/decode.hpp"
 
 namespace tailgate::sampling {
 namespace {
 
-// The value as YAML would write it, so the configured text compares as a user expects.
+// The value as YAML would write it, so the configured text compares as a user expects; an array
+// matches when one of its elements does.
 bool value_equals(const wire::ValueRef& value, const std::string& text) {
+  if (const auto* array = std::get_if<wire::ArrayRef>(&value)) {
+    return std::visit(
+        [&text](const auto& elements) {
+          return std::any_of(elements.begin(), elements.end(), [&text](const auto& e) {
+            using E = typename std::decay_t<decltype(elements)>::value_type;
+            if constexpr (std::is_same_v<E, std::string>)
+              return value_equals(std::string_view(e), text);
+            else
+              return value_equals(static_cast<E>(e), text);
+          });
+        },
+        array->value());
+  }
   if (const auto* s = std::get_if<std::string_view>(&value)) return *s == text;
   if (const auto* b = std::get_if<bool>(&value)) return text == (*b ? "true" : "false");
   if (const auto* i = std::get_if<std::int64_t>(&value)) {

@@ -9,16 +9,31 @@
 
 #include "scrub/url_credentials.hpp"
 #include "scrub/utf8.hpp"
+#include "scrub/value_text.hpp"
 
 namespace tailgate::scrub {
 namespace {
+
+/// Calls `f` on a value's text: the string, or each string of an array (each is a value of its
+/// own to redaction, repair and limits, as OpenTelemetry's limits treat array elements).
+template <typename Value, typename F>
+void for_each_text(Value& value, const F& f) {
+  if (auto* text = std::get_if<std::string>(&value)) {
+    f(*text);
+  } else if (auto* array = std::get_if<model::ArrayValue>(&value)) {
+    if (auto* texts = std::get_if<std::vector<std::string>>(array)) {
+      for (auto& t : *texts) f(t);
+    }
+  }
+}
 
 /// Keys and string values made valid UTF-8 (see scrub/utf8.hpp); how many strings were not.
 std::uint64_t make_valid_utf8_all(std::vector<model::Attribute>& attributes) {
   std::uint64_t repaired = 0;
   for (auto& a : attributes) {
     repaired += make_valid_utf8(a.key) ? 1 : 0;
-    if (auto* text = std::get_if<std::string>(&a.value)) repaired += make_valid_utf8(*text) ? 1 : 0;
+    for_each_text(a.value,
+                  [&repaired](std::string& text) { repaired += make_valid_utf8(text) ? 1 : 0; });
   }
   return repaired;
 }
@@ -33,22 +48,9 @@ bool valid_utf8(std::string_view s) noexcept {
 }
 
 bool valid_utf8(const model::Attribute& a) noexcept {
-  const auto* text = std::get_if<std::string>(&a.value);
-  return valid_utf8(a.key) && (text == nullptr || valid_utf8(*text));
-}
-
-std::string text_of(const model::AttributeValue& v) {
-  return std::visit(
-      [](const auto& x) -> std::string {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::string>)
-          return x;
-        else if constexpr (std::is_same_v<T, bool>)
-          return x ? "true" : "false";
-        else
-          return std::to_string(x);
-      },
-      v);
+  bool valid = valid_utf8(a.key);
+  for_each_text(a.value, [&valid](const std::string& text) { valid = valid && valid_utf8(text); });
+  return valid;
 }
 
 constexpr std::string_view kEllipsis = "\xE2\x80\xA6";  // "…", the truncation mark
@@ -96,6 +98,20 @@ std::string Scrubber::replacement(std::string_view text) const {
   return action_ == config::RedactionAction::Hash ? keyed_hash(text) : std::string("redacted");
 }
 
+model::AttributeValue Scrubber::replacement_value(const model::AttributeValue& value) const {
+  const auto* array = std::get_if<model::ArrayValue>(&value);
+  if (array == nullptr) return replacement(to_text(value));
+  // An array stays an array, of its elements' replacements.
+  return std::visit(
+      [this](const auto& elements) {
+        std::vector<std::string> out;
+        out.reserve(elements.size());
+        for (const auto& e : elements) out.push_back(replacement(to_text(e)));
+        return model::AttributeValue(model::ArrayValue(std::move(out)));
+      },
+      *array);
+}
+
 void Scrubber::redact_urls(std::string& text) {
   if (const auto n = redact_url_credentials(text))
     counters_.url_credentials_redacted.fetch_add(n, std::memory_order_relaxed);
@@ -104,7 +120,7 @@ void Scrubber::redact_urls(std::string& text) {
 void Scrubber::redact(std::vector<model::Attribute>& attributes) {
   for (auto it = attributes.begin(); it != attributes.end();) {
     if (!secret(it->key)) {
-      if (auto* text = std::get_if<std::string>(&it->value)) redact_urls(*text);
+      for_each_text(it->value, [this](std::string& text) { redact_urls(text); });
       ++it;
       continue;
     }
@@ -112,7 +128,7 @@ void Scrubber::redact(std::vector<model::Attribute>& attributes) {
     if (action_ == config::RedactionAction::Remove) {
       it = attributes.erase(it);
     } else {
-      it->value = keyed_hash(text_of(it->value));
+      it->value = replacement_value(it->value);
       ++it;
     }
   }
@@ -130,8 +146,9 @@ void Scrubber::cut(std::string& text, std::size_t max_bytes, telemetry::Limit li
 
 void Scrubber::limit_values(std::vector<model::Attribute>& attributes) {
   for (auto& a : attributes) {
-    if (auto* s = std::get_if<std::string>(&a.value))
-      cut(*s, limits_.max_attribute_value_bytes, telemetry::Limit::AttributeValueBytes);
+    for_each_text(a.value, [this](std::string& text) {
+      cut(text, limits_.max_attribute_value_bytes, telemetry::Limit::AttributeValueBytes);
+    });
   }
 }
 
@@ -142,10 +159,12 @@ std::shared_ptr<const model::Resource> Scrubber::scrubbed(
   }
   if (resources_.size() >= kMaxResources) resources_.clear();
   const auto needs_scrubbing = [&](const model::Attribute& a) {
-    const auto* text = std::get_if<std::string>(&a.value);
-    return secret(a.key) || !valid_utf8(a) ||
-           (text != nullptr &&
-            (text->size() > limits_.max_attribute_value_bytes || may_hold_url_credentials(*text)));
+    bool needs = secret(a.key) || !valid_utf8(a);
+    for_each_text(a.value, [&](const std::string& text) {
+      needs = needs || text.size() > limits_.max_attribute_value_bytes ||
+              may_hold_url_credentials(text);
+    });
+    return needs;
   };
   auto out = resource;
   if (std::any_of(resource->attributes.begin(), resource->attributes.end(), needs_scrubbing)) {

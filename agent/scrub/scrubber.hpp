@@ -40,6 +40,9 @@ class Scrubber final {
   /// What a secret value (as text) shows where it cannot be left out, e.g. a metric label: its
   /// keyed hash, or "redacted" under action remove.
   [[nodiscard]] std::string replacement(std::string_view text) const;
+  /// A secret value's replacement as a value: a scalar's as text, an array's element by element
+  /// (an array of their replacements).
+  [[nodiscard]] model::AttributeValue replacement_value(const model::AttributeValue& value) const;
 
  private:
   void redact(std::vector<model::Attribute>& attributes);

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "scrub/scrubber.hpp"
+#include "scrub/value_text.hpp"
 #include "spanmetrics/label_value.hpp"
 #include "wire/decode.hpp"
 
@@ -81,6 +82,8 @@ std::string secret_text(const wire::ValueRef& value) {
           return std::string(v);
         else if constexpr (std::is_same_v<V, bool>)
           return v ? "true" : "false";
+        else if constexpr (std::is_same_v<V, wire::ArrayRef>)
+          return scrub::to_text(v.value());
         else
           return std::to_string(v);
       },
@@ -158,7 +161,10 @@ std::string_view SpanMetrics::dimension_value(const model::Span& span, std::size
   if (secret_dimensions_[i]) {
     // Hashed per span, not per series: two values must not share a series because they share
     // a prefix, and the label must be the hash the exported attribute carries.
-    scratch_[i] = scrubber_->replacement(secret_text(*found));
+    // An array's elements are hashed one by one, as the exported array's are (scrub).
+    const auto* array = std::get_if<wire::ArrayRef>(&*found);
+    scratch_[i] = array != nullptr ? scrub::to_text(scrubber_->replacement_value(array->value()))
+                                   : scrubber_->replacement(secret_text(*found));
     return scratch_[i];
   }
   return std::visit(
@@ -170,6 +176,13 @@ std::string_view SpanMetrics::dimension_value(const model::Span& span, std::size
           return label.text;
         } else if constexpr (std::is_same_v<V, bool>) {
           return v ? "true" : "false";
+        } else if constexpr (std::is_same_v<V, wire::ArrayRef>) {
+          // As JSON text, bounded like any text (label_value may answer with `text` itself).
+          auto text = scrub::to_text(v.value());
+          const auto label = label_value(text, config_.max_label_value_bytes, scratch_[i]);
+          cut = cut || label.cut;
+          if (label.text.data() == text.data()) scratch_[i] = std::move(text);
+          return scratch_[i];
         } else {
           scratch_[i] = fmt::format("{}", v);
           return scratch_[i];

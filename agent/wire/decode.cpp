@@ -6,131 +6,20 @@
 #include <iterator>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "telemetry/counters.hpp"
+#include "wire/reader.hpp"
 #include "wire/span_record.hpp"
 
 namespace tailgate::wire {
+
+using detail::read_value;
+using detail::Reader;
+using detail::ref_of;
+using detail::skip_value;
+
 namespace {
-
-// Bounds-checked reader: every read checks the remaining length first, so a corrupt length can
-// make a read fail but never reach past the buffer.
-class Reader {
- public:
-  explicit Reader(std::span<const std::byte> in, std::size_t pos = 0) noexcept
-      : in_(in), pos_(pos) {}
-  [[nodiscard]] bool done() const noexcept { return pos_ == in_.size(); }
-  [[nodiscard]] std::size_t pos() const noexcept { return pos_; }
-  bool bytes(void* out, std::size_t n) noexcept {
-    if (n > in_.size() - pos_) return false;
-    if (n != 0) std::memcpy(out, in_.data() + pos_, n);
-    pos_ += n;
-    return true;
-  }
-  bool u8(std::uint8_t& v) noexcept { return bytes(&v, 1); }
-  bool skip(std::size_t n) noexcept {
-    if (n > in_.size() - pos_) return false;
-    pos_ += n;
-    return true;
-  }
-  bool u16(std::uint16_t& v) noexcept { return bytes(&v, 2); }
-  bool u64(std::uint64_t& v) noexcept { return bytes(&v, 8); }
-  bool str(std::string& out, std::size_t n) {
-    if (n > in_.size() - pos_) return false;
-    out.assign(reinterpret_cast<const char*>(in_.data() + pos_), n);
-    pos_ += n;
-    return true;
-  }
-  bool str16(std::string& out) {
-    std::uint16_t n = 0;
-    return u16(n) && str(out, n);
-  }
-  bool view16(std::string_view& out) noexcept {
-    std::uint16_t n = 0;
-    if (!u16(n) || n > in_.size() - pos_) return false;
-    out = {reinterpret_cast<const char*>(in_.data() + pos_), n};
-    pos_ += n;
-    return true;
-  }
-
- private:
-  std::span<const std::byte> in_;
-  std::size_t pos_ = 0;
-};
-
-DecodeError read_value(Reader& r, ValueRef& out) noexcept {
-  std::uint8_t type = 0;
-  if (!r.u8(type)) return DecodeError::Truncated;
-  switch (static_cast<ValueType>(type)) {
-    case ValueType::String: {
-      std::string_view s;
-      if (!r.view16(s)) return DecodeError::Truncated;
-      out = s;
-      return DecodeError::None;
-    }
-    case ValueType::Int64: {
-      std::int64_t i = 0;
-      if (!r.bytes(&i, 8)) return DecodeError::Truncated;
-      out = i;
-      return DecodeError::None;
-    }
-    case ValueType::Double: {
-      double d = 0;
-      if (!r.bytes(&d, 8)) return DecodeError::Truncated;
-      out = d;
-      return DecodeError::None;
-    }
-    case ValueType::Bool: {
-      std::uint8_t b = 0;
-      if (!r.u8(b)) return DecodeError::Truncated;
-      if (b > 1) return DecodeError::BadValue;
-      out = b == 1;
-      return DecodeError::None;
-    }
-  }
-  return DecodeError::UnknownType;
-}
-
-DecodeError read_value(Reader& r, model::AttributeValue& out) {
-  ValueRef ref;
-  if (auto e = read_value(r, ref); e != DecodeError::None) return e;
-  std::visit(
-      [&out](auto v) {
-        if constexpr (std::is_same_v<decltype(v), std::string_view>) {
-          out = std::string(v);
-        } else {
-          out = v;
-        }
-      },
-      ref);
-  return DecodeError::None;
-}
-
-// A decoded value as a view (the cursor's and find_attribute's answer for decoded spans).
-ValueRef ref_of(const model::AttributeValue& value) noexcept {
-  return std::visit([](const auto& v) { return ValueRef(v); }, value);
-}
-
-// Checks a value and moves past it without making anything of it.
-DecodeError skip_value(Reader& r) noexcept {
-  std::uint8_t type = 0;
-  if (!r.u8(type)) return DecodeError::Truncated;
-  switch (static_cast<ValueType>(type)) {
-    case ValueType::String: {
-      std::uint16_t n = 0;
-      return r.u16(n) && r.skip(n) ? DecodeError::None : DecodeError::Truncated;
-    }
-    case ValueType::Int64:
-    case ValueType::Double:
-      return r.skip(8) ? DecodeError::None : DecodeError::Truncated;
-    case ValueType::Bool: {
-      std::uint8_t b = 0;
-      if (!r.u8(b)) return DecodeError::Truncated;
-      return b > 1 ? DecodeError::BadValue : DecodeError::None;
-    }
-  }
-  return DecodeError::UnknownType;
-}
 
 DecodeError skip_attribute(Reader& r) noexcept {
   std::string_view key;

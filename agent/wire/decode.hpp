@@ -42,8 +42,18 @@ enum class Items : std::uint8_t { Decoded, Packed };
 /// A span without packed items is left as it is.
 DecodeError unpack(model::Span& span);
 
+/// An array value as a view into the span that holds it: a decoded span's array, or a packed
+/// span's bytes of it (element type, count, elements; checked when the span was received).
+struct ArrayRef {
+  const model::ArrayValue* decoded = nullptr;
+  std::span<const std::byte> packed;
+  /// The array itself (a copy).
+  [[nodiscard]] model::ArrayValue value() const;
+  bool operator==(const ArrayRef& other) const { return value() == other.value(); }
+};
+
 /// An attribute value as a view into the span that holds it.
-using ValueRef = std::variant<std::string_view, std::int64_t, double, bool>;
+using ValueRef = std::variant<std::string_view, std::int64_t, double, bool, ArrayRef>;
 struct AttributeRef {
   std::string_view key;
   ValueRef value;

@@ -1,26 +1,41 @@
 #include "wire/encode.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <type_traits>
 
 #include "model/span.hpp"
+#include "wire/write_value.hpp"
 
 namespace tailgate::wire {
-ValueView view_of(const model::AttributeValue& v) noexcept {
-  return std::visit(
-      [](const auto& x) -> ValueView {
-        if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::string>) {
-          return std::string_view(x);
+
+void write_value(ByteWriter& w, const model::AttributeValue& value) noexcept {
+  std::visit(
+      [&w](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, model::ArrayValue>) {
+          std::visit([&w](const auto& elements) { w.array(w.element_type(elements), elements); },
+                     v);
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          w.value(std::string_view(v));
         } else {
-          return x;
+          w.value(v);
         }
       },
-      v);
+      value);
 }
 
 namespace {
+
+void write_attribute(ByteWriter& w, const AttributeView& a) noexcept {
+  w.str16(a.key);
+  w.value(a.value);
+}
+
+void write_attribute(ByteWriter& w, const model::Attribute& a) noexcept {
+  w.str16(a.key);
+  write_value(w, a.value);
+}
 
 std::size_t finish_record(ByteWriter& w, RecordType type) noexcept {
   if (w.failed() || w.size() > kMaxRecordSize) return 0;
@@ -55,34 +70,58 @@ SpanEncoder::SpanEncoder(std::span<std::byte> out, const SpanHeader& h, std::str
   w_.bytes(name.data(), name.size());
 }
 
-void SpanEncoder::event(std::uint64_t time_unix_ns, std::string_view name,
-                        std::span<const AttributeView> attributes) noexcept {
+void SpanEncoder::attribute(const model::Attribute& attribute) noexcept {
+  if (!begin_item(ItemTag::Attribute)) return;
+  write_attribute(w_, attribute);
+  end_item();
+}
+
+template <typename Attribute>
+void SpanEncoder::event_item(std::uint64_t time_unix_ns, std::string_view name,
+                             std::span<const Attribute> attributes) noexcept {
   if (!begin_item(ItemTag::Event)) return;
   if (attributes.size() > kMaxEventAttributes) w_.fail();
   w_.u64(time_unix_ns);
   w_.str16(name);
   w_.u8(static_cast<std::uint8_t>(attributes.size()));
-  for (const auto& a : attributes) {
-    w_.str16(a.key);
-    w_.value(a.value);
-  }
+  for (const auto& a : attributes) write_attribute(w_, a);
   end_item();
 }
 
-void SpanEncoder::link(const std::uint8_t* trace_id, const std::uint8_t* span_id,
-                       std::string_view trace_state,
-                       std::span<const AttributeView> attributes) noexcept {
+void SpanEncoder::event(std::uint64_t time_unix_ns, std::string_view name,
+                        std::span<const AttributeView> attributes) noexcept {
+  event_item(time_unix_ns, name, attributes);
+}
+
+void SpanEncoder::event(std::uint64_t time_unix_ns, std::string_view name,
+                        std::span<const model::Attribute> attributes) noexcept {
+  event_item(time_unix_ns, name, attributes);
+}
+
+template <typename Attribute>
+void SpanEncoder::link_item(const std::uint8_t* trace_id, const std::uint8_t* span_id,
+                            std::string_view trace_state,
+                            std::span<const Attribute> attributes) noexcept {
   if (!begin_item(ItemTag::Link)) return;
   if (attributes.size() > kMaxEventAttributes) w_.fail();
   w_.bytes(trace_id, 16);
   w_.bytes(span_id, 8);
   w_.str16(trace_state);
   w_.u8(static_cast<std::uint8_t>(attributes.size()));
-  for (const auto& a : attributes) {
-    w_.str16(a.key);
-    w_.value(a.value);
-  }
+  for (const auto& a : attributes) write_attribute(w_, a);
   end_item();
+}
+
+void SpanEncoder::link(const std::uint8_t* trace_id, const std::uint8_t* span_id,
+                       std::string_view trace_state,
+                       std::span<const AttributeView> attributes) noexcept {
+  link_item(trace_id, span_id, trace_state, attributes);
+}
+
+void SpanEncoder::link(const std::uint8_t* trace_id, const std::uint8_t* span_id,
+                       std::string_view trace_state,
+                       std::span<const model::Attribute> attributes) noexcept {
+  link_item(trace_id, span_id, trace_state, attributes);
 }
 
 void SpanEncoder::status_message(std::string_view message) noexcept {
@@ -138,10 +177,7 @@ std::size_t encode_resource(std::span<std::byte> out,
   w.bytes(&placeholder, sizeof placeholder);
   if (attributes.size() > kMaxItems) return 0;
   w.u16(static_cast<std::uint16_t>(attributes.size()));
-  for (const auto& a : attributes) {
-    w.str16(a.key);
-    w.value(a.value);
-  }
+  for (const auto& a : attributes) write_attribute(w, a);
   return finish_record(w, RecordType::Resource);
 }
 
@@ -167,25 +203,14 @@ std::size_t encode_span(const model::Span& span, std::span<std::byte> out) noexc
   SpanEncoder encoder(out, header, span.name);
   if (!span.status_message.empty()) encoder.status_message(span.status_message);
   if (!span.trace_state.empty()) encoder.trace_state(span.trace_state);
-  for (const auto& a : span.attributes) encoder.attribute(a.key, view_of(a.value));
+  for (const auto& a : span.attributes) encoder.attribute(a);
   if (span.dropped_attributes != 0 || span.dropped_events != 0) encoder.dropped(span);
   for (const auto& e : span.events) {
-    // Event attributes are few; a fixed array keeps this allocation-free like the hot path.
-    std::array<AttributeView, kMaxEventAttributes> views;
-    if (e.attributes.size() > views.size()) return 0;
-    for (std::size_t i = 0; i < e.attributes.size(); ++i) {
-      views[i] = {e.attributes[i].key, view_of(e.attributes[i].value)};
-    }
-    encoder.event(e.time_unix_ns, e.name, std::span(views.data(), e.attributes.size()));
+    encoder.event(e.time_unix_ns, e.name, std::span<const model::Attribute>(e.attributes));
   }
   for (const auto& l : span.links) {
-    std::array<AttributeView, kMaxEventAttributes> views;
-    if (l.attributes.size() > views.size()) return 0;
-    for (std::size_t i = 0; i < l.attributes.size(); ++i) {
-      views[i] = {l.attributes[i].key, view_of(l.attributes[i].value)};
-    }
     encoder.link(l.trace_id.data(), l.span_id.data(), l.trace_state,
-                 std::span(views.data(), l.attributes.size()));
+                 std::span<const model::Attribute>(l.attributes));
   }
   return encoder.finish();
 }
@@ -196,10 +221,7 @@ std::size_t encode_resource(const model::Resource& resource, std::span<std::byte
   w.bytes(&placeholder, sizeof placeholder);
   if (resource.attributes.size() > kMaxItems) return 0;
   w.u16(static_cast<std::uint16_t>(resource.attributes.size()));
-  for (const auto& a : resource.attributes) {
-    w.str16(a.key);
-    w.value(view_of(a.value));
-  }
+  for (const auto& a : resource.attributes) write_attribute(w, a);
   return finish_record(w, RecordType::Resource);
 }
 

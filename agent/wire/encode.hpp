@@ -18,20 +18,41 @@
 namespace tailgate::model {
 struct Span;
 struct Resource;
+struct Attribute;
 }  // namespace tailgate::model
 
 namespace tailgate::wire {
 
-using ValueView = std::variant<std::string_view, std::int64_t, double, bool>;
-
-/// A model value as the writers take it (a view: `v` must outlive it).
-[[nodiscard]] ValueView view_of(
-    const std::variant<std::string, std::int64_t, double, bool>& v) noexcept;
+/// An array value: one scalar type, as OpenTelemetry's API allows (OTLP's ArrayValue).
+using ArrayView = std::variant<std::span<const std::string_view>, std::span<const std::int64_t>,
+                               std::span<const double>, std::span<const bool>>;
+using ValueView = std::variant<std::string_view, std::int64_t, double, bool, ArrayView>;
 
 struct AttributeView {
   std::string_view key;
   ValueView value;
 };
+
+/// Bytes `v` takes in the record format, its type byte included: what a producer makes room for.
+[[nodiscard]] inline std::size_t encoded_size(const ValueView& v) noexcept {
+  struct Size {
+    std::size_t operator()(std::string_view s) const noexcept { return 3 + s.size(); }
+    std::size_t operator()(std::int64_t) const noexcept { return 1 + 8; }
+    std::size_t operator()(double) const noexcept { return 1 + 8; }
+    std::size_t operator()(bool) const noexcept { return 1 + 1; }
+    std::size_t operator()(const ArrayView& array) const noexcept {
+      return std::visit(
+          [this](const auto& elements) {
+            std::size_t n = 1 + 1 + 2;  // type, element type, count
+            // An element is its value without the type byte.
+            for (const auto& e : elements) n += (*this)(e)-1;
+            return n;
+          },
+          array);
+    }
+  };
+  return std::visit(Size{}, v);
+}
 
 /// The fixed part of a span, as raw codes (OTLP numbering for kind and status).
 struct SpanHeader {
@@ -48,6 +69,12 @@ struct SpanHeader {
 
 /// Appends bytes to a fixed buffer and remembers whether everything fitted.
 class ByteWriter {
+  // What an element of `Elements` is written as: strings as views.
+  template <typename Elements>
+  using ElementOf =
+      std::conditional_t<std::is_convertible_v<typename Elements::value_type, std::string_view>,
+                         std::string_view, std::remove_cv_t<typename Elements::value_type>>;
+
  public:
   explicit ByteWriter(std::span<std::byte> out, std::size_t used = 0) noexcept
       : out_(out), used_(used) {}
@@ -71,25 +98,62 @@ class ByteWriter {
     u16(static_cast<std::uint16_t>(s.size()));
     bytes(s.data(), s.size());
   }
+  // A value's bytes after its type byte (an array's elements are written so).
+  void body(std::string_view v) noexcept { str16(v); }
+  void body(std::int64_t v) noexcept { bytes(&v, 8); }
+  void body(double v) noexcept { bytes(&v, 8); }
+  void body(bool v) noexcept { u8(v ? 1 : 0); }
   // One writer per type, so that a caller whose type is known pays no variant dispatch.
   void value(std::string_view v) noexcept {
     u8(static_cast<std::uint8_t>(ValueType::String));
-    str16(v);
+    body(v);
   }
   void value(std::int64_t v) noexcept {
     u8(static_cast<std::uint8_t>(ValueType::Int64));
-    bytes(&v, 8);
+    body(v);
   }
   void value(double v) noexcept {
     u8(static_cast<std::uint8_t>(ValueType::Double));
-    bytes(&v, 8);
+    body(v);
   }
   void value(bool v) noexcept {
     u8(static_cast<std::uint8_t>(ValueType::Bool));
-    u8(v ? 1 : 0);
+    body(v);
+  }
+  /// An array of `element`s: the client's spans and the agent's vectors (model::ArrayValue) alike.
+  template <typename Elements>
+  void array(ValueType element, const Elements& elements) noexcept {
+    if (elements.size() > kMaxArrayElements) [[unlikely]] {
+      failed_ = true;
+      return;
+    }
+    u8(static_cast<std::uint8_t>(ValueType::Array));
+    u8(static_cast<std::uint8_t>(element));
+    u16(static_cast<std::uint16_t>(elements.size()));
+    for (const auto& e : elements) body(static_cast<ElementOf<Elements>>(e));
+  }
+  void value(const ArrayView& v) noexcept {
+    std::visit([this](const auto& elements) { array(element_type(elements), elements); }, v);
   }
   void value(const ValueView& v) noexcept {
     std::visit([this](const auto& x) { value(x); }, v);
+  }
+  /// The element type of an array of `E`s.
+  template <typename Elements>
+  static constexpr ValueType element_type(const Elements&) noexcept {
+    using E = ElementOf<Elements>;
+    static_assert(std::is_same_v<E, std::string_view> || std::is_same_v<E, std::int64_t> ||
+                      std::is_same_v<E, double> || std::is_same_v<E, bool>,
+                  "array elements are strings, int64_t, double or bool");
+    if constexpr (std::is_same_v<E, std::string_view>) {
+      return ValueType::String;
+    } else if constexpr (std::is_same_v<E, std::int64_t>) {
+      return ValueType::Int64;
+    } else if constexpr (std::is_same_v<E, double>) {
+      return ValueType::Double;
+    } else {
+      return ValueType::Bool;
+    }
   }
   void fail() noexcept { failed_ = true; }
   [[nodiscard]] bool failed() const noexcept { return failed_; }
@@ -152,18 +216,25 @@ class SpanEncoder final {
   void attribute(std::string_view key, const V& value) noexcept {
     static_assert(std::is_same_v<V, ValueView> || std::is_same_v<V, std::string_view> ||
                       std::is_same_v<V, std::int64_t> || std::is_same_v<V, double> ||
-                      std::is_same_v<V, bool>,
-                  "an attribute value is a ValueView, string_view, int64_t, double or bool");
+                      std::is_same_v<V, bool> || std::is_same_v<V, ArrayView>,
+                  "an attribute value is a ValueView, string_view, int64_t, double, bool or "
+                  "ArrayView");
     if (!begin_item(ItemTag::Attribute)) return;
     w_.str16(key);
     w_.value(value);
     end_item();
   }
+  /// An agent-side attribute (encode_span; wire::write_value writes its value).
+  void attribute(const model::Attribute& attribute) noexcept;
   void event(std::uint64_t time_unix_ns, std::string_view name,
              std::span<const AttributeView> attributes = {}) noexcept;
+  void event(std::uint64_t time_unix_ns, std::string_view name,
+             std::span<const model::Attribute> attributes) noexcept;
   /// A link to another span (OpenTelemetry's span links), with up to 255 attributes.
   void link(const std::uint8_t* trace_id, const std::uint8_t* span_id, std::string_view trace_state,
             std::span<const AttributeView> attributes = {}) noexcept;
+  void link(const std::uint8_t* trace_id, const std::uint8_t* span_id, std::string_view trace_state,
+            std::span<const model::Attribute> attributes) noexcept;
   void status_message(std::string_view message) noexcept;
   void trace_state(std::string_view state) noexcept;
   /// A Dropped item carrying an agent-side span's dropped counts (encode_span).
@@ -178,6 +249,12 @@ class SpanEncoder final {
   static std::span<std::byte> short_of_dropped(std::span<std::byte> out) noexcept {
     return out.first(out.size() > kDroppedItemSize ? out.size() - kDroppedItemSize : 0);
   }
+  template <typename Attribute>
+  void event_item(std::uint64_t time_unix_ns, std::string_view name,
+                  std::span<const Attribute> attributes) noexcept;
+  template <typename Attribute>
+  void link_item(const std::uint8_t* trace_id, const std::uint8_t* span_id,
+                 std::string_view trace_state, std::span<const Attribute> attributes) noexcept;
   bool begin_item(ItemTag tag) noexcept {
     if (w_.failed()) return false;  // the record is lost already: nothing to skip
     item_start_ = w_.size();

@@ -30,6 +30,7 @@
 //     4 trace state     u16 len + bytes (W3C tracestate)
 //   value = type u8, then 1 string: u16 len + bytes | 2 int64: 8 B | 3 double: 8 B IEEE 754
 //                         | 4 bool: 1 B (0 or 1)
+//                         | 5 array: element type u8 (1-4), count u16, count x element's bytes
 //
 // Resource payload, schema 1: count u16, then exactly count (key, value) pairs.
 // Loss payload, schema 1: count u64 (records the producer dropped before this one).
@@ -54,7 +55,10 @@ enum class ItemTag : std::uint8_t {
 };
 /// Bytes of a Dropped item; a producer encoding in skip mode keeps room for it.
 inline constexpr std::size_t kDroppedItemSize = 5;
-enum class ValueType : std::uint8_t { String = 1, Int64 = 2, Double = 3, Bool = 4 };
+/// Array: an OTLP ArrayValue of one scalar type (elements are 1-4, never arrays).
+enum class ValueType : std::uint8_t { String = 1, Int64 = 2, Double = 3, Bool = 4, Array = 5 };
+/// An array's count is a u16.
+inline constexpr std::size_t kMaxArrayElements = 0xFFFF;
 
 inline constexpr std::uint16_t kSchemaVersion = 1;
 inline constexpr std::size_t kRecordHeaderSize = 8;

@@ -517,13 +517,17 @@ void Span::put_slow(std::string_view key, bool value) noexcept {
   if (tracer_ == nullptr) return;
   with_encoder(1 + 2 + key.size() + 1 + 1, [&](wire::SpanEncoder& e) { e.attribute(key, value); });
 }
+void Span::put_slow(std::string_view key, const wire::ArrayView& value) noexcept {
+  if (tracer_ == nullptr) return;
+  with_encoder(1 + 2 + key.size() + wire::encoded_size(value),
+               [&](wire::SpanEncoder& e) { e.attribute(key, value); });
+}
 
 namespace {
 
-// Bytes an attribute takes on the wire (an upper bound for strings cut at the u16 limit).
+// Bytes an attribute takes on the wire.
 std::size_t encoded_size(const Attribute& a) noexcept {
-  const auto* text = std::get_if<std::string_view>(&a.value);
-  return 2 + a.key.size() + 1 + (text != nullptr ? 2 + text->size() : 8);
+  return 2 + a.key.size() + wire::encoded_size(a.value);
 }
 }  // namespace
 

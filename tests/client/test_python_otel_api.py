@@ -206,14 +206,18 @@ def test_attribute_types_arrive_as_their_otlp_types(stack):
     assert (a["s"], a["i"], a["f"], a["b"]) == ("text", -(2 ** 63), 1e-3, True)
     assert (a["i.max"], a["b.false"], a["f.neg"]) == (2 ** 63 - 1, False, -0.5)
     assert type(a["i"]) is int and type(a["b"]) is bool and type(a["f"]) is float
-    # Arrays: the record format has none yet; they arrive as the agent's OTLP receiver gives
-    # OTLP arrays, compact JSON text.
+    # Sequences of one type arrive as OTLP arrays of it; a mixed one (OpenTelemetry's SDK drops
+    # it with a warning) as compact JSON text.
     with tracer.start_as_current_span("app.arrays", attributes={
-            "tags": ["fx", "spot"], "levels": (1, 2.5, True), "none": []}):
+            "tags": ["fx", "spot"], "lots": (1, 2), "px": [2.5], "ok": [True], "none": [],
+            "levels": (1, 2.5, True)}):
         pass
     [got] = stack.spans("app.arrays")
     a = got["attributes"]
-    assert (a["tags"], a["levels"], a["none"]) == ('["fx","spot"]', "[1,2.5,true]", "[]")
+    assert (a["tags"], a["lots"], a["px"], a["ok"], a["none"]) == (
+        ["fx", "spot"], [1, 2], [2.5], [True], [])
+    assert type(a["lots"][0]) is int and type(a["px"][0]) is float and type(a["ok"][0]) is bool
+    assert a["levels"] == "[1,2.5,true]"
 
 
 def test_start_time_and_event_timestamps_are_kept(stack):

@@ -2,12 +2,9 @@
 uber-trace-id, each extracted, used as a real span's parent (through the real agent and sink) and
 injected again."""
 
-import tempfile
-
 import pytest
 
 import tailgate
-from agent_stack import Stack  # tests/support: the real agent and sink in a temp dir
 from tailgate import baggage, propagate, trace
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -15,15 +12,7 @@ SPAN = "00f067aa0ba902b7"
 
 
 @pytest.fixture(scope="module")
-def stack():
-    with tempfile.TemporaryDirectory(prefix="tailgate-prop-") as tmp:
-        s = Stack(tmp)
-        yield s
-        s.close()
-
-
-@pytest.fixture(scope="module")
-def tracer(stack):
+def tracer(stack):  # stack: conftest.py
     t = tailgate.Tracer("propagation", directory=stack.ring)
     yield t
     t.close()

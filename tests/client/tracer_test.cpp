@@ -4,11 +4,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <filesystem>
 #include <map>
 #include <set>
+#include <span>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -376,4 +380,32 @@ TEST_CASE("a forked child writes into a segment of its own, never into its paren
             if (a.key == "process.pid") return &a.value;
           return static_cast<const model::AttributeValue*>(nullptr);
         }()) == child);
+}
+
+TEST_CASE("array attributes arrive as arrays of their type, in spans and events", "[client]") {
+  testing::TempDir dir;
+  Tracer tracer({.service_name = "orders", .directory = dir.file("ring")});
+  REQUIRE(tracer.error().empty());
+  const std::vector<std::string_view> venues = {"binance", "okx"};
+  const std::vector<std::int64_t> fills = {5, -7};
+  const std::array<double, 1> prices = {0.25};
+  const std::array<bool, 2> checks = {true, false};
+  {
+    auto span = tracer.span("genesis.order.execute_market");
+    span.set("order.venues", venues)
+        .set("order.fills", fills)
+        .set("order.prices", prices)
+        .set("risk.checks", checks);
+    span.event("fills", {{"fill.ids", wire::ArrayView(std::span<const std::int64_t>(fills))}});
+  }
+  const auto spans = drain(tracer.segment_path());
+  REQUIRE(spans.size() == 1);
+  const auto& span = spans[0];
+  const auto array = [](auto v) { return model::AttributeValue(model::ArrayValue(std::move(v))); };
+  CHECK(*attribute(span, "order.venues") == array(std::vector<std::string>{"binance", "okx"}));
+  CHECK(*attribute(span, "order.fills") == array(std::vector<std::int64_t>{5, -7}));
+  CHECK(*attribute(span, "order.prices") == array(std::vector<double>{0.25}));
+  CHECK(*attribute(span, "risk.checks") == array(std::vector<bool>{true, false}));
+  REQUIRE(span.events.size() == 1);
+  CHECK(span.events[0].attributes.at(0).value == array(std::vector<std::int64_t>{5, -7}));
 }

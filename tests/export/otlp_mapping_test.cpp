@@ -1,6 +1,8 @@
 #include "export/otlp_mapping.hpp"
 
 #include <limits>
+#include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -48,8 +50,19 @@ model::Span unusual_span(std::uint64_t seed, std::shared_ptr<const model::Resour
   span.attributes.push_back({"", std::string("no key")});
   span.attributes.push_back({"nan", std::numeric_limits<double>::quiet_NaN()});
   span.attributes.push_back({"long", std::string(200 + seed * 37, 'x')});
+  // Arrays: each element an AnyValue of its own, an empty one still set.
+  span.attributes.push_back(
+      {"texts", model::ArrayValue(std::vector<std::string>{"", std::string(150, 'y')})});
+  span.attributes.push_back({"ints", model::ArrayValue(std::vector<std::int64_t>{
+                                         0, -1, static_cast<std::int64_t>(seed)})});
+  span.attributes.push_back({"doubles", model::ArrayValue(std::vector<double>{0.0, 1.5})});
+  span.attributes.push_back({"bools", model::ArrayValue(std::vector<bool>{false, true})});
+  span.attributes.push_back({"none", model::ArrayValue{}});
   span.events.push_back({0, "", {}});
-  span.events.push_back({span.end_unix_ns, "exception", {{"exception.type", std::string("E")}}});
+  span.events.push_back({span.end_unix_ns,
+                         "exception",
+                         {{"exception.type", std::string("E")},
+                          {"fills", model::ArrayValue(std::vector<std::int64_t>{5, 7})}}});
   span.links.push_back({testing::trace_id_of(seed + 1), testing::span_id_of(seed), "", {}});
   span.links.push_back({testing::trace_id_of(seed + 2),
                         testing::span_id_of(seed + 1),
@@ -80,7 +93,7 @@ TEST_CASE("the encoded request is byte for byte what protobuf writes for the sam
   CHECK(got == want);
   const auto request = parsed(got);
   REQUIRE(request.resource_spans_size() == 4);  // orders, scoped, bare, none
-  CHECK(request.resource_spans(0).scope_spans(0).spans(0).attributes_size() == 11);
+  CHECK(request.resource_spans(0).scope_spans(0).spans(0).attributes_size() == 16);
 }
 
 TEST_CASE("every field of a span maps to its OTLP field", "[export]") {
@@ -151,4 +164,35 @@ TEST_CASE("a parent in another process is flagged remote, as OTLP defines", "[ex
   CHECK(encoded(span).flags() == (1 | 0x100 | 0x200));
   auto root = testing::make_span(7, 0, nullptr);
   CHECK(encoded(root).flags() == 1);  // a root has no parent to be remote or not
+}
+
+TEST_CASE("an array attribute maps to an OTLP ArrayValue of its type", "[export]") {
+  auto span = testing::make_span(1, 0, nullptr);
+  span.attributes = {
+      {"venues", model::ArrayValue(std::vector<std::string>{"binance", "okx"})},
+      {"fills", model::ArrayValue(std::vector<std::int64_t>{5, -7})},
+      {"prices", model::ArrayValue(std::vector<double>{0.25})},
+      {"checks", model::ArrayValue(std::vector<bool>{false})},
+      {"empty", model::ArrayValue{}},
+  };
+  const auto out = encoded(span);
+  REQUIRE(out.attributes_size() == 5);
+  for (const auto& a : out.attributes()) {
+    INFO(a.key());
+    CHECK(a.value().has_array_value());
+  }
+  const auto& venues = out.attributes(0).value().array_value();
+  REQUIRE(venues.values_size() == 2);
+  CHECK(venues.values(0).string_value() == "binance");
+  CHECK(venues.values(1).string_value() == "okx");
+  const auto& fills = out.attributes(1).value().array_value();
+  REQUIRE(fills.values_size() == 2);
+  CHECK(fills.values(0).int_value() == 5);
+  CHECK(fills.values(1).int_value() == -7);
+  CHECK(out.attributes(2).value().array_value().values(0).double_value() == 0.25);
+  const auto& checks = out.attributes(3).value().array_value();
+  REQUIRE(checks.values_size() == 1);
+  CHECK(checks.values(0).has_bool_value());
+  CHECK(checks.values(0).bool_value() == false);
+  CHECK(out.attributes(4).value().array_value().values_size() == 0);
 }

@@ -10,14 +10,15 @@
 #include <regex>
 #include <set>
 #include <thread>
+#include <type_traits>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "support/agent_stack.hpp"
 #include "support/child_process.hpp"
-#include "support/span_builder.hpp"
 #include "support/sink_spans.hpp"
+#include "support/span_builder.hpp"
 #include "wire/encode.hpp"
 
 using namespace tailgate;
@@ -43,7 +44,14 @@ std::string hex(const auto& bytes) {
 nlohmann::json expected_attributes(const std::vector<model::Attribute>& attributes) {
   auto out = nlohmann::json::object();
   for (const auto& a : attributes) {
-    std::visit([&](const auto& v) { out[a.key] = v; }, a.value);
+    std::visit(
+        [&](const auto& v) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(v)>, model::ArrayValue>)
+            std::visit([&](const auto& elements) { out[a.key] = elements; }, v);  // a JSON array
+          else
+            out[a.key] = v;
+        },
+        a.value);
   }
   return out;
 }

@@ -190,3 +190,40 @@ TEST_CASE("OTLP/gRPC: a burst of large requests stays within the configured memo
 #endif
   stack.stop_agent();
 }
+
+TEST_CASE("OTLP/gRPC: arrays of one type arrive at the sink as OTLP arrays of that type",
+          "[integration][otlp_grpc]") {
+  testing::AgentStack stack(kKeepEverything, "", otlp_grpc_yaml());
+  const int port = otlp_grpc_port(stack);
+  REQUIRE(port > 0);
+  auto stub = testing::otlp_stub(port);
+  auto request = testing::otlp_spans(1, 1, 1, 0, true);
+  auto* span = request.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0);
+  const auto add = [span](const char* key) {
+    auto* kv = span->add_attributes();
+    kv->set_key(key);
+    return kv->mutable_value()->mutable_array_value();
+  };
+  auto* venues = add("order.venues");
+  venues->add_values()->set_string_value("binance");
+  venues->add_values()->set_string_value("okx");
+  auto* fills = add("order.fills");
+  fills->add_values()->set_int_value(5);
+  fills->add_values()->set_int_value(-7);
+  add("order.prices")->add_values()->set_double_value(2.0);  // a double, though whole
+  add("risk.checks")->add_values()->set_bool_value(false);
+  auto* mixed = add("mixed");
+  mixed->add_values()->set_string_value("a");
+  mixed->add_values()->set_int_value(1);
+  REQUIRE(testing::otlp_export(*stub, request, false).ok());
+  REQUIRE(testing::eventually([&] { return stack.sink_spans().size() == 1; }, 20s));
+  const auto attributes = stack.sink_spans().at(0).at("attributes");
+  INFO(attributes.dump());
+  CHECK(attributes.at("order.venues") == nlohmann::json::array({"binance", "okx"}));
+  CHECK(attributes.at("order.fills") == nlohmann::json::array({5, -7}));
+  CHECK(attributes.at("order.fills").at(0).is_number_integer());
+  CHECK(attributes.at("order.prices").at(0).is_number_float());
+  CHECK(attributes.at("risk.checks") == nlohmann::json::array({false}));
+  CHECK(attributes.at("mixed") == R"(["a",1])");  // mixed types stay JSON text
+  stack.stop_agent();
+}

@@ -102,15 +102,26 @@ TEST_CASE("attribute policy compares the value as text", "[sampling]") {
               });
   const sampling::AttributePolicy numbers(
       {.name = "big", .key = "order.quantity", .values = {"100", "2.5"}, .probability = 0.5});
-  run(numbers, {
-                   {"an int matches its decimal text",
-                    {{.attributes = {{"order.quantity", std::int64_t{100}}}}},
-                    0.5},
-                   {"a double matches its text", {{.attributes = {{"order.quantity", 2.5}}}}, 0.5},
-                   {"another int does not",
-                    {{.attributes = {{"order.quantity", std::int64_t{10}}}}},
-                    std::nullopt},
-               });
+  run(numbers,
+      {
+          {"an int matches its decimal text",
+           {{.attributes = {{"order.quantity", std::int64_t{100}}}}},
+           0.5},
+          {"a double matches its text", {{.attributes = {{"order.quantity", 2.5}}}}, 0.5},
+          {"another int does not",
+           {{.attributes = {{"order.quantity", std::int64_t{10}}}}},
+           std::nullopt},
+          {"an array matches when an element does",
+           {{.attributes = {{"order.quantity", model::ArrayValue(std::vector<double>{1.0, 2.5})}}}},
+           0.5},
+          {"an array none of whose elements does, does not",
+           {{.attributes = {{"order.quantity",
+                             model::ArrayValue(std::vector<std::int64_t>{1, 2})}}}},
+           std::nullopt},
+          {"an empty array does not",
+           {{.attributes = {{"order.quantity", model::ArrayValue{}}}}},
+           std::nullopt},
+      });
 }
 
 TEST_CASE("base policy always applies at the current rate", "[sampling]") {

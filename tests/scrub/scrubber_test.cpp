@@ -264,3 +264,41 @@ TEST_CASE("text that is not UTF-8 leaves as U+FFFD, so one bad span cannot sink 
   // Counted, string by string: name, status message, key, value, event name, resource value.
   CHECK(counters.utf8_strings_repaired.load() == 6);
 }
+
+TEST_CASE("an array's elements are redacted, repaired and cut one by one, in spans and resources",
+          "[scrub]") {
+  telemetry::Counters counters;
+  config::RedactionConfig redaction;
+  redaction.hash_key = "desk-7-key";
+  config::LimitsConfig limits;
+  limits.max_attribute_value_bytes = 48;
+  scrub::Scrubber s(redaction, limits, counters);
+  const auto texts = [](std::vector<std::string> v) {
+    return model::AttributeValue(model::ArrayValue(std::move(v)));
+  };
+  auto resource = std::make_shared<model::Resource>();
+  resource->attributes.push_back({"db.urls", texts({"postgres://u:SECRET@h/db"})});
+  auto span = testing::make_span(1, 1, resource);
+  span.attributes.push_back({"api_key", texts({"sk-live-123", "sk-live-123"})});
+  span.attributes.push_back({"user_id", model::ArrayValue(std::vector<std::int64_t>{42})});
+  span.attributes.push_back({"order.notes", texts({std::string(100, 'n'), "ok", "bad\xff"})});
+  span.events[0].attributes.push_back({"proxies", texts({"https://bob:pw@proxy:3128"})});
+  s.apply(span);
+  // The hashes of the same values as scalars (see the hash test above): an array of them.
+  CHECK(*value_of(span.attributes, "api_key") ==
+        texts({"hmac-sha256:896199be51ea44a75c451dc62abf1ab1",
+               "hmac-sha256:896199be51ea44a75c451dc62abf1ab1"}));
+  CHECK(*value_of(span.attributes, "user_id") ==
+        texts({"hmac-sha256:aea99e7aabb4ccd959333be60b72b4b9"}));
+  const auto& notes = std::get<std::vector<std::string>>(
+      std::get<model::ArrayValue>(*value_of(span.attributes, "order.notes")));
+  REQUIRE(notes.size() == 3);
+  CHECK((notes[0].size() <= 48 && notes[0].ends_with("\xE2\x80\xA6")));
+  CHECK(notes[1] == "ok");
+  CHECK(notes[2] == "bad\xEF\xBF\xBD");
+  CHECK(*value_of(span.events[0].attributes, "proxies") ==
+        texts({"https://bob:REDACTED@proxy:3128"}));
+  CHECK(*value_of(span.resource->attributes, "db.urls") == texts({"postgres://u:REDACTED@h/db"}));
+  CHECK(counters.attributes_redacted.load() == 2);
+  CHECK(limited(counters, telemetry::Limit::AttributeValueBytes) == 1);
+}

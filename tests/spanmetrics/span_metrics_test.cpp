@@ -236,3 +236,30 @@ TEST_CASE("a dimension whose key is redacted shows the scrubber's keyed hash, ne
   CHECK_THAT(text, Contains("api_key=\"" + scrubber.keyed_hash("sk-live-SECRET") + "\""));
   CHECK_THAT(text, Contains("db_url=\"postgres://u:REDACTED@h/db\""));
 }
+
+TEST_CASE("an array dimension is a JSON label, a secret one its elements' hashes",
+          "[spanmetrics]") {
+  telemetry::Counters counters;
+  config::RedactionConfig redaction;
+  redaction.hash_key = "k";
+  scrub::Scrubber scrubber(redaction, config::LimitsConfig{}, counters);
+  config::SpanMetricsConfig config;
+  config.dimensions = {"order.venues", "order.lots", "api_key"};
+  spanmetrics::SpanMetrics metrics(config, &scrubber);
+  auto s = span_of(kOrders, "place", 1000, false, 1);
+  s.attributes.push_back(
+      {"order.venues", model::ArrayValue(std::vector<std::string>{"binance", "o\"kx"})});
+  s.attributes.push_back({"order.lots", model::ArrayValue(std::vector<double>{0.5, 2})});
+  s.attributes.push_back(
+      {"api_key", model::ArrayValue(std::vector<std::string>{"sk-SECRET-1", "sk-SECRET-2"})});
+  metrics.record({s, testing::packed(s)});  // decoded, and packed as the ring hands it on
+  const auto m = metrics.snapshot();
+  REQUIRE(m.series.size() == 1);
+  CHECK(m.series[0].calls == 2);
+  const auto text = render(metrics, telemetry::Format::Prometheus);
+  CHECK(text.find("SECRET") == std::string::npos);
+  CHECK_THAT(text, Contains(R"(order_venues="[\"binance\",\"o\\\"kx\"]")"));
+  CHECK_THAT(text, Contains(R"(order_lots="[0.5,2]")"));
+  CHECK_THAT(text, Contains(R"(api_key="[\")" + scrubber.keyed_hash("sk-SECRET-1") + R"(\",\")" +
+                            scrubber.keyed_hash("sk-SECRET-2") + R"(\"]")"));
+}

@@ -101,3 +101,8 @@ class Stack:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def by_name(spans):
+    """Spans (from Stack.spans) by their names."""
+    return {s["name"]: s for s in spans}

@@ -5,6 +5,7 @@
 // resources share one group, in order of first appearance).
 
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -30,6 +31,25 @@ inline void reference_attributes(
     if (const auto* i = std::get_if<std::int64_t>(&a.value)) value->set_int_value(*i);
     if (const auto* d = std::get_if<double>(&a.value)) value->set_double_value(*d);
     if (const auto* b = std::get_if<bool>(&a.value)) value->set_bool_value(*b);
+    if (const auto* array = std::get_if<model::ArrayValue>(&a.value)) {
+      auto* values = value->mutable_array_value();  // set even when empty, as the encoder does
+      std::visit(
+          [values](const auto& elements) {
+            for (const auto& e : elements) {
+              auto* element = values->add_values();
+              using E = typename std::decay_t<decltype(elements)>::value_type;
+              if constexpr (std::is_same_v<E, std::string>)
+                element->set_string_value(e);
+              else if constexpr (std::is_same_v<E, std::int64_t>)
+                element->set_int_value(e);
+              else if constexpr (std::is_same_v<E, double>)
+                element->set_double_value(e);
+              else
+                element->set_bool_value(e);
+            }
+          },
+          *array);
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/packed_span.hpp"
 #include "support/span_builder.hpp"
 #include "wire/decode.hpp"
 #include "wire/encode.hpp"
@@ -15,18 +16,6 @@
 using namespace tailgate;
 
 namespace {
-
-std::vector<std::byte> encode(const model::Span& span) {
-  std::vector<std::byte> buf(wire::kMaxRecordSize);
-  const auto n = wire::encode_span(span, buf);
-  REQUIRE(n > 0);
-  buf.resize(n);
-  return buf;
-}
-
-std::span<const std::byte> payload_of(const std::vector<std::byte>& record) {
-  return std::span(record).subspan(wire::kRecordHeaderSize);
-}
 
 void require_same(const model::Span& a, const model::Span& b) {
   CHECK(a.trace_id == b.trace_id);
@@ -58,7 +47,7 @@ TEST_CASE("a span with every attribute type, events and unicode survives a round
   span.attributes.push_back({"nan-free", -0.0});
   span.events.push_back({span.end_unix_ns, "exception", {}});
 
-  const auto record = encode(span);
+  const auto record = testing::encoded(span);
   wire::RecordHeader header{};
   std::memcpy(&header, record.data(), sizeof header);
   CHECK(header.length == record.size());
@@ -66,7 +55,8 @@ TEST_CASE("a span with every attribute type, events and unicode survives a round
   CHECK(header.schema == wire::kSchemaVersion);
 
   model::Span decoded;
-  REQUIRE(wire::decode_span(payload_of(record), resource, decoded) == wire::DecodeError::None);
+  REQUIRE(wire::decode_span(testing::payload_of(record), resource, decoded) ==
+          wire::DecodeError::None);
   require_same(span, decoded);
   CHECK(decoded.resource == resource);
 }
@@ -80,11 +70,12 @@ TEST_CASE("packed items unpack to the decoded span, cost less, and read as attri
   span.attributes.push_back({"risk.passed", true});
   span.events.push_back({span.end_unix_ns, "fill", {{"fill.qty", std::int64_t{3}}}});
   span.attributes.push_back({"after.event", std::string("x")});
-  const auto record = encode(span);
+  const auto record = testing::encoded(span);
 
   model::Span decoded, packed;
-  REQUIRE(wire::decode_span(payload_of(record), resource, decoded) == wire::DecodeError::None);
-  REQUIRE(wire::decode_span(payload_of(record), resource, packed, wire::Items::Packed) ==
+  REQUIRE(wire::decode_span(testing::payload_of(record), resource, decoded) ==
+          wire::DecodeError::None);
+  REQUIRE(wire::decode_span(testing::payload_of(record), resource, packed, wire::Items::Packed) ==
           wire::DecodeError::None);
   CHECK(packed.attributes.empty());
   CHECK(packed.events.empty());
@@ -159,7 +150,7 @@ TEST_CASE("a datagram carries a resource record and the spans after it", "[wire]
 }
 
 TEST_CASE("spans without a resource record get unknown_service", "[wire]") {
-  const auto record = encode(testing::make_span(1, 0, testing::test_resource("x")));
+  const auto record = testing::encoded(testing::make_span(1, 0, testing::test_resource("x")));
   model::SpanBatch out;
   const auto result = wire::decode_datagram(record, out);
   REQUIRE(result.spans == 1);
@@ -167,8 +158,8 @@ TEST_CASE("spans without a resource record get unknown_service", "[wire]") {
 }
 
 TEST_CASE("every truncation of a valid record is rejected", "[wire]") {
-  const auto record = encode(testing::make_span(14, 1, testing::test_resource("x")));
-  const auto payload = payload_of(record);
+  const auto record = testing::encoded(testing::make_span(14, 1, testing::test_resource("x")));
+  const auto payload = testing::payload_of(record);
   for (std::size_t n = 0; n < payload.size(); ++n) {
     CAPTURE(n);
     // An exact-size copy, so a read past the end is a real out-of-bounds read under ASan.
@@ -188,7 +179,7 @@ TEST_CASE("every truncation of a valid record is rejected", "[wire]") {
 }
 
 TEST_CASE("corrupt records are rejected with their reason", "[wire]") {
-  const auto good = encode(testing::make_span(2, 1, testing::test_resource("x")));
+  const auto good = testing::encoded(testing::make_span(2, 1, testing::test_resource("x")));
   const auto name_len = testing::make_span(2, 1, nullptr).name.size();
   const std::size_t first_item = wire::kRecordHeaderSize + wire::kSpanFixedSize + name_len;
   struct Case {
@@ -213,8 +204,9 @@ TEST_CASE("corrupt records are rejected with their reason", "[wire]") {
       auto bad = good;
       bad[c.offset] = std::byte{c.value};
       model::Span out, packed;
-      CHECK(wire::decode_span(payload_of(bad), nullptr, out) == c.expected);
-      CHECK(wire::decode_span(payload_of(bad), nullptr, packed, wire::Items::Packed) == c.expected);
+      CHECK(wire::decode_span(testing::payload_of(bad), nullptr, out) == c.expected);
+      CHECK(wire::decode_span(testing::payload_of(bad), nullptr, packed, wire::Items::Packed) ==
+            c.expected);
     }
   }
 }
@@ -222,19 +214,19 @@ TEST_CASE("corrupt records are rejected with their reason", "[wire]") {
 TEST_CASE("a bool other than 0 or 1 and an unknown value type are rejected", "[wire]") {
   model::Span span = testing::make_span(1, 0, nullptr);
   span.attributes = {{"b", true}};
-  auto record = encode(span);
+  auto record = testing::encoded(span);
   // The last byte is the bool's value, the one before it the value type.
   record.back() = std::byte{2};
   for (const auto items : {wire::Items::Decoded, wire::Items::Packed}) {
     model::Span out;
-    CHECK(wire::decode_span(payload_of(record), nullptr, out, items) ==
+    CHECK(wire::decode_span(testing::payload_of(record), nullptr, out, items) ==
           wire::DecodeError::BadValue);
   }
   record.back() = std::byte{1};
   record[record.size() - 2] = std::byte{7};
   for (const auto items : {wire::Items::Decoded, wire::Items::Packed}) {
     model::Span out;
-    CHECK(wire::decode_span(payload_of(record), nullptr, out, items) ==
+    CHECK(wire::decode_span(testing::payload_of(record), nullptr, out, items) ==
           wire::DecodeError::UnknownType);
   }
 }
@@ -291,7 +283,7 @@ TEST_CASE("every single-byte corruption decodes or is rejected, never read out o
 
 TEST_CASE("the encoder refuses what does not fit instead of writing past the buffer", "[wire]") {
   const auto span = testing::make_span(1, 1, nullptr);
-  const auto full = encode(span).size();
+  const auto full = testing::encoded(span).size();
   for (std::size_t n = 0; n < full; ++n) {
     std::vector<std::byte> small(n);
     CHECK(wire::encode_span(span, small) == 0);
@@ -311,7 +303,7 @@ TEST_CASE("a span with an all-zero trace or span id is refused, packed or decode
   zero_span.span_id = {};
   for (const auto& span : {zero_trace, zero_span}) {
     model::Span out;
-    CHECK(wire::decode_span(payload_of(encode(span)), resource, out, items) ==
+    CHECK(wire::decode_span(testing::payload_of(testing::encoded(span)), resource, out, items) ==
           wire::DecodeError::ZeroId);
   }
   // In a datagram: counted apart from malformed records; the valid span after them arrives.
@@ -378,7 +370,7 @@ TEST_CASE("items left out in skip mode arrive as the span's dropped counts, pack
   // The agent's encoder carries them too (re-encoding a span keeps its counts).
   decoded.span_id = {3};
   model::Span again;
-  REQUIRE(wire::decode_span(payload_of(encode(decoded)), nullptr, again) ==
+  REQUIRE(wire::decode_span(testing::payload_of(testing::encoded(decoded)), nullptr, again) ==
           wire::DecodeError::None);
   CHECK(again.dropped_attributes == decoded.dropped_attributes);
   CHECK(again.dropped_events == 1);
@@ -393,13 +385,14 @@ TEST_CASE("links round trip with their trace state and attributes, packed or dec
        .trace_state = "rojo=00f067aa0ba902b7",
        .attributes = {{"link.kind", std::string("follows")}, {"link.seq", std::int64_t{4}}}});
   span.links.push_back({.trace_id = {1}, .span_id = {2}, .trace_state = "", .attributes = {}});
-  const auto record = encode(span);
+  const auto record = testing::encoded(span);
   model::Span decoded;
-  REQUIRE(wire::decode_span(payload_of(record), resource, decoded) == wire::DecodeError::None);
+  REQUIRE(wire::decode_span(testing::payload_of(record), resource, decoded) ==
+          wire::DecodeError::None);
   require_same(span, decoded);
   CHECK(decoded.links == span.links);
   model::Span packed;
-  REQUIRE(wire::decode_span(payload_of(record), resource, packed, wire::Items::Packed) ==
+  REQUIRE(wire::decode_span(testing::payload_of(record), resource, packed, wire::Items::Packed) ==
           wire::DecodeError::None);
   std::size_t seen = 0;
   for (wire::AttributeCursor c(packed); c.next();)

@@ -21,6 +21,11 @@ nlohmann::json to_json(const otlp::common::v1::AnyValue& v) {
       return v.int_value();
     case V::kDoubleValue:
       return v.double_value();
+    case V::kArrayValue: {  // a JSON array: told apart from a string holding JSON text
+      auto out = nlohmann::json::array();
+      for (const auto& e : v.array_value().values()) out.push_back(to_json(e));
+      return out;
+    }
     default:
       return nullptr;
   }

@@ -43,7 +43,8 @@
 
 namespace tailgate {
 
-/// An attribute value: the four types the wire format carries.
+/// An attribute value: the types the wire format carries (a string, int64, double or bool, or an
+/// array of one of them: wire::ArrayView, e.g. std::span<const std::int64_t>).
 using Value = wire::ValueView;
 
 struct Attribute {
@@ -134,6 +135,19 @@ class TAILGATE_API Span final {
   Span& set(std::string_view key, T value) noexcept {
     return put(key, static_cast<double>(value));
   }
+  /// An array attribute (OTLP ArrayValue), of one type. The elements are copied.
+  Span& set(std::string_view key, std::span<const std::string_view> values) noexcept {
+    return put(key, wire::ArrayView(values));
+  }
+  Span& set(std::string_view key, std::span<const std::int64_t> values) noexcept {
+    return put(key, wire::ArrayView(values));
+  }
+  Span& set(std::string_view key, std::span<const double> values) noexcept {
+    return put(key, wire::ArrayView(values));
+  }
+  Span& set(std::string_view key, std::span<const bool> values) noexcept {
+    return put(key, wire::ArrayView(values));
+  }
 
   /// A timestamped event with up to 255 attributes.
   Span& event(std::string_view name, std::initializer_list<Attribute> attributes = {}) noexcept;
@@ -175,37 +189,42 @@ class TAILGATE_API Span final {
   // checks, ~20 so). What does not fit (or an ended span: limit_ 0) takes put_slow.
   template <typename V>
   [[gnu::always_inline]] Span& put(std::string_view key, const V& value) noexcept {
-    constexpr std::size_t value_bytes = std::is_same_v<V, std::string_view> ? 2
-                                        : std::is_same_v<V, bool>           ? 1
-                                                                            : 8;
-    std::size_t need = 1 + 2 + key.size() + 1 + value_bytes;
-    if constexpr (std::is_same_v<V, std::string_view>) need += value.size();
-    if (state_.used + need <= limit_) [[likely]] {
-      // need <= limit_ < 65,000: the lengths fit their u16, and items (5 bytes or more each)
-      // cannot pass kMaxItems.
-      std::byte* p = record_.data() + state_.used;
-      const auto key_size = static_cast<std::uint16_t>(key.size());
-      p[0] = std::byte{static_cast<std::uint8_t>(wire::ItemTag::Attribute)};
-      std::memcpy(p + 1, &key_size, 2);
-      std::memcpy(p + 3, key.data(), key.size());
-      p += 3 + key.size();
-      if constexpr (std::is_same_v<V, std::string_view>) {
-        const auto size = static_cast<std::uint16_t>(value.size());
-        p[0] = std::byte{static_cast<std::uint8_t>(wire::ValueType::String)};
-        std::memcpy(p + 1, &size, 2);
-        std::memcpy(p + 3, value.data(), value.size());
-      } else if constexpr (std::is_same_v<V, bool>) {
-        p[0] = std::byte{static_cast<std::uint8_t>(wire::ValueType::Bool)};
-        p[1] = std::byte{value ? std::uint8_t{1} : std::uint8_t{0}};
-      } else {
-        p[0] = std::byte{static_cast<std::uint8_t>(
-            std::is_same_v<V, double> ? wire::ValueType::Double : wire::ValueType::Int64)};
-        std::memcpy(p + 1, &value, 8);
-      }
-      state_.used += static_cast<std::uint32_t>(need);
-      ++state_.items;
+    if constexpr (std::is_same_v<V, wire::ArrayView>) {
+      put_slow(key, value);  // arrays are rare: out of line, through the encoder
+      return *this;
     } else {
-      put_slow(key, value);
+      constexpr std::size_t value_bytes = std::is_same_v<V, std::string_view> ? 2
+                                          : std::is_same_v<V, bool>           ? 1
+                                                                              : 8;
+      std::size_t need = 1 + 2 + key.size() + 1 + value_bytes;
+      if constexpr (std::is_same_v<V, std::string_view>) need += value.size();
+      if (state_.used + need <= limit_) [[likely]] {
+        // need <= limit_ < 65,000: the lengths fit their u16, and items (5 bytes or more each)
+        // cannot pass kMaxItems.
+        std::byte* p = record_.data() + state_.used;
+        const auto key_size = static_cast<std::uint16_t>(key.size());
+        p[0] = std::byte{static_cast<std::uint8_t>(wire::ItemTag::Attribute)};
+        std::memcpy(p + 1, &key_size, 2);
+        std::memcpy(p + 3, key.data(), key.size());
+        p += 3 + key.size();
+        if constexpr (std::is_same_v<V, std::string_view>) {
+          const auto size = static_cast<std::uint16_t>(value.size());
+          p[0] = std::byte{static_cast<std::uint8_t>(wire::ValueType::String)};
+          std::memcpy(p + 1, &size, 2);
+          std::memcpy(p + 3, value.data(), value.size());
+        } else if constexpr (std::is_same_v<V, bool>) {
+          p[0] = std::byte{static_cast<std::uint8_t>(wire::ValueType::Bool)};
+          p[1] = std::byte{value ? std::uint8_t{1} : std::uint8_t{0}};
+        } else {
+          p[0] = std::byte{static_cast<std::uint8_t>(
+              std::is_same_v<V, double> ? wire::ValueType::Double : wire::ValueType::Int64)};
+          std::memcpy(p + 1, &value, 8);
+        }
+        state_.used += static_cast<std::uint32_t>(need);
+        ++state_.items;
+      } else {
+        put_slow(key, value);
+      }
     }
     return *this;
   }
@@ -215,6 +234,7 @@ class TAILGATE_API Span final {
   void put_slow(std::string_view key, std::int64_t value) noexcept;
   void put_slow(std::string_view key, double value) noexcept;
   void put_slow(std::string_view key, bool value) noexcept;
+  void put_slow(std::string_view key, const wire::ArrayView& value) noexcept;
   /// Where items may be written up to: short of the record's end by a Dropped item, 0 once the
   /// span ended or its record failed (every attribute then takes put_slow).
   void refresh_limit() noexcept {

@@ -112,10 +112,14 @@ struct Span {
 struct Text {
   PyObject* hold = nullptr;
   std::string_view view;
+  void* elements = nullptr;  ///< an array's elements (set_array), from PyMem_Malloc
   Text() = default;
   Text(const Text&) = delete;
   Text& operator=(const Text&) = delete;
-  ~Text() { Py_XDECREF(hold); }
+  ~Text() {
+    Py_XDECREF(hold);
+    PyMem_Free(elements);
+  }
 
   bool set(PyObject* str) noexcept {
     Py_ssize_t n = 0;
@@ -130,6 +134,9 @@ struct Text {
     view = std::string_view(data, std::min(static_cast<std::size_t>(n), wire::kMaxStringLength));
     return true;
   }
+  /// A list or tuple of one type (str, int, float or bool) as an array in `out`, its elements
+  /// held here; false, with no exception, for any other (values.cpp).
+  bool set_array(PyObject* sequence, wire::ArrayView& out) noexcept;
   /// A list or tuple as compact JSON text (values.cpp).
   bool set_array_text(PyObject* value) noexcept;
   /// str(value) for what has no wire type of its own.
@@ -151,7 +158,6 @@ struct Text {
 
 /// An attribute value as the wire carries it (see values.cpp).
 bool to_value(PyObject* value, Text& text, wire::ValueView& out) noexcept;
-std::size_t encoded_size(const wire::ValueView& v) noexcept;
 bool add_attribute(Span* span, PyObject* key, PyObject* value) noexcept;
 bool add_attributes(Span* span, PyObject* mapping) noexcept;
 /// add_event(name, attributes=None, timestamp=None, **more): a span method.

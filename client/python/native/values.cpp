@@ -79,40 +79,19 @@ bool to_value(PyObject* value, Text& text, wire::ValueView& out) noexcept {
       out = static_cast<std::int64_t>(v);
     }
   } else if (PyList_Check(value) || PyTuple_Check(value)) {
-    if (!text.set_array_text(value)) return false;
+    wire::ArrayView array;
+    if (text.set_array(value, array)) {
+      out = array;
+      return true;
+    }
+    // Mixed types (or None, or what has no wire type): kept as text, as any such value is.
+    if (PyErr_Occurred() != nullptr || !text.set_array_text(value)) return false;
     out = text.view;
   } else {
     if (!text.set_str_of(value)) return false;
     out = text.view;
   }
   return true;
-}
-
-bool Text::set_array_text(PyObject* value) noexcept {
-  // The record format has no arrays yet: sent as the agent's OTLP receiver writes them (compact
-  // JSON), by tailgate._wire.array_text, the pure-Python span's own function.
-  static PyObject* array_text = nullptr;
-  if (array_text == nullptr) {
-    PyObject* module = PyImport_ImportModule("tailgate._wire");
-    if (module == nullptr) return false;
-    array_text = PyObject_GetAttrString(module, "array_text");
-    Py_DECREF(module);
-    if (array_text == nullptr) return false;
-  }
-  PyObject* json = PyObject_CallOneArg(array_text, value);
-  if (json == nullptr) return false;
-  const bool ok = set(json);
-  if (hold == nullptr) {  // `view` may point into `json` (its cached UTF-8): keep it alive
-    hold = json;
-  } else {
-    Py_DECREF(json);
-  }
-  return ok;
-}
-
-std::size_t encoded_size(const wire::ValueView& v) noexcept {
-  const auto* s = std::get_if<std::string_view>(&v);
-  return 3 + (s != nullptr ? s->size() : 8);
 }
 
 bool add_attribute(Span* span, PyObject* key, PyObject* value) noexcept {
@@ -124,7 +103,7 @@ bool add_attribute(Span* span, PyObject* key, PyObject* value) noexcept {
   Text key_text, value_text;
   wire::ValueView v;
   if (!key_text.set(key) || !to_value(value, value_text, v)) return false;
-  span->append(3 + key_text.view.size() + encoded_size(v),
+  span->append(3 + key_text.view.size() + wire::encoded_size(v),
                [&](wire::SpanEncoder& e) { e.attribute(key_text.view, v); });
   return true;
 }
@@ -196,7 +175,7 @@ bool collect(PyObject* source, std::size_t count, EventAttributes& items, std::s
       return false;
     }
     items.view(n).key = items.key(n).view;
-    bytes += 2 + items.key(n).view.size() + encoded_size(items.view(n).value);
+    bytes += 2 + items.key(n).view.size() + wire::encoded_size(items.view(n).value);
     ++n;
   }
   return true;

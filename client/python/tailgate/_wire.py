@@ -15,7 +15,9 @@ TAG_ATTR, TAG_EVENT, TAG_STATUS, TAG_STATE = b"\x01", b"\x02", b"\x03", b"\x04"
 _DROPPED = struct.Struct("<BHH")  # tag 5: attributes and events the producer left out
 DROPPED_SIZE = _DROPPED.size
 TAG_LINK = b"\x06"  # trace id, span id, trace state, attributes
-_V_STR, _V_INT, _V_DOUBLE, _V_BOOL = 1, 2, 3, 4
+_V_STR, _V_INT, _V_DOUBLE, _V_BOOL, _V_ARRAY = 1, 2, 3, 4, 5
+MAX_ARRAY = 0xFFFF  # an array's count is a u16
+_ARRAY = struct.Struct("<BBH")  # type 5, element type, count
 _INT = struct.Struct("<Bq")
 _DOUBLE = struct.Struct("<Bd")
 EVENT_TIME = struct.Struct("<Q")
@@ -66,13 +68,46 @@ def value(v: Any) -> bytes:
     if isinstance(v, float):
         return _DOUBLE.pack(_V_DOUBLE, float(v))
     if isinstance(v, (list, tuple)):
-        return _encoded_str(array_text(v))
+        encoded = array(v)
+        # Mixed types (or None, or what has no wire type): kept as text, as any such value is.
+        return encoded if encoded is not None else _encoded_str(array_text(v))
     return _encoded_str(v if isinstance(v, str) else str(v))
 
 
+def _element_type(v: Any) -> int:
+    """The wire type an array element would have as a value of its own; 0 for none."""
+    if isinstance(v, str):
+        return _V_STR
+    if isinstance(v, float):
+        return _V_DOUBLE
+    if isinstance(v, bool):
+        return _V_BOOL
+    if isinstance(v, int) and -(1 << 63) <= v < (1 << 63):
+        return _V_INT
+    return 0
+
+
+def array(v: Any) -> bytes | None:
+    """A list or tuple of one type (str, int, float or bool) as an array value (OTLP's
+    ArrayValue, as OpenTelemetry's API takes them); None for any other."""
+    if len(v) > MAX_ARRAY:
+        return None
+    element = _element_type(v[0]) if v else _V_STR
+    if element == 0 or any(_element_type(e) != element for e in v):
+        return None
+    head = _ARRAY.pack(_V_ARRAY, element, len(v))
+    if element == _V_STR:
+        return head + b"".join(string(e) for e in v)
+    if element == _V_INT:
+        return head + struct.pack(f"<{len(v)}q", *v)
+    if element == _V_DOUBLE:
+        return head + struct.pack(f"<{len(v)}d", *v)
+    return head + bytes(1 if e else 0 for e in v)
+
+
 def array_text(v: Any) -> str:
-    """A list or tuple as text: the record format has no arrays yet, so they go as the agent's
-    OTLP receiver writes OTLP arrays (compact JSON; what JSON has no form for, as str())."""
+    """A list or tuple that is not an array (mixed types, None...) as text: compact JSON, as the
+    agent's OTLP receiver writes such OTLP arrays (what JSON has no form for, as str())."""
     return json.dumps(v, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
