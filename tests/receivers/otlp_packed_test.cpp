@@ -265,3 +265,43 @@ TEST_CASE("what the item encoding cannot hold arrives decoded, the same", "[rece
   REQUIRE(compared.difference.empty());
   CHECK(compared.packed_spans == compared.spans - 1);
 }
+
+// Found by an outside attack: a map, array or bytes value short enough for the small-string
+// buffer, in an event's or a link's attributes with another after it, arrived with its first
+// byte zeroed (a view into a moved string, read after the attributes' vector grew).
+TEST_CASE("short map, array and bytes values in events and links survive the attributes after them",
+          "[receivers][otlp]") {
+  Request request;
+  auto* span = request.add_resource_spans()->add_scope_spans()->add_spans();
+  set_ids(*span, '\x05', '\x06');
+  span->set_name("s");
+  auto* event = span->add_events();
+  auto* link = span->add_links();
+  link->set_trace_id(std::string(16, '\x07'));
+  link->set_span_id(std::string(8, '\x08'));
+  for (auto* attributes : {event->mutable_attributes(), link->mutable_attributes()}) {
+    attributes->Add()->set_key("i");
+    attributes->Mutable(0)->mutable_value()->set_int_value(1);
+    auto* map = attributes->Add();
+    map->set_key("m");
+    auto* inner = map->mutable_value()->mutable_kvlist_value()->add_values();
+    inner->set_key("k");
+    inner->mutable_value()->set_string_value("q");
+    auto* bytes = attributes->Add();
+    bytes->set_key("b");
+    bytes->mutable_value()->set_bytes_value("xy");
+    auto* mixed = attributes->Add();
+    mixed->set_key("a");
+    mixed->mutable_value()->mutable_array_value()->add_values()->set_string_value("q");
+    mixed->mutable_value()->mutable_array_value()->add_values()->set_int_value(2);
+    for (int i = 0; i < 5; ++i) {  // enough after them for the vector to grow
+      auto* after = attributes->Add();
+      after->set_key("after" + std::to_string(i));
+      after->mutable_value()->set_int_value(i);
+    }
+  }
+  const auto compared = testing::compare_packed(request.SerializeAsString());
+  INFO(compared.difference);
+  REQUIRE(compared.difference.empty());
+  CHECK(compared.packed_spans == 1);
+}
