@@ -305,3 +305,31 @@ TEST_CASE("short map, array and bytes values in events and links survive the att
   REQUIRE(compared.difference.empty());
   CHECK(compared.packed_spans == 1);
 }
+
+// Found by an outside attack: a 1.1 MB request of one large resource and many scopes held a
+// copy of the resource per scope (+1 GB RSS), and a 4 MiB one took the CPU for an hour.
+TEST_CASE("a request whose resource repeated per scope would cost more than 32 MiB is refused",
+          "[receivers][otlp]") {
+  const auto request_of = [](int scopes) {
+    Request request;
+    auto* rs = request.add_resource_spans();
+    add(*rs->mutable_resource()->mutable_attributes(), "big", std::string(1 << 20, 'r'));
+    for (int i = 0; i < scopes; ++i) {
+      auto* ss = rs->add_scope_spans();
+      ss->mutable_scope()->set_name("scope" + std::to_string(i));
+      auto* span = ss->add_spans();
+      set_ids(*span, '\x01', static_cast<char>(i + 1));
+      span->set_name("s");
+    }
+    return request.SerializeAsString();
+  };
+  model::SpanBatch out;
+  receivers::otlp::IngestResult result;
+  CHECK(receivers::otlp::from_otlp_bytes(request_of(20), out, result).empty());
+  CHECK(out.size() == 20);
+  out.clear();
+  const auto why = receivers::otlp::from_otlp_bytes(request_of(40), out, result);
+  CHECK_THAT(why, Catch::Matchers::Contains("more than 32 MiB"));
+  CHECK(out.empty());
+  CHECK(result.spans == 0);
+}
