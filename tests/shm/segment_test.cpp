@@ -181,6 +181,38 @@ TEST_CASE("a dead producer's lane says whether it died before or after committin
   CHECK(shm::Segment::attach(path)->torn_records() == 0);
 }
 
+TEST_CASE("a writer leaves its last commit's mark in the lane, which reads as idle, not torn",
+          "[shm]") {
+  testing::TempDir dir;
+  std::string path;
+  {
+    auto segment =
+        shm::Segment::create({.directory = dir.file("ring"), .lanes = 1, .lane_bytes = 4096});
+    path = segment->path();
+    auto lane = segment->claim_lane();
+    for (std::uint64_t seq = 0; seq < 3; ++seq) {
+      std::vector<std::byte> r(16);
+      const wire::RecordHeader h{16, static_cast<std::uint16_t>(wire::RecordType::Span), 1};
+      std::memcpy(r.data(), &h, sizeof h);
+      std::memcpy(r.data() + 8, &seq, sizeof seq);
+      REQUIRE(lane.try_write(r));
+    }
+  }  // the writer is gone without giving its lane back, as a killed producer's
+  std::ifstream f(path, std::ios::binary);
+  shm::LaneControl control{};
+  f.seekg(static_cast<std::streamoff>(shm::lane_offset(0, 4096)));
+  f.read(reinterpret_cast<char*>(&control), sizeof control);
+  REQUIRE(control.tail.load() == 48);
+  // The commit does not store writing again: the mark it set before copying stays.
+  CHECK(control.writing.load() == shm::writing_mark(48));
+  auto segment = shm::Segment::attach(path);
+  CHECK(segment->torn_records() == 0);
+  std::size_t records = 0;
+  segment->reader(0).drain([&](wire::RecordType, std::span<const std::byte>) { ++records; },
+                           SIZE_MAX);
+  CHECK(records == 3);
+}
+
 TEST_CASE("attach refuses every header whose fields do not hold against the file's real size",
           "[shm][segment][overflow]") {
   testing::TempDir dir;
