@@ -28,6 +28,15 @@ std::vector<std::byte> resource_record() {
   return out;
 }
 
+/// A span-typed record of `size` bytes whose payload starts with `seq`.
+std::vector<std::byte> numbered_record(std::uint64_t seq, std::uint32_t size) {
+  std::vector<std::byte> r(size);
+  const wire::RecordHeader h{size, static_cast<std::uint16_t>(wire::RecordType::Span), 1};
+  std::memcpy(r.data(), &h, sizeof h);
+  std::memcpy(r.data() + 8, &seq, sizeof seq);
+  return r;
+}
+
 std::string only_segment(const std::string& dir) {
   std::vector<std::string> found;
   for (const auto& e : fs::directory_iterator(dir)) found.push_back(e.path());
@@ -46,11 +55,7 @@ TEST_CASE("a child process's records are read from its segment after it exits", 
         {.directory = dir.file("ring"), .lanes = 2, .lane_bytes = 1 << 16, .resource = resource});
     auto lane = segment->claim_lane();
     for (std::uint64_t seq = 0; seq < 100; ++seq) {
-      std::vector<std::byte> r(64);
-      const wire::RecordHeader h{64, static_cast<std::uint16_t>(wire::RecordType::Span), 1};
-      std::memcpy(r.data(), &h, sizeof h);
-      std::memcpy(r.data() + 8, &seq, sizeof seq);
-      if (!lane.try_write(r)) ::_exit(1);
+      if (!lane.try_write(numbered_record(seq, 64))) ::_exit(1);
     }
     ::_exit(0);
   }
@@ -133,13 +138,7 @@ TEST_CASE("lanes are claimed once per thread, given back, and threads beyond sha
   CHECK(a.attached());
   CHECK(b.attached());
   CHECK_FALSE(c.attached());
-  const auto rec = [](std::uint64_t seq) {
-    std::vector<std::byte> r(16);
-    const wire::RecordHeader h{16, static_cast<std::uint16_t>(wire::RecordType::Span), 1};
-    std::memcpy(r.data(), &h, sizeof h);
-    std::memcpy(r.data() + 8, &seq, sizeof seq);
-    return r;
-  };
+  const auto rec = [](std::uint64_t seq) { return numbered_record(seq, 16); };
   REQUIRE(segment->overflow_lane().try_write(rec(7)));
   REQUIRE(a.try_write(rec(1)));
   a.release();  // the thread ended: the next thread continues the lane where it stopped
@@ -184,32 +183,23 @@ TEST_CASE("a dead producer's lane says whether it died before or after committin
 TEST_CASE("a writer leaves its last commit's mark in the lane, which reads as idle, not torn",
           "[shm]") {
   testing::TempDir dir;
-  std::string path;
-  {
-    auto segment =
-        shm::Segment::create({.directory = dir.file("ring"), .lanes = 1, .lane_bytes = 4096});
-    path = segment->path();
-    auto lane = segment->claim_lane();
-    for (std::uint64_t seq = 0; seq < 3; ++seq) {
-      std::vector<std::byte> r(16);
-      const wire::RecordHeader h{16, static_cast<std::uint16_t>(wire::RecordType::Span), 1};
-      std::memcpy(r.data(), &h, sizeof h);
-      std::memcpy(r.data() + 8, &seq, sizeof seq);
-      REQUIRE(lane.try_write(r));
-    }
-  }  // the writer is gone without giving its lane back, as a killed producer's
-  std::ifstream f(path, std::ios::binary);
+  auto producer =
+      shm::Segment::create({.directory = dir.file("ring"), .lanes = 1, .lane_bytes = 4096});
+  auto lane = producer->claim_lane();
+  for (std::uint64_t seq = 0; seq < 3; ++seq) REQUIRE(lane.try_write(numbered_record(seq, 16)));
+  // The producer stops here for good, its lane held, as a killed one would.
+  std::ifstream f(producer->path(), std::ios::binary);
   shm::LaneControl control{};
   f.seekg(static_cast<std::streamoff>(shm::lane_offset(0, 4096)));
   f.read(reinterpret_cast<char*>(&control), sizeof control);
   REQUIRE(control.tail.load() == 48);
   // The commit does not store writing again: the mark it set before copying stays.
   CHECK(control.writing.load() == shm::writing_mark(48));
-  auto segment = shm::Segment::attach(path);
-  CHECK(segment->torn_records() == 0);
+  auto consumer = shm::Segment::attach(producer->path());
+  CHECK(consumer->torn_records() == 0);
   std::size_t records = 0;
-  segment->reader(0).drain([&](wire::RecordType, std::span<const std::byte>) { ++records; },
-                           SIZE_MAX);
+  consumer->reader(0).drain([&](wire::RecordType, std::span<const std::byte>) { ++records; },
+                            SIZE_MAX);
   CHECK(records == 3);
 }
 
