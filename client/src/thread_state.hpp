@@ -70,7 +70,9 @@ struct ThreadClock {
 // random as the rest.
 struct IdGenerator {
   static constexpr std::uint64_t kStep = 0xa0761d6478bd642fULL;
-  std::uint64_t state = 0;  ///< 0: not seeded yet (a seeded state is odd until it wraps)
+  /// 0: not seeded yet. kStep is odd, so a seeded state comes back to 0 once in 2^64 steps
+  /// (and is then seeded afresh).
+  std::uint64_t state = 0;
 
   /// The state to draw from: seeded at a thread's first id (and again after a fork).
   std::uint64_t seeded() noexcept {
@@ -84,10 +86,6 @@ struct IdGenerator {
     __extension__ using u128 = unsigned __int128;
     const u128 m = static_cast<u128>(s) * (s ^ 0xe7037ed1a0b428dbULL);
     return static_cast<std::uint64_t>(m >> 64) ^ static_cast<std::uint64_t>(m);
-  }
-  std::uint64_t next() noexcept {
-    state = seeded() + kStep;
-    return output(state);
   }
 
  private:
