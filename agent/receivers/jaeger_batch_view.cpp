@@ -97,11 +97,8 @@ class BatchReader {
   Range list(std::vector<Element>& pool, ReadElement&& read_element) {
     const auto l = r_.list_begin();
     Range range{.first = static_cast<std::uint32_t>(pool.size()), .count = 0};
-    for (; range.count < l.count && r_.ok(); ++range.count) {
-      Element e{};
-      read_element(e);
-      pool.push_back(e);
-    }
+    // An element's own lists go to other pools: the element stays where it is while read.
+    for (; range.count < l.count && r_.ok(); ++range.count) read_element(pool.emplace_back());
     return range;
   }
 

@@ -3,7 +3,9 @@
 // Jaeger decoders use, so that they cannot drift apart: ids from Jaeger's signed 64-bit halves,
 // microseconds to saturated nanoseconds, and span.kind's words. Pure.
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string_view>
 
@@ -12,10 +14,9 @@
 namespace tailgate::receivers::jaeger {
 
 inline void put_be64(std::uint64_t v, std::uint8_t* out) noexcept {
-  for (int i = 7; i >= 0; --i) {
-    out[i] = static_cast<std::uint8_t>(v);
-    v >>= 8;
-  }
+  static_assert(std::endian::native == std::endian::little, "swaps to big-endian");
+  v = __builtin_bswap64(v);
+  std::memcpy(out, &v, sizeof v);
 }
 
 [[nodiscard]] inline model::TraceId trace_id_of(std::int64_t high, std::int64_t low) noexcept {

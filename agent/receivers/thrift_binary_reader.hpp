@@ -40,7 +40,7 @@ class BinaryReader final : public ReadState {
   FieldHeader field_begin(std::int16_t& /*last_id*/) noexcept {
     FieldHeader h;
     h.raw_type = byte();
-    if (!ok() || h.raw_type == 0) return h;
+    if (h.raw_type == 0) return h;  // the stop, or nothing left to read
     h.type = static_cast<Type>(h.raw_type);
     h.id = i16();
     return h;
@@ -80,7 +80,7 @@ class BinaryReader final : public ReadState {
  private:
   std::uint8_t byte() noexcept {
     const auto* p = take(1);
-    return p == nullptr ? 0 : static_cast<std::uint8_t>(*p);
+    return p == nullptr ? 0 : *p;
   }
   template <typename Unsigned>
   Unsigned big_endian() noexcept {

@@ -34,7 +34,7 @@ class CompactReader final : public ReadState {
     FieldHeader h;
     const auto b = byte();
     const auto compact_type = static_cast<std::uint8_t>(b & 0x0F);
-    if (!ok() || compact_type == 0) return h;
+    if (compact_type == 0) return h;  // the stop, or nothing left to read
     const auto delta = static_cast<std::int16_t>(b >> 4);
     h.id = delta == 0 ? i16() : static_cast<std::int16_t>(last_id + delta);
     h.raw_type = compact_type;
@@ -90,7 +90,7 @@ class CompactReader final : public ReadState {
   std::string_view binary() noexcept {
     std::size_t n = 0;
     const auto size = static_cast<std::int32_t>(static_cast<std::uint32_t>(varint(n)));
-    if (!ok() || size == 0 || !string_length(size)) return {};
+    if (size == 0 || !string_length(size)) return {};  // 0 too when nothing was left
     const auto* p = take(static_cast<std::size_t>(size));
     // libthrift checks the message size after reading the bytes, with the length's own bytes.
     if (p == nullptr || !claim(static_cast<std::int64_t>(n) + size)) return {};
@@ -100,26 +100,35 @@ class CompactReader final : public ReadState {
  private:
   std::uint8_t byte() noexcept {
     const auto* p = take(1);
-    return p == nullptr ? 0 : static_cast<std::uint8_t>(*p);
+    return p == nullptr ? 0 : *p;
   }
 
   // A varint of up to 10 bytes; `n` says how many it took.
   std::uint64_t varint(std::size_t& n) noexcept {
-    const bool counted = left() >= 10;  // libthrift's borrowed fast path counts what it consumes
+    const auto* p = peek();
+    const std::size_t available = left();
+    if (available > 0 && p[0] < 0x80) {  // most are one byte
+      n = 1;
+      take(1);
+      if (available >= 10) count_message_bytes(1);
+      return p[0];
+    }
+    // libthrift's borrowed fast path (10 bytes or more left) counts what it consumes against
+    // the message size; its byte-by-byte path does not.
+    const bool counted = available >= 10;
+    const std::size_t most = counted ? 10 : available;
     std::uint64_t v = 0;
-    for (unsigned shift = 0;; shift += 7) {
-      const auto* p = take(1);
-      if (p == nullptr) return 0;
-      const auto b = static_cast<std::uint8_t>(*p);
-      v |= std::uint64_t{b & 0x7Fu} << shift;
-      if (++n, (b & 0x80) == 0) break;
-      if (n == 10) {
-        fail("Variable-length int over 10 bytes.");
-        return 0;
+    for (std::size_t i = 0; i < most; ++i) {
+      v |= std::uint64_t{p[i] & 0x7Fu} << (7 * i);
+      if ((p[i] & 0x80) == 0) {
+        n = i + 1;
+        take(n);
+        if (counted) count_message_bytes(static_cast<std::int64_t>(n));
+        return v;
       }
     }
-    if (counted) count_message_bytes(static_cast<std::int64_t>(n));
-    return v;
+    fail(counted ? "Variable-length int over 10 bytes." : "No more data to read");
+    return 0;
   }
   // A varint read as a 32-bit one: its low 32 bits, signed.
   std::int32_t i32_varint() noexcept {

@@ -59,8 +59,8 @@ struct ContainerHeader {
 class ReadState {
  public:
   ReadState(const std::byte* data, std::size_t size) noexcept
-      : at_(data),
-        end_(data + size),
+      : at_(reinterpret_cast<const std::uint8_t*>(data)),
+        end_(at_ + size),
         limit_(static_cast<std::int64_t>(size > kMaxSize ? kMaxSize : size)),
         message_left_(limit_) {}
 
@@ -72,6 +72,7 @@ class ReadState {
   /// Records the first problem; reads after it return nothing and read nothing.
   void fail(const char* why) noexcept {
     if (error_ == nullptr) error_ = why;
+    at_ = end_;
   }
   /// Entering a struct, or skipping any value (libthrift counts both): false past kMaxDepth.
   bool enter() noexcept {
@@ -85,17 +86,20 @@ class ReadState {
   static constexpr int kMaxDepth = 16;
 
   [[nodiscard]] std::size_t left() const noexcept { return static_cast<std::size_t>(end_ - at_); }
-  /// `n` bytes, or nullptr (and a problem) if the datagram ends first.
-  const std::byte* take(std::size_t n) noexcept {
-    if (!ok()) return nullptr;
-    if (n > left()) {
+  /// `n` bytes, or nullptr (and a problem) if the datagram ends first. After a problem the
+  /// datagram reads as ended, so that nothing after it is read.
+  const std::uint8_t* take(std::size_t n) noexcept {
+    if (n > left()) [[unlikely]] {
       fail("No more data to read");
+      at_ = end_;
       return nullptr;
     }
     const auto* p = at_;
     at_ += n;
     return p;
   }
+  /// The next bytes without taking them (left() of them).
+  [[nodiscard]] const std::uint8_t* peek() const noexcept { return at_; }
   // What is left of the message size the reference allows: some reads count against it, and a
   // container or string may not claim more than is left.
   void count_message_bytes(std::int64_t n) noexcept { message_left_ -= n; }
@@ -122,8 +126,8 @@ class ReadState {
   }
 
  private:
-  const std::byte* at_;
-  const std::byte* end_;
+  const std::uint8_t* at_;
+  const std::uint8_t* end_;
   std::int64_t limit_;  ///< strings and containers: at most the datagram's size
   std::int64_t message_left_;
   const char* error_ = nullptr;
