@@ -259,6 +259,30 @@ TEST_CASE("packed Jaeger decoding refuses lists that claim more than the datagra
   }
 }
 
+TEST_CASE("packed Jaeger decoding agrees on list counts past any limit", "[receivers][jaeger]") {
+  // emitBatch args: field 1 struct (Batch) > field 1 struct (Process) > its name, stop; then
+  // field 2, a list of structs whose count is a varint: huge, negative as an i32, or wider than
+  // 32 bits (libthrift keeps the low 32), then bytes that are not spans.
+  const std::vector<std::uint8_t> head = {0x82, 0x81, 0x00, 0x09, 'e',  'm',  'i',
+                                          't',  'B',  'a',  't',  'c',  'h',  0x1C,
+                                          0x1C, 0x18, 0x01, 'p',  0x00, 0x19, 0xFC};
+  const std::vector<std::vector<std::uint8_t>> counts = {
+      {0x00},                          // none: an empty batch
+      {0x05},                          // five, and no spans after it
+      {0xFF, 0xFF, 0xFF, 0xFF, 0x07},  // 2^31 - 1
+      {0xFF, 0xFF, 0xFF, 0xFF, 0x0F},  // -1 as an i32
+      {0x80, 0x80, 0x80, 0x80, 0x10},  // 2^32: 0 in 32 bits
+      {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}};  // over 10 bytes
+  for (const auto& count : counts) {
+    auto bytes = head;
+    bytes.insert(bytes.end(), count.begin(), count.end());
+    bytes.insert(bytes.end(), {0x00, 0x00, 0x00});  // stops: the Batch, the args, one more
+    const auto compared = compare_jaeger(std::as_bytes(std::span(bytes)), Protocol::Compact);
+    INFO("count bytes " << count.size() << ": " << compared.difference);
+    CHECK(compared.difference.empty());
+  }
+}
+
 TEST_CASE("packed Jaeger decoding reads message headers as the reference", "[receivers][jaeger]") {
   SECTION("a name whose length is a varint padded to 10 bytes, near the end (compact)") {
     // libthrift counts a varint read with 10 bytes left against the message size, so this name
