@@ -9,16 +9,17 @@ namespace {
 
 namespace common = opentelemetry::proto::common::v1;
 
-// False: the value is one protobuf would merge (sent twice), left to from_otlp's own mapping.
-bool read_any_value(std::string_view bytes, Value& out) {
+// False: the value is one protobuf would merge (sent twice), or invalid: left to from_otlp's own
+// mapping.
+bool read_any_value(std::string_view bytes, int depth, Value& out) {
   bool typeless = false;  // array, map or bytes: value_of's
-  const bool read =
-      for_each_field(bytes, Message::AnyValue, [&](Reader& r, std::uint32_t number, const Field&) {
+  const bool read = for_each_field(
+      bytes, Message::AnyValue, depth, [&](Reader& r, std::uint32_t number, const Field& field) {
         std::uint64_t n = 0;
         std::string_view s;
         switch (number) {
           case 1:
-            if (!r.bytes(s)) return false;
+            if (!r.bytes(s) || !protowire::valid_utf8(s)) return false;
             out.view = s;
             return true;
           case 2:
@@ -38,7 +39,8 @@ bool read_any_value(std::string_view bytes, Value& out) {
           }
           default:  // 5 array, 6 map, 7 bytes (the last one sent wins, or protobuf merges them)
             typeless = true;
-            return r.bytes(s);
+            return r.bytes(s) && (field.kind != protowire::Kind::Message ||
+                                  (depth >= 1 && valid(s, field.message, depth - 1)));
         }
       });
   if (!read) return false;
@@ -53,19 +55,20 @@ bool read_any_value(std::string_view bytes, Value& out) {
 
 }  // namespace
 
-bool read_key_value(std::string_view bytes, std::string_view& key, Value& value) {
+bool read_key_value(std::string_view bytes, int depth, std::string_view& key, Value& value) {
   int values = 0;
-  const bool read =
-      for_each_field(bytes, Message::KeyValue, [&](Reader& r, std::uint32_t number, const Field&) {
-        std::string_view body;
-        if (!r.bytes(body)) return false;
-        if (number == 1) {
-          key = body;
-          return true;
-        }
-        // A value sent twice is merged by protobuf: left to from_otlp's mapping.
-        return ++values == 1 && read_any_value(body, value);
-      });
+  const bool read = for_each_field(bytes, Message::KeyValue, depth,
+                                   [&](Reader& r, std::uint32_t number, const Field&) {
+                                     std::string_view body;
+                                     if (!r.bytes(body)) return false;
+                                     if (number == 1) {
+                                       key = body;
+                                       return protowire::valid_utf8(body);
+                                     }
+                                     // A value sent twice is merged by protobuf: left to
+                                     // from_otlp's mapping.
+                                     return ++values == 1 && read_any_value(body, depth - 1, value);
+                                   });
   return read && fits16(key) && value.fits();
 }
 

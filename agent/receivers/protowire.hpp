@@ -274,4 +274,8 @@ enum class Problem : std::uint8_t { None, Malformed, InvalidUtf8, TooDeep };
 [[nodiscard]] Problem validate(std::string_view bytes, Message m, std::size_t& spans,
                                int depth = kMaxDepth) noexcept;
 
+/// The Span messages in an ExportTraceServiceRequest's `bytes`, counted by their tags alone (to
+/// size a decoder's batch): of one that is not well formed, those before where it is not.
+[[nodiscard]] std::size_t count_spans(std::string_view bytes) noexcept;
+
 }  // namespace tailgate::receivers::protowire
