@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <type_traits>
@@ -80,16 +81,16 @@ inline bool fits16(std::string_view s) noexcept {
 struct Value {
   wire::ValueView view = std::string_view{};  // a KeyValue without a value: ""
   // Arrays, maps and bytes: made by value_of, as from_otlp makes them, and written by
-  // wire::write_value, the one writer of a model value, so both paths stay the same.
-  model::AttributeValue owned;
-  bool is_owned = false;
+  // wire::write_value, the one writer of a model value, so both paths stay the same. Optional: the
+  // scalars read for every attribute of every span neither make nor destroy a model value.
+  std::optional<model::AttributeValue> owned;
   [[nodiscard]] bool fits() const noexcept {
-    if (!is_owned) {
+    if (!owned) {
       const auto* s = std::get_if<std::string_view>(&view);
       return s == nullptr || fits16(*s);
     }
-    if (const auto* s = std::get_if<std::string>(&owned)) return fits16(*s);
-    if (const auto* a = std::get_if<model::ArrayValue>(&owned)) {
+    if (const auto* s = std::get_if<std::string>(&*owned)) return fits16(*s);
+    if (const auto* a = std::get_if<model::ArrayValue>(&*owned)) {
       return std::visit(
           [](const auto& elements) {
             if (elements.size() > 0xFFFF) return false;
@@ -105,8 +106,8 @@ struct Value {
     return true;
   }
   void write(wire::ByteWriter& w) const noexcept {
-    if (is_owned) {
-      wire::write_value(w, owned);
+    if (owned) {
+      wire::write_value(w, *owned);
     } else {
       w.value(view);
     }

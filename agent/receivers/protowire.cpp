@@ -34,7 +34,7 @@ bool Reader::skip(std::uint32_t field, WireType type, int depth) noexcept {
   return false;  // wire types 6 and 7 do not exist
 }
 
-bool valid_utf8(std::string_view s) noexcept {
+bool valid_utf8_text(std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   while (p != end) {
