@@ -38,7 +38,7 @@ producer=$(per "$(count '*full_span*' "$build/bench/ring_bench" --spans "$spans"
 printf '%-44s %8s instructions per span\n' "producer: full C++ span, 6 attributes" "$producer"
 results="\"producer_full_span\": $producer"
 n=$((traces * 4))
-for path in ring udp otlp_grpc otlp_http jaeger; do
+for path in ring udp otlp_grpc otlp_http jaeger jaeger_thrift; do
   decode_fn='*counted_decode*'
   [ "$path" = otlp_grpc ] && decode_fn='*OtlpGrpcReceiver::Service::Export*'
   d=$(per "$(count "$decode_fn" "$build/bench/ingest_bench" --path "$path" --traces "$traces")" "$n")

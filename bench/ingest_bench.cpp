@@ -1,16 +1,19 @@
 // The agent's per-span work on each input path, over a fixed prepared input: the receiver's own
 // decode entry point (ring: wire::decode_span as the ring receiver calls it per record; UDP:
 // native_decoder(); OTLP/HTTP: handle_otlp_http; OTLP/gRPC: a real OtlpGrpcReceiver in this
-// process; Jaeger: jaeger::decoder, compact protocol), then the sampling stage (Pipeline::ingest,
-// tick, flush at the default policies). Made to be counted by callgrind
+// process; Jaeger: jaeger::decoder, compact protocol; jaeger_thrift: the libthrift reference
+// decoder, decode_emit_batch_thrift, on the same datagrams), then the sampling stage
+// (Pipeline::ingest, tick, flush at the default policies). Made to be counted by callgrind
 // (bench/count_instructions.sh): counted_decode() and counted_sample() are not inlined, and for
 // gRPC the count is taken inside the receiver's Export handler, so the client's side is left out.
-// Without callgrind it reports CPU time per span, for a look; asserts only that every span arrived.
+// Without callgrind it reports CPU time per span and the bytes a decoded span holds
+// (model::memory_bytes), for a look; asserts only that every span arrived.
 //
-//   ingest_bench --path ring|udp|otlp_http|otlp_grpc|jaeger [--traces N]
+//   ingest_bench --path ring|udp|otlp_http|otlp_grpc|jaeger|jaeger_thrift [--traces N]
 #include <thrift/protocol/TCompactProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -165,6 +168,10 @@ Input jaeger_datagrams(const std::vector<model::Span>& spans) {
                              ? receivers::native_decoder()
                              : receivers::jaeger::decoder(receivers::jaeger::Protocol::Compact);
     for (const auto& d : input) decoder(d, out);
+  } else if (path == "jaeger_thrift") {
+    for (const auto& d : input) {
+      receivers::jaeger::decode_emit_batch_thrift(d, receivers::jaeger::Protocol::Compact, out);
+    }
   } else if (path == "otlp_http") {
     telemetry::Counters counters;
     model::SpanQueue queue(1u << 24);
@@ -236,11 +243,12 @@ int main(int argc, char** argv) {
     input = udp_datagrams(spans);
   } else if (path == "otlp_http" || path == "otlp_grpc") {
     input = otlp_requests(spans);
-  } else if (path == "jaeger") {
+  } else if (path == "jaeger" || path == "jaeger_thrift") {
     input = jaeger_datagrams(spans);
   } else {
     std::fprintf(stderr,
-                 "usage: ingest_bench --path ring|udp|otlp_http|otlp_grpc|jaeger [--traces N]\n");
+                 "usage: ingest_bench --path ring|udp|otlp_http|otlp_grpc|jaeger|jaeger_thrift "
+                 "[--traces N]\n");
     return 2;
   }
   model::SpanBatch decoded;
@@ -253,6 +261,8 @@ int main(int argc, char** argv) {
   }
   const double t1 = cpu_seconds();
   const std::size_t received = decoded.size();
+  double span_bytes = 0;
+  for (const auto& s : decoded) span_bytes += static_cast<double>(model::memory_bytes(s));
   config::SamplingConfig config;  // the default policies
   config.decision_wait = std::chrono::milliseconds(1);
   telemetry::Counters counters;
@@ -264,9 +274,10 @@ int main(int argc, char** argv) {
   const auto kept = counters.spans_kept.load();
   std::printf(
       "path %s spans %zu received %zu kept %llu decode_cpu_us_per_span %.2f "
-      "sample_cpu_us_per_span %.2f\n",
+      "sample_cpu_us_per_span %.2f span_bytes %.0f\n",
       path.c_str(), spans.size(), received, static_cast<unsigned long long>(kept),
       (t1 - t0) * 1e6 / static_cast<double>(spans.size()),
-      (t2 - t1) * 1e6 / static_cast<double>(spans.size()));
+      (t2 - t1) * 1e6 / static_cast<double>(spans.size()),
+      span_bytes / static_cast<double>(std::max<std::size_t>(received, 1)));
   return received == spans.size() ? 0 : 1;
 }

@@ -280,8 +280,10 @@ int main(int argc, char** argv) {
   }
   fs::remove_all(dir);
   // Jaeger datagrams in both protocols; OTLP/HTTP bodies in each encoding (first byte: the mode).
-  write(corpus / "fuzz_jaeger_thrift" / "compact", jaeger_datagram(false));
-  write(corpus / "fuzz_jaeger_thrift" / "binary", jaeger_datagram(true));
+  for (const char* target : {"fuzz_jaeger_thrift", "fuzz_jaeger_packed"}) {
+    write(corpus / target / "compact", jaeger_datagram(false));
+    write(corpus / target / "binary", jaeger_datagram(true));
+  }
   const auto request = otlp_request();
   const std::string json =
       R"({"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":)"

@@ -8,7 +8,7 @@ seconds=${1:-30}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(fuzz_wire_record fuzz_wire_datagram fuzz_ring_segment fuzz_config
-  fuzz_jaeger_thrift fuzz_otlp_http fuzz_otlp_encode fuzz_otlp_packed)
+  fuzz_jaeger_thrift fuzz_jaeger_packed fuzz_otlp_http fuzz_otlp_encode fuzz_otlp_packed)
 build=${TAILGATE_FUZZ_BUILD_DIR:-$root/build-fuzz}
 CXX=clang++-14 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAILGATE_FUZZ=ON \
   -DTAILGATE_WERROR=ON -DTAILGATE_BUILD_TESTS=OFF -DTAILGATE_BUILD_BENCH=OFF >/dev/null

@@ -12,6 +12,8 @@
 
 #include "jaeger/Agent.h"
 #include "receivers/base64.hpp"
+#include "receivers/jaeger_mapping.hpp"
+#include "receivers/jaeger_packed.hpp"
 
 namespace tailgate::receivers::jaeger {
 namespace {
@@ -23,26 +25,6 @@ using namespace ::tailgate::jaeger_idl;  // generated from proto/jaeger/jaeger_a
 // Batch > Span > Log > Tag is four deep; skipping unknown fields may nest a little more. Anything
 // deeper is hostile.
 constexpr int kRecursionLimit = 16;
-
-void put_be64(std::uint64_t v, std::uint8_t* out) {
-  for (int i = 7; i >= 0; --i) {
-    out[i] = static_cast<std::uint8_t>(v);
-    v >>= 8;
-  }
-}
-
-model::TraceId trace_id_of(std::int64_t high, std::int64_t low) {
-  model::TraceId id{};
-  put_be64(static_cast<std::uint64_t>(high), id.data());
-  put_be64(static_cast<std::uint64_t>(low), id.data() + 8);
-  return id;
-}
-
-model::SpanId span_id_of(std::int64_t v) {
-  model::SpanId id{};
-  put_be64(static_cast<std::uint64_t>(v), id.data());
-  return id;
-}
 
 model::AttributeValue value_of(const Tag& tag) {
   switch (tag.vType) {
@@ -72,13 +54,6 @@ bool is_true(const Tag& tag) {
          (tag.vType == TagType::STRING && (tag.vStr == "true" || tag.vStr == "True"));
 }
 
-std::uint64_t micros_to_nanos(std::int64_t micros) {
-  constexpr auto kMax = std::numeric_limits<std::uint64_t>::max() / 1000;
-  if (micros <= 0) return 0;
-  const auto m = static_cast<std::uint64_t>(micros);
-  return m > kMax ? kMax * 1000 : m * 1000;
-}
-
 // Tags with a meaning in OTLP become span fields instead of attributes (as OpenTelemetry's own
 // Jaeger translation does), so a Jaeger span and the same span sent over OTLP look alike.
 void apply_tags(const std::vector<Tag>& tags, model::Span& span) {
@@ -87,13 +62,7 @@ void apply_tags(const std::vector<Tag>& tags, model::Span& span) {
   for (const auto& t : tags) {
     const std::string_view key = t.key;
     if (key == "span.kind" && t.vType == TagType::STRING) {
-      const std::string_view v = t.vStr;
-      span.kind = v == "client"     ? model::SpanKind::Client
-                  : v == "server"   ? model::SpanKind::Server
-                  : v == "producer" ? model::SpanKind::Producer
-                  : v == "consumer" ? model::SpanKind::Consumer
-                  : v == "internal" ? model::SpanKind::Internal
-                                    : model::SpanKind::Unspecified;
+      span.kind = kind_of(t.vStr);
       if (span.kind != model::SpanKind::Unspecified) continue;
     } else if (key == "error") {
       error_tag = is_true(t);
@@ -141,11 +110,7 @@ void map_batch(const Batch& batch, model::SpanBatch& out, DecodeResult& result) 
     if (in.parentSpanId != 0) span.parent_span_id = span_id_of(in.parentSpanId);
     span.name = in.operationName;
     span.trace_flags = static_cast<std::uint8_t>(in.flags & 0x1);
-    span.start_unix_ns = micros_to_nanos(in.startTime);
-    const auto duration = micros_to_nanos(in.duration);
-    span.end_unix_ns = duration > std::numeric_limits<std::uint64_t>::max() - span.start_unix_ns
-                           ? std::numeric_limits<std::uint64_t>::max()
-                           : span.start_unix_ns + duration;
+    set_times(in.startTime, in.duration, span);
     apply_tags(in.tags, span);
     for (const auto& ref : in.references) {
       const bool same_trace = ref.traceIdHigh == in.traceIdHigh && ref.traceIdLow == in.traceIdLow;
@@ -161,8 +126,7 @@ void map_batch(const Batch& batch, model::SpanBatch& out, DecodeResult& result) 
            .span_id = span_id_of(ref.spanId),
            .trace_state = {},
            .attributes = {{"opentracing.ref_type",
-                           std::string(ref.refType == SpanRefType::FOLLOWS_FROM ? "follows_from"
-                                                                                : "child_of")}}});
+                           std::string(ref_type_name(ref.refType == SpanRefType::FOLLOWS_FROM))}}});
     }
     span.events.reserve(in.logs.size());
     for (const auto& log : in.logs) {
@@ -178,8 +142,7 @@ void map_batch(const Batch& batch, model::SpanBatch& out, DecodeResult& result) 
       }
       span.events.push_back(std::move(event));
     }
-    span.parent_is_remote = !span.is_root() && (span.kind == model::SpanKind::Server ||
-                                                span.kind == model::SpanKind::Consumer);
+    span.parent_is_remote = parent_is_remote(span);
     span.resource = shared;
     out.push_back(std::move(span));
     ++result.spans;
@@ -231,8 +194,8 @@ DecodeResult decode_with(Protocol& protocol, model::SpanBatch& out) {
 
 }  // namespace
 
-DecodeResult decode_emit_batch(std::span<const std::byte> datagram, Protocol protocol,
-                               model::SpanBatch& out) {
+DecodeResult decode_emit_batch_thrift(std::span<const std::byte> datagram, Protocol protocol,
+                                      model::SpanBatch& out) {
   const auto size = static_cast<std::int32_t>(
       std::min<std::size_t>(datagram.size(), std::numeric_limits<std::int32_t>::max()));
   // The datagram is the whole message: no length inside it may claim more than it holds, so a
@@ -271,8 +234,9 @@ std::uint64_t ClientLosses::add(const ClientStats& stats) {
 DatagramDecoder decoder(Protocol protocol) {
   // The receiver thread is the only caller; std::function needs a copyable state.
   auto losses = std::make_shared<ClientLosses>();
-  return [protocol, losses](std::span<const std::byte> datagram, model::SpanBatch& out) {
-    auto r = decode_emit_batch(datagram, protocol, out);
+  auto packed = std::make_shared<PackedDecoder>();
+  return [protocol, losses, packed](std::span<const std::byte> datagram, model::SpanBatch& out) {
+    auto r = packed->decode(datagram, protocol, out);
     const std::uint64_t lost = r.client ? losses->add(*r.client) : 0;
     DatagramResult result{
         .spans = r.spans, .producer_losses = lost, .zero_ids = r.zero_ids, .error = r.error};

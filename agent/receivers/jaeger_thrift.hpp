@@ -1,8 +1,9 @@
 #pragma once
 // Jaeger's agent protocol: one Thrift `Agent.emitBatch` oneway call per UDP datagram, in the
 // compact protocol (port 6831: most Jaeger clients, OpenTelemetry's Jaeger exporter) or the binary
-// protocol (port 6832: the Node.js client). Decoded with Apache Thrift's C++ library from
-// proto/jaeger/jaeger_agent.thrift and mapped to the agent's span model:
+// protocol (port 6832: the Node.js client). Read straight into spans with packed items by
+// jaeger_packed.hpp (the receivers' decoder), or, as its reference, decoded with Apache Thrift's
+// C++ library from proto/jaeger/jaeger_agent.thrift; both map to the agent's span model so:
 //   process service name and tags → resource;  tags → typed attributes (binary as base64 text);
 //   logs → events (the "event" field names them);  64-bit high/low trace ids → 128-bit ids;
 //   parentSpanId, or else a CHILD_OF reference in the same trace → parent; other references →
@@ -68,12 +69,18 @@ class ClientLosses final {
   std::unordered_map<std::string, std::uint64_t> last_total_;
 };
 
-/// Decodes one datagram and appends its spans to `out` (nothing, if the datagram is malformed).
+/// Decodes one datagram and appends its spans to `out` (nothing, if the datagram is malformed),
+/// their items packed (jaeger_packed.hpp).
 DecodeResult decode_emit_batch(std::span<const std::byte> datagram, Protocol protocol,
                                model::SpanBatch& out);
 
-/// decode_emit_batch as a UDP receiver's decoder (the Jaeger twin of native_decoder()), its
-/// clients' reported drops as producer losses.
+/// The same with Apache Thrift's generated objects, each span decoded: the reference the packed
+/// decoder is checked against (tests, fuzz_jaeger_packed).
+DecodeResult decode_emit_batch_thrift(std::span<const std::byte> datagram, Protocol protocol,
+                                      model::SpanBatch& out);
+
+/// decode_emit_batch as a UDP receiver's decoder, its buffers kept between datagrams (the Jaeger
+/// twin of native_decoder()), its clients' reported drops as producer losses.
 [[nodiscard]] DatagramDecoder decoder(Protocol protocol);
 
 }  // namespace tailgate::receivers::jaeger

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <variant>
 
+#include "scrub/json_secrets.hpp"
 #include "scrub/url_credentials.hpp"
 #include "scrub/utf8.hpp"
 #include "scrub/value_text.hpp"
@@ -117,10 +118,22 @@ void Scrubber::redact_urls(std::string& text) {
     counters_.url_credentials_redacted.fetch_add(n, std::memory_order_relaxed);
 }
 
+void Scrubber::redact_json(std::string& text) {
+  if (text.empty() || (text.front() != '{' && text.front() != '[')) return;  // the common case
+  const JsonRedaction how{[this](std::string_view key) { return secret(key); },
+                          [this](std::string_view value) { return replacement(value); },
+                          action_ == config::RedactionAction::Remove};
+  if (const auto n = redact_json_secrets(text, how))
+    counters_.attributes_redacted.fetch_add(n, std::memory_order_relaxed);
+}
+
 void Scrubber::redact(std::vector<model::Attribute>& attributes) {
   for (auto it = attributes.begin(); it != attributes.end();) {
     if (!secret(it->key)) {
-      for_each_text(it->value, [this](std::string& text) { redact_urls(text); });
+      for_each_text(it->value, [this](std::string& text) {
+        redact_urls(text);
+        redact_json(text);
+      });
       ++it;
       continue;
     }

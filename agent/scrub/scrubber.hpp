@@ -1,10 +1,11 @@
 #pragma once
 // The last stage a kept span passes before the exporter: redaction (attribute values under keys
 // like api_key or password removed, or replaced by a keyed hash: the span's, its events', its
-// links' and its resource's; and the password of any URL in a string value, the span's name,
-// its events' names and its status message) and limits (long values and names cut, attributes and
-// events past their count left out, and said so in OTLP's dropped counts). Only kept spans pay for
-// it. Pipeline thread only.
+// links' and its resource's, and members under such keys inside values that are JSON text, as
+// OTLP maps arrive; and the password of any URL in a string value, the span's name, its events'
+// names and its status message) and limits (long values and names cut, attributes and events past
+// their count left out, and said so in OTLP's dropped counts). Only kept spans pay for it.
+// Pipeline thread only.
 
 #include <cstdint>
 #include <memory>
@@ -47,6 +48,8 @@ class Scrubber final {
  private:
   void redact(std::vector<model::Attribute>& attributes);
   void redact_urls(std::string& text);
+  /// Members under secret keys inside a value that is JSON text (an OTLP map arrives so).
+  void redact_json(std::string& text);
   void cut(std::string& text, std::size_t max_bytes, telemetry::Limit limit);
   void limit_values(std::vector<model::Attribute>& attributes);
 

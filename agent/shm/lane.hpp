@@ -40,23 +40,27 @@ class LaneWriter final {
   /// Copies one whole wire record (header included, length at most capacity / 2) into the lane.
   /// False when it does not fit: the record is dropped and counted.
   bool try_write(std::span<const std::byte> record) noexcept {
+    // Fields in locals: the copy below may alias any memory, and these must not be read again.
+    LaneControl* const control = control_;
+    const std::size_t capacity = capacity_;
     const std::size_t size = wire::align_record(record.size());
-    if (control_ == nullptr || record.size() < wire::kRecordHeaderSize || size > capacity_ / 2 ||
-        control_->unreported.load(std::memory_order_relaxed) != 0) {
+    if (control == nullptr || record.size() < wire::kRecordHeaderSize || size > capacity / 2 ||
+        control->unreported.load(std::memory_order_relaxed) != 0) {
       return write_slow(record);
     }
-    const std::size_t pos = tail_ & (capacity_ - 1);
-    if (capacity_ - pos < size) return write_slow(record);  // needs a padding record first
-    if (tail_ + size - head_cache_ > capacity_) {
-      head_cache_ = control_->head.load(std::memory_order_acquire);  // pairs with publish()
-      if (tail_ + size - head_cache_ > capacity_) return drop();
+    const std::uint64_t tail = tail_;
+    const std::size_t pos = tail & (capacity - 1);
+    if (capacity - pos < size) return write_slow(record);  // needs a padding record first
+    if (tail + size - head_cache_ > capacity) {
+      head_cache_ = control->head.load(std::memory_order_acquire);  // pairs with publish()
+      if (tail + size - head_cache_ > capacity) return drop();
     }
-    // Read only once we are dead: "copying up to this tail" (ring_layout.hpp).
-    control_->writing.store(writing_mark(tail_ + size), std::memory_order_relaxed);
+    // Read only once we are dead: "copying up to this tail" (ring_layout.hpp). Left as it is
+    // after the commit: a mark equal to the tail's says idle as 0 does, one store fewer a record.
+    control->writing.store(writing_mark(tail + size), std::memory_order_relaxed);
     std::memcpy(data_ + pos, record.data(), record.size());
-    tail_ += size;
-    control_->tail.store(tail_, std::memory_order_release);  // commit; pairs with drain()'s acquire
-    control_->writing.store(0, std::memory_order_relaxed);
+    tail_ = tail + size;
+    control->tail.store(tail + size, std::memory_order_release);  // commit; pairs with drain()
     return true;
   }
 

@@ -26,9 +26,10 @@
 //    16  owner u32       own lane: tid of the thread holding it, 0 = free (claimed by CAS once
 //                        per thread, released at thread exit)
 //    20  writing u32     own lane: while a record is copied, the low 32 bits of the tail that will
-//                        commit it, | 1 (tails are multiples of 8); 0 when idle. A producer found
-//                        dead with it set and its tail short of it tore one record, which the
-//                        agent counts as lost (exact: a death between commit and reset is not)
+//                        commit it, | 1 (tails are multiples of 8); when idle, 0 or the mark of
+//                        the tail it committed (left set after a commit). A producer found dead
+//                        with it set and its tail short of it tore one record, which the agent
+//                        counts as lost (a death after the commit is not)
 //    24  unreported u64  drops not yet announced by a loss record (survives a lane's release)
 //    64  head u64        consumer: position after the last record the agent has taken (release)
 //

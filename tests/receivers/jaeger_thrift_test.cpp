@@ -6,123 +6,28 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <thrift/protocol/TBinaryProtocol.h>
-#include <thrift/protocol/TCompactProtocol.h>
-#include <thrift/transport/TBufferTransports.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 
-#include "jaeger/Agent.h"
 #include "receivers/udp_receiver.hpp"
+#include "support/jaeger_datagrams.hpp"
+#include "wire/decode.hpp"
 
 using namespace tailgate;
 using namespace std::chrono_literals;
+using namespace tailgate::testing::jaeger_datagrams;
 using receivers::jaeger::decode_emit_batch;
-using receivers::jaeger::Protocol;
-namespace idl = tailgate::jaeger_idl;
-namespace thrift = apache::thrift;
 
 namespace {
 
-idl::Tag tag(const std::string& key, const std::string& v) {
-  idl::Tag t;
-  t.key = key;
-  t.vType = idl::TagType::STRING;
-  t.__set_vStr(v);
-  return t;
-}
-idl::Tag tag(const std::string& key, std::int64_t v) {
-  idl::Tag t;
-  t.key = key;
-  t.vType = idl::TagType::LONG;
-  t.__set_vLong(v);
-  return t;
-}
-idl::Tag tag(const std::string& key, bool v) {
-  idl::Tag t;
-  t.key = key;
-  t.vType = idl::TagType::BOOL;
-  t.__set_vBool(v);
-  return t;
-}
-idl::Tag tag(const std::string& key, double v) {
-  idl::Tag t;
-  t.key = key;
-  t.vType = idl::TagType::DOUBLE;
-  t.__set_vDouble(v);
-  return t;
-}
-
-idl::Batch sample_batch() {
-  idl::Batch batch;
-  batch.process.serviceName = "pricer";
-  batch.process.__set_tags(
-      {tag("hostname", std::string("box1")), tag("jaeger.version", std::string("Test-1"))});
-  idl::Span root;
-  root.traceIdHigh = 0x0102030405060708;
-  root.traceIdLow = static_cast<std::int64_t>(0xF1F2F3F4F5F6F7F8ull);  // the high bit set
-  root.spanId = 0x11;
-  root.parentSpanId = 0;
-  root.operationName = "quote";
-  root.flags = 1;
-  root.startTime = 1'700'000'000'000'000;  // µs
-  root.duration = 2'500;
-  root.__set_tags({tag("span.kind", std::string("server")), tag("qty", std::int64_t{5}),
-                   tag("px", 101.5), tag("firm", true)});
-  idl::Span child = root;
-  child.spanId = 0x22;
-  child.parentSpanId = 0;  // the parent only in a CHILD_OF reference, as some clients send it
-  child.operationName = "lookup";
-  child.startTime += 100;
-  child.duration = 1'000;
-  idl::SpanRef parent;
-  parent.refType = idl::SpanRefType::CHILD_OF;
-  parent.traceIdHigh = root.traceIdHigh;
-  parent.traceIdLow = root.traceIdLow;
-  parent.spanId = root.spanId;
-  idl::SpanRef follows;
-  follows.refType = idl::SpanRefType::FOLLOWS_FROM;
-  follows.traceIdHigh = 0;
-  follows.traceIdLow = 0x99;
-  follows.spanId = 0x98;
-  child.__set_references({parent, follows});
-  child.__set_tags({tag("error", true), tag("venue", std::string("XNAS"))});
-  idl::Log log;
-  log.timestamp = child.startTime + 10;
-  log.fields = {tag("event", std::string("cache_miss")), tag("key", std::string("BTCUSDT"))};
-  child.__set_logs({log});
-  batch.spans = {root, child};
-  return batch;
-}
-
-template <typename Write>
-std::vector<std::byte> message(Protocol protocol, const std::string& name,
-                               thrift::protocol::TMessageType type, Write&& write_body) {
-  auto buffer = std::make_shared<thrift::transport::TMemoryBuffer>();
-  std::unique_ptr<thrift::protocol::TProtocol> p;
-  if (protocol == Protocol::Compact) {
-    p = std::make_unique<thrift::protocol::TCompactProtocol>(buffer);
-  } else {
-    p = std::make_unique<thrift::protocol::TBinaryProtocol>(buffer);
-  }
-  p->writeMessageBegin(name, type, 0);
-  write_body(*p);
-  p->writeMessageEnd();
-  std::uint8_t* data = nullptr;
-  std::uint32_t size = 0;
-  buffer->getBuffer(&data, &size);
-  const auto* b = reinterpret_cast<const std::byte*>(data);
-  return {b, b + size};
-}
-
-std::vector<std::byte> emit_batch(Protocol protocol, const idl::Batch& batch) {
-  return message(protocol, "emitBatch", thrift::protocol::T_ONEWAY,
-                 [&batch](thrift::protocol::TProtocol& p) {
-                   idl::Agent_emitBatch_pargs args;
-                   args.batch = &batch;
-                   args.write(&p);
-                 });
+// The receivers' decoder (packed), or the libthrift reference; spans unpacked either way.
+receivers::jaeger::DecodeResult decode_unpacked(bool packed, std::span<const std::byte> datagram,
+                                                Protocol protocol, model::SpanBatch& out) {
+  const auto r = packed ? decode_emit_batch(datagram, protocol, out)
+                        : receivers::jaeger::decode_emit_batch_thrift(datagram, protocol, out);
+  for (auto& s : out) REQUIRE(wire::unpack(s) == wire::DecodeError::None);
+  return r;
 }
 
 std::string hex(const auto& id) {
@@ -168,8 +73,9 @@ const model::Attribute* find(const std::vector<model::Attribute>& list, const st
 
 TEST_CASE("an emitBatch in either protocol maps to the span model", "[receivers][jaeger]") {
   const auto protocol = GENERATE(Protocol::Compact, Protocol::Binary);
+  const bool packed = GENERATE(true, false);
   model::SpanBatch out;
-  const auto r = decode_emit_batch(emit_batch(protocol, sample_batch()), protocol, out);
+  const auto r = decode_unpacked(packed, emit_batch(protocol, sample_batch()), protocol, out);
   REQUIRE(r.error.empty());
   REQUIRE(r.spans == 2);
   REQUIRE(out.size() == 2);
@@ -249,7 +155,8 @@ TEST_CASE("tags with an OTLP meaning become span fields", "[receivers][jaeger]")
                              tag("w3c.tracestate", std::string("ot=th:8")),
                              tag("span.kind", std::string("producer")), tag("error", false)});
   model::SpanBatch out;
-  decode_emit_batch(emit_batch(Protocol::Binary, batch), Protocol::Binary, out);
+  decode_unpacked(GENERATE(true, false), emit_batch(Protocol::Binary, batch), Protocol::Binary,
+                  out);
   REQUIRE(out.size() == 1);
   CHECK(out[0].status == model::StatusCode::Error);
   CHECK(out[0].status_message == "rejected by venue");

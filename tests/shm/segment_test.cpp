@@ -28,6 +28,15 @@ std::vector<std::byte> resource_record() {
   return out;
 }
 
+/// A span-typed record of `size` bytes whose payload starts with `seq`.
+std::vector<std::byte> numbered_record(std::uint64_t seq, std::uint32_t size) {
+  std::vector<std::byte> r(size);
+  const wire::RecordHeader h{size, static_cast<std::uint16_t>(wire::RecordType::Span), 1};
+  std::memcpy(r.data(), &h, sizeof h);
+  std::memcpy(r.data() + 8, &seq, sizeof seq);
+  return r;
+}
+
 std::string only_segment(const std::string& dir) {
   std::vector<std::string> found;
   for (const auto& e : fs::directory_iterator(dir)) found.push_back(e.path());
@@ -46,11 +55,7 @@ TEST_CASE("a child process's records are read from its segment after it exits", 
         {.directory = dir.file("ring"), .lanes = 2, .lane_bytes = 1 << 16, .resource = resource});
     auto lane = segment->claim_lane();
     for (std::uint64_t seq = 0; seq < 100; ++seq) {
-      std::vector<std::byte> r(64);
-      const wire::RecordHeader h{64, static_cast<std::uint16_t>(wire::RecordType::Span), 1};
-      std::memcpy(r.data(), &h, sizeof h);
-      std::memcpy(r.data() + 8, &seq, sizeof seq);
-      if (!lane.try_write(r)) ::_exit(1);
+      if (!lane.try_write(numbered_record(seq, 64))) ::_exit(1);
     }
     ::_exit(0);
   }
@@ -133,13 +138,7 @@ TEST_CASE("lanes are claimed once per thread, given back, and threads beyond sha
   CHECK(a.attached());
   CHECK(b.attached());
   CHECK_FALSE(c.attached());
-  const auto rec = [](std::uint64_t seq) {
-    std::vector<std::byte> r(16);
-    const wire::RecordHeader h{16, static_cast<std::uint16_t>(wire::RecordType::Span), 1};
-    std::memcpy(r.data(), &h, sizeof h);
-    std::memcpy(r.data() + 8, &seq, sizeof seq);
-    return r;
-  };
+  const auto rec = [](std::uint64_t seq) { return numbered_record(seq, 16); };
   REQUIRE(segment->overflow_lane().try_write(rec(7)));
   REQUIRE(a.try_write(rec(1)));
   a.release();  // the thread ended: the next thread continues the lane where it stopped
@@ -179,6 +178,29 @@ TEST_CASE("a dead producer's lane says whether it died before or after committin
   CHECK(shm::Segment::attach(path)->torn_records() == 1);
   set_writing(shm::writing_mark(0));  // the tail reached its mark: committed, then died
   CHECK(shm::Segment::attach(path)->torn_records() == 0);
+}
+
+TEST_CASE("a writer leaves its last commit's mark in the lane, which reads as idle, not torn",
+          "[shm]") {
+  testing::TempDir dir;
+  auto producer =
+      shm::Segment::create({.directory = dir.file("ring"), .lanes = 1, .lane_bytes = 4096});
+  auto lane = producer->claim_lane();
+  for (std::uint64_t seq = 0; seq < 3; ++seq) REQUIRE(lane.try_write(numbered_record(seq, 16)));
+  // The producer stops here for good, its lane held, as a killed one would.
+  std::ifstream f(producer->path(), std::ios::binary);
+  shm::LaneControl control{};
+  f.seekg(static_cast<std::streamoff>(shm::lane_offset(0, 4096)));
+  f.read(reinterpret_cast<char*>(&control), sizeof control);
+  REQUIRE(control.tail.load() == 48);
+  // The commit does not store writing again: the mark it set before copying stays.
+  CHECK(control.writing.load() == shm::writing_mark(48));
+  auto consumer = shm::Segment::attach(producer->path());
+  CHECK(consumer->torn_records() == 0);
+  std::size_t records = 0;
+  consumer->reader(0).drain([&](wire::RecordType, std::span<const std::byte>) { ++records; },
+                            SIZE_MAX);
+  CHECK(records == 3);
 }
 
 TEST_CASE("attach refuses every header whose fields do not hold against the file's real size",

@@ -118,7 +118,10 @@ class TAILGATE_API Span final {
   /// counted in dropped_items and in the exported span's dropped attribute and event counts.
   static constexpr std::size_t kBufferBytes = 1024;
 
-  ~Span() { end(); }
+  // The ended check inline: a span already ended by end() costs no call here.
+  ~Span() {
+    if (tracer_ != nullptr) end();
+  }
   Span(const Span&) = delete;
   Span& operator=(const Span&) = delete;
 
@@ -243,6 +246,8 @@ class TAILGATE_API Span final {
                  : 0;
   }
 
+  /// end() of a record that failed or left items out. Out of line: rare.
+  bool end_slow(Tracer& tracer, std::int64_t elapsed_ns) noexcept;
   /// Room for `need` more bytes: the record moves to (a bigger) heap buffer, up to the largest
   /// record. Out of line: rare, and it allocates.
   void grow(std::size_t need) noexcept;
