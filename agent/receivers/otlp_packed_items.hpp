@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <type_traits>
@@ -25,11 +26,12 @@ using protowire::Reader;
 using protowire::WireType;
 
 // Calls on_field(reader, number, field) for each declared field of `m` in `bytes`, which reads its
-// value; unknown fields are skipped. False if a read failed or on_field said so. The messages
-// read here passed protowire::validate(), so a read cannot fail: one that did would end the
-// decoding, reported malformed, rather than go on.
+// value; unknown fields are skipped, checked as protowire::validate() checks them with `depth`
+// levels of nesting left below `m` (a group). False if a read or check failed or on_field said so.
+// The decoder checks what it reads as it reads it (one pass over the request): whatever a
+// request's fields are, it refuses exactly the requests validate() refuses.
 template <typename OnField>
-bool for_each_field(std::string_view bytes, Message m, OnField&& on_field) {
+bool for_each_field(std::string_view bytes, Message m, int depth, OnField&& on_field) {
   Reader r(bytes);
   while (!r.done()) {
     std::uint32_t number = 0;
@@ -37,7 +39,8 @@ bool for_each_field(std::string_view bytes, Message m, OnField&& on_field) {
     Field field;
     if (!r.tag(number, type)) return false;
     if (!protowire::is(m, number, type, field)) {
-      if (!r.skip(number, type, protowire::kMaxDepth)) return false;
+      if (type == WireType::StartGroup && depth < 1) return false;
+      if (!r.skip(number, type, depth)) return false;
     } else if (!on_field(r, number, field)) {
       return false;
     }
@@ -45,9 +48,28 @@ bool for_each_field(std::string_view bytes, Message m, OnField&& on_field) {
   return true;
 }
 
-// Moves past a declared field's value.
+// Moves past a declared field's value that another pass over the message reads and checks.
 inline bool skip(Reader& r, std::uint32_t number, const Field& field) {
   return r.skip(number, field.type, protowire::kMaxDepth);
+}
+
+// Moves past a declared field's value that no pass reads, checking it as validate() does (with
+// `depth` levels of nesting left below the message it is in).
+inline bool check(Reader& r, std::uint32_t number, const Field& field, int depth) {
+  if (field.kind == protowire::Kind::Scalar) return r.skip(number, field.type, depth);
+  std::string_view body;
+  if (!r.bytes(body)) return false;
+  if (field.kind == protowire::Kind::String) return protowire::valid_utf8(body);
+  if (field.kind != protowire::Kind::Message) return true;
+  std::size_t spans = 0;
+  return depth >= 1 &&
+         protowire::validate(body, field.message, spans, depth - 1) == protowire::Problem::None;
+}
+
+// A message the decoder does not read itself (a resource, an array): checked as validate() does.
+inline bool valid(std::string_view bytes, Message m, int depth) {
+  std::size_t spans = 0;
+  return protowire::validate(bytes, m, spans, depth) == protowire::Problem::None;
 }
 
 inline bool fits16(std::string_view s) noexcept {
@@ -59,16 +81,16 @@ inline bool fits16(std::string_view s) noexcept {
 struct Value {
   wire::ValueView view = std::string_view{};  // a KeyValue without a value: ""
   // Arrays, maps and bytes: made by value_of, as from_otlp makes them, and written by
-  // wire::write_value, the one writer of a model value, so both paths stay the same.
-  model::AttributeValue owned;
-  bool is_owned = false;
+  // wire::write_value, the one writer of a model value, so both paths stay the same. Optional: the
+  // scalars read for every attribute of every span neither make nor destroy a model value.
+  std::optional<model::AttributeValue> owned;
   [[nodiscard]] bool fits() const noexcept {
-    if (!is_owned) {
+    if (!owned) {
       const auto* s = std::get_if<std::string_view>(&view);
       return s == nullptr || fits16(*s);
     }
-    if (const auto* s = std::get_if<std::string>(&owned)) return fits16(*s);
-    if (const auto* a = std::get_if<model::ArrayValue>(&owned)) {
+    if (const auto* s = std::get_if<std::string>(&*owned)) return fits16(*s);
+    if (const auto* a = std::get_if<model::ArrayValue>(&*owned)) {
       return std::visit(
           [](const auto& elements) {
             if (elements.size() > 0xFFFF) return false;
@@ -84,8 +106,8 @@ struct Value {
     return true;
   }
   void write(wire::ByteWriter& w) const noexcept {
-    if (is_owned) {
-      wire::write_value(w, owned);
+    if (owned) {
+      wire::write_value(w, *owned);
     } else {
       w.value(view);
     }
@@ -133,8 +155,9 @@ class ItemBuffer {
 };
 
 // False: the value is one protobuf would merge (sent twice), or one the item encoding cannot
-// hold (a string over 65,535 bytes): left to from_otlp's own mapping.
-bool read_key_value(std::string_view bytes, std::string_view& key, Value& value);
+// hold (a string over 65,535 bytes), or one validate() refuses (with `depth` levels of nesting
+// left below the KeyValue): left to from_otlp's own mapping, which checks the span whole.
+bool read_key_value(std::string_view bytes, int depth, std::string_view& key, Value& value);
 
 /// An event's or a link's attributes: count u8, then each key and value.
 void write_attributes(wire::ByteWriter& w, const std::vector<KeyValueView>& attributes);

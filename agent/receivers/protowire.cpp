@@ -34,7 +34,7 @@ bool Reader::skip(std::uint32_t field, WireType type, int depth) noexcept {
   return false;  // wire types 6 and 7 do not exist
 }
 
-bool valid_utf8(std::string_view s) noexcept {
+bool valid_utf8_text(std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   while (p != end) {
@@ -117,6 +117,38 @@ Problem validate(std::string_view bytes, Message m, std::size_t& spans, int dept
     }
   }
   return Problem::None;
+}
+
+namespace {
+
+// The fields `wanted` (messages) of `m`'s bytes: counted, or at `inner`, counted inside.
+std::size_t count_nested(std::string_view bytes, Message m) noexcept {
+  const bool request = m == Message::Request;
+  const std::uint32_t wanted = request ? 1 : 2;  // resource_spans; scope_spans, spans
+  std::size_t count = 0;
+  Reader r(bytes);
+  while (!r.done()) {
+    std::uint32_t number = 0;
+    WireType type{};
+    std::string_view body;
+    if (!r.tag(number, type)) break;
+    if (number != wanted || type != WireType::Len) {
+      if (!r.skip(number, type, kMaxDepth)) break;
+    } else if (!r.bytes(body)) {
+      break;
+    } else if (m == Message::ScopeSpans) {
+      ++count;
+    } else {
+      count += count_nested(body, request ? Message::ResourceSpans : Message::ScopeSpans);
+    }
+  }
+  return count;
+}
+
+}  // namespace
+
+std::size_t count_spans(std::string_view bytes) noexcept {
+  return count_nested(bytes, Message::Request);
 }
 
 }  // namespace tailgate::receivers::protowire

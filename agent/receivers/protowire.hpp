@@ -72,6 +72,13 @@ class Reader {
   bool fixed32(std::uint32_t& out) noexcept { return fixed(&out, 4); }
   /// A length-delimited field's bytes.
   bool bytes(std::string_view& out) noexcept {
+    if (p_ != end_ && static_cast<std::uint8_t>(*p_) < 0x80) [[likely]] {  // under 128 bytes
+      const auto n = static_cast<std::uint8_t>(*p_++);
+      if (n > static_cast<std::size_t>(end_ - p_)) return false;
+      out = {p_, n};
+      p_ += n;
+      return true;
+    }
     std::uint32_t n = 0;
     for (int i = 0; i < 5; ++i) {
       if (p_ == end_) return false;
@@ -101,8 +108,38 @@ class Reader {
   const char* end_;
 };
 
+/// Whether `s` is ASCII alone: as most keys and values are, checked with a few word loads
+/// (overlapping at the end) instead of byte by byte.
+[[nodiscard]] inline bool ascii(std::string_view s) noexcept {
+  const char* p = s.data();
+  const std::size_t n = s.size();
+  if (n >= 8) {
+    std::uint64_t any = 0, word = 0;
+    for (std::size_t i = 0; i + 8 < n; i += 8) {
+      std::memcpy(&word, p + i, 8);
+      any |= word;
+    }
+    std::memcpy(&word, p + n - 8, 8);
+    return ((any | word) & 0x8080808080808080ULL) == 0;
+  }
+  if (n >= 4) {
+    std::uint32_t head = 0, tail = 0;
+    std::memcpy(&head, p, 4);
+    std::memcpy(&tail, p + n - 4, 4);
+    return ((head | tail) & 0x80808080U) == 0;
+  }
+  unsigned any = 0;
+  for (std::size_t i = 0; i < n; ++i) any |= static_cast<unsigned char>(p[i]);
+  return any < 0x80;
+}
+
+/// RFC 3629 UTF-8 beyond ASCII (valid_utf8's slow path).
+[[nodiscard]] bool valid_utf8_text(std::string_view s) noexcept;
+
 /// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF.
-[[nodiscard]] bool valid_utf8(std::string_view s) noexcept;
+[[nodiscard]] inline bool valid_utf8(std::string_view s) noexcept {
+  return ascii(s) || valid_utf8_text(s);
+}
 
 /// The OTLP trace messages (proto/opentelemetry/...), for validate() and field_kind().
 enum class Message : std::uint8_t {
@@ -242,12 +279,15 @@ constexpr Field declared_by_switch(Message m, std::uint32_t number) noexcept {
 
 inline constexpr std::size_t kMessages = static_cast<std::size_t>(Message::KeyValueList) + 1;
 inline constexpr std::uint32_t kMaxDeclared = 16;  // Span.flags
-// declared_by_switch as a table: looked up for every field of every request.
+// declared_by_switch as a table by tag (number and wire type), looked up for every field of every
+// request: Kind::Unknown where the wire type is not the declared one.
 inline constexpr auto kDeclared = [] {
-  std::array<std::array<Field, kMaxDeclared + 1>, kMessages> table{};
+  std::array<std::array<Field, (kMaxDeclared + 1) * 8>, kMessages> table{};
   for (std::size_t m = 0; m < kMessages; ++m) {
     for (std::uint32_t n = 0; n <= kMaxDeclared; ++n) {
-      table[m][n] = declared_by_switch(static_cast<Message>(m), n);
+      const auto field = declared_by_switch(static_cast<Message>(m), n);
+      if (field.kind != Kind::Unknown)
+        table[m][n * 8 + static_cast<std::uint32_t>(field.type)] = field;
     }
   }
   return table;
@@ -255,15 +295,15 @@ inline constexpr auto kDeclared = [] {
 
 }  // namespace detail
 
-/// The declared field `number` of `m`, or Kind::Unknown.
-[[nodiscard]] inline Field declared(Message m, std::uint32_t number) noexcept {
-  if (number > detail::kMaxDeclared) return {};
-  return detail::kDeclared[static_cast<std::size_t>(m)][number];
-}
 /// Whether a field read with `type` is the declared `number` of `m` (else it is unknown).
 [[nodiscard]] inline bool is(Message m, std::uint32_t number, WireType type, Field& out) noexcept {
-  out = declared(m, number);
-  return out.kind != Kind::Unknown && out.type == type;
+  if (number > detail::kMaxDeclared) [[unlikely]] {
+    out = {};
+    return false;
+  }
+  out =
+      detail::kDeclared[static_cast<std::size_t>(m)][number * 8 + static_cast<std::uint32_t>(type)];
+  return out.kind != Kind::Unknown;
 }
 
 enum class Problem : std::uint8_t { None, Malformed, InvalidUtf8, TooDeep };
@@ -273,5 +313,9 @@ enum class Problem : std::uint8_t { None, Malformed, InvalidUtf8, TooDeep };
 /// adds the number of Span messages in it to `spans` (a decoder's batch is sized by it).
 [[nodiscard]] Problem validate(std::string_view bytes, Message m, std::size_t& spans,
                                int depth = kMaxDepth) noexcept;
+
+/// The Span messages in an ExportTraceServiceRequest's `bytes`, counted by their tags alone (to
+/// size a decoder's batch): of one that is not well formed, those before where it is not.
+[[nodiscard]] std::size_t count_spans(std::string_view bytes) noexcept;
 
 }  // namespace tailgate::receivers::protowire

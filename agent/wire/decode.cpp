@@ -139,7 +139,9 @@ DecodeError unpack(model::Span& span) {
   if (span.packed.empty()) return DecodeError::None;
   const auto items = std::move(span.packed);
   Reader r(items.bytes());
-  span.attributes.reserve(span.attributes.size() + items.count());
+  // With room for the two attributes a kept span gets next (Sampler::annotate: the policy and its
+  // probability): else the vector grows again, moving each attribute, for every kept span.
+  span.attributes.reserve(span.attributes.size() + items.count() + 2);
   for (std::size_t i = 0; i < items.count(); ++i) {
     if (auto e = read_item(r, span); e != DecodeError::None) return e;
   }

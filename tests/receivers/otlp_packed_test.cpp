@@ -4,7 +4,9 @@
 #include "receivers/otlp_packed.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -231,6 +233,51 @@ TEST_CASE("packed OTLP decoding: unknown fields, wrong wire types, parts sent tw
           request_with_span(span + len(9, len(2, len(5, len(1, len(1, "\xfe"))))))}) {
       require_same(bytes);
     }
+  }
+}
+
+// The decoder checks fields as it reads them, in one pass; the fields it does not read (schema
+// URLs, scopes' attributes, the attributes of a link it leaves out, what follows an attribute it
+// cannot pack) are checked too: each place, with text that is not UTF-8, refuses the request.
+TEST_CASE("packed OTLP decoding checks every string it does not read", "[receivers][otlp]") {
+  const auto span = valid_ids() + len(5, "name");
+  const auto kv = [](const std::string& key, const std::string& text) {
+    return len(1, key) + len(2, len(1, text));
+  };
+  const auto link_ids = len(1, id(16, '\x03')) + len(2, id(8, '\x04'));
+  for (const auto& place : std::vector<std::function<std::string(const std::string&)>>{
+           [&](const std::string& t) { return len(1, len(2, len(2, span)) + len(3, t)); },
+           [&](const std::string& t) { return len(1, len(2, len(2, span) + len(3, t))); },
+           [&](const std::string& t) { return len(1, len(2, len(1, len(1, t)) + len(2, span))); },
+           [&](const std::string& t) { return len(1, len(2, len(1, len(3, kv("k", t))))); },
+           [&](const std::string& t) {
+             return len(1, len(1, len(1, kv("k", t))) + len(2, len(2, span)));
+           },
+           [&](const std::string& t) { return request_with_span(span + len(3, t)); },
+           [&](const std::string& t) { return request_with_span(span + len(15, len(2, t))); },
+           [&](const std::string& t) { return request_with_span(span + len(11, len(2, t))); },
+           [&](const std::string& t) {
+             return request_with_span(span + len(11, len(3, kv(t, "v"))));
+           },
+           [&](const std::string& t) {
+             return request_with_span(span + len(13, link_ids + len(3, t)));
+           },
+           [&](const std::string& t) {
+             const auto zero_ids = len(1, id(16, '\0')) + len(2, id(8, '\x04'));
+             return request_with_span(span + len(13, zero_ids + len(4, kv("k", t))));
+           },
+           [&](const std::string& t) { return request_with_span(span + len(9, kv(t, "v"))); },
+           [&](const std::string& t) {
+             return request_with_span(span + len(9, kv("long", std::string(70000, 'a'))) +
+                                      len(9, kv("k", t)));
+           }}) {
+    require_same(place("fine"));
+    require_same(place("\xc3\x28"));
+    model::SpanBatch out;
+    receivers::otlp::IngestResult result;
+    CHECK(receivers::otlp::from_otlp_bytes(place("fine"), out, result).empty());
+    CHECK(receivers::otlp::from_otlp_bytes(place("\xc3\x28"), out, result) ==
+          "a string field is not valid UTF-8");
   }
 }
 
