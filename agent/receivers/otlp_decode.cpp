@@ -14,6 +14,8 @@
 
 #include "receivers/base64.hpp"
 #include "receivers/log_limiter.hpp"
+#include "receivers/resource_budget.hpp"
+#include "scrub/json_nesting.hpp"
 
 namespace tailgate::receivers::otlp {
 namespace {
@@ -247,31 +249,6 @@ nlohmann::json* find_array(nlohmann::json& object, const char* camel, const char
   return nullptr;
 }
 
-// The deepest nesting of objects and arrays in JSON text (strings skipped), stopping once past
-// `limit`. Checked before parsing: the JSON library's recursion would otherwise let a body of a
-// million '[' overflow the stack.
-int nesting(std::string_view text, int limit) {
-  int depth = 0, deepest = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size() && deepest <= limit; ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
 // OTLP/JSON is about a dozen levels deep; attribute values (arrays, maps) may add some.
 constexpr int kMaxJsonNesting = 64;
 
@@ -347,7 +324,7 @@ std::optional<pb::ExportTraceServiceResponse> respond(model::SpanBatch& batch,
 }
 
 std::string parse_json(std::string_view text, pb::ExportTraceServiceRequest& request) {
-  if (nesting(text, kMaxJsonNesting) > kMaxJsonNesting) {
+  if (scrub::json_nesting(text, kMaxJsonNesting) > kMaxJsonNesting) {
     return "nested deeper than " + std::to_string(kMaxJsonNesting) + " levels";
   }
   auto json = nlohmann::json::parse(text, nullptr, false);
@@ -379,6 +356,15 @@ std::string parse_json(std::string_view text, pb::ExportTraceServiceRequest& req
   options.ignore_unknown_fields = true;  // as OTLP asks of receivers: newer senders add fields
   const auto status = google::protobuf::util::JsonStringToMessage(json.dump(), &request, options);
   if (!status.ok()) return std::string(status.message());
+  // from_otlp copies each resource once per scope with spans, as the packed decoder does.
+  ResourceBudget budget;
+  for (const auto& rs : request.resource_spans()) {
+    const auto resource_bytes = rs.resource().ByteSizeLong();
+    for (const auto& ss : rs.scope_spans()) {
+      if (!ss.spans().empty() && !budget.spend(resource_bytes))
+        return std::string(ResourceBudget::kRefusal);
+    }
+  }
   return {};
 }
 

@@ -19,6 +19,7 @@
 #include "receivers/gunzip.hpp"
 #include "receivers/log_limiter.hpp"
 #include "receivers/otlp_packed.hpp"
+#include "receivers/resource_budget.hpp"
 
 namespace tailgate::receivers {
 namespace {
@@ -162,8 +163,9 @@ class OtlpGrpcReceiver::Service final : public Base {
       spdlog::warn("event=otlp_malformed receiver=otlp_grpc requests={} bytes={} error=\"{}\"", n,
                    size, why);
     }
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "not an OTLP ExportTraceServiceRequest (nor one in gzip): " + why);
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        otlp::refusal_text("not an OTLP ExportTraceServiceRequest (nor one in gzip)", why));
   }
 
   // glibc keeps what a thread frees in that thread's arena, and the agent keeps up to 64 MiB of

@@ -13,6 +13,7 @@
 #include "receivers/gunzip.hpp"
 #include "receivers/log_limiter.hpp"
 #include "receivers/otlp_packed.hpp"
+#include "receivers/resource_budget.hpp"
 
 namespace tailgate::receivers {
 namespace {
@@ -115,15 +116,17 @@ OtlpHttpAnswer handle_otlp_http(std::string_view method, std::string_view target
   if (json) {
     otlp::pb::ExportTraceServiceRequest request;
     if (auto why = otlp::parse_json(body, request); !why.empty()) {
-      return malformed(json, "not an OTLP/JSON trace request: " + why, body.size(), counters);
+      return malformed(json, otlp::refusal_text("not an OTLP/JSON trace request", why), body.size(),
+                       counters);
     }
     response = otlp::accept(request, out, counters, telemetry::Receiver::OtlpHttp);
   } else {
     // Decoded from the bytes straight into spans (otlp_packed.hpp).
     auto answer = otlp::accept_bytes(body, out, counters, telemetry::Receiver::OtlpHttp);
     if (!answer.malformed.empty()) {
-      return malformed(json, "not an OTLP ExportTraceServiceRequest: " + answer.malformed,
-                       body.size(), counters);
+      return malformed(
+          json, otlp::refusal_text("not an OTLP ExportTraceServiceRequest", answer.malformed),
+          body.size(), counters);
     }
     response = std::move(answer.response);
   }

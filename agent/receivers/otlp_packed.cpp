@@ -8,6 +8,7 @@
 
 #include "receivers/otlp_packed_items.hpp"
 #include "receivers/protowire.hpp"
+#include "receivers/resource_budget.hpp"
 #include "wire/encode.hpp"
 
 namespace tailgate::receivers::otlp {
@@ -85,15 +86,10 @@ class Decoder {
                           });
   }
 
-  // Each scope's spans get the resource with the scope in it: a copy of the resource's attributes
-  // (or a comparison with one already made). One request of many scopes under a large resource
-  // would otherwise hold gigabytes and take the CPU for an hour (found by an outside attack:
-  // a 1.1 MB request, +1 GB RSS), so what that costs a request is bounded, and past it the
-  // request is refused.
+  // The resource is copied for each scope's spans: bounded per request (resource_budget.hpp).
   bool within_resource_budget(std::size_t resource_size) {
-    resource_cost_ += resource_size;
-    if (resource_cost_ <= kMaxResourceCost) return true;
-    refusal_ = "its resource, repeated once for each of its scopes, would take more than 32 MiB";
+    if (resource_budget_.spend(resource_size)) return true;
+    refusal_ = ResourceBudget::kRefusal;
     return false;
   }
 
@@ -346,8 +342,7 @@ class Decoder {
   }
 
   static constexpr std::size_t kMaxInterned = 16;
-  static constexpr std::size_t kMaxResourceCost = std::size_t{32} << 20;
-  std::size_t resource_cost_ = 0;
+  ResourceBudget resource_budget_;
   std::string refusal_;
   model::SpanBatch& out_;
   IngestResult& result_;

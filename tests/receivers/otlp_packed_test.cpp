@@ -4,12 +4,14 @@
 #include "receivers/otlp_packed.hpp"
 
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "receivers/resource_budget.hpp"
 #include "support/otlp_packed_compare.hpp"
 
 using namespace tailgate;
@@ -376,7 +378,34 @@ TEST_CASE("a request whose resource repeated per scope would cost more than 32 M
   CHECK(out.size() == 20);
   out.clear();
   const auto why = receivers::otlp::from_otlp_bytes(request_of(40), out, result);
-  CHECK_THAT(why, Catch::Matchers::Contains("more than 32 MiB"));
+  CHECK(why == receivers::otlp::ResourceBudget::kRefusal);
   CHECK(out.empty());
   CHECK(result.spans == 0);
+}
+
+// The same request over OTLP/JSON, which from_otlp decodes: the same bound, the same words.
+TEST_CASE(
+    "an OTLP/JSON request whose resource repeated per scope would cost more than 32 MiB is "
+    "refused",
+    "[receivers][otlp]") {
+  const auto json_of = [](int scopes) {
+    std::string json = R"({"resourceSpans":[{"resource":{"attributes":[{"key":"big","value":)"
+                       R"({"stringValue":")" +
+                       std::string(1 << 20, 'r') + R"("}}]},"scopeSpans":[)";
+    for (int i = 0; i < scopes; ++i) {
+      char span_id[17];
+      std::snprintf(span_id, sizeof span_id, "%016x", i + 1);
+      json += (i == 0 ? "" : ",");
+      json += R"({"scope":{"name":"scope)" + std::to_string(i) +
+              R"("},"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":")" + span_id +
+              R"(","name":"s"}]})";
+    }
+    return json + "]}]}";
+  };
+  Request request;
+  CHECK(receivers::otlp::parse_json(json_of(20), request).empty());
+  CHECK(request.resource_spans(0).scope_spans_size() == 20);
+  Request refused;
+  CHECK(receivers::otlp::parse_json(json_of(40), refused) ==
+        receivers::otlp::ResourceBudget::kRefusal);
 }
