@@ -41,6 +41,32 @@ class LevelName final : public spdlog::custom_flag_formatter {
   }
 };
 
+// %w: the message with control characters escaped (\n, \r, \t, \xHH). Messages carry text from
+// senders (a Thrift method name, a parse error): a newline in it would start a line of the
+// sender's making, e.g. a forged `error event=...` (found by an outside attack).
+class SafeMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (const char c : std::string_view(msg.payload.data(), msg.payload.size())) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u >= 0x20 && u != 0x7f) {
+        dest.push_back(c);
+      } else if (c == '\n' || c == '\r' || c == '\t') {
+        const char escaped[] = {'\\', c == '\n' ? 'n' : c == '\r' ? 'r' : 't'};
+        dest.append(escaped, escaped + 2);
+      } else {
+        const char escaped[] = {'\\', 'x', kHex[u >> 4], kHex[u & 0xF]};
+        dest.append(escaped, escaped + 4);
+      }
+    }
+  }
+  [[nodiscard]] std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<SafeMessage>();
+  }
+};
+
 // RFC 3339 in UTC, to the microsecond: lines from hosts in different zones sort together.
 constexpr const char* kTime = "%Y-%m-%dT%H:%M:%S.%fZ";
 
@@ -51,7 +77,7 @@ std::unique_ptr<spdlog::formatter> formatter(config::LogFormat format) {
     f->add_flag<JsonFields>('j').set_pattern(
         fmt::format(R"({{"time":"{}","level":"%k",%j}})", kTime));
   } else {
-    f->set_pattern(fmt::format("{} %k %v", kTime));
+    f->add_flag<SafeMessage>('w').set_pattern(fmt::format("{} %k %w", kTime));
   }
   return f;
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -153,4 +154,24 @@ TEST_CASE("text log lines use the same time and level words", "[telemetry]") {
   CHECK(text.substr(26, 7) == "Z warn ");
   CHECK(text.substr(33) == "event=producer_gone path=/dev/shm/x\n");
   CHECK(telemetry::last_errors().back().ends_with("Z warn event=producer_gone path=/dev/shm/x"));
+}
+
+// Found by an outside attack: a Thrift method name with a newline in it, logged as the error of
+// an unsupported call, wrote a line of the sender's making into the agent's log.
+TEST_CASE("text a sender controls cannot start a log line of its own", "[telemetry]") {
+  for (const auto format : {config::LogFormat::Text, config::LogFormat::Json}) {
+    config::LogConfig config;
+    config.format = format;
+    const auto text = captured_stderr(config, [] {
+      spdlog::warn("event=jaeger_malformed error=\"unsupported call {}\"",
+                   "x\n2026-12-06T00:00:00.000000Z error event=FORGED_LINE\r\x01");
+    });
+    INFO(text);
+    CHECK(std::count(text.begin(), text.end(), '\n') == 1);  // one line, the agent's
+    CHECK(text.find("\n2026") == std::string::npos);
+    if (format == config::LogFormat::Text) {
+      CHECK_THAT(text, Catch::Matchers::Contains(R"(x\n2026-12-06T00:00:00.000000Z error event=)"
+                                                 R"(FORGED_LINE\r\x01")"));
+    }
+  }
 }
