@@ -11,6 +11,13 @@ namespace {
 
 // glibc's chunk header: what a heap block costs beyond its usable size.
 constexpr std::size_t kAllocationOverhead = 8;
+
+// The heap chunk glibc makes for `size` bytes: the header, rounded up to 16, at least 32. Counted
+// so rather than as malloc_usable_size, so that the count is the same under allocators that hand
+// out exact sizes (valgrind, ASan) and budgets decide the same there as in production.
+std::size_t chunk_bytes(std::size_t size) noexcept {
+  return std::max<std::size_t>(32, (size + kAllocationOverhead + 15) & ~std::size_t{15});
+}
 // Blocks grow exactly (one record at a time) while small, so a trace of a few spans carries no
 // slack; past this, by half again, so a long trace is copied a bounded number of times.
 constexpr std::size_t kExactGrowthBytes = 2048;
@@ -46,9 +53,11 @@ std::byte* PackedSpans::begin_record(std::size_t max_size) {
     if (p == nullptr) throw std::bad_alloc();
     (void)block_.release();
     block_.reset(p);
-    const auto usable = ::malloc_usable_size(p);
-    bytes_ += usable + (capacity_ == 0 ? kAllocationOverhead : 0) - capacity_;
-    capacity_ = static_cast<std::uint32_t>(std::min<std::size_t>(usable, UINT32_MAX));
+    // chunk_bytes of the usable size is that of the size asked for, usable being between the two.
+    const auto before = capacity_ == 0 ? 0 : chunk_bytes(capacity_);
+    capacity_ =
+        static_cast<std::uint32_t>(std::min<std::size_t>(::malloc_usable_size(p), UINT32_MAX));
+    bytes_ += chunk_bytes(capacity_) - before;
   }
   return block_.get() + used_;
 }
