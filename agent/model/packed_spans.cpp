@@ -20,7 +20,7 @@ std::size_t chunk_bytes(std::size_t size) noexcept {
 }
 // Blocks grow exactly (one record at a time) while small, so a trace of a few spans carries no
 // slack; past this, by half again, so a long trace is copied a bounded number of times.
-constexpr std::size_t kExactGrowthBytes = 2048;
+constexpr std::size_t kExactGrowthBytes = 1024;
 
 std::size_t string_bytes(const std::string& s) noexcept {
   return s.capacity() > 15 ? s.capacity() + 1 : 0;
