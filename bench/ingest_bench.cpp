@@ -8,8 +8,14 @@
 // gRPC the count is taken inside the receiver's Export handler, so the client's side is left out.
 // Without callgrind it reports CPU time per span and the bytes a decoded span holds
 // (model::memory_bytes), for a look; asserts only that every span arrived.
+// With --memory it reports instead what buffering costs on the path: the input taken in one
+// request (record, datagram) at a time by a stage that decides nothing yet (its waits an hour, no
+// memory bound), as a burst of traces waiting for their roots; VmRSS growth over the spans held
+// (past the first request, which warms the receiver and the stage's tables), beside the bytes the
+// path's encoding took per span and the bytes the trace table accounts per span.
 //
-//   ingest_bench --path ring|udp|otlp_http|otlp_grpc|jaeger|jaeger_thrift [--traces N]
+//   ingest_bench --path ring|udp|otlp_http|otlp_grpc|jaeger|jaeger_thrift [--traces N] [--memory]
+#include <malloc.h>
 #include <thrift/protocol/TCompactProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 
@@ -19,6 +25,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -184,29 +192,44 @@ Input jaeger_datagrams(const std::vector<model::Span>& spans) {
   }
 }
 
-// OTLP/gRPC: the requests through a real receiver on loopback; callgrind counts inside its
-// Export handler (the client's serialization and the transport around it are not the agent's
-// per-span work we compare).
-void decode_grpc(const Input& input, model::SpanBatch& out) {
-  telemetry::Counters counters;
-  model::SpanQueue queue(1u << 24);
-  config::OtlpReceiverConfig config{.enabled = true,
-                                    .endpoint = "127.0.0.1:0",
-                                    .max_request_bytes = 64u << 20,
-                                    .max_inflight_requests = 4};
-  receivers::OtlpGrpcReceiver receiver(config, queue, counters);
-  const auto stub = pb::TraceService::NewStub(
-      grpc::CreateChannel(receiver.local_endpoint(), grpc::InsecureChannelCredentials()));
-  for (const auto& body : input) {
+// OTLP/gRPC: requests through a real receiver on loopback.
+class GrpcPath {
+ public:
+  GrpcPath()
+      : queue_(1u << 24),
+        receiver_(config::OtlpReceiverConfig{.enabled = true,
+                                             .endpoint = "127.0.0.1:0",
+                                             .max_request_bytes = 64u << 20,
+                                             .max_inflight_requests = 4},
+                  queue_, counters_),
+        stub_(pb::TraceService::NewStub(
+            grpc::CreateChannel(receiver_.local_endpoint(), grpc::InsecureChannelCredentials()))) {}
+  ~GrpcPath() { receiver_.stop(); }
+  GrpcPath(const GrpcPath&) = delete;
+  GrpcPath& operator=(const GrpcPath&) = delete;
+  void send(const std::vector<std::byte>& body) {
     pb::ExportTraceServiceRequest request;
     if (!request.ParseFromArray(body.data(), static_cast<int>(body.size()))) std::abort();
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
     pb::ExportTraceServiceResponse response;
-    if (!stub->Export(&context, request, &response).ok()) std::abort();
+    if (!stub_->Export(&context, request, &response).ok()) std::abort();
   }
-  queue.pop_all(out, std::chrono::milliseconds(0));
-  receiver.stop();
+  void take(model::SpanBatch& out) { queue_.pop_all(out, std::chrono::milliseconds(0)); }
+
+ private:
+  telemetry::Counters counters_;
+  model::SpanQueue queue_;
+  receivers::OtlpGrpcReceiver receiver_;
+  std::unique_ptr<pb::TraceService::Stub> stub_;
+};
+
+// Callgrind counts inside the receiver's Export handler (the client's serialization and the
+// transport around it are not the agent's per-span work we compare).
+void decode_grpc(const Input& input, model::SpanBatch& out) {
+  GrpcPath grpc;
+  for (const auto& body : input) grpc.send(body);
+  grpc.take(out);
 }
 
 // What is counted: the sampling stage over the decoded spans, 512 at a time, each chunk's
@@ -222,14 +245,81 @@ double cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
+std::size_t vm_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("VmRSS:")) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+  }
+  return 0;
+}
+
+// --memory: see the top of the file.
+int measure_memory(const std::string& path, const Input& input, std::size_t spans) {
+  config::SamplingConfig config;  // the default policies, deciding nothing within the run
+  config.decision_wait = std::chrono::hours(1);
+  config.max_trace_age = std::chrono::hours(1);
+  config.max_buffered_bytes = std::size_t{1} << 40;
+  telemetry::Counters counters;
+  model::SpanQueue in(1), out(1);
+  pipeline::Pipeline stage(config, in, 1, out, counters, [] { return 0; });
+  std::optional<GrpcPath> grpc;
+  if (path == "otlp_grpc") grpc.emplace();
+  model::SpanBatch batch;
+  std::size_t rss_before = 0, held_before = 0, encoded = 0, heap_before = 0;
+  // Ring records come one per span: taken 512 at a time (a drain of a lane), one producer's
+  // resource each, as the ring receiver has one per producer.
+  const std::size_t step = path == "ring" ? kSpansPerRequest : 1;
+  for (std::size_t i = 0; i < input.size(); i += step) {
+    const Input part(input.begin() + static_cast<std::ptrdiff_t>(i),
+                     input.begin() + static_cast<std::ptrdiff_t>(std::min(i + step, input.size())));
+    for (const auto& p : part) encoded += p.size();
+    if (grpc) {
+      grpc->send(part[0]);
+      grpc->take(batch);
+    } else {
+      counted_decode(path, part, batch);
+    }
+    stage.ingest(batch, 0);
+    stage.flush();  // kept (error) traces leave: the exporter's queue is full, they are dropped
+    if (i == 0) {
+      ::malloc_trim(0);
+      rss_before = vm_rss_bytes();
+      heap_before = ::mallinfo2().uordblks;
+      held_before = stage.table().spans();
+    }
+  }
+  // Error traces are kept at once (the fast path); every other span is held.
+  const auto held = stage.table().spans();
+  ::malloc_trim(0);
+  if (held < spans * 9 / 10 || stage.stressed()) {
+    std::fprintf(stderr, "%s: %zu of %zu spans held\n", path.c_str(), held, spans);
+    return 1;
+  }
+  std::printf(
+      "path %s spans_held %zu encoded_bytes_per_span %.0f rss_bytes_per_buffered_span %.0f "
+      "accounted_bytes_per_span %.0f heap_in_use_per_span %.0f\n",
+      path.c_str(), held, static_cast<double>(encoded) / static_cast<double>(spans),
+      static_cast<double>(vm_rss_bytes() - rss_before) / static_cast<double>(held - held_before),
+      static_cast<double>(stage.table().bytes()) / static_cast<double>(held),
+      static_cast<double>(::mallinfo2().uordblks - heap_before) /
+          static_cast<double>(held - held_before));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string path;
   std::size_t traces = 1024;
+  bool memory = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--memory") memory = true;
+  }
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--path") {
+    if (a == "--memory") {
+      --i;
+    } else if (a == "--path") {
       path = argv[i + 1];
     } else if (a == "--traces") {
       traces = std::strtoul(argv[i + 1], nullptr, 10);
@@ -248,9 +338,10 @@ int main(int argc, char** argv) {
   } else {
     std::fprintf(stderr,
                  "usage: ingest_bench --path ring|udp|otlp_http|otlp_grpc|jaeger|jaeger_thrift "
-                 "[--traces N]\n");
+                 "[--traces N] [--memory]\n");
     return 2;
   }
+  if (memory) return measure_memory(path, input, spans.size());
   model::SpanBatch decoded;
   decoded.reserve(spans.size());
   const double t0 = cpu_seconds();

@@ -1,6 +1,6 @@
 // The sampler stage alone on one core: spans through Pipeline::ingest + tick (insert into the
-// trace table, decide by the default policies, annotate and hand kept spans on), with the memory a
-// buffered span costs beside its encoded size. No thread, no sockets: the stage's own cost.
+// trace table, decide by the default policies, annotate and hand kept spans on), with the bytes a
+// buffered span is accounted beside its encoded size. No thread, no sockets: the stage's own cost.
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -13,6 +13,7 @@
 #include "pipeline/pipeline.hpp"
 #include "wire/decode.hpp"
 #include "wire/encode.hpp"
+#include "wire/pack.hpp"
 
 using namespace tailgate;
 
@@ -93,27 +94,33 @@ void BM_SpanMetricsRecord(benchmark::State& state) {
 }
 BENCHMARK(BM_SpanMetricsRecord)->Unit(benchmark::kMillisecond);
 
-// What a span costs in the trace table against its encoding on the wire: the span as the agent
-// holds it, i.e. decoded from its record as the ring and UDP receivers do (items packed), and
-// for comparison fully decoded (what OTLP and Jaeger spans cost, and every span did before).
+// What the trace table accounts for a buffered span (model::PackedSpans::memory_bytes: its
+// trace's block, the trace's object, its resource's share) against its encoding on the wire, the
+// span arriving packed (ring, UDP, OTLP protobuf) or decoded (OTLP/JSON, Jaeger; packed on entry).
+// RSS growth per buffered span on each input path: ingest_bench --memory.
 void BM_BufferedSpanMemory(benchmark::State& state) {
   const auto items = state.range(0) != 0 ? wire::Items::Packed : wire::Items::Decoded;
-  const auto spans = bench::make_traces(1000, 4, 7);
+  constexpr std::size_t kTraces = 1000, kSpansPerTrace = 4;
+  const auto spans = bench::make_traces(kTraces, kSpansPerTrace, 7);
   std::vector<std::byte> buffer(wire::kMaxRecordSize);
   double memory = 0, encoded = 0;
   for (auto _ : state) {
     memory = encoded = 0;
-    for (const auto& s : spans) {
-      const auto n = wire::encode_span(s, buffer);
+    model::KeyTable keys;
+    wire::PackScratch scratch;
+    std::vector<model::PackedSpans> traces(kTraces);
+    for (std::size_t i = 0; i < spans.size(); ++i) {
+      const auto n = wire::encode_span(spans[i], buffer);
       encoded += static_cast<double>(n);
       model::Span decoded;
       if (wire::decode_span(
               std::span(buffer).subspan(wire::kRecordHeaderSize, n - wire::kRecordHeaderSize),
-              s.resource, decoded, items) != wire::DecodeError::None) {
+              spans[i].resource, decoded, items) != wire::DecodeError::None) {
         state.SkipWithError("decode failed");
         return;
       }
-      memory += static_cast<double>(model::memory_bytes(decoded));
+      memory += static_cast<double>(
+          wire::pack(std::move(decoded), traces[i / kSpansPerTrace], keys, scratch));
     }
   }
   state.counters["memory_bytes_per_span"] = memory / static_cast<double>(spans.size());

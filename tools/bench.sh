@@ -3,7 +3,8 @@
 # loopback only, each bounded in time: the ring's producer side (per-call percentiles with 1, 2 and
 # 4 producer threads, the drop path, one lane saturated, the same span over UDP), instructions per
 # span counted by callgrind (bench/count_instructions.sh: the producer's span, and the agent's
-# decode + sampling on each input path), the Python client, the whole path end to end
+# decode + sampling on each input path), memory per buffered span on each input path
+# (ingest_bench --memory), the Python client, the whole path end to end
 # (bench/e2e_bench.py: the real agent between tailgate-load and tailgate-sink), and the sampler
 # stage.
 # Prints tables and writes bench-results/*.json.
@@ -22,6 +23,11 @@ echo "== ring: producer cost per call (rdtsc brackets; ~10 ns of each is the bra
 echo
 echo "== instructions per span (callgrind): the producer's span, the agent's work per input path"
 "$root/bench/count_instructions.sh" "$b" ${quick:+--smoke} --json "$out/instructions.json"
+echo
+echo "== memory per buffered span, each input path (RSS growth over spans held, beside encoded)"
+for path in ring udp otlp_grpc otlp_http jaeger; do
+  "$b/bench/ingest_bench" --path "$path" --traces "$([ -n "$quick" ] && echo 2000 || echo 50000)" --memory
+done
 echo
 echo "== python client"
 PYTHONPATH=$root/client/python TAILGATE_LIBRARY=$b/client/libtailgate.so \

@@ -1,6 +1,6 @@
 #include "pipeline/hold.hpp"
 
-#include <iterator>
+#include <utility>
 
 namespace tailgate::pipeline {
 namespace {
@@ -9,11 +9,15 @@ namespace {
 constexpr std::size_t kLetGoRemembered = 65536;
 }  // namespace
 
-Hold::Hold(std::uint64_t hold_time_ns, std::size_t max_bytes)
-    : hold_time_ns_(hold_time_ns), max_bytes_(max_bytes), let_go_(kLetGoRemembered) {}
+Hold::Hold(std::uint64_t hold_time_ns, std::size_t max_bytes, model::KeyTable* keys)
+    : hold_time_ns_(hold_time_ns),
+      max_bytes_(max_bytes),
+      own_keys_(keys == nullptr ? std::make_unique<model::KeyTable>() : nullptr),
+      keys_(keys == nullptr ? own_keys_.get() : keys),
+      let_go_(kLetGoRemembered) {}
 
-std::size_t Hold::add(const model::TraceId& id, model::SpanBatch&& spans, std::uint64_t now_ns) {
-  if (spans.empty()) return 0;
+template <typename Put>
+std::size_t Hold::add_with(const model::TraceId& id, std::uint64_t now_ns, Put&& put) {
   auto [it, fresh] = traces_.try_emplace(id);
   auto& held = it->second;
   if (fresh) {
@@ -21,18 +25,11 @@ std::size_t Hold::add(const model::TraceId& id, model::SpanBatch&& spans, std::u
     arrivals_.push_back({now_ns, id, held.sequence});
     bytes_ += kArrivalBytes;
   }
-  std::size_t bytes = 0;
-  for (const auto& span : spans) bytes += model::memory_bytes(span);
+  const auto spans_before = held.spans.size();
+  const auto bytes = put(held.spans);
   held.bytes += bytes;
   bytes_ += bytes;
-  spans_ += spans.size();
-  // A trace's spans usually come once, at its drop: the batch itself is held (no copy, no growth).
-  if (held.spans.empty()) {
-    held.spans = std::move(spans);
-  } else {
-    held.spans.insert(held.spans.end(), std::make_move_iterator(spans.begin()),
-                      std::make_move_iterator(spans.end()));
-  }
+  spans_ += held.spans.size() - spans_before;
   std::size_t released = 0;
   while (bytes_ > max_bytes_ && !arrivals_.empty()) {
     if (!pop_stale()) released += release_oldest();
@@ -40,7 +37,30 @@ std::size_t Hold::add(const model::TraceId& id, model::SpanBatch&& spans, std::u
   return released;
 }
 
-model::SpanBatch Hold::take(const model::TraceId& id) {
+std::size_t Hold::add(const model::TraceId& id, model::PackedSpans&& spans, std::uint64_t now_ns) {
+  if (spans.empty()) return 0;
+  // A trace's spans usually come once, at its drop: the table's block is held as it is.
+  return add_with(id, now_ns, [&](model::PackedSpans& held) {
+    return wire::pack(std::move(spans), held, *keys_, scratch_);
+  });
+}
+
+std::size_t Hold::add(const model::TraceId& id, model::Span&& span, std::uint64_t now_ns) {
+  return add_with(id, now_ns, [&](model::PackedSpans& held) {
+    return wire::pack(std::move(span), held, *keys_, scratch_);
+  });
+}
+
+std::size_t Hold::add(const model::TraceId& id, model::SpanBatch&& spans, std::uint64_t now_ns) {
+  if (spans.empty()) return 0;
+  return add_with(id, now_ns, [&](model::PackedSpans& held) {
+    std::size_t bytes = 0;
+    for (auto& span : spans) bytes += wire::pack(std::move(span), held, *keys_, scratch_);
+    return bytes;
+  });
+}
+
+model::PackedSpans Hold::take(const model::TraceId& id) {
   const auto it = traces_.find(id);
   if (it == traces_.end()) return {};
   auto spans = std::move(it->second.spans);

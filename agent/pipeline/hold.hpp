@@ -5,28 +5,38 @@
 // first; the order they entered in counts too) and in time (hold_time after the trace's first held
 // span). Spans let go are sampled out for good; the hold remembers which traces it let go, and
 // how many spans, for a while, so a keep that comes too late is counted. Held spans are in flight
-// in the accounting identity. Owned by the pipeline thread; not thread-safe.
+// in the accounting identity. Spans are held packed (model::PackedSpans), as the trace table holds
+// them: a trace it takes from the table is held as it is. Owned by the pipeline thread; not
+// thread-safe.
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <unordered_map>
 
+#include "model/key_table.hpp"
+#include "model/packed_spans.hpp"
 #include "model/span.hpp"
 #include "pipeline/recent_ids.hpp"
+#include "wire/pack.hpp"
 
 namespace tailgate::pipeline {
 
 class Hold final {
  public:
-  Hold(std::uint64_t hold_time_ns, std::size_t max_bytes);
+  /// Spans' keys are interned in `keys` (the pipeline's, shared with its trace table), else in
+  /// the hold's own.
+  Hold(std::uint64_t hold_time_ns, std::size_t max_bytes, model::KeyTable* keys = nullptr);
 
   /// Holds `spans` of trace `id` (added to what it already holds of it). Returns how many spans
   /// the hold let go to stay within its bytes: they are sampled out now.
+  std::size_t add(const model::TraceId& id, model::PackedSpans&& spans, std::uint64_t now_ns);
+  std::size_t add(const model::TraceId& id, model::Span&& span, std::uint64_t now_ns);
   std::size_t add(const model::TraceId& id, model::SpanBatch&& spans, std::uint64_t now_ns);
   [[nodiscard]] bool contains(const model::TraceId& id) const { return traces_.contains(id); }
-  /// Takes every held span of `id` (a rescue); empty if none.
-  model::SpanBatch take(const model::TraceId& id);
+  /// Takes every held span of `id` (a rescue), still packed; empty if none.
+  model::PackedSpans take(const model::TraceId& id);
   /// Lets go of traces held longer than hold_time; returns how many spans.
   std::size_t expire(std::uint64_t now_ns);
   /// Lets go of everything (shutdown); returns how many spans.
@@ -42,7 +52,7 @@ class Hold final {
 
  private:
   struct Held {
-    model::SpanBatch spans;
+    model::PackedSpans spans;
     std::size_t bytes = 0;
     std::uint64_t sequence = 0;
   };
@@ -54,6 +64,9 @@ class Hold final {
   // A rescued trace leaves its place in the order behind until it reaches the front: charged to
   // the bytes, or a fast stream of rescues with a long hold_time would grow the order unbounded.
   static constexpr std::size_t kArrivalBytes = sizeof(Arrival);
+  /// Adds to the trace's held spans what `put` packs into them; returns the spans let go.
+  template <typename Put>
+  std::size_t add_with(const model::TraceId& id, std::uint64_t now_ns, Put&& put);
   /// Lets the oldest held trace go (stale arrivals skipped); returns its spans' count.
   std::size_t release_oldest();
   /// Pops the oldest arrival if its trace was taken or let go since; false if it is held.
@@ -62,6 +75,9 @@ class Hold final {
 
   std::uint64_t hold_time_ns_;
   std::size_t max_bytes_;
+  std::unique_ptr<model::KeyTable> own_keys_;  ///< when no table was given
+  model::KeyTable* keys_;
+  wire::PackScratch scratch_;
   std::unordered_map<model::TraceId, Held, TraceIdHash> traces_;
   std::deque<Arrival> arrivals_;  ///< in the order traces entered the hold
   RecentIds<std::size_t> let_go_;

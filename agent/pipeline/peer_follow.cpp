@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "pipeline/pipeline.hpp"
+#include "wire/pack.hpp"
 
 namespace tailgate::pipeline {
 namespace {
@@ -17,10 +18,18 @@ constexpr std::size_t kMaxPeerPolicyNames = 64;
 // Whether a span shows that its trace crossed a process boundary here, so that other agents may
 // hold other parts of it: its parent is in another process (flagged remote, or implied by a
 // server or consumer span with a parent: the caller is elsewhere), or it calls out.
-bool crosses(const model::Span& s) noexcept {
+bool crosses(const model::SpanView& s) noexcept {
   using model::SpanKind;
-  return s.parent_is_remote || s.kind == SpanKind::Client || s.kind == SpanKind::Producer ||
-         ((s.kind == SpanKind::Server || s.kind == SpanKind::Consumer) && !s.is_root());
+  const auto kind = s.kind();
+  return s.parent_is_remote() || kind == SpanKind::Client || kind == SpanKind::Producer ||
+         ((kind == SpanKind::Server || kind == SpanKind::Consumer) && !s.is_root());
+}
+
+bool any_crosses(const model::SpanList& spans) noexcept {
+  for (const auto span : spans) {
+    if (crosses(span)) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -54,7 +63,7 @@ void Pipeline::follow_one(model::Keep& keep) {
   count_incomplete(id);
   // Held spans come back whether or not the trace is buffered again here (a late span whose
   // drop the decision cache had forgotten starts a new entry beside them).
-  auto held = hold_.take(id);
+  auto held = wire::take_spans(hold_.take(id));
   const bool buffered = table_.find(id) != nullptr;
   if (!buffered && held.empty()) {
     const auto entry = cache_.find(id);
@@ -80,7 +89,7 @@ void Pipeline::follow_one(model::Keep& keep) {
 }
 
 void Pipeline::share(const model::TraceId& id, const sampling::Decision& decision,
-                     std::span<const model::Span> spans) {
+                     model::SpanList spans) {
   // Only keeps another agent could be missing: made here (not followed), by a policy that looked
   // at the data (the base rate's coin by trace id is the same everywhere).
   if (peers_.publish == nullptr || !decision.keep || !decision.peer_policy.empty() ||
@@ -88,7 +97,7 @@ void Pipeline::share(const model::TraceId& id, const sampling::Decision& decisio
     return;
   }
   model::Keep keep{id, sampler_.policy_name(decision.policy), decision.probability};
-  if (std::none_of(spans.begin(), spans.end(), crosses)) {
+  if (!any_crosses(spans)) {
     // Kept on the fast path before any span showed the trace leaving this process (an error
     // child comes before its server root, which ends last): shared if one shows it later.
     awaiting_share_.put(id, std::move(keep));
@@ -108,9 +117,10 @@ void Pipeline::share_late(const model::Span& span) {
   }
 }
 
-void Pipeline::sample_out(const model::TraceId& id, model::SpanBatch&& spans, Revisable revisable) {
+void Pipeline::sample_out(const model::TraceId& id, model::PackedSpans&& spans,
+                          Revisable revisable) {
   const bool hold = revisable == Revisable::Yes || hold_.contains(id) ||
-                    (peers_.follow != nullptr && std::any_of(spans.begin(), spans.end(), crosses));
+                    (peers_.follow != nullptr && any_crosses(spans.list()));
   if (!hold) {
     counters_.spans_sampled_out.fetch_add(spans.size(), std::memory_order_relaxed);
     return;
@@ -121,9 +131,14 @@ void Pipeline::sample_out(const model::TraceId& id, model::SpanBatch&& spans, Re
 
 void Pipeline::sample_out(model::Span&& span, Revisable revisable) {
   const auto id = span.trace_id;
-  model::SpanBatch one;
-  one.push_back(std::move(span));
-  sample_out(id, std::move(one), revisable);
+  const bool hold = revisable == Revisable::Yes || hold_.contains(id) ||
+                    (peers_.follow != nullptr && crosses(span));
+  if (!hold) {
+    counters_.spans_sampled_out.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const auto let_go = hold_.add(id, std::move(span), now_ns_);
+  counters_.spans_sampled_out.fetch_add(let_go, std::memory_order_relaxed);
 }
 
 sampling::Decision Pipeline::peer_decision(const model::TraceId& id) const {

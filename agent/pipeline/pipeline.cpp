@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "wire/decode.hpp"
+#include "wire/pack.hpp"
 
 namespace tailgate::pipeline {
 namespace {
@@ -31,8 +32,9 @@ sampling::DecisionCache::Entry cache_entry(const sampling::Decision& d) {
 }
 
 // A one-span view for rules that judge a span by itself (the fast path, load shedding).
-model::Trace single_span_view(const model::Span& span, bool has_error, std::uint64_t duration_ns) {
-  return {span.trace_id, std::span(&span, 1), has_error, span.is_local_root(), duration_ns};
+model::Trace single_span_view(const model::SpanView& span, bool has_error,
+                              std::uint64_t duration_ns) {
+  return {span.trace_id(), model::SpanList(span), has_error, span.is_local_root(), duration_ns};
 }
 
 }  // namespace
@@ -51,13 +53,13 @@ Pipeline::Pipeline(const config::SamplingConfig& config, model::SpanQueue& in,
       clock_(std::move(clock)),
       metrics_(metrics),
       scrubber_(scrubber),
-      table_(decision_wait_ns_),
+      table_(decision_wait_ns_, &keys_),
       sampler_(config),
       cache_(config.decision_cache_entries),
       peers_(peers),
       // One hold for both reasons to revise a drop; with peers on, theirs is the larger need.
       hold_(to_ns(peers.follow != nullptr ? peers.hold_time : config.hold_time),
-            peers.follow != nullptr ? peers.hold_bytes : config.hold_bytes),
+            peers.follow != nullptr ? peers.hold_bytes : config.hold_bytes, &keys_),
       peer_kept_(kPeerBookEntries),
       awaiting_share_(kPeerBookEntries),
       trace_log_(trace_log) {
@@ -200,7 +202,7 @@ void Pipeline::revise_drop(model::Span&& span, const sampling::Decision& decisio
   // The trace's spans this agent still holds come back: sampled out before it was whole (on
   // arrival under stress, early for memory) or, with peers, as a cross-process part.
   count_incomplete(id);
-  auto spans = hold_.take(id);
+  auto spans = wire::take_spans(hold_.take(id));
   counters_.hold_spans_revived.fetch_add(spans.size(), std::memory_order_relaxed);
   spans.push_back(std::move(span));
   cache_.overwrite(id, cache_entry(decision));  // later spans follow the keep, not the drop
@@ -218,10 +220,11 @@ void Pipeline::decide_on_arrival(model::Span&& span) {
   cache_.record(span.trace_id, cache_entry(decision));
   counters_.add_decision(DecisionTrigger::Stress);
   if (trace_log_ != nullptr) {
-    record_decision(span.trace_id, decision, DecisionTrigger::Stress, nullptr, std::span(&span, 1));
+    record_decision(span.trace_id, decision, DecisionTrigger::Stress, nullptr,
+                    model::SpanList(model::SpanView(span)));
   }
   if (decision.keep) {
-    share(span.trace_id, decision, std::span(&span, 1));
+    share(span.trace_id, decision, model::SpanList(model::SpanView(span)));
     emit(std::move(span), decision);
   } else {
     sample_out(std::move(span), Revisable::Yes);  // decided on one span: the rest may say error
@@ -231,27 +234,28 @@ void Pipeline::decide_on_arrival(model::Span&& span) {
 void Pipeline::finalize(const model::TraceId& id, const sampling::Decision& decision,
                         DecisionTrigger trigger) {
   const auto* trace = trace_log_ != nullptr ? table_.find(id) : nullptr;
-  if (trace != nullptr) record_decision(id, decision, trigger, trace, trace->spans);
-  auto spans = table_.take(id);
+  if (trace != nullptr) record_decision(id, decision, trigger, trace, trace->spans.list());
+  auto packed = table_.take(id);
   cache_.record(id, cache_entry(decision));
   counters_.add_decision(trigger);
-  if (decision.keep) {
-    share(id, decision, spans);
-    // limits.max_spans_per_trace: the root (it ends last, so arrives last) and then the first
-    // that arrived go; the rest are dropped and counted.
-    if (scrubber_ != nullptr && spans.size() > scrubber_->max_spans_per_trace()) {
-      std::stable_partition(spans.begin(), spans.end(),
-                            [](const model::Span& s) { return s.is_local_root(); });
-      const auto extra = spans.size() - scrubber_->max_spans_per_trace();
-      spans.resize(scrubber_->max_spans_per_trace());
-      counters_.add_dropped(telemetry::DropReason::TraceLimit, extra);
-    }
-    for (auto& span : spans) emit(std::move(span), decision);
-  } else {
-    // Decided early for memory, before the trace was whole: the drop stays revisable.
+  if (!decision.keep) {
+    // Decided early for memory, before the trace was whole: the drop stays revisable. Sampled
+    // out, its spans are never decoded.
     const bool early = trigger == DecisionTrigger::Memory || trigger == DecisionTrigger::Stress;
-    sample_out(id, std::move(spans), early ? Revisable::Yes : Revisable::No);
+    return sample_out(id, std::move(packed), early ? Revisable::Yes : Revisable::No);
   }
+  share(id, decision, packed.list());
+  auto spans = wire::take_spans(std::move(packed));
+  // limits.max_spans_per_trace: the root (it ends last, so arrives last) and then the first
+  // that arrived go; the rest are dropped and counted.
+  if (scrubber_ != nullptr && spans.size() > scrubber_->max_spans_per_trace()) {
+    std::stable_partition(spans.begin(), spans.end(),
+                          [](const model::Span& s) { return s.is_local_root(); });
+    const auto extra = spans.size() - scrubber_->max_spans_per_trace();
+    spans.resize(scrubber_->max_spans_per_trace());
+    counters_.add_dropped(telemetry::DropReason::TraceLimit, extra);
+  }
+  for (auto& span : spans) emit(std::move(span), decision);
 }
 
 void Pipeline::emit(model::Span&& span, const sampling::Decision& decision) {

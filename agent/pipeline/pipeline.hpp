@@ -31,6 +31,8 @@
 #include "config/config.hpp"
 #include "lookup/trace_log.hpp"
 #include "model/keep_queue.hpp"
+#include "model/key_table.hpp"
+#include "model/packed_spans.hpp"
 #include "model/span_queue.hpp"
 #include "pipeline/hold.hpp"
 #include "pipeline/recent_ids.hpp"
@@ -110,7 +112,7 @@ class Pipeline final {
   /// Records a decision in the trace log (once per trace). `trace` is null on arrival.
   void record_decision(const model::TraceId& id, const sampling::Decision& decision,
                        telemetry::DecisionTrigger trigger, const BufferedTrace* trace,
-                       std::span<const model::Span> spans);
+                       model::SpanList spans);
   /// The traces of a batch the exporter's queue refused, for the trace log.
   void note_queue_full(const model::SpanBatch& batch);
   void refresh_policy_names();
@@ -119,8 +121,7 @@ class Pipeline final {
   void publish(std::uint64_t now_ns);
   // Peers (pipeline/peer_follow.cpp).
   void follow_one(model::Keep& keep);
-  void share(const model::TraceId& id, const sampling::Decision& decision,
-             std::span<const model::Span> spans);
+  void share(const model::TraceId& id, const sampling::Decision& decision, model::SpanList spans);
   void share_late(const model::Span& span);
   /// A late error or slow span after the trace was sampled out here: the trace is kept from
   /// now on, with its held spans, and shared with peers.
@@ -129,7 +130,7 @@ class Pipeline final {
   enum class Revisable : bool { No, Yes };
   /// Sampled-out spans: into the hold when their drop is revisable, their trace is held already
   /// or (peers on) crosses processes; else counted out.
-  void sample_out(const model::TraceId& id, model::SpanBatch&& spans,
+  void sample_out(const model::TraceId& id, model::PackedSpans&& spans,
                   Revisable revisable = Revisable::No);
   void sample_out(model::Span&& span, Revisable revisable = Revisable::No);
   /// A trace kept after the hold let go of some of its spans: counted incomplete.
@@ -148,6 +149,7 @@ class Pipeline final {
   spanmetrics::SpanMetrics* metrics_;
   scrub::Scrubber* scrubber_;
 
+  model::KeyTable keys_;  ///< attribute keys of buffered spans, the table's and the hold's
   TraceTable table_;
   sampling::Sampler sampler_;
   sampling::DecisionCache cache_;

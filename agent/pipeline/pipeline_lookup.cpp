@@ -15,7 +15,7 @@ void Pipeline::refresh_policy_names() {
 
 void Pipeline::record_decision(const model::TraceId& id, const sampling::Decision& decision,
                                telemetry::DecisionTrigger trigger, const BufferedTrace* trace,
-                               std::span<const model::Span> spans) {
+                               model::SpanList spans) {
   lookup::Decided d;
   d.id = id;
   d.kept = decision.keep;
@@ -26,10 +26,11 @@ void Pipeline::record_decision(const model::TraceId& id, const sampling::Decisio
   d.probability = decision.probability;
   d.decided_ns = clock_();
   d.first_arrival_ns = trace != nullptr ? trace->first_arrival_ns : d.decided_ns;
-  d.root_seen = trace != nullptr ? trace->root_seen : !spans.empty() && spans[0].is_local_root();
+  d.root_seen =
+      trace != nullptr ? trace->root_seen : !spans.empty() && spans.front().is_local_root();
   d.spans = static_cast<std::uint32_t>(spans.size());
   // Spans of one producer share one resource: a pointer compare each, once per trace.
-  for (const auto& span : spans) d.add_producer(span.resource);
+  for (const auto span : spans) d.add_producer(span.resource());
   d.policy_names = policy_names_;
   d.export_state = decision.keep ? lookup::ExportState::Queued : lookup::ExportState::None;
   trace_log_->record(std::move(d));

@@ -11,8 +11,10 @@ constexpr std::size_t kInitialSlots = 1024;
 
 }  // namespace
 
-TraceTable::TraceTable(std::uint64_t decision_wait_ns)
+TraceTable::TraceTable(std::uint64_t decision_wait_ns, model::KeyTable* keys)
     : decision_wait_ns_(decision_wait_ns),
+      own_keys_(keys == nullptr ? std::make_unique<model::KeyTable>() : nullptr),
+      keys_(keys == nullptr ? own_keys_.get() : keys),
       slots_(kInitialSlots),
       shift_(64 - static_cast<unsigned>(std::countr_zero(kInitialSlots))) {}
 
@@ -84,11 +86,10 @@ BufferedTrace& TraceTable::add(model::Span&& span, std::uint64_t now_ns) {
     t.root_seen = true;
     root_due_.push_back({now_ns + decision_wait_ns_, span.trace_id, t.sequence});
   }
-  const auto bytes = model::memory_bytes(span);
+  const auto bytes = wire::pack(std::move(span), t.spans, *keys_, scratch_);
   t.bytes += bytes;
   bytes_ += bytes;
   ++spans_;
-  t.spans.push_back(std::move(span));
   return t;
 }
 
@@ -97,7 +98,7 @@ BufferedTrace* TraceTable::find(const model::TraceId& id) noexcept {
   return slot.sequence == 0 ? nullptr : &traces_[slot.index];
 }
 
-model::SpanBatch TraceTable::take(const model::TraceId& id) {
+model::PackedSpans TraceTable::take(const model::TraceId& id) {
   const auto i = probe(id);
   if (slots_[i].sequence == 0) return {};
   const auto index = slots_[i].index;

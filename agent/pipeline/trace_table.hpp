@@ -1,5 +1,6 @@
 #pragma once
-// Traces being held for a decision, by trace id: their spans, first and last arrival, whether the
+// Traces being held for a decision, by trace id: their spans (packed, model::PackedSpans: one block
+// per trace, keys interned in the table's KeyTable), first and last arrival, whether the
 // root has come, any error, the duration so far and the bytes they hold. Keeps two arrival-ordered
 // queues so that the next trace due is found without a scan: root deadlines (root arrival +
 // decision_wait, in arrival order because the wait is constant) and first arrivals (for
@@ -16,17 +17,21 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "model/key_table.hpp"
+#include "model/packed_spans.hpp"
 #include "model/span.hpp"
 #include "model/trace.hpp"
+#include "wire/pack.hpp"
 
 namespace tailgate::pipeline {
 
 struct BufferedTrace {
-  model::SpanBatch spans;
+  model::PackedSpans spans;
   std::uint64_t first_arrival_ns = 0;
   std::uint64_t last_arrival_ns = 0;
   std::uint64_t min_start_ns = UINT64_MAX;
@@ -40,16 +45,18 @@ struct BufferedTrace {
     return max_end_ns > min_start_ns ? max_end_ns - min_start_ns : 0;
   }
   [[nodiscard]] model::Trace view(const model::TraceId& id) const noexcept {
-    return {id, spans, has_error, root_seen, duration_ns()};
+    return {id, spans.list(), has_error, root_seen, duration_ns()};
   }
 };
 
 class TraceTable final {
  public:
-  explicit TraceTable(std::uint64_t decision_wait_ns);
+  /// Spans' keys are interned in `keys` (the pipeline's, shared with its hold), else in the
+  /// table's own.
+  explicit TraceTable(std::uint64_t decision_wait_ns, model::KeyTable* keys = nullptr);
 
-  /// Adds a span to its trace, creating the trace if needed; returns the trace (its address holds
-  /// until the trace is taken).
+  /// Adds a span to its trace (packed: wire::pack), creating the trace if needed; returns the
+  /// trace (its address holds until the trace is taken).
   BufferedTrace& add(model::Span&& span, std::uint64_t now_ns);
   [[nodiscard]] BufferedTrace* find(const model::TraceId& id) noexcept;
   /// Starts loading the slot `id` hashes to, for a find or add a little later: the slots are
@@ -58,8 +65,8 @@ class TraceTable final {
     const auto [hi, lo] = halves(id);
     __builtin_prefetch(&slots_[home(hi, lo)]);
   }
-  /// Removes a trace and returns its spans.
-  model::SpanBatch take(const model::TraceId& id);
+  /// Removes a trace and returns its spans, still packed (wire::take_spans decodes them).
+  model::PackedSpans take(const model::TraceId& id);
 
   /// The next trace whose root deadline has passed, if any.
   [[nodiscard]] std::optional<model::TraceId> next_root_due(std::uint64_t now_ns);
@@ -72,6 +79,8 @@ class TraceTable final {
   [[nodiscard]] std::size_t traces() const noexcept { return count_; }
   [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
   [[nodiscard]] std::size_t spans() const noexcept { return spans_; }
+  [[nodiscard]] model::KeyTable& keys() noexcept { return *keys_; }
+  [[nodiscard]] wire::PackScratch& scratch() noexcept { return scratch_; }
 
  private:
   struct Due {
@@ -105,6 +114,9 @@ class TraceTable final {
   void erase_slot(std::size_t i) noexcept;
 
   std::uint64_t decision_wait_ns_;
+  std::unique_ptr<model::KeyTable> own_keys_;  ///< when no table was given
+  model::KeyTable* keys_;
+  wire::PackScratch scratch_;
   std::vector<Slot> slots_;  ///< a power of two, at most half full
   unsigned shift_ = 0;       ///< 64 - log2(slots_.size())
   std::deque<BufferedTrace> traces_;

@@ -47,7 +47,7 @@ AttributePolicy::AttributePolicy(const Config& config)
 }
 
 std::optional<double> AttributePolicy::keep_probability(const model::Trace& trace) const noexcept {
-  const bool matched = model::any_span(trace, [this](const model::Span& span) {
+  const bool matched = model::any_span(trace, [this](const model::SpanView& span) {
     wire::AttributeCursor attributes(span);  // packed (ring, UDP) or decoded alike
     while (const auto a = attributes.next()) {
       if (a->key == key_ && std::any_of(values_.begin(), values_.end(), [&a](const auto& v) {

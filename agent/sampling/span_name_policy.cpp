@@ -31,9 +31,9 @@ SpanNamePolicy::SpanNamePolicy(const Config& config)
 }
 
 std::optional<double> SpanNamePolicy::keep_probability(const model::Trace& trace) const noexcept {
-  const bool matched = model::any_span(trace, [this](const model::Span& span) {
+  const bool matched = model::any_span(trace, [this](const model::SpanView& span) {
     for (const auto& pattern : patterns_) {
-      if (glob_match(pattern, span.name)) return true;
+      if (glob_match(pattern, span.name())) return true;
     }
     return false;
   });

@@ -85,9 +85,10 @@ std::optional<std::uint64_t> tracestate_threshold(std::string_view tracestate) n
 }
 
 std::uint64_t randomness(const model::Trace& trace) noexcept {
-  for (const auto& span : trace.spans) {
-    if (span.trace_state.empty()) continue;
-    if (const auto rv = explicit_randomness(span.trace_state)) return *rv;
+  for (const auto span : trace.spans) {
+    const auto trace_state = span.trace_state();
+    if (trace_state.empty()) continue;
+    if (const auto rv = explicit_randomness(trace_state)) return *rv;
   }
   return randomness(trace.trace_id);
 }

@@ -17,6 +17,7 @@ namespace tailgate::wire {
 using detail::read_value;
 using detail::Reader;
 using detail::ref_of;
+using detail::skip_item_body;
 using detail::skip_value;
 
 namespace {
@@ -26,8 +27,9 @@ DecodeError skip_attribute(Reader& r) noexcept {
   return r.view16(key) ? skip_value(r) : DecodeError::Truncated;
 }
 
-// Checks the rest of an item whose tag was read and moves past it.
-DecodeError skip_item_body(Reader& r, std::uint8_t tag) noexcept {
+}  // namespace
+
+DecodeError detail::skip_item_body(Reader& r, std::uint8_t tag) noexcept {
   std::string_view text;
   switch (static_cast<ItemTag>(tag)) {
     case ItemTag::Attribute:
@@ -57,6 +59,8 @@ DecodeError skip_item_body(Reader& r, std::uint8_t tag) noexcept {
   return DecodeError::UnknownType;
 }
 
+namespace {
+
 // Checks one item and moves past it without decoding (Items::Packed).
 DecodeError skip_item(Reader& r) noexcept {
   std::uint8_t tag = 0;
@@ -67,12 +71,20 @@ DecodeError skip_item(Reader& r) noexcept {
 // Packed items: moves past items that are not attributes to the next attribute's key and leaves
 // `r` at its value. False when none is left (or the bytes end: they were checked on receipt, so
 // that means nothing is left to read either).
-bool next_attribute_key(Reader& r, std::size_t& items_left, std::string_view& key) noexcept {
+// `keys`: of a buffered span's interned attributes, if any.
+bool next_attribute_key(Reader& r, std::size_t& items_left, std::string_view& key,
+                        const model::KeyTable* keys = nullptr) noexcept {
   while (items_left > 0) {
     --items_left;
     std::uint8_t tag = 0;
     if (!r.u8(tag)) return false;
     if (static_cast<ItemTag>(tag) == ItemTag::Attribute) return r.view16(key);
+    if (tag == model::packed::kInternedAttribute && keys != nullptr) {
+      std::uint16_t id = 0;
+      if (!r.u16(id)) return false;
+      key = keys->key(id);
+      return true;
+    }
     if (skip_item_body(r, tag) != DecodeError::None) return false;
   }
   return false;
@@ -108,9 +120,16 @@ DecodeError read_link(Reader& r, model::Link& out) {
   return DecodeError::None;
 }
 
-DecodeError read_item(Reader& r, model::Span& out) {
+DecodeError read_item(Reader& r, model::Span& out, const model::KeyTable* keys = nullptr) {
   std::uint8_t tag = 0;
   if (!r.u8(tag)) return DecodeError::Truncated;
+  if (tag == model::packed::kInternedAttribute && keys != nullptr) {
+    std::uint16_t id = 0;
+    if (!r.u16(id)) return DecodeError::Truncated;
+    auto& a = out.attributes.emplace_back();
+    a.key = keys->key(id);
+    return read_value(r, a.value);
+  }
   switch (static_cast<ItemTag>(tag)) {
     case ItemTag::Attribute:
       return read_attribute(r, out.attributes.emplace_back());
@@ -138,25 +157,30 @@ DecodeError read_item(Reader& r, model::Span& out) {
 DecodeError unpack(model::Span& span) {
   if (span.packed.empty()) return DecodeError::None;
   const auto items = std::move(span.packed);
-  Reader r(items.bytes());
+  return unpack_items(items.bytes(), items.count(), nullptr, span);
+}
+
+DecodeError unpack_items(std::span<const std::byte> items, std::size_t count,
+                         const model::KeyTable* keys, model::Span& out) {
+  Reader r(items);
   // With room for the two attributes a kept span gets next (Sampler::annotate: the policy and its
   // probability): else the vector grows again, moving each attribute, for every kept span.
-  span.attributes.reserve(span.attributes.size() + items.count() + 2);
-  for (std::size_t i = 0; i < items.count(); ++i) {
-    if (auto e = read_item(r, span); e != DecodeError::None) return e;
+  out.attributes.reserve(out.attributes.size() + count + 2);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (auto e = read_item(r, out, keys); e != DecodeError::None) return e;
   }
   return r.done() ? DecodeError::None : DecodeError::TrailingBytes;
 }
 
 std::optional<AttributeRef> AttributeCursor::next() noexcept {
-  if (span_->packed.empty()) {
-    if (at_ >= span_->attributes.size()) return std::nullopt;
-    const auto& a = span_->attributes[at_++];
+  if (decoded_ != nullptr) {
+    if (at_ >= decoded_->size()) return std::nullopt;
+    const auto& a = (*decoded_)[at_++];
     return AttributeRef{a.key, ref_of(a.value)};
   }
-  Reader r(span_->packed.bytes(), at_);
+  Reader r(items_, at_);
   AttributeRef out;
-  if (next_attribute_key(r, items_left_, out.key) &&
+  if (next_attribute_key(r, items_left_, out.key, keys_) &&
       read_value(r, out.value) == DecodeError::None) {
     at_ = r.pos();
     return out;

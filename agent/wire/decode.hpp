@@ -11,6 +11,7 @@
 #include <string_view>
 #include <variant>
 
+#include "model/packed_spans.hpp"
 #include "model/span.hpp"
 
 namespace tailgate::wire {
@@ -41,6 +42,10 @@ enum class Items : std::uint8_t { Decoded, Packed };
 /// Decodes a span's packed items into its fields (after any it already has) and frees them.
 /// A span without packed items is left as it is.
 DecodeError unpack(model::Span& span);
+/// Decodes `count` items into `out`'s fields (after any it already has); `keys`, if given, names
+/// the keys of a buffered span's interned attributes (model::packed::kInternedAttribute).
+DecodeError unpack_items(std::span<const std::byte> items, std::size_t count,
+                         const model::KeyTable* keys, model::Span& out);
 
 /// An array value as a view into the span that holds it: a decoded span's array, or a packed
 /// span's bytes of it (element type, count, elements; checked when the span was received).
@@ -68,16 +73,31 @@ struct AttributeRef {
 /// before a decision, without decoding the span. Views stay valid while the span is unchanged.
 class AttributeCursor {
  public:
-  explicit AttributeCursor(const model::Span& span) noexcept : span_(&span) {
-    items_left_ = span.packed.count();
+  explicit AttributeCursor(const model::Span& span) noexcept {
+    if (span.packed.empty()) {
+      decoded_ = &span.attributes;
+    } else {
+      items_ = span.packed.bytes();
+      items_left_ = span.packed.count();
+    }
   }
+  /// A span as buffered (model::PackedSpans) or decoded alike.
+  explicit AttributeCursor(const model::SpanView& span) noexcept
+      : AttributeCursor(span.decoded() != nullptr
+                            ? AttributeCursor(*span.decoded())
+                            : AttributeCursor(span.items(), span.item_count(), span.keys())) {}
   /// The next attribute, or nothing after the last.
   [[nodiscard]] std::optional<AttributeRef> next() noexcept;
 
  private:
-  const model::Span* span_;
-  std::size_t at_ = 0;          ///< byte offset in the packed items, then index in attributes
-  std::size_t items_left_ = 0;  ///< packed items not yet read
+  AttributeCursor(std::span<const std::byte> items, std::size_t count,
+                  const model::KeyTable* keys) noexcept
+      : items_(items), keys_(keys), items_left_(count) {}
+  const std::vector<model::Attribute>* decoded_ = nullptr;  ///< a decoded span's
+  std::span<const std::byte> items_;                        ///< else its items
+  const model::KeyTable* keys_ = nullptr;                   ///< of interned attributes
+  std::size_t at_ = 0;          ///< byte offset in the items, or index in decoded_
+  std::size_t items_left_ = 0;  ///< items not yet read
 };
 
 /// Decodes a resource payload.

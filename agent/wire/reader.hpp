@@ -70,5 +70,7 @@ DecodeError read_value(Reader& r, model::AttributeValue& out);
 ValueRef ref_of(const model::AttributeValue& value) noexcept;
 /// Checks a value and moves past it without making anything of it.
 DecodeError skip_value(Reader& r) noexcept;
+/// Checks the rest of an item whose tag was read and moves past it.
+DecodeError skip_item_body(Reader& r, std::uint8_t tag) noexcept;
 
 }  // namespace tailgate::wire::detail

@@ -12,6 +12,7 @@
 #include "sampling/span_name_policy.hpp"
 #include "support/packed_span.hpp"
 #include "support/trace_builder.hpp"
+#include "wire/pack.hpp"
 
 using namespace tailgate;
 using namespace std::chrono_literals;
@@ -33,8 +34,15 @@ void run(const sampling::Policy& policy, const std::vector<Case>& cases) {
       // The same spans as the ring and UDP receivers hand them on, items still packed.
       auto view = trace.view();
       std::vector<model::Span> packed;
-      for (const auto& span : view.spans) packed.push_back(testing::packed(span));
+      for (const auto span : view.spans) packed.push_back(testing::packed(*span.decoded()));
       view.spans = packed;
+      CHECK(policy.keep_probability(view) == c.expected);
+      // And as the trace table buffers them: packed in one block, keys interned.
+      model::KeyTable keys;
+      wire::PackScratch scratch;
+      model::PackedSpans buffered;
+      for (const auto& span : packed) wire::pack(model::Span(span), buffered, keys, scratch);
+      view.spans = buffered.list();
       CHECK(policy.keep_probability(view) == c.expected);
     }
   }

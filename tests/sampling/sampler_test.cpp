@@ -91,7 +91,7 @@ TEST_CASE("kept spans carry the policy, the probability and the tracestate thres
           "[sampling]") {
   sampling::Sampler sampler(config::SamplingConfig{});
   const TraceBuilder t(testing::Specs{{.name = "api.exchange.place_order"}});
-  model::Span span = t.view().spans[0];
+  model::Span span = *t.view().spans.front().decoded();
   sampler.annotate(span, {true, 2, 0.1});
   REQUIRE(span.attributes.size() == 2);
   CHECK(span.attributes[0] == model::Attribute{"sampling.policy", std::string("critical")});
@@ -102,7 +102,7 @@ TEST_CASE("kept spans carry the policy, the probability and the tracestate thres
 TEST_CASE("a threshold from upstream is raised, never lowered", "[sampling]") {
   sampling::Sampler sampler(config::SamplingConfig{});
   const TraceBuilder t(testing::Specs{{.error = true}});
-  model::Span span = t.view().spans[0];
+  model::Span span = *t.view().spans.front().decoded();
   span.trace_state = "ot=th:e666;rv:f0000000000000";          // head-sampled at 10% by its client
   sampler.annotate(span, {true, 0, 1.0});                     // kept by the error policy
   CHECK(span.trace_state == "ot=th:e666;rv:f0000000000000");  // still counts 10 times

@@ -28,6 +28,25 @@ inline std::span<const std::byte> payload_of(const std::vector<std::byte>& recor
   return std::span(record).subspan(wire::kRecordHeaderSize);
 }
 
+/// Checks that two spans agree in their fixed fields, name, status message, trace state,
+/// attributes and events.
+inline void check_same_span(const model::Span& a, const model::Span& b) {
+  CHECK(a.trace_id == b.trace_id);
+  CHECK(a.span_id == b.span_id);
+  CHECK(a.parent_span_id == b.parent_span_id);
+  CHECK(a.start_unix_ns == b.start_unix_ns);
+  CHECK(a.end_unix_ns == b.end_unix_ns);
+  CHECK(a.kind == b.kind);
+  CHECK(a.status == b.status);
+  CHECK(a.trace_flags == b.trace_flags);
+  CHECK(a.parent_is_remote == b.parent_is_remote);
+  CHECK(a.name == b.name);
+  CHECK(a.status_message == b.status_message);
+  CHECK(a.trace_state == b.trace_state);
+  CHECK(a.attributes == b.attributes);
+  CHECK(a.events == b.events);
+}
+
 inline model::Span packed(const model::Span& span) {
   const auto record = encoded(span);
   REQUIRE(record.size() > wire::kRecordHeaderSize);

@@ -15,27 +15,6 @@
 
 using namespace tailgate;
 
-namespace {
-
-void require_same(const model::Span& a, const model::Span& b) {
-  CHECK(a.trace_id == b.trace_id);
-  CHECK(a.span_id == b.span_id);
-  CHECK(a.parent_span_id == b.parent_span_id);
-  CHECK(a.start_unix_ns == b.start_unix_ns);
-  CHECK(a.end_unix_ns == b.end_unix_ns);
-  CHECK(a.kind == b.kind);
-  CHECK(a.status == b.status);
-  CHECK(a.trace_flags == b.trace_flags);
-  CHECK(a.parent_is_remote == b.parent_is_remote);
-  CHECK(a.name == b.name);
-  CHECK(a.status_message == b.status_message);
-  CHECK(a.trace_state == b.trace_state);
-  CHECK(a.attributes == b.attributes);
-  CHECK(a.events == b.events);
-}
-
-}  // namespace
-
 TEST_CASE("a span with every attribute type, events and unicode survives a round trip", "[wire]") {
   auto resource = testing::test_resource("orders");
   auto span = testing::make_span(7, 1, resource);  // trace 7: error status with unicode message
@@ -57,7 +36,7 @@ TEST_CASE("a span with every attribute type, events and unicode survives a round
   model::Span decoded;
   REQUIRE(wire::decode_span(testing::payload_of(record), resource, decoded) ==
           wire::DecodeError::None);
-  require_same(span, decoded);
+  testing::check_same_span(span, decoded);
   CHECK(decoded.resource == resource);
 }
 
@@ -109,15 +88,15 @@ TEST_CASE("packed items unpack to the decoded span, cost less, and read as attri
   const auto copy = packed;
   REQUIRE(wire::unpack(packed) == wire::DecodeError::None);
   CHECK(packed.packed.empty());
-  require_same(span, packed);
-  require_same(decoded, packed);
+  testing::check_same_span(span, packed);
+  testing::check_same_span(decoded, packed);
   CHECK(!copy.packed.empty());
   auto again = copy;
   REQUIRE(wire::unpack(again) == wire::DecodeError::None);
-  require_same(span, again);
+  testing::check_same_span(span, again);
   // Unpacking twice changes nothing; a packed span is not re-encoded as if it had no items.
   REQUIRE(wire::unpack(again) == wire::DecodeError::None);
-  require_same(span, again);
+  testing::check_same_span(span, again);
   std::vector<std::byte> buf(wire::kMaxRecordSize);
   CHECK(wire::encode_span(copy, buf) == 0);
 }
@@ -144,7 +123,7 @@ TEST_CASE("a datagram carries a resource record and the spans after it", "[wire]
   CHECK(result.producer_losses == 42);
   REQUIRE(out.size() == 4);
   for (std::size_t i = 0; i < out.size(); ++i) {
-    require_same(sent[i], out[i]);
+    testing::check_same_span(sent[i], out[i]);
     CHECK(*out[i].resource == *resource);
   }
 }
@@ -389,7 +368,7 @@ TEST_CASE("links round trip with their trace state and attributes, packed or dec
   model::Span decoded;
   REQUIRE(wire::decode_span(testing::payload_of(record), resource, decoded) ==
           wire::DecodeError::None);
-  require_same(span, decoded);
+  testing::check_same_span(span, decoded);
   CHECK(decoded.links == span.links);
   model::Span packed;
   REQUIRE(wire::decode_span(testing::payload_of(record), resource, packed, wire::Items::Packed) ==

@@ -1,0 +1,90 @@
+#pragma once
+// Attribute keys interned for buffered spans (model::PackedSpans). A trading span repeats the same
+// half-dozen keys (order.symbol, order.side, ...) in every span: about a third of its items'
+// bytes. Buffered, a span's attribute names its key by a 2-byte id into this table instead.
+// Bounded, since keys come from outside: past kMaxKeys keys or kMaxBytes of them, or for a key
+// longer than kMaxKeyLength, the key stays inline in its span (it costs those bytes, nothing
+// else). Keys are never removed, so an id stays valid as long as any span refers to it.
+// Owned by the pipeline thread; not thread-safe.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace tailgate::model {
+
+class KeyTable final {
+ public:
+  static constexpr std::size_t kMaxKeys = 4096;
+  static constexpr std::size_t kMaxKeyLength = 255;
+  static constexpr std::size_t kMaxBytes = 256 * 1024;
+
+  KeyTable() : slots_(kSlots, kEmpty) {
+    text_.reserve(kMaxBytes);  // never moves: views of keys stay valid
+    keys_.reserve(kMaxKeys);
+  }
+
+  /// The key's id, added if there is room; nullopt: the span keeps the key inline. Inline: it
+  /// runs for every attribute of every span taken in; mostly the key is in its home slot.
+  [[nodiscard]] std::optional<std::uint16_t> intern(std::string_view key) {
+    if (key.size() > kMaxKeyLength) return std::nullopt;
+    const auto [a, b] = words(key);
+    const auto slot = home(a, b, key.size());
+    if (const auto id = slots_[slot]; id != kEmpty && same(keys_[id], key, a, b)) return id;
+    return intern_probing(slot, key, a, b);
+  }
+  [[nodiscard]] std::string_view key(std::uint16_t id) const noexcept {
+    const auto& k = keys_[id];
+    return {text_.data() + k.offset, k.length};
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return keys_.size(); }
+
+ private:
+  static constexpr std::size_t kSlots = 2 * kMaxKeys;  ///< at most half full
+  static constexpr std::uint16_t kEmpty = 0xFFFF;
+  struct Key {
+    std::uint64_t a, b;  ///< words(key)
+    std::uint32_t offset;
+    std::uint32_t length;
+  };
+  /// The key's first and last 8 bytes (a short key's bytes in `a`, `b` zero): with the length,
+  /// the whole of a key of up to 16 bytes.
+  [[nodiscard]] static std::pair<std::uint64_t, std::uint64_t> words(
+      std::string_view key) noexcept {
+    std::uint64_t a = 0, b = 0;
+    if (key.size() >= 8) {
+      std::memcpy(&a, key.data(), 8);
+      std::memcpy(&b, key.data() + key.size() - 8, 8);
+    } else {
+      for (std::size_t i = 0; i < key.size(); ++i) {
+        a |= std::uint64_t{static_cast<unsigned char>(key[i])} << (8 * i);
+      }
+    }
+    return {a, b};
+  }
+  [[nodiscard]] static std::size_t home(std::uint64_t a, std::uint64_t b, std::size_t n) noexcept {
+    const auto h = ((a * 0x9e3779b97f4a7c15ULL) ^ (b + n)) * 0xbf58476d1ce4e5b9ULL;
+    return static_cast<std::size_t>(h >> 51);  // 13 bits: kSlots
+  }
+  /// Keys of up to 16 bytes are wholly in their two words: three integer compares.
+  [[nodiscard]] bool same(const Key& k, std::string_view key, std::uint64_t a,
+                          std::uint64_t b) const noexcept {
+    return k.a == a && k.b == b && k.length == key.size() &&
+           (key.size() <= 16 || std::memcmp(text_.data() + k.offset, key.data(), key.size()) == 0);
+  }
+  /// From the home slot on: the key's id, or it added in the empty slot that ends the probe.
+  std::optional<std::uint16_t> intern_probing(std::size_t slot, std::string_view key,
+                                              std::uint64_t a, std::uint64_t b);
+  static_assert(kSlots == 8192 && kMaxKeys < kEmpty);
+
+  std::vector<std::uint16_t> slots_;
+  std::string text_;
+  std::vector<Key> keys_;
+};
+
+}  // namespace tailgate::model
