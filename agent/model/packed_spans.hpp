@@ -32,9 +32,11 @@ class PackedSpans;
 ///   32 metrics_series u32      36 items_size u32 (aside: the index of the span kept aside)
 ///   40 name_len u16            42 trace_state_len u16    44 item_count u16      46 resource u16
 ///   48 kind u8   49 status u8  50 trace_flags u8          51 flags u8 (kRemote, kDropped, kAside)
-///   52 [dropped_attributes u32, dropped_events u32: with kDropped], name, trace state, items.
+///   52 [dropped_attributes u32, dropped_events u32: with kDropped], name, items, trace state.
 /// Items are the record format's, except that an attribute whose key is interned is
-/// kInternedAttribute, its key id u16, then the value.
+/// kInternedAttribute, its key id u16, then the value, and that the trace state is never an item:
+/// taken out of the items on entry (ring, UDP and OTLP protobuf spans carry it as one), it is here
+/// for the sampler, which reads its `ot=rv:` randomness for every trace it decides.
 namespace packed {
 inline constexpr std::size_t kSpanId = 0, kParent = 8, kStart = 16, kEnd = 24, kSeries = 32,
                              kItemsSize = 36, kNameLen = 40, kTraceStateLen = 42, kItemCount = 44,
@@ -119,7 +121,8 @@ class SpanView {
   [[nodiscard]] std::string_view trace_state() const noexcept {
     if (span_ != nullptr) return span_->trace_state;
     return {reinterpret_cast<const char*>(record_ + packed::name_at(record_) +
-                                          packed::load<std::uint16_t>(record_, packed::kNameLen)),
+                                          packed::load<std::uint16_t>(record_, packed::kNameLen) +
+                                          packed::load<std::uint32_t>(record_, packed::kItemsSize)),
             packed::load<std::uint16_t>(record_, packed::kTraceStateLen)};
   }
   [[nodiscard]] const std::shared_ptr<const Resource>& resource() const noexcept;
@@ -130,9 +133,8 @@ class SpanView {
   [[nodiscard]] const PackedSpans* trace() const noexcept { return trace_; }
   [[nodiscard]] const std::byte* record() const noexcept { return record_; }
   [[nodiscard]] std::span<const std::byte> items() const noexcept {
-    const auto at = packed::name_at(record_) +
-                    packed::load<std::uint16_t>(record_, packed::kNameLen) +
-                    packed::load<std::uint16_t>(record_, packed::kTraceStateLen);
+    const auto at =
+        packed::name_at(record_) + packed::load<std::uint16_t>(record_, packed::kNameLen);
     return {record_ + at, packed::load<std::uint32_t>(record_, packed::kItemsSize)};
   }
   [[nodiscard]] std::uint16_t item_count() const noexcept {

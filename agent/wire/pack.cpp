@@ -58,11 +58,20 @@ std::size_t value_size(const std::byte* p, const std::byte* end) noexcept {
   return 0;
 }
 
+// What compact_items wrote: bytes and items, and the trace state it took out of them.
+struct Compacted {
+  std::size_t bytes = 0;
+  std::size_t count = 0;
+  std::optional<std::string_view> trace_state;
+};
+
 // Copies `count` checked items to `out` (room for items.size() at least), each attribute whose
-// key the table takes as kInternedAttribute (never longer); returns the bytes written. One pass,
-// by hand rather than through the Reader: it runs for every attribute of every span taken in.
-std::size_t compact_items(std::span<const std::byte> items, std::size_t count,
-                          model::KeyTable& keys, std::byte* out) {
+// key the table takes as kInternedAttribute (never longer), a trace state item not copied but
+// returned (the last wins, as in unpack). One pass, by hand rather than through the Reader: it
+// runs for every attribute of every span taken in.
+Compacted compact_items(std::span<const std::byte> items, std::size_t count, model::KeyTable& keys,
+                        std::byte* out) {
+  Compacted result{.count = count};
   const std::byte* p = items.data();
   const std::byte* const end = p + items.size();
   std::byte* o = out;
@@ -95,12 +104,19 @@ std::size_t compact_items(std::span<const std::byte> items, std::size_t count,
     detail::Reader r(std::span(p + 1, end));
     if (detail::skip_item_body(r, tag) != DecodeError::None) break;
     p += 1 + r.pos();
+    if (tag == static_cast<std::uint8_t>(ItemTag::TraceState)) {
+      result.trace_state = std::string_view(reinterpret_cast<const char*>(item + 3),
+                                            static_cast<std::size_t>(p - item) - 3);
+      --result.count;
+      continue;
+    }
     copy(item, static_cast<std::size_t>(p - item));
   }
   // Checked when received, so every item was read; were it not, the rest goes as it came and
   // decodes as it would have.
   copy(p, static_cast<std::size_t>(end - p));
-  return static_cast<std::size_t>(o - out);
+  result.bytes = static_cast<std::size_t>(o - out);
+  return result;
 }
 
 // The items of a decoded span's fields, written into `scratch`; nullopt if the item encoding
@@ -153,17 +169,17 @@ std::size_t pack(model::Span&& span, model::PackedSpans& trace, model::KeyTable&
   }
   const bool dropped = span.dropped_attributes != 0 || span.dropped_events != 0;
   const std::size_t name_at = packed::kHeadSize + (dropped ? packed::kDroppedSize : 0);
-  const std::size_t items_at = name_at + span.name.size() + span.trace_state.size();
-  auto* record = trace.begin_record(items_at + decoded_items.size() + packed_items.size());
+  const std::size_t items_at = name_at + span.name.size();
+  // Room for the span's trace state after its items, or for one taken out of them (never more
+  // than the item's own bytes).
+  auto* record = trace.begin_record(items_at + decoded_items.size() + packed_items.size() +
+                                    span.trace_state.size());
   packed::store(record, packed::kSpanId, span.span_id);
   packed::store(record, packed::kParent, span.parent_span_id);
   packed::store(record, packed::kStart, span.start_unix_ns);
   packed::store(record, packed::kEnd, span.end_unix_ns);
   packed::store(record, packed::kSeries, span.metrics_series);
   packed::store(record, packed::kNameLen, static_cast<std::uint16_t>(span.name.size()));
-  packed::store(record, packed::kTraceStateLen,
-                static_cast<std::uint16_t>(span.trace_state.size()));
-  packed::store(record, packed::kItemCount, static_cast<std::uint16_t>(count));
   packed::store(record, packed::kResource, *resource);
   packed::store(record, packed::kKind, static_cast<std::uint8_t>(span.kind));
   packed::store(record, packed::kStatus, static_cast<std::uint8_t>(span.status));
@@ -176,14 +192,22 @@ std::size_t pack(model::Span&& span, model::PackedSpans& trace, model::KeyTable&
     packed::store(record, packed::kHeadSize + 4, span.dropped_events);
   }
   if (!span.name.empty()) std::memcpy(record + name_at, span.name.data(), span.name.size());
-  if (!span.trace_state.empty()) {
-    std::memcpy(record + name_at + span.name.size(), span.trace_state.data(),
-                span.trace_state.size());
-  }
-  auto n = compact_items(decoded_items, decoded_count, keys, record + items_at);
-  n += compact_items(packed_items, span.packed.count(), keys, record + items_at + n);
+  const auto from_decoded = compact_items(decoded_items, decoded_count, keys, record + items_at);
+  const auto from_packed = compact_items(packed_items, span.packed.count(), keys,
+                                         record + items_at + from_decoded.bytes);
+  const auto n = from_decoded.bytes + from_packed.bytes;
+  // As unpack would leave it: the field, unless an item (the packed ones last) says otherwise.
+  const std::string_view trace_state = from_packed.trace_state ? *from_packed.trace_state
+                                       : from_decoded.trace_state
+                                           ? *from_decoded.trace_state
+                                           : std::string_view(span.trace_state);
+  if (!trace_state.empty())
+    std::memmove(record + items_at + n, trace_state.data(), trace_state.size());
   packed::store(record, packed::kItemsSize, static_cast<std::uint32_t>(n));
-  trace.end_record(items_at + n);
+  packed::store(record, packed::kTraceStateLen, static_cast<std::uint16_t>(trace_state.size()));
+  packed::store(record, packed::kItemCount,
+                static_cast<std::uint16_t>(from_decoded.count + from_packed.count));
+  trace.end_record(items_at + n + trace_state.size());
   return trace.memory_bytes() - before;
 }
 

@@ -20,6 +20,7 @@
 #include "receivers/jaeger_thrift.hpp"
 #include "receivers/otlp_decode.hpp"
 #include "receivers/otlp_packed.hpp"
+#include "sampling/threshold.hpp"
 #include "support/packed_span.hpp"
 #include "wire/decode.hpp"
 #include "wire/encode.hpp"
@@ -273,4 +274,37 @@ TEST_CASE("keys past the key table's bound stay inline and still round-trip",
   const auto out = wire::take_spans(std::move(trace));
   REQUIRE(out.size() == 1);
   require_same(out[0], expected);
+}
+
+// Found by an outside attack: ring, UDP, OTLP protobuf and Jaeger spans carry their trace state as
+// an item, which the sampler never read, so an incoming `ot=rv:` did not decide the coin (an
+// inverse rv kept what it should drop, and the span left saying ot=th:8;rv:00...).
+TEST_CASE("the sampler reads a buffered span's ot=rv whichever path the span came by",
+          "[pipeline][buffered]") {
+  auto s = span_of(1, 1, std::make_shared<const model::Resource>());
+  s.trace_state = "vendor=x,ot=rv:0123456789abcd";
+  s.attributes = {{"order.symbol", std::string("BTCUSDT")}};
+  model::SpanBatch paths;
+  paths.push_back(testing::packed(s));  // ring, UDP: the trace state among the items
+  receivers::otlp::IngestResult result;
+  REQUIRE(receivers::otlp::from_otlp_bytes(
+              exporter::encode_request(std::span<const model::Span>(&s, 1)), paths, result)
+              .empty());
+  paths.push_back(s);  // decoded (OTLP/JSON)
+  REQUIRE(paths.size() == 3);
+  CHECK_FALSE(paths[0].packed.empty());
+  for (auto& span : paths) {
+    model::KeyTable keys;
+    pipeline::TraceTable table(1'000'000'000, &keys);
+    table.add(std::move(span), 0);
+    const auto* trace = table.find(s.trace_id);
+    REQUIRE(trace != nullptr);
+    const auto view = trace->view(s.trace_id);
+    for (const auto buffered : view.spans) CHECK(buffered.trace_state() == s.trace_state);
+    CHECK(sampling::randomness(view) == 0x0123456789abcdULL);
+    const auto out = wire::take_spans(table.take(s.trace_id));
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].trace_state == s.trace_state);
+    CHECK(out[0].attributes == s.attributes);
+  }
 }
