@@ -3,7 +3,11 @@
 // byte of one, and the edge cases of the Thrift readers by hand (fields twice or of the wrong
 // type, nesting at the depth limit, lists claiming more than the datagram, message headers, bytes
 // that are not UTF-8, values beyond the item encoding).
+#include "receivers/jaeger_packed.hpp"
+
+#include <cmath>
 #include <functional>
+#include <limits>
 
 #include <catch2/catch.hpp>
 
@@ -54,6 +58,28 @@ TEST_CASE("a packed Jaeger span carries its items packed until it is kept", "[re
   CHECK(out[1].attributes.size() == 1);
   CHECK(out[1].events.size() == 1);
   CHECK(out[1].links.size() == 1);
+}
+
+// Found by an outside attack: the decoder reuses the last datagram's resource while it is equal,
+// and with == on doubles a sender's w=-0.0 left under another sender's w=0.0.
+TEST_CASE("a process tag of -0.0 is not another sender's 0.0", "[receivers][jaeger]") {
+  receivers::jaeger::PackedDecoder decoder;
+  const auto resource_with = [&decoder](double w) {
+    auto batch = sample_batch();
+    batch.process.tags.push_back(tag("w", w));
+    model::SpanBatch out;
+    REQUIRE(decoder.decode(emit_batch(Protocol::Compact, batch), Protocol::Compact, out).spans ==
+            2);
+    return out[0].resource;
+  };
+  const auto zero = resource_with(0.0);
+  CHECK(resource_with(0.0) == zero);  // the same resource, shared while unchanged
+  const auto negative = resource_with(-0.0);
+  REQUIRE(negative != zero);
+  CHECK(std::signbit(std::get<double>(negative->attributes.back().value)));
+  CHECK_FALSE(*negative == *zero);
+  const model::Attribute nan{"x", std::numeric_limits<double>::quiet_NaN()};
+  CHECK(nan == nan);  // the same bits: the same data
 }
 
 TEST_CASE("packed Jaeger decoding agrees on every cut and every changed byte of a datagram",
