@@ -214,6 +214,12 @@ void Pipeline::revise_drop(model::Span&& span, const sampling::Decision& decisio
 }
 
 void Pipeline::decide_on_arrival(model::Span&& span) {
+  // Judged before it is buffered, where the trace state is taken out of the items: the coin
+  // reads its ot=rv: (outside attack: under stress, rv was ignored on every packed path).
+  if (span.trace_state.empty() && !span.packed.empty()) {
+    if (const auto state = wire::trace_state_item(span.packed.bytes(), span.packed.count()))
+      span.trace_state = *state;
+  }
   const auto view =
       single_span_view(span, span.status == model::StatusCode::Error, span.duration_ns());
   const auto decision = sampler_.decide_on_arrival(view);

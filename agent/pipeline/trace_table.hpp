@@ -79,6 +79,8 @@ class TraceTable final {
   [[nodiscard]] std::size_t traces() const noexcept { return count_; }
   [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
   [[nodiscard]] std::size_t spans() const noexcept { return spans_; }
+  /// Entries in the arrival and root-deadline queues, stale ones included.
+  [[nodiscard]] std::size_t queued() const noexcept { return arrivals_.size() + root_due_.size(); }
   [[nodiscard]] model::KeyTable& keys() noexcept { return *keys_; }
   [[nodiscard]] wire::PackScratch& scratch() noexcept { return scratch_; }
 
@@ -94,6 +96,8 @@ class TraceTable final {
     std::uint32_t index = 0;       ///< into traces_
   };
   [[nodiscard]] bool live(const Due& d) const;
+  /// Drops the entries of traces no longer here once they are most of `queue`.
+  void compact_if_stale(std::deque<Due>& queue);
   /// The slot holding `id`, or the empty slot where it would go.
   [[nodiscard]] std::size_t probe(const model::TraceId& id) const noexcept;
   /// The id as the two integers a slot holds.
@@ -111,6 +115,14 @@ class TraceTable final {
                                     shift_);
   }
   void grow();
+
+ public:
+  /// A trace's cost to the table besides its spans, counted in its bytes: the rest of its
+  /// object, its index slots (at most half full, so two to four each) and its two queue entries.
+  static constexpr std::size_t kIndexBytes =
+      sizeof(BufferedTrace) - sizeof(model::PackedSpans) + 3 * sizeof(Slot) + 2 * sizeof(Due);
+
+ private:
   void erase_slot(std::size_t i) noexcept;
 
   std::uint64_t decision_wait_ns_;

@@ -160,6 +160,24 @@ DecodeError unpack(model::Span& span) {
   return unpack_items(items.bytes(), items.count(), nullptr, span);
 }
 
+std::optional<std::string_view> trace_state_item(std::span<const std::byte> items,
+                                                 std::size_t count) noexcept {
+  std::optional<std::string_view> found;
+  Reader r(items);
+  for (std::size_t i = 0; i < count; ++i) {
+    std::uint8_t tag = 0;
+    if (!r.u8(tag)) break;
+    if (tag == static_cast<std::uint8_t>(ItemTag::TraceState)) {
+      std::string_view text;
+      if (!r.view16(text)) break;
+      found = text;
+    } else if (detail::skip_item_body(r, tag) != DecodeError::None) {
+      break;
+    }
+  }
+  return found;
+}
+
 DecodeError unpack_items(std::span<const std::byte> items, std::size_t count,
                          const model::KeyTable* keys, model::Span& out) {
   Reader r(items);

@@ -44,6 +44,10 @@ enum class Items : std::uint8_t { Decoded, Packed };
 DecodeError unpack(model::Span& span);
 /// Decodes `count` items into `out`'s fields (after any it already has); `keys`, if given, names
 /// the keys of a buffered span's interned attributes (model::packed::kInternedAttribute).
+/// The trace state among a received span's packed items (the last, as unpack takes it), if any:
+/// for the sampler's `ot=rv:` where a span is judged before it is buffered (load shedding).
+[[nodiscard]] std::optional<std::string_view> trace_state_item(std::span<const std::byte> items,
+                                                               std::size_t count) noexcept;
 DecodeError unpack_items(std::span<const std::byte> items, std::size_t count,
                          const model::KeyTable* keys, model::Span& out);
 

@@ -197,8 +197,8 @@ TEST_CASE("a trace that hits max_spans_per_trace is decided then", "[pipeline]")
 TEST_CASE("past max_buffered_bytes the oldest traces are decided early, by policy", "[pipeline]") {
   auto c = keep_all();
   c.max_buffered_bytes = 64 * 1024;
-  c.stress_enter = 1.0;  // keep load shedding out of this test
-  c.stress_exit = 0.99;
+  c.stress_enter = 2.0;  // no shedding: the bound leaves the buffer at most full, at times exactly
+  c.stress_exit = 1.5;
   Harness h(c);
   for (std::uint64_t t = 0; t < 500; ++t) h.send({span(100 + t, 1)}, t);
   CHECK(h.pipeline.table().bytes() <= c.max_buffered_bytes);
@@ -394,4 +394,25 @@ TEST_CASE("spans received with packed items leave the pipeline decoded and annot
     CHECK(got.attributes[want.attributes.size()].key == "sampling.policy");
   }
   CHECK(h.accounts());
+}
+
+// Found by an outside attack: a span judged on arrival under stress still held its trace state
+// among its packed items, so its ot=rv: was ignored and the trace id decided instead.
+TEST_CASE("under stress the coin reads a packed span's ot=rv, not its trace id", "[pipeline]") {
+  auto c = shedding();
+  c.policies = {config::BasePolicyConfig{.probability = 0.5}};
+  Harness h(c);
+  fill_until_stressed(h);
+  // Each trace id's own randomness says the opposite of its rv.
+  auto keep = span(60'000, 1);
+  std::fill(keep.trace_id.begin() + 9, keep.trace_id.end(), std::uint8_t{0});
+  keep.trace_state = "ot=rv:ffffffffffffff";
+  auto drop = span(60'001, 1);
+  std::fill(drop.trace_id.begin() + 9, drop.trace_id.end(), std::uint8_t{0xff});
+  drop.trace_state = "ot=rv:00000000000000";
+  h.send({testing::packed(keep), testing::packed(drop)}, 0);
+  CHECK(h.counters.decisions_of(DecisionTrigger::Stress) == 2);
+  REQUIRE(h.exported() == 1);
+  CHECK(h.delivered[0].trace_id == keep.trace_id);
+  CHECK_THAT(h.delivered[0].trace_state, Catch::Matchers::Contains("rv:ffffffffffffff"));
 }

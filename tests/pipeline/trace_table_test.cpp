@@ -95,3 +95,18 @@ TEST_CASE("a trace taken and seen again is a new trace: its old deadlines are st
   CHECK(table.next_oldest(499) == std::nullopt);
   CHECK(table.next_oldest(500) == id);
 }
+
+// Found by an outside attack: one trace waiting for max_trace_age kept the queue entry of every
+// trace that arrived after it and was decided early, +300 MiB in 30 s, none of it counted.
+TEST_CASE("the arrival queues do not grow behind one trace that waits", "[pipeline]") {
+  model::KeyTable keys;
+  pipeline::TraceTable table(1'000'000'000, &keys);
+  table.add(testing::make_span(1, 2, nullptr), 0);  // not a root: waits
+  for (std::uint64_t t = 2; t < 100'000; ++t) {
+    table.add(testing::make_span(t, 1, nullptr), t);
+    (void)table.take(testing::make_span(t, 1, nullptr).trace_id);  // decided early
+  }
+  CHECK(table.traces() == 1);
+  CHECK(table.queued() <= 2 * 4096 + 8);
+  CHECK(table.next_oldest() == testing::make_span(1, 2, nullptr).trace_id);
+}
