@@ -2,8 +2,9 @@
 
 namespace tailgate::model {
 
-std::optional<std::uint16_t> KeyTable::intern_probing(std::size_t slot, std::string_view key,
-                                                      std::uint64_t a, std::uint64_t b) {
+std::optional<std::uint16_t> KeyTable::find_or_add(std::string_view key, std::uint64_t a,
+                                                   std::uint64_t b) {
+  auto slot = home(a, b, key.size());
   for (;; slot = (slot + 1) & (kSlots - 1)) {
     const auto id = slots_[slot];
     if (id == kEmpty) break;

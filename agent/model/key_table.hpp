@@ -7,6 +7,7 @@
 // else). Keys are never removed, so an id stays valid as long as any span refers to it.
 // Owned by the pipeline thread; not thread-safe.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -29,14 +30,19 @@ class KeyTable final {
     keys_.reserve(kMaxKeys);
   }
 
-  /// The key's id, added if there is room; nullopt: the span keeps the key inline. Inline: it
-  /// runs for every attribute of every span taken in; mostly the key is in its home slot.
-  [[nodiscard]] std::optional<std::uint16_t> intern(std::string_view key) {
+  /// The key's id, added if there is room; nullopt: the span keeps the key inline. `position`:
+  /// the attribute's place in its span. Inline: it runs for every attribute of every span taken
+  /// in. Spans of a producer name the same keys in the same order, so mostly the key is the one
+  /// last found at its place (no hash), else in its home slot.
+  [[nodiscard]] std::optional<std::uint16_t> intern(std::string_view key,
+                                                    std::size_t position = 0) {
     if (key.size() > kMaxKeyLength) return std::nullopt;
     const auto [a, b] = words(key);
-    const auto slot = home(a, b, key.size());
-    if (const auto id = slots_[slot]; id != kEmpty && same(keys_[id], key, a, b)) return id;
-    return intern_probing(slot, key, a, b);
+    auto& hint = hints_[position % kHints];
+    if (hint != kEmpty && same(keys_[hint], key, a, b)) return hint;
+    const auto id = find_or_add(key, a, b);
+    if (id) hint = *id;
+    return id;
   }
   [[nodiscard]] std::string_view key(std::uint16_t id) const noexcept {
     const auto& k = keys_[id];
@@ -47,6 +53,7 @@ class KeyTable final {
  private:
   static constexpr std::size_t kSlots = 2 * kMaxKeys;  ///< at most half full
   static constexpr std::uint16_t kEmpty = 0xFFFF;
+  static constexpr std::size_t kHints = 16;
   struct Key {
     std::uint64_t a, b;  ///< words(key)
     std::uint32_t offset;
@@ -77,11 +84,16 @@ class KeyTable final {
     return k.a == a && k.b == b && k.length == key.size() &&
            (key.size() <= 16 || std::memcmp(text_.data() + k.offset, key.data(), key.size()) == 0);
   }
-  /// From the home slot on: the key's id, or it added in the empty slot that ends the probe.
-  std::optional<std::uint16_t> intern_probing(std::size_t slot, std::string_view key,
-                                              std::uint64_t a, std::uint64_t b);
+  static constexpr std::array<std::uint16_t, kHints> filled_hints() noexcept {
+    std::array<std::uint16_t, kHints> hints{};
+    hints.fill(kEmpty);
+    return hints;
+  }
+  /// From the key's home slot on: its id, or it added in the empty slot that ends the probe.
+  std::optional<std::uint16_t> find_or_add(std::string_view key, std::uint64_t a, std::uint64_t b);
   static_assert(kSlots == 8192 && kMaxKeys < kEmpty);
 
+  std::array<std::uint16_t, kHints> hints_ = filled_hints();  ///< [place]: the id found last
   std::vector<std::uint16_t> slots_;
   std::string text_;
   std::vector<Key> keys_;

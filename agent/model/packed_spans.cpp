@@ -43,22 +43,23 @@ PackedSpans& PackedSpans::operator=(PackedSpans&& other) noexcept {
   return *this;
 }
 
+void PackedSpans::grow(std::size_t need) {
+  const std::size_t grown = capacity_ >= kExactGrowthBytes ? capacity_ + capacity_ / 2 : 0;
+  const std::size_t size = std::max(need, grown);
+  auto* p = static_cast<std::byte*>(std::realloc(block_.get(), size));
+  if (p == nullptr) throw std::bad_alloc();
+  (void)block_.release();
+  block_.reset(p);
+  // chunk_bytes of the usable size is that of the size asked for, usable being between the two.
+  const auto before = capacity_ == 0 ? 0 : chunk_bytes(capacity_);
+  capacity_ =
+      static_cast<std::uint32_t>(std::min<std::size_t>(::malloc_usable_size(p), UINT32_MAX));
+  bytes_ += chunk_bytes(capacity_) - before;
+}
+
 std::byte* PackedSpans::begin_record(std::size_t max_size) {
   if (bytes_ == 0) bytes_ = sizeof(PackedSpans);
-  const std::size_t need = used_ + max_size;
-  if (need > capacity_) {
-    const std::size_t grown = capacity_ >= kExactGrowthBytes ? capacity_ + capacity_ / 2 : 0;
-    const std::size_t size = std::max(need, grown);
-    auto* p = static_cast<std::byte*>(std::realloc(block_.get(), size));
-    if (p == nullptr) throw std::bad_alloc();
-    (void)block_.release();
-    block_.reset(p);
-    // chunk_bytes of the usable size is that of the size asked for, usable being between the two.
-    const auto before = capacity_ == 0 ? 0 : chunk_bytes(capacity_);
-    capacity_ =
-        static_cast<std::uint32_t>(std::min<std::size_t>(::malloc_usable_size(p), UINT32_MAX));
-    bytes_ += chunk_bytes(capacity_) - before;
-  }
+  if (used_ + max_size > capacity_) grow(used_ + max_size);
   return block_.get() + used_;
 }
 
@@ -68,6 +69,14 @@ void PackedSpans::end_record(std::size_t size) noexcept {
   last_ = used_;
   used_ += static_cast<std::uint32_t>(padded);
   ++count_;
+}
+
+void PackedSpans::append_record(const std::byte* record, std::size_t size, std::size_t reserve) {
+  if (bytes_ == 0) bytes_ = sizeof(PackedSpans);
+  const auto padded = (size + packed::kAlign - 1) & ~(packed::kAlign - 1);
+  if (used_ + padded > capacity_) grow(used_ + padded + reserve);
+  std::memcpy(block_.get() + used_, record, size);
+  end_record(size);
 }
 
 PackedSpans::Extras& PackedSpans::extras() {

@@ -242,6 +242,11 @@ class PackedSpans final {
   }
   [[nodiscard]] std::byte* begin_record(std::size_t max_size);
   void end_record(std::size_t size) noexcept;
+  /// Room for a record begun now without growing the block.
+  [[nodiscard]] std::size_t room() const noexcept { return capacity_ - used_; }
+  /// Appends a record written elsewhere (when room() was short of its largest size), growing the
+  /// block to hold it and `reserve` bytes more.
+  void append_record(const std::byte* record, std::size_t size, std::size_t reserve);
   /// The index records name `resource` by (added with its share of bytes); nullopt past 65,535.
   [[nodiscard]] std::optional<std::uint16_t> resource_index(
       const std::shared_ptr<const Resource>& resource);
@@ -256,6 +261,8 @@ class PackedSpans final {
     std::vector<std::shared_ptr<const Resource>> resources;  ///< after the first
     std::vector<Span> aside;
   };
+  /// Grows the block to at least `need` bytes (by half again once past 1 KiB).
+  void grow(std::size_t need);
   Extras& extras();
   void charge_share(const std::shared_ptr<const Resource>& resource) noexcept;
 

@@ -27,7 +27,13 @@ inline void copy_bytes(std::byte* to, const std::byte* from, std::size_t n) noex
     std::memcpy(&tail, from + n - 8, 8);
     std::memcpy(to, &head, 8);
     std::memcpy(to + n - 8, &tail, 8);
-  } else if (n < 8) {
+  } else if (n >= 4 && n < 8) {
+    std::uint32_t head = 0, tail = 0;
+    std::memcpy(&head, from, 4);
+    std::memcpy(&tail, from + n - 4, 4);
+    std::memcpy(to, &head, 4);
+    std::memcpy(to + n - 4, &tail, 4);
+  } else if (n < 4) {
     for (std::size_t i = 0; i < n; ++i) to[i] = from[i];
   } else {
     std::memcpy(to, from, n);
@@ -91,7 +97,7 @@ Compacted compact_items(std::span<const std::byte> items, std::size_t count, mod
       const auto size = value_size(key + key_size, end);
       if (size == 0) break;
       p = key + key_size + size;
-      if (const auto id = keys.intern({reinterpret_cast<const char*>(key), key_size})) {
+      if (const auto id = keys.intern({reinterpret_cast<const char*>(key), key_size}, i)) {
         *o++ = std::byte{packed::kInternedAttribute};
         std::memcpy(o, &*id, 2);
         o += 2;
@@ -172,8 +178,13 @@ std::size_t pack(model::Span&& span, model::PackedSpans& trace, model::KeyTable&
   const std::size_t items_at = name_at + span.name.size();
   // Room for the span's trace state after its items, or for one taken out of them (never more
   // than the item's own bytes).
-  auto* record = trace.begin_record(items_at + decoded_items.size() + packed_items.size() +
-                                    span.trace_state.size());
+  const auto max_size =
+      items_at + decoded_items.size() + packed_items.size() + span.trace_state.size();
+  // Written in place if the block has room for the largest it can be; else aside, and the block
+  // grown to what it took (and to what the trace's spans to come are likely to take).
+  const bool in_place = trace.room() >= max_size;
+  if (!in_place && scratch.record.size() < max_size) scratch.record.resize(max_size);
+  auto* record = in_place ? trace.begin_record(max_size) : scratch.record.data();
   packed::store(record, packed::kSpanId, span.span_id);
   packed::store(record, packed::kParent, span.parent_span_id);
   packed::store(record, packed::kStart, span.start_unix_ns);
@@ -192,7 +203,9 @@ std::size_t pack(model::Span&& span, model::PackedSpans& trace, model::KeyTable&
     packed::store(record, packed::kHeadSize + 4, span.dropped_events);
   }
   if (!span.name.empty()) std::memcpy(record + name_at, span.name.data(), span.name.size());
-  const auto from_decoded = compact_items(decoded_items, decoded_count, keys, record + items_at);
+  const auto from_decoded =
+      decoded_items.empty() ? Compacted{}
+                            : compact_items(decoded_items, decoded_count, keys, record + items_at);
   const auto from_packed = compact_items(packed_items, span.packed.count(), keys,
                                          record + items_at + from_decoded.bytes);
   const auto n = from_decoded.bytes + from_packed.bytes;
@@ -207,7 +220,14 @@ std::size_t pack(model::Span&& span, model::PackedSpans& trace, model::KeyTable&
   packed::store(record, packed::kTraceStateLen, static_cast<std::uint16_t>(trace_state.size()));
   packed::store(record, packed::kItemCount,
                 static_cast<std::uint16_t>(from_decoded.count + from_packed.count));
-  trace.end_record(items_at + n + trace_state.size());
+  const auto size = items_at + n + trace_state.size();
+  const auto nth = trace.size() + 1;
+  if (in_place) {
+    trace.end_record(size);
+  } else {
+    trace.append_record(record, size, scratch.growth.reserve_after(nth));
+  }
+  scratch.growth.added(nth, size);
   return trace.memory_bytes() - before;
 }
 

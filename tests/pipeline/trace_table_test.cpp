@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/span_builder.hpp"
+#include "wire/pack.hpp"
 
 using namespace tailgate;
 
@@ -33,7 +34,40 @@ model::Span span_of(const model::TraceId& id, bool root) {
   return s;
 }
 
+// The bytes each span of the last trace added to its block, traces first_trace.. packed in turn
+// through one scratch, of lengths cycled from `lengths`.
+std::vector<std::size_t> growth_of_last(const std::vector<std::size_t>& lengths, std::size_t traces,
+                                        std::size_t first_trace = 0) {
+  model::KeyTable keys;
+  wire::PackScratch scratch;
+  std::vector<std::size_t> grew;
+  for (std::size_t t = first_trace; t < first_trace + traces; ++t) {
+    model::PackedSpans trace;
+    grew.clear();
+    for (std::size_t i = 0; i < lengths[(t - first_trace) % lengths.size()]; ++i) {
+      grew.push_back(wire::pack(testing::make_span(t, i, nullptr), trace, keys, scratch));
+    }
+  }
+  return grew;
+}
+
 }  // namespace
+
+TEST_CASE("a trace's block grows once for the spans traces of its length get, exactly else",
+          "[pipeline]") {
+  // After 199 traces of 4 spans, the first span's block holds the 200th trace.
+  const auto usual = growth_of_last({4}, 200);
+  REQUIRE(usual.size() == 4);
+  CHECK(usual[0] > 0);
+  CHECK(usual[1] == 0);
+  CHECK(usual[2] == 0);
+  CHECK(usual[3] == 0);
+  // Traces of 4 and of 1 span alike: a second span is not all but sure, so a single span's block
+  // is as exact as the very first trace's (nothing learnt).
+  const auto mixed = growth_of_last({4, 1}, 200);
+  REQUIRE(mixed.size() == 1);
+  CHECK(mixed == growth_of_last({1}, 1, 199));
+}
 
 TEST_CASE("the trace table agrees with a map through growth, collisions and emptying",
           "[pipeline]") {
