@@ -58,6 +58,7 @@ void PackedSpans::grow(std::size_t need) {
 }
 
 std::byte* PackedSpans::begin_record(std::size_t max_size) {
+  max_size = (max_size + packed::kAlign - 1) & ~(packed::kAlign - 1);  // end_record pads to it
   if (bytes_ == 0) bytes_ = sizeof(PackedSpans);
   if (used_ + max_size > capacity_) grow(used_ + max_size);
   return block_.get() + used_;

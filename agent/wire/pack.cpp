@@ -178,8 +178,11 @@ std::size_t pack(model::Span&& span, model::PackedSpans& trace, model::KeyTable&
   const std::size_t items_at = name_at + span.name.size();
   // Room for the span's trace state after its items, or for one taken out of them (never more
   // than the item's own bytes).
-  const auto max_size =
-      items_at + decoded_items.size() + packed_items.size() + span.trace_state.size();
+  // Rounded up as end_record pads the record (ASan: a record ending at the block's last byte
+  // had its padding written past it).
+  const auto max_size = (items_at + decoded_items.size() + packed_items.size() +
+                         span.trace_state.size() + packed::kAlign - 1) &
+                        ~(packed::kAlign - 1);
   // Written in place if the block has room for the largest it can be; else aside, and the block
   // grown to what it took (and to what the trace's spans to come are likely to take).
   const bool in_place = trace.room() >= max_size;
