@@ -3,8 +3,6 @@
 // wire::unpack made of them before, on every path (ring, UDP, OTLP protobuf for gRPC and HTTP,
 // OTLP/JSON's decoded spans, Jaeger), including spans the item encoding cannot hold (kept aside)
 // and keys past the key table's bound.
-#include <thrift/protocol/TCompactProtocol.h>
-#include <thrift/transport/TBufferTransports.h>
 
 #include <algorithm>
 #include <memory>
@@ -21,6 +19,7 @@
 #include "receivers/otlp_decode.hpp"
 #include "receivers/otlp_packed.hpp"
 #include "sampling/threshold.hpp"
+#include "support/jaeger_datagrams.hpp"
 #include "support/packed_span.hpp"
 #include "wire/decode.hpp"
 #include "wire/encode.hpp"
@@ -143,11 +142,6 @@ void check_round_trip(model::SpanBatch received) {
   CHECK(hold.spans() == 0);
 }
 
-std::vector<std::byte> bytes_of(const std::string& s) {
-  const auto* b = reinterpret_cast<const std::byte*>(s.data());
-  return {b, b + s.size()};
-}
-
 }  // namespace
 
 TEST_CASE("ring spans round-trip through the buffered form", "[pipeline][buffered]") {
@@ -198,12 +192,7 @@ TEST_CASE("OTLP/JSON's decoded spans round-trip through the buffered form",
 }
 
 TEST_CASE("Jaeger spans round-trip through the buffered form", "[pipeline][buffered]") {
-  const auto tag = [](const std::string& key, auto set) {
-    idl::Tag t;
-    t.key = key;
-    set(t);
-    return t;
-  };
+  using testing::jaeger_datagrams::tag;
   idl::Batch batch;
   batch.process.serviceName = "pricer";
   for (std::int64_t n = 1; n <= 4; ++n) {
@@ -216,44 +205,18 @@ TEST_CASE("Jaeger spans round-trip through the buffered form", "[pipeline][buffe
     s.flags = 1;
     s.startTime = 1'700'000'000'000'000 + n;
     s.duration = 100 * n;
-    s.__set_tags({tag("venue",
-                      [](idl::Tag& t) {
-                        t.vType = idl::TagType::STRING;
-                        t.__set_vStr("XNAS");
-                      }),
-                  tag("qty",
-                      [n](idl::Tag& t) {
-                        t.vType = idl::TagType::LONG;
-                        t.__set_vLong(n);
-                      }),
-                  tag("px",
-                      [](idl::Tag& t) {
-                        t.vType = idl::TagType::DOUBLE;
-                        t.__set_vDouble(101.5);
-                      }),
-                  tag("error", [n](idl::Tag& t) {
-                    t.vType = idl::TagType::BOOL;
-                    t.__set_vBool(n == 3);
-                  })});
+    s.__set_tags({tag("venue", std::string("XNAS")), tag("qty", std::int64_t{n}), tag("px", 101.5),
+                  tag("error", n == 3)});
     idl::Log log;
     log.timestamp = s.startTime + 1;
-    log.fields = {tag("event", [](idl::Tag& t) {
-      t.vType = idl::TagType::STRING;
-      t.__set_vStr("cache_miss");
-    })};
+    log.fields = {tag("event", std::string("cache_miss"))};
     s.__set_logs({log});
     batch.spans.push_back(s);
   }
-  auto buffer = std::make_shared<apache::thrift::transport::TMemoryBuffer>();
-  apache::thrift::protocol::TCompactProtocol p(buffer);
-  p.writeMessageBegin("emitBatch", apache::thrift::protocol::T_ONEWAY, 0);
-  idl::Agent_emitBatch_pargs args;
-  args.batch = &batch;
-  args.write(&p);
-  p.writeMessageEnd();
   model::SpanBatch received;
-  const auto datagram = bytes_of(buffer->getBufferAsString());
-  receivers::jaeger::decode_emit_batch(datagram, receivers::jaeger::Protocol::Compact, received);
+  receivers::jaeger::decode_emit_batch(
+      testing::jaeger_datagrams::emit_batch(receivers::jaeger::Protocol::Compact, batch),
+      receivers::jaeger::Protocol::Compact, received);
   REQUIRE(received.size() == 4);
   check_round_trip(std::move(received));
 }
