@@ -30,6 +30,7 @@ std::size_t string_bytes(const std::string& s) noexcept {
 
 PackedSpans& PackedSpans::operator=(PackedSpans&& other) noexcept {
   if (this == &other) return *this;
+  bind(nullptr);
   id_ = other.id_;
   used_ = std::exchange(other.used_, 0);
   capacity_ = std::exchange(other.capacity_, 0);
@@ -39,8 +40,18 @@ PackedSpans& PackedSpans::operator=(PackedSpans&& other) noexcept {
   resource_ = std::move(other.resource_);
   extras_ = std::move(other.extras_);
   keys_ = other.keys_;
+  ledger_ = std::exchange(other.ledger_, nullptr);
   bytes_ = std::exchange(other.bytes_, 0);
   return *this;
+}
+
+void PackedSpans::bind(ResourceLedger* ledger) noexcept {
+  if (ledger == ledger_) return;
+  // Acquired in the new ledger before released from the old, so a resource named in both is
+  // never briefly at no users (and so never counted afresh for nothing).
+  if (ledger != nullptr) each_resource([ledger](const Resource* r) { ledger->acquire(r); });
+  if (ledger_ != nullptr) each_resource([this](const Resource* r) { ledger_->release(r); });
+  ledger_ = ledger;
 }
 
 void PackedSpans::grow(std::size_t need) {
@@ -59,7 +70,6 @@ void PackedSpans::grow(std::size_t need) {
 
 std::byte* PackedSpans::begin_record(std::size_t max_size) {
   max_size = (max_size + packed::kAlign - 1) & ~(packed::kAlign - 1);  // end_record pads to it
-  if (bytes_ == 0) bytes_ = sizeof(PackedSpans);
   if (used_ + max_size > capacity_) grow(used_ + max_size);
   return block_.get() + used_;
 }
@@ -73,7 +83,6 @@ void PackedSpans::end_record(std::size_t size) noexcept {
 }
 
 void PackedSpans::append_record(const std::byte* record, std::size_t size, std::size_t reserve) {
-  if (bytes_ == 0) bytes_ = sizeof(PackedSpans);
   const auto padded = (size + packed::kAlign - 1) & ~(packed::kAlign - 1);
   if (used_ + padded > capacity_) grow(used_ + padded + reserve);
   std::memcpy(block_.get() + used_, record, size);
@@ -92,8 +101,11 @@ std::optional<std::uint16_t> PackedSpans::resource_index(
     const std::shared_ptr<const Resource>& resource) {
   // Index 0 is resource_, named by the trace's first record.
   if (count_ == 0) {
-    resource_ = resource;
-    charge_share(resource);
+    if (resource_ != resource) {
+      if (ledger_ != nullptr && resource_ != nullptr) ledger_->release(resource_.get());
+      resource_ = resource;
+      if (ledger_ != nullptr && resource_ != nullptr) ledger_->acquire(resource_.get());
+    }
     return 0;
   }
   if (resource_ == resource) return 0;
@@ -104,19 +116,16 @@ std::optional<std::uint16_t> PackedSpans::resource_index(
   if (more.size() >= 0xFFFE) return std::nullopt;
   more.push_back(resource);
   bytes_ += sizeof(std::shared_ptr<const Resource>);
-  charge_share(resource);
+  if (ledger_ != nullptr && resource != nullptr) ledger_->acquire(resource.get());
   return static_cast<std::uint16_t>(more.size());
 }
 
-void PackedSpans::charge_share(const std::shared_ptr<const Resource>& resource) noexcept {
-  // A resource is shared by every span of its producer (or request) still held anywhere: this
-  // trace's share of it, as things stand when the trace first names it.
-  if (resource == nullptr) return;
-  const auto users = static_cast<std::size_t>(std::max<long>(1, resource.use_count() - 1));
-  bytes_ += (sizeof(Resource) + model::memory_bytes(*resource)) / users;
-}
-
 void PackedSpans::add_aside(Span&& span) {
+  // Its resource is named like a record's, so that the ledger counts it; past the index's
+  // 65,535, counted here in full.
+  if (!resource_index(span.resource) && span.resource != nullptr) {
+    bytes_ += ResourceLedger::cost(*span.resource);
+  }
   auto& aside = extras().aside;
   const auto index = static_cast<std::uint32_t>(aside.size());
   bytes_ += model::memory_bytes(span);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "model/key_table.hpp"
+#include "model/resource_ledger.hpp"
 #include "model/span.hpp"
 
 namespace tailgate::model {
@@ -206,10 +207,11 @@ class PackedSpans final {
  public:
   PackedSpans() = default;
   PackedSpans(PackedSpans&& other) noexcept { *this = std::move(other); }
+  /// Takes `other`'s spans and its ledger (the resources stay named where they were).
   PackedSpans& operator=(PackedSpans&& other) noexcept;
   PackedSpans(const PackedSpans&) = delete;
   PackedSpans& operator=(const PackedSpans&) = delete;
-  ~PackedSpans() = default;
+  ~PackedSpans() { bind(nullptr); }
 
   [[nodiscard]] const TraceId& trace_id() const noexcept { return id_; }
   [[nodiscard]] std::size_t size() const noexcept { return count_; }
@@ -217,9 +219,15 @@ class PackedSpans final {
   [[nodiscard]] SpanList list() const noexcept { return {*this, block_.get(), count_}; }
   /// The span added last (not empty()).
   [[nodiscard]] SpanView back() const noexcept { return {*this, block_.get() + last_}; }
-  /// Bytes the spans hold: the block (with its allocation's overhead), this object, the share of
-  /// each resource, spans kept aside.
+  /// Bytes the spans hold: the block (with its allocation's overhead), this object, spans kept
+  /// aside. Not their resources: the ledger the trace is bound to counts those, once for all of
+  /// its store's traces.
   [[nodiscard]] std::size_t memory_bytes() const noexcept { return bytes_; }
+  /// Names the trace's resources in `ledger` (null: in none) instead of where they were: the
+  /// store that keeps the trace (trace table, hold) counts them. A ledger must outlive the
+  /// traces bound to it.
+  void bind(ResourceLedger* ledger) noexcept;
+  [[nodiscard]] const ResourceLedger* ledger() const noexcept { return ledger_; }
 
   [[nodiscard]] const std::shared_ptr<const Resource>& resource(
       std::uint16_t index) const noexcept {
@@ -239,6 +247,7 @@ class PackedSpans final {
   void start(const TraceId& id, const KeyTable* keys) noexcept {
     id_ = id;
     keys_ = keys;
+    if (bytes_ == 0) bytes_ = sizeof(PackedSpans);
   }
   [[nodiscard]] std::byte* begin_record(std::size_t max_size);
   void end_record(std::size_t size) noexcept;
@@ -247,7 +256,7 @@ class PackedSpans final {
   /// Appends a record written elsewhere (when room() was short of its largest size), growing the
   /// block to hold it and `reserve` bytes more.
   void append_record(const std::byte* record, std::size_t size, std::size_t reserve);
-  /// The index records name `resource` by (added with its share of bytes); nullopt past 65,535.
+  /// The index records name `resource` by (a new one named in the ledger); nullopt past 65,535.
   [[nodiscard]] std::optional<std::uint16_t> resource_index(
       const std::shared_ptr<const Resource>& resource);
   /// Keeps a span whole, as it is, with a record that names it.
@@ -264,7 +273,16 @@ class PackedSpans final {
   /// Grows the block to at least `need` bytes (by half again once past 1 KiB).
   void grow(std::size_t need);
   Extras& extras();
-  void charge_share(const std::shared_ptr<const Resource>& resource) noexcept;
+  /// Calls `f` with each distinct resource the trace names.
+  template <typename F>
+  void each_resource(F&& f) const {
+    if (resource_ != nullptr) f(resource_.get());
+    if (extras_) {
+      for (const auto& r : extras_->resources) {
+        if (r != nullptr) f(r.get());
+      }
+    }
+  }
 
   TraceId id_{};
   std::uint32_t used_ = 0;
@@ -275,6 +293,7 @@ class PackedSpans final {
   std::shared_ptr<const Resource> resource_;  ///< the first: most traces have one producer
   std::unique_ptr<Extras> extras_;
   const KeyTable* keys_ = nullptr;
+  ResourceLedger* ledger_ = nullptr;
   std::size_t bytes_ = 0;
 };
 

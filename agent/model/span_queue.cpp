@@ -2,6 +2,8 @@
 
 #include <iterator>
 
+#include "model/resource_ledger.hpp"
+
 namespace tailgate::model {
 
 SpanQueue::SpanQueue(std::size_t max_spans, std::size_t max_bytes)
@@ -11,7 +13,17 @@ bool SpanQueue::try_push(SpanBatch& batch) {
   if (batch.empty()) return true;
   std::size_t bytes = 0;
   if (max_bytes_ != 0) {
-    for (const auto& span : batch) bytes += memory_bytes(span);  // outside the lock
+    // Outside the lock. A batch's spans share their request's or producer's resource: each run
+    // of spans with one resource counts it once (a batch of one span under a 3 MB resource held
+    // 3 MB, counted as 300 bytes).
+    const Resource* last = nullptr;
+    for (const auto& span : batch) {
+      bytes += memory_bytes(span);
+      if (span.resource != nullptr && span.resource.get() != last) {
+        last = span.resource.get();
+        bytes += ResourceLedger::cost(*last);
+      }
+    }
   }
   {
     std::lock_guard lock(mutex_);

@@ -27,11 +27,12 @@ std::size_t Hold::add_with(const model::TraceId& id, std::uint64_t now_ns, Put&&
   }
   const auto spans_before = held.spans.size();
   const auto bytes = put(held.spans);
+  held.spans.bind(&ledger_);  // a trace moved in whole came unbound
   held.bytes += bytes;
   bytes_ += bytes;
   spans_ += held.spans.size() - spans_before;
   std::size_t released = 0;
-  while (bytes_ > max_bytes_ && !arrivals_.empty()) {
+  while (this->bytes() > max_bytes_ && !arrivals_.empty()) {
     if (!pop_stale()) released += release_oldest();
   }
   return released;
@@ -64,6 +65,7 @@ model::PackedSpans Hold::take(const model::TraceId& id) {
   const auto it = traces_.find(id);
   if (it == traces_.end()) return {};
   auto spans = std::move(it->second.spans);
+  spans.bind(nullptr);
   bytes_ -= it->second.bytes;
   spans_ -= spans.size();
   traces_.erase(it);  // its arrival stays behind, stale (the sequence tells)

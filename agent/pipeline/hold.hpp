@@ -17,6 +17,7 @@
 
 #include "model/key_table.hpp"
 #include "model/packed_spans.hpp"
+#include "model/resource_ledger.hpp"
 #include "model/span.hpp"
 #include "pipeline/recent_ids.hpp"
 #include "wire/pack.hpp"
@@ -45,7 +46,8 @@ class Hold final {
   std::size_t take_too_late(const model::TraceId& id);
 
   [[nodiscard]] std::size_t spans() const noexcept { return spans_; }
-  [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
+  /// Bytes held: the spans, the order, and once each the resources they name.
+  [[nodiscard]] std::size_t bytes() const noexcept { return bytes_ + ledger_.bytes(); }
   [[nodiscard]] std::size_t traces() const noexcept { return traces_.size(); }
   /// Places in the arrival order, including those rescued traces left behind (bounded by bytes).
   [[nodiscard]] std::size_t arrivals() const noexcept { return arrivals_.size(); }
@@ -78,6 +80,7 @@ class Hold final {
   std::unique_ptr<model::KeyTable> own_keys_;  ///< when no table was given
   model::KeyTable* keys_;
   wire::PackScratch scratch_;
+  model::ResourceLedger ledger_;  ///< before traces_: they release into it when destroyed
   std::unordered_map<model::TraceId, Held, TraceIdHash> traces_;
   std::deque<Arrival> arrivals_;  ///< in the order traces entered the hold
   RecentIds<std::size_t> let_go_;

@@ -71,6 +71,7 @@ BufferedTrace& TraceTable::add(model::Span&& span, std::uint64_t now_ns) {
       free_.pop_back();
     }
     auto& t = traces_[index];
+    t.spans.bind(&ledger_);
     t.first_arrival_ns = now_ns;
     t.sequence = next_sequence_++;
     const auto [hi, lo] = halves(span.trace_id);
@@ -113,6 +114,7 @@ model::PackedSpans TraceTable::take(const model::TraceId& id) {
   bytes_ -= t.bytes;
   spans_ -= t.spans.size();
   auto spans = std::move(t.spans);
+  spans.bind(nullptr);
   t = BufferedTrace{};
   erase_slot(i);
   --count_;

@@ -24,6 +24,7 @@
 
 #include "model/key_table.hpp"
 #include "model/packed_spans.hpp"
+#include "model/resource_ledger.hpp"
 #include "model/span.hpp"
 #include "model/trace.hpp"
 #include "wire/pack.hpp"
@@ -65,7 +66,8 @@ class TraceTable final {
     const auto [hi, lo] = halves(id);
     __builtin_prefetch(&slots_[home(hi, lo)]);
   }
-  /// Removes a trace and returns its spans, still packed (wire::take_spans decodes them).
+  /// Removes a trace and returns its spans, still packed (wire::take_spans decodes them), their
+  /// resources no longer counted here.
   model::PackedSpans take(const model::TraceId& id);
 
   /// The next trace whose root deadline has passed, if any.
@@ -77,7 +79,11 @@ class TraceTable final {
   void set_decision_wait(std::uint64_t ns) noexcept { decision_wait_ns_ = ns; }
 
   [[nodiscard]] std::size_t traces() const noexcept { return count_; }
-  [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
+  /// Bytes of the traces buffered: their spans, their index entries and, once each, the
+  /// resources they name.
+  [[nodiscard]] std::size_t bytes() const noexcept { return bytes_ + ledger_.bytes(); }
+  /// Distinct resources the buffered traces name.
+  [[nodiscard]] std::size_t resources() const noexcept { return ledger_.resources(); }
   [[nodiscard]] std::size_t spans() const noexcept { return spans_; }
   /// Entries in the arrival and root-deadline queues, stale ones included.
   [[nodiscard]] std::size_t queued() const noexcept { return arrivals_.size() + root_due_.size(); }
@@ -129,8 +135,9 @@ class TraceTable final {
   std::unique_ptr<model::KeyTable> own_keys_;  ///< when no table was given
   model::KeyTable* keys_;
   wire::PackScratch scratch_;
-  std::vector<Slot> slots_;  ///< a power of two, at most half full
-  unsigned shift_ = 0;       ///< 64 - log2(slots_.size())
+  model::ResourceLedger ledger_;  ///< before traces_: they release into it when destroyed
+  std::vector<Slot> slots_;       ///< a power of two, at most half full
+  unsigned shift_ = 0;            ///< 64 - log2(slots_.size())
   std::deque<BufferedTrace> traces_;
   std::vector<std::uint32_t> free_;  ///< places in traces_ to reuse
   std::size_t count_ = 0;
