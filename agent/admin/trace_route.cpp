@@ -3,11 +3,13 @@
 // or the decision cache's kept bit and policy), and says plainly when it no longer knows.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
 
 #include "admin/routes.hpp"
+#include "lookup/producers.hpp"
 
 namespace tailgate::admin {
 namespace {
@@ -37,8 +39,8 @@ std::string wall_time(const Snapshot& s, std::uint64_t steady_ns) {
 json producer_json(const model::Resource& r) {
   json out = json::object();
   for (const auto& a : r.attributes) {
-    if (a.key != "service.name" && a.key != "process.pid" && a.key != "host.name" &&
-        a.key != "process.executable.name" && a.key != "service.instance.id")
+    if (std::find(lookup::kProducerKeys.begin(), lookup::kProducerKeys.end(), a.key) ==
+        lookup::kProducerKeys.end())
       continue;
     if (const auto* v = std::get_if<std::string>(&a.value))
       out[a.key] = *v;

@@ -52,7 +52,8 @@ struct Decided {
   std::uint64_t decided_ns = 0;        ///< steady clock
   std::uint32_t spans = 0;
   bool root_seen = false;
-  /// The distinct resources its spans came from (the first kMaxProducers), and how many in all.
+  /// The distinct producers its spans came from (the first kMaxProducers; lookup::Producers: their
+  /// identifying attributes, not the resources themselves), and how many in all.
   std::array<std::shared_ptr<const model::Resource>, kMaxProducers> producers;
   std::uint8_t producer_count = 0;
   /// The policy list in force when it was decided (a reload replaces it).
@@ -60,7 +61,7 @@ struct Decided {
   ExportState export_state = ExportState::None;
 
   [[nodiscard]] std::string policy_name() const;
-  /// Adds a span's resource to the producers, if it is a new one.
+  /// Adds a producer, if it is a new one.
   void add_producer(const std::shared_ptr<const model::Resource>& resource) noexcept;
 };
 

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "lookup/producers.hpp"
 #include "lookup/trace_log.hpp"
 #include "model/keep_queue.hpp"
 #include "model/key_table.hpp"
@@ -180,6 +181,7 @@ class Pipeline final {
   std::vector<model::Keep> followed_;
   std::uint64_t now_ns_ = 0;  ///< of the current turn, for the hold
   lookup::TraceLog* trace_log_;
+  lookup::Producers producers_;  ///< what the trace log names for a decision's resources
   std::shared_ptr<const lookup::PolicyNames> policy_names_;  ///< for the trace log's records
   std::mutex ask_mutex_;                                     ///< one probe() at a time
   std::mutex probe_mutex_;                                   ///< guards the two members below

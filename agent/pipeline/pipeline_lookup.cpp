@@ -30,7 +30,13 @@ void Pipeline::record_decision(const model::TraceId& id, const sampling::Decisio
       trace != nullptr ? trace->root_seen : !spans.empty() && spans.front().is_local_root();
   d.spans = static_cast<std::uint32_t>(spans.size());
   // Spans of one producer share one resource: a pointer compare each, once per trace.
-  for (const auto span : spans) d.add_producer(span.resource());
+  const model::Resource* last = nullptr;
+  for (const auto span : spans) {
+    const auto& resource = span.resource();
+    if (resource == nullptr || resource.get() == last) continue;
+    last = resource.get();
+    d.add_producer(producers_.of(resource));
+  }
   d.policy_names = policy_names_;
   d.export_state = decision.keep ? lookup::ExportState::Queued : lookup::ExportState::None;
   trace_log_->record(std::move(d));

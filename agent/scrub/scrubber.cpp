@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <variant>
 
+#include "model/resource_ledger.hpp"
 #include "scrub/json_secrets.hpp"
 #include "scrub/url_credentials.hpp"
 #include "scrub/utf8.hpp"
@@ -167,10 +168,7 @@ void Scrubber::limit_values(std::vector<model::Attribute>& attributes) {
 
 std::shared_ptr<const model::Resource> Scrubber::scrubbed(
     const std::shared_ptr<const model::Resource>& resource) {
-  if (const auto it = resources_.find(resource.get()); it != resources_.end()) {
-    return it->second.scrubbed;
-  }
-  if (resources_.size() >= kMaxResources) resources_.clear();
+  if (const auto* copy = resources_.find(resource.get())) return *copy ? *copy : resource;
   const auto needs_scrubbing = [&](const model::Attribute& a) {
     bool needs = secret(a.key) || !valid_utf8(a);
     for_each_text(a.value, [&](const std::string& text) {
@@ -179,18 +177,18 @@ std::shared_ptr<const model::Resource> Scrubber::scrubbed(
     });
     return needs;
   };
-  auto out = resource;
-  if (std::any_of(resource->attributes.begin(), resource->attributes.end(), needs_scrubbing)) {
-    auto copy = std::make_shared<model::Resource>(*resource);
-    if (const auto repaired = make_valid_utf8_all(copy->attributes)) {
-      counters_.utf8_strings_repaired.fetch_add(repaired, std::memory_order_relaxed);
-    }
-    redact(copy->attributes);
-    limit_values(copy->attributes);
-    out = std::move(copy);
+  if (std::none_of(resource->attributes.begin(), resource->attributes.end(), needs_scrubbing)) {
+    resources_.put(resource, nullptr, 0);  // leaves as it is: the memo must not hold it
+    return resource;
   }
-  resources_.emplace(resource.get(), ScrubbedResource{resource, out});
-  return out;
+  auto copy = std::make_shared<model::Resource>(*resource);
+  if (const auto repaired = make_valid_utf8_all(copy->attributes)) {
+    counters_.utf8_strings_repaired.fetch_add(repaired, std::memory_order_relaxed);
+  }
+  redact(copy->attributes);
+  limit_values(copy->attributes);
+  const auto bytes = model::ResourceLedger::cost(*copy);
+  return resources_.put(resource, std::move(copy), bytes);
 }
 
 void Scrubber::apply(model::Span& span) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "model/resource_memo.hpp"
 #include "model/span.hpp"
 #include "scrub/key_matcher.hpp"
 #include "telemetry/counters.hpp"
@@ -68,15 +69,13 @@ class Scrubber final {
   /// Bounded: emptied when full, so unbounded key sets cost matching, not memory.
   static constexpr std::size_t kMaxVerdicts = 4096;
   std::unordered_map<std::string, bool, KeyHash, std::equal_to<>> verdicts_;
-  /// Resources by address, with what leaves in their place. The entry holds the original, so
-  /// its address cannot be reused by another resource while it is here. Spans of one producer
-  /// share one resource; bounded like the verdicts.
-  struct ScrubbedResource {
-    std::shared_ptr<const model::Resource> original;
-    std::shared_ptr<const model::Resource> scrubbed;
-  };
+  /// What leaves in a resource's place: a copy redacted and cut, or null when the resource
+  /// leaves as it is. Spans of one producer share one resource; bounded in entries and in the
+  /// copies' bytes (a copy is cut to the limits, yet a resource may have thousands of values).
   static constexpr std::size_t kMaxResources = 1024;
-  std::unordered_map<const model::Resource*, ScrubbedResource> resources_;
+  static constexpr std::size_t kMaxResourceBytes = std::size_t{16} << 20;
+  model::ResourceMemo<std::shared_ptr<const model::Resource>> resources_{kMaxResources,
+                                                                         kMaxResourceBytes};
   KeyMatcher matcher_;
   config::RedactionAction action_;
   std::string hash_key_;

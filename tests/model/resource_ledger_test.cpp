@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "model/packed_spans.hpp"
+#include "model/resource_memo.hpp"
 #include "model/span_queue.hpp"
 
 using namespace tailgate;
@@ -117,4 +118,22 @@ TEST_CASE("the hand-off queue counts a batch's resource in its bytes, once per r
   const auto span_bytes = 100 * model::memory_bytes(many[0]);
   model::SpanQueue fits(1000, span_bytes + model::ResourceLedger::cost(*shared));
   CHECK(fits.try_push(many));
+}
+
+TEST_CASE("a resource memo holds its resources weakly and stays within its bounds", "[model]") {
+  model::ResourceMemo<int> memo(4, 100);
+  auto first = resource_of(1 << 16);
+  const std::weak_ptr<const model::Resource> weak = first;
+  memo.put(first, 1, 10);
+  CHECK(*memo.find(first.get()) == 1);
+  first.reset();
+  CHECK(weak.expired());  // the memo kept its address, not its attributes
+  std::vector<std::shared_ptr<const model::Resource>> more;
+  for (int i = 0; i < 10; ++i) {
+    more.push_back(resource_of(10));
+    memo.put(more.back(), i, 30);
+    CHECK(memo.size() <= 4);
+    CHECK(memo.bytes() <= 100);
+    CHECK(*memo.find(more.back().get()) == i);
+  }
 }

@@ -302,3 +302,28 @@ TEST_CASE("an array's elements are redacted, repaired and cut one by one, in spa
   CHECK(counters.attributes_redacted.load() == 2);
   CHECK(limited(counters, telemetry::Limit::AttributeValueBytes) == 1);
 }
+
+TEST_CASE("a resource scrubbed once is not kept alive by the scrubber's memory of it", "[scrub]") {
+  // Outside attack: the scrubber held the last 1,024 resources it saw, each as large as a request
+  // (3 MB each: gigabytes with nothing buffered).
+  telemetry::Counters counters;
+  scrub::Scrubber s(config::RedactionConfig{}, config::LimitsConfig{}, counters);
+  for (const bool secret : {true, false}) {
+    INFO("with a secret: " << secret);
+    auto resource = std::make_shared<const model::Resource>(model::Resource{
+        {{secret ? "api_key" : "service.name", std::string(secret ? 1 << 20 : 100, 'x')}}});
+    const std::weak_ptr<const model::Resource> original = resource;
+    std::shared_ptr<const model::Resource> left[2];
+    for (auto& out : left) {
+      auto span = testing::make_span(1, 0, resource);
+      s.apply(span);
+      out = span.resource;
+    }
+    CHECK(left[0] == left[1]);  // worked out once, remembered
+    CHECK((left[0] == resource) == !secret);
+    resource.reset();
+    left[0].reset();
+    left[1].reset();
+    CHECK(original.expired());
+  }
+}

@@ -1,0 +1,55 @@
+#include "lookup/producers.hpp"
+
+#include <algorithm>
+#include <variant>
+
+#include "model/resource_ledger.hpp"
+
+namespace tailgate::lookup {
+namespace {
+
+// Cut at a UTF-8 character boundary: the admin API writes these as JSON strings.
+std::string cut(const std::string& text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  auto n = max_bytes;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return text.substr(0, n);
+}
+
+}  // namespace
+
+std::shared_ptr<const model::Resource> Producers::of(
+    const std::shared_ptr<const model::Resource>& resource) {
+  if (const auto* known = by_resource_.find(resource.get())) return *known;
+  model::Resource producer;
+  std::string content;
+  for (const auto& a : resource->attributes) {
+    if (std::find(kProducerKeys.begin(), kProducerKeys.end(), a.key) == kProducerKeys.end()) {
+      continue;
+    }
+    if (const auto* text = std::get_if<std::string>(&a.value)) {
+      producer.attributes.push_back({a.key, cut(*text, kMaxValueBytes)});
+    } else if (const auto* number = std::get_if<std::int64_t>(&a.value)) {
+      producer.attributes.push_back({a.key, *number});
+    } else {
+      continue;
+    }
+    content += a.key;
+    content += '\0';
+    content += std::holds_alternative<std::string>(producer.attributes.back().value)
+                   ? std::get<std::string>(producer.attributes.back().value)
+                   : std::to_string(std::get<std::int64_t>(producer.attributes.back().value));
+    content += '\0';
+  }
+  std::shared_ptr<const model::Resource> shared;
+  if (const auto it = by_content_.find(content); it != by_content_.end())
+    shared = it->second.lock();
+  if (shared == nullptr) {
+    if (by_content_.size() >= kMaxInterned) by_content_.clear();
+    shared = std::make_shared<const model::Resource>(std::move(producer));
+    by_content_.insert_or_assign(std::move(content), shared);
+  }
+  return by_resource_.put(resource, shared, model::ResourceLedger::cost(*shared));
+}
+
+}  // namespace tailgate::lookup
