@@ -30,6 +30,7 @@
 #include "receivers/udp_receiver.hpp"
 #include "shm/ring_directory.hpp"
 #include "telemetry/drop_rate.hpp"
+#include "telemetry/log_escape.hpp"
 #include "telemetry/logging.hpp"
 #include "telemetry/run_state.hpp"
 
@@ -337,7 +338,7 @@ void Agent::reload(const std::string& config_path) {
     counters_.config_reloads_ok.fetch_add(1, std::memory_order_relaxed);
   } catch (const config::ConfigError& e) {
     counters_.config_reloads_failed.fetch_add(1, std::memory_order_relaxed);
-    spdlog::error("event=reload_failed kept=previous_config error=\"{}\"", e.what());
+    spdlog::error("event=reload_failed kept=previous_config error={}", telemetry::quoted(e.what()));
   }
 }
 

@@ -14,6 +14,7 @@
 #include "cli.hpp"
 #include "config/load_config.hpp"
 #include "config/startup_checks.hpp"
+#include "telemetry/log_escape.hpp"
 #include "telemetry/logging.hpp"
 
 namespace {
@@ -66,7 +67,7 @@ int main(int argc, char** argv) {
   try {
     return tailgate::Agent(std::move(config)).run(path);
   } catch (const std::exception& e) {
-    spdlog::error("event=startup_failed error=\"{}\"", e.what());
+    spdlog::error("event=startup_failed error={}", tailgate::telemetry::quoted(e.what()));
     return 1;
   }
 }

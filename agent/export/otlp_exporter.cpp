@@ -19,6 +19,7 @@
 #include "export/retry.hpp"
 #include "export/spool.hpp"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "telemetry/log_escape.hpp"
 
 namespace tailgate::exporter {
 namespace {
@@ -366,8 +367,8 @@ void OtlpExporter::on_success(Call& call) {
   note(*request, rejected > 0 ? lookup::ExportState::PartlySent : lookup::ExportState::Sent);
   if (rejected > 0) {
     counters_.add_dropped(telemetry::DropReason::ExportRejected, request->spans - accepted);
-    spdlog::warn("event=export_partial_success rejected={} message=\"{}\"", rejected,
-                 response.partial_success().error_message());
+    spdlog::warn("event=export_partial_success rejected={} message={}", rejected,
+                 telemetry::quoted(response.partial_success().error_message()));
   }
   if (request->spool_sequence != 0) {
     spool_->remove(request->spool_sequence);

@@ -16,6 +16,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "telemetry/log_escape.hpp"
+
 namespace tailgate::exporter {
 namespace {
 
@@ -259,7 +261,8 @@ bool Spool::put(const std::string& payload, std::uint32_t spans, std::uint64_t s
   if (ok) fsync_directory(directory_);  // the rename itself must survive a crash
   std::lock_guard lock(mutex_);
   if (!ok) {
-    spdlog::error("event=spool_write_failed file={} error=\"{}\"", tmp, std::strerror(errno));
+    spdlog::error("event=spool_write_failed file={} error={}", tmp,
+                  telemetry::quoted(std::strerror(errno)));
     ::unlink(tmp.c_str());
     bytes_ -= size;
     return false;

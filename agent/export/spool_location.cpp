@@ -15,6 +15,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "telemetry/log_escape.hpp"
+
 namespace tailgate::exporter {
 namespace {
 
@@ -132,8 +134,8 @@ DurableLocations resolve_locations(const config::Config& config, const Getenv& g
         break;
       }
       ++out.fallbacks;
-      spdlog::warn("event=state_location_unusable directory={} source={} error=\"{}\" action={}",
-                   c.path, c.source, error, "next_candidate");
+      spdlog::warn("event=state_location_unusable directory={} source={} error={} action={}",
+                   c.path, c.source, telemetry::quoted(error), "next_candidate");
     }
   }
   if (spool_named) {

@@ -12,6 +12,7 @@
 #include "export/retry.hpp"
 #include "export/spool.hpp"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "telemetry/log_escape.hpp"
 
 namespace tailgate::exporter {
 namespace {
@@ -155,10 +156,9 @@ void OtlpExporter::on_failure(std::unique_ptr<Request> request, const grpc::Stat
     return;
   }
   if (should_log(now)) {
-    spdlog::error(
-        "event=export_failed code={} message=\"{}\" spans={} attempts={} similar_unlogged={}",
-        static_cast<int>(status.error_code()), status.error_message(), request->spans,
-        request->attempts, take_unlogged());
+    spdlog::error("event=export_failed code={} message={} spans={} attempts={} similar_unlogged={}",
+                  static_cast<int>(status.error_code()), telemetry::quoted(status.error_message()),
+                  request->spans, request->attempts, take_unlogged());
   }
   if (request->spool_sequence != 0) {
     spool_->remove(request->spool_sequence);  // the backend will never take it
@@ -174,10 +174,10 @@ void OtlpExporter::schedule_probe(const grpc::Status& status, Clock::time_point 
   next_probe_ = now + plan.delay;
   if (!should_log(now)) return;
   spdlog::warn(
-      "event=export_retry code={} message=\"{}\" action=spooled probe={} next_probe_ms={} "
+      "event=export_retry code={} message={} action=spooled probe={} next_probe_ms={} "
       "server_delay={} spooled_spans={} similar_unlogged={}",
-      static_cast<int>(status.error_code()), status.error_message(), probe_attempts_,
-      plan.delay.count(), plan.from_server, spool_->spans(), take_unlogged());
+      static_cast<int>(status.error_code()), telemetry::quoted(status.error_message()),
+      probe_attempts_, plan.delay.count(), plan.from_server, spool_->spans(), take_unlogged());
 }
 
 bool OtlpExporter::spool_failed(const Request& request) {
@@ -200,10 +200,10 @@ void OtlpExporter::retry_from_memory(std::unique_ptr<Request> request, const grp
   counters_.export_retries.fetch_add(1, std::memory_order_relaxed);
   if (should_log(now)) {
     spdlog::warn(
-        "event=export_retry code={} message=\"{}\" spans={} attempt={} backoff_ms={} "
+        "event=export_retry code={} message={} spans={} attempt={} backoff_ms={} "
         "server_delay={} similar_unlogged={}",
-        static_cast<int>(status.error_code()), status.error_message(), request->spans,
-        request->attempts, plan.delay.count(), plan.from_server, take_unlogged());
+        static_cast<int>(status.error_code()), telemetry::quoted(status.error_message()),
+        request->spans, request->attempts, plan.delay.count(), plan.from_server, take_unlogged());
   }
   request->next_attempt = now + plan.delay;
   note(*request, lookup::ExportState::Retrying);

@@ -10,6 +10,7 @@
 
 #include "peers/keep_codec.hpp"
 #include "peers/redis_link.hpp"
+#include "telemetry/log_escape.hpp"
 
 namespace tailgate::peers {
 namespace {
@@ -50,8 +51,8 @@ bool reconnect(RedisLink& link, const config::PeersConfig& c, PeerConnection whi
   }
   counters.peer_errors[index(which)].fetch_add(1, std::memory_order_relaxed);
   if (!logged_down) {
-    spdlog::warn("event=peers_redis_unreachable connection={} endpoint={} error=\"{}\"",
-                 to_string(which), c.endpoint, link.error());
+    spdlog::warn("event=peers_redis_unreachable connection={} endpoint={} error={}",
+                 to_string(which), c.endpoint, telemetry::quoted(link.error()));
     logged_down = true;
   }
   return false;
@@ -60,7 +61,8 @@ bool reconnect(RedisLink& link, const config::PeersConfig& c, PeerConnection whi
 void lost(RedisLink& link, PeerConnection which, telemetry::Counters& counters) {
   counters.peer_connected[index(which)].store(0, std::memory_order_relaxed);
   counters.peer_errors[index(which)].fetch_add(1, std::memory_order_relaxed);
-  spdlog::warn("event=peers_redis_lost connection={} error=\"{}\"", to_string(which), link.error());
+  spdlog::warn("event=peers_redis_lost connection={} error={}", to_string(which),
+               telemetry::quoted(link.error()));
 }
 
 std::string_view text(const redisReply* r) {
@@ -235,8 +237,8 @@ void PeerLink::follow_loop() noexcept {
       // in a busy loop.
       counters_.peer_errors[index(PeerConnection::Follow)].fetch_add(1, std::memory_order_relaxed);
       if (!logged_refused) {
-        spdlog::warn("event=peers_redis_refused connection=follow stream={} error=\"{}\"",
-                     config_.stream, std::string_view(r->str, r->len));
+        spdlog::warn("event=peers_redis_refused connection=follow stream={} error={}",
+                     config_.stream, telemetry::quoted(std::string_view(r->str, r->len)));
         logged_refused = true;
       }
       pause(backoff.next());

@@ -16,6 +16,7 @@
 #include "receivers/log_limiter.hpp"
 #include "receivers/resource_budget.hpp"
 #include "scrub/json_nesting.hpp"
+#include "telemetry/log_escape.hpp"
 
 namespace tailgate::receivers::otlp {
 namespace {
@@ -316,8 +317,8 @@ std::optional<pb::ExportTraceServiceResponse> respond(model::SpanBatch& batch,
     response.mutable_partial_success()->set_error_message(result.error);
     static LogLimiter rejected_log;
     if (const auto n = rejected_log.note()) {
-      spdlog::warn("event=otlp_spans_rejected receiver={} requests={} error=\"{}\"",
-                   telemetry::to_string(receiver), n, result.error);
+      spdlog::warn("event=otlp_spans_rejected receiver={} requests={} error={}",
+                   telemetry::to_string(receiver), n, telemetry::quoted(result.error));
     }
   }
   return response;
@@ -373,11 +374,12 @@ void route_protobuf_logs() {
       [](google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
         static LogLimiter limiter;
         if (level == google::protobuf::LOGLEVEL_FATAL) {
-          spdlog::critical("event=protobuf_log file={}:{} message=\"{}\"", file, line, message);
+          spdlog::critical("event=protobuf_log file={}:{} message={}", file, line,
+                           telemetry::quoted(message));
           return;
         }
         if (const auto n = limiter.note()) {
-          spdlog::warn("event=protobuf_log lines={} last=\"{}\"", n, message);
+          spdlog::warn("event=protobuf_log lines={} last={}", n, telemetry::quoted(message));
         }
       });
 }

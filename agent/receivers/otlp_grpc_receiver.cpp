@@ -20,6 +20,7 @@
 #include "receivers/log_limiter.hpp"
 #include "receivers/otlp_packed.hpp"
 #include "receivers/resource_budget.hpp"
+#include "telemetry/log_escape.hpp"
 
 namespace tailgate::receivers {
 namespace {
@@ -160,8 +161,8 @@ class OtlpGrpcReceiver::Service final : public Base {
     counters_.add_rejected_requests(telemetry::Receiver::OtlpGrpc,
                                     telemetry::RejectReason::Malformed);
     if (const auto n = malformed_log_.note()) {
-      spdlog::warn("event=otlp_malformed receiver=otlp_grpc requests={} bytes={} error=\"{}\"", n,
-                   size, why);
+      spdlog::warn("event=otlp_malformed receiver=otlp_grpc requests={} bytes={} error={}", n, size,
+                   telemetry::quoted(why));
     }
     return grpc::Status(
         grpc::StatusCode::INVALID_ARGUMENT,

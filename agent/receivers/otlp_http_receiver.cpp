@@ -14,6 +14,7 @@
 #include "receivers/log_limiter.hpp"
 #include "receivers/otlp_packed.hpp"
 #include "receivers/resource_budget.hpp"
+#include "telemetry/log_escape.hpp"
 
 namespace tailgate::receivers {
 namespace {
@@ -56,8 +57,8 @@ OtlpHttpAnswer malformed(bool json, const std::string& why, std::size_t bytes,
                          telemetry::Counters& counters) {
   counters.add_rejected_requests(telemetry::Receiver::OtlpHttp, telemetry::RejectReason::Malformed);
   if (const auto n = malformed_log.note()) {
-    spdlog::warn("event=otlp_malformed receiver=otlp_http requests={} bytes={} error=\"{}\"", n,
-                 bytes, why);
+    spdlog::warn("event=otlp_malformed receiver=otlp_http requests={} bytes={} error={}", n, bytes,
+                 telemetry::quoted(why));
   }
   return status_answer(400, json, 3 /* INVALID_ARGUMENT */, why);
 }

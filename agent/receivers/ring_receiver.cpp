@@ -21,6 +21,7 @@
 #include "shm/fault_guard.hpp"
 #include "shm/ring_directory.hpp"
 #include "shm/segment.hpp"
+#include "telemetry/log_escape.hpp"
 #include "wire/decode.hpp"
 
 namespace tailgate::receivers {
@@ -63,8 +64,8 @@ bool RingReceiver::settle_directory() {
   }
   std::string detail;
   for (const auto& note : report.notes) detail += (detail.empty() ? "" : "; ") + note;
-  spdlog::info("event=ring_directory_ready directory={} gid={} detail=\"{}\"", config_.directory,
-               group_, detail);
+  spdlog::info("event=ring_directory_ready directory={} gid={} detail={}", config_.directory,
+               group_, telemetry::quoted(detail));
   // Segments appear by rename (complete) and vanish by unlink (reaped, or a producer's cleanup).
   if (inotify_fd_ >= 0 &&
       ::inotify_add_watch(inotify_fd_, config_.directory.c_str(), IN_MOVED_TO | IN_DELETE) < 0) {
@@ -74,7 +75,7 @@ bool RingReceiver::settle_directory() {
   try {
     heartbeat_ = std::make_unique<shm::Heartbeat>(config_.directory);
   } catch (const std::exception& e) {  // the ring works; only producers cannot tell it does
-    spdlog::warn("event=ring_heartbeat_failed error=\"{}\"", e.what());
+    spdlog::warn("event=ring_heartbeat_failed error={}", telemetry::quoted(e.what()));
   }
   next_beat_ = std::chrono::steady_clock::now();
   const std::lock_guard lock(producers_mutex_);
@@ -85,11 +86,12 @@ bool RingReceiver::settle_directory() {
 void RingReceiver::refuse_directory(const shm::DirectoryProblem& problem) {
   heartbeat_.reset();  // producers must not think an agent reads a directory it refuses
   if (const auto n = directory_log_.note()) {
-    spdlog::error(
-        "event=ring_directory_refused directory={} reason=\"{}\" checks={} fix=\"remove it (rm -r "
-        "{}) and let the agent or systemd-tmpfiles make it, owned by the agent, group gid {}, "
-        "mode 2770\"",
-        config_.directory, problem.why, n, config_.directory, group_);
+    const auto fix = fmt::format(
+        "remove it (rm -r {}) and let the agent or systemd-tmpfiles make it, owned by the agent, "
+        "group gid {}, mode 2770",
+        config_.directory, group_);
+    spdlog::error("event=ring_directory_refused directory={} reason={} checks={} fix={}",
+                  config_.directory, telemetry::quoted(problem.why), n, telemetry::quoted(fix));
   }
   const std::lock_guard lock(producers_mutex_);
   directory_problem_ = problem;
@@ -110,7 +112,7 @@ void RingReceiver::keep_directory() {
     return;
   }
   if (heartbeat_ && !heartbeat_->beat()) {
-    spdlog::warn("event=ring_heartbeat_failed error=\"{}\"", std::strerror(errno));
+    spdlog::warn("event=ring_heartbeat_failed error={}", telemetry::quoted(std::strerror(errno)));
   }
 }
 
@@ -324,7 +326,8 @@ void RingReceiver::add_producer_loss(Attached& attached, std::uint64_t claimed) 
         1, std::memory_order_relaxed);
     if (const auto n = log.note()) {
       spdlog::warn("event=producer_loss_capped reports={} path={} pid={} claimed={} credited={}", n,
-                   attached.segment->path(), attached.segment->pid(), claimed, credited);
+                   telemetry::bare_or_quoted(attached.segment->path()), attached.segment->pid(),
+                   claimed, credited);
     }
   }
 }

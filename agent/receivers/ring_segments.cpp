@@ -12,6 +12,7 @@
 
 #include "receivers/ring_attached.hpp"
 #include "receivers/ring_receiver.hpp"
+#include "telemetry/log_escape.hpp"
 #include "wire/decode.hpp"
 
 namespace tailgate::receivers {
@@ -49,7 +50,7 @@ void RingReceiver::consider(const std::string& path) {
         spdlog::warn(
             "event=segment_refused reason=max_segments path={} max_segments={} "
             "waiting={} since_last_line={}",
-            path, config_.max_segments, waiting_.size(), n);
+            telemetry::bare_or_quoted(path), config_.max_segments, waiting_.size(), n);
       }
     }
     return;
@@ -57,13 +58,14 @@ void RingReceiver::consider(const std::string& path) {
   waiting_.erase(path);
   try {
     auto attached = admit(path);
-    spdlog::info("event=segment_attached path={} pid={} lanes={}", path, attached->segment->pid(),
-                 attached->segment->lane_count());
+    spdlog::info("event=segment_attached path={} pid={} lanes={}", telemetry::bare_or_quoted(path),
+                 attached->segment->pid(), attached->segment->lane_count());
     segments_.emplace(path, std::move(attached));
   } catch (const shm::TransientError& e) {
     waiting_.insert(path);  // out of descriptors or memory: nothing wrong with the file
     if (const auto n = waiting_log_.note()) {
-      spdlog::warn("event=segment_attach_deferred error=\"{}\" since_last_line={}", e.what(), n);
+      spdlog::warn("event=segment_attach_deferred error={} since_last_line={}",
+                   telemetry::quoted(e.what()), n);
     }
   } catch (const std::exception& e) {
     refuse(path, e.what());
@@ -111,7 +113,7 @@ void RingReceiver::refuse(const std::string& path, const std::string& why) {
   refused_.insert(path);
   counters_.ring_segments_refused.fetch_add(1, std::memory_order_relaxed);
   if (const auto n = refused_log_.note()) {  // a flood of bad files is not a flood of lines
-    spdlog::error("event=segment_refused error=\"{}\" since_last_line={}", why, n);
+    spdlog::error("event=segment_refused error={} since_last_line={}", telemetry::quoted(why), n);
   }
 }
 
@@ -124,7 +126,7 @@ void RingReceiver::check_producers() {
       if (liveness == shm::Liveness::Unknown) {
         if (const auto n = unknown_log_.note()) {
           spdlog::warn("event=producer_liveness_unknown path={} pid={} since_last_line={}",
-                       it->first, attached.segment->pid(), n);
+                       telemetry::bare_or_quoted(it->first), attached.segment->pid(), n);
         }
       }
       attached.exited = liveness == shm::Liveness::Dead;
@@ -157,7 +159,7 @@ void RingReceiver::lose(Attached& attached) {
   spdlog::error(
       "event=segment_lost path={} pid={} error=\"the file shrank under the agent; its "
       "unread spans are lost\"",
-      attached.segment->path(), attached.segment->pid());
+      telemetry::bare_or_quoted(attached.segment->path()), attached.segment->pid());
 }
 
 void RingReceiver::reap(const std::string& path, Attached& attached) {
@@ -169,8 +171,9 @@ void RingReceiver::reap(const std::string& path, Attached& attached) {
   const auto torn = attached.segment->torn_records() + (attached.stalled_at ? 1 : 0) +
                     attached.segment->unannounced_drops();
   if (torn > 0) add_producer_loss(attached, torn);
-  spdlog::info("event=producer_gone path={} pid={} dropped_by_producer={} torn={}", path,
-               attached.segment->pid(), attached.segment->producer_dropped(), torn);
+  spdlog::info("event=producer_gone path={} pid={} dropped_by_producer={} torn={}",
+               telemetry::bare_or_quoted(path), attached.segment->pid(),
+               attached.segment->producer_dropped(), torn);
   std::error_code ec;
   if (!attached.gone && !attached.lost) fs::remove(path, ec);
   counters_.ring_producers_reaped.fetch_add(1, std::memory_order_relaxed);

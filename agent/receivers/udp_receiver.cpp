@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "receivers/log_limiter.hpp"
+#include "telemetry/log_escape.hpp"
 #include "wire/decode.hpp"
 #include "wire/span_record.hpp"
 
@@ -194,8 +195,8 @@ void UdpReceiver::run() noexcept {
     const int got = ::recvmmsg(fd_, msgs.data(), kBatchDatagrams, MSG_DONTWAIT, nullptr);
     if (got <= 0) {
       if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        spdlog::error("event=udp_receive_failed receiver={} error=\"{}\"", name_,
-                      std::strerror(errno));
+        spdlog::error("event=udp_receive_failed receiver={} error={}", name_,
+                      telemetry::quoted(std::strerror(errno)));
       }
       if (stopping_.load(std::memory_order_relaxed)) break;
       ::poll(fds, 2, -1);
@@ -251,10 +252,10 @@ void UdpReceiver::account(const DatagramResult& result, std::size_t size, LogLim
   if (refusals > 0) {
     if (const auto n = log.note(refusals)) {
       spdlog::warn(
-          "event=udp_malformed receiver={} refused={} last_reason={} last_error=\"{}\" "
+          "event=udp_malformed receiver={} refused={} last_reason={} last_error={} "
           "datagram_bytes={}",
           name_, n, result.refused ? telemetry::to_string(*result.refused) : "records",
-          result.error, size);
+          telemetry::quoted(result.error), size);
     }
   }
 }

@@ -7,6 +7,8 @@
 
 #include <spdlog/common.h>
 
+#include "telemetry/log_escape.hpp"
+
 namespace tailgate::telemetry {
 namespace {
 
@@ -39,8 +41,94 @@ bool is_number(std::string_view v) noexcept {
   return true;
 }
 
+// The value of hex digits, or -1.
+int hex_value(std::string_view digits) noexcept {
+  int v = 0;
+  for (const char c : digits) {
+    const int d = c >= '0' && c <= '9'   ? c - '0'
+                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                         : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+void append_utf8(int code_point, std::string& out) {
+  const auto byte = [&](int b) { out += static_cast<char>(b); };
+  if (code_point < 0x80) {
+    byte(code_point);
+  } else if (code_point < 0x800) {
+    byte(0xC0 | code_point >> 6);
+    byte(0x80 | (code_point & 0x3F));
+  } else {
+    byte(0xE0 | code_point >> 12);
+    byte(0x80 | (code_point >> 6 & 0x3F));
+    byte(0x80 | (code_point & 0x3F));
+  }
+}
+
+// The escape at the start of `s` (after its backslash) as the text it stands for, appended to
+// `out`; returns the characters it took. An escape log_escape.hpp does not write is kept as is.
+std::size_t append_unescaped(std::string_view s, std::string& out) {
+  if (s.empty()) {
+    out += '\\';
+    return 0;
+  }
+  switch (s[0]) {
+    case '"':
+    case '\\':
+      out += s[0];
+      return 1;
+    case 'n':
+      out += '\n';
+      return 1;
+    case 'r':
+      out += '\r';
+      return 1;
+    case 't':
+      out += '\t';
+      return 1;
+    case 'x':
+      if (const auto v = hex_value(s.substr(1, 2)); s.size() >= 3 && v >= 0) {
+        out += static_cast<char>(v);
+        return 3;
+      }
+      break;
+    case 'u':
+      if (const auto v = hex_value(s.substr(1, 4)); s.size() >= 5 && v >= 0) {
+        append_utf8(v, out);
+        return 5;
+      }
+      break;
+    default:
+      break;
+  }
+  out += '\\';
+  return 0;
+}
+
+// The quoted value at the start of `m` ("..." with escapes) read back, `m` left after it; nothing
+// when it has no closing quote.
+std::optional<std::string> read_quoted(std::string_view& m) {
+  std::string value;
+  for (std::size_t i = 1; i < m.size(); ++i) {
+    if (m[i] == '"') {
+      m.remove_prefix(i + 1);
+      return value;
+    }
+    if (m[i] == '\\')
+      i += append_unescaped(m.substr(i + 1), value);
+    else
+      value += m[i];
+  }
+  return std::nullopt;
+}
+
 struct Field {
-  std::string_view key, value;
+  std::string_view key;
+  std::string value;
   bool quoted = false;  ///< "..." in the message: a string, whatever it looks like
 };
 using Fields = std::vector<Field>;
@@ -53,19 +141,14 @@ std::optional<Fields> parse(std::string_view m) {
     if (k == 0) return std::nullopt;
     const auto key = m.substr(0, k);
     m.remove_prefix(k + 1);
-    std::size_t end = 0;
     if (m.starts_with('"')) {
-      // The closing quote: one followed by the end, or by a space and the next key=.
-      for (end = 1;; ++end) {
-        end = m.find('"', end);
-        if (end == std::string_view::npos) return std::nullopt;
-        if (end + 1 == m.size() || (m[end + 1] == ' ' && key_length(m.substr(end + 2)) > 0)) break;
-      }
-      fields.push_back({key, m.substr(1, end - 1), true});
-      m.remove_prefix(end + 1);
+      // Up to the first quote not escaped (log_escape.hpp); it must end the message or a pair.
+      auto value = read_quoted(m);
+      if (!value) return std::nullopt;
+      fields.push_back({key, std::move(*value), true});
     } else {
-      end = m.find(' ');
-      fields.push_back({key, m.substr(0, end), false});
+      const auto end = m.find(' ');
+      fields.push_back({key, std::string(m.substr(0, end)), false});
       m.remove_prefix(end == std::string_view::npos ? m.size() : end);
     }
     if (!m.empty()) {
@@ -75,31 +158,6 @@ std::optional<Fields> parse(std::string_view m) {
   }
   if (fields.empty()) return std::nullopt;
   return fields;
-}
-
-// The length of the well-formed UTF-8 sequence at the start of `s` (Unicode table 3-7), or 0.
-std::size_t utf8_length(std::string_view s) noexcept {
-  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  const auto c0 = b(0);
-  std::size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
-  if (c0 >= 0xC2 && c0 <= 0xDF) {
-    n = 2;
-  } else if (c0 >= 0xE0 && c0 <= 0xEF) {
-    n = 3;
-    if (c0 == 0xE0) lo = 0xA0;
-    if (c0 == 0xED) hi = 0x9F;  // no surrogates
-  } else if (c0 >= 0xF0 && c0 <= 0xF4) {
-    n = 4;
-    if (c0 == 0xF0) lo = 0x90;
-    if (c0 == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (s.size() < n || b(1) < lo || b(1) > hi) return 0;
-  for (std::size_t i = 2; i < n; ++i)
-    if (b(i) < 0x80 || b(i) > 0xBF) return 0;
-  return n;
 }
 
 }  // namespace
@@ -128,11 +186,13 @@ void append_json_escaped(std::string_view text, std::string& out) {
     if (static_cast<unsigned char>(c) >= 0x80) {
       // Bytes that are not UTF-8 (a producer's service name...) would make the whole line
       // invalid JSON for the log shipper: each becomes U+FFFD.
+      // U+2028, U+2029 and U+0085 escaped too: JavaScript and log viewers end lines there.
       const auto n = utf8_length(text.substr(i));
       if (n == 0) {
         out += "\\ufffd";
       } else {
-        out += text.substr(i, n);
+        const auto separator = line_separator_escape(text.substr(i, n));
+        out += separator.empty() ? text.substr(i, n) : separator;
         i += n - 1;
       }
       continue;

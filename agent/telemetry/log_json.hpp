@@ -12,13 +12,15 @@ namespace tailgate::telemetry {
 /// "warning" and "critical". Critical (the agent cannot start) is an error.
 [[nodiscard]] std::string_view level_name(int spdlog_level) noexcept;
 
-/// Appends `text` as the body of a JSON string (no quotes): ", \ and control characters escaped.
+/// Appends `text` as the body of a JSON string (no quotes): ", \, control characters and the line
+/// separators U+0085, U+2028, U+2029 escaped; bytes that are not UTF-8 become U+FFFD.
 void append_json_escaped(std::string_view text, std::string& out);
 
 /// Appends the fields of a logfmt message as JSON members, without braces: `"event":"x","n":3`.
 /// Integers and decimals become numbers, true/false booleans, everything else strings; a quoted
-/// value ends at the quote followed by the end or by ` key=`, so a quote inside an error text
-/// (logged unescaped) stays in the value. A message that is not logfmt becomes `"msg":"..."`.
+/// value ends at its first quote not escaped, and its escapes (log_escape.hpp) are read back, so
+/// the JSON string is the value that was logged. A message that is not logfmt (a quote that does
+/// not end the message or a pair, say) becomes `"msg":"..."`.
 /// Keys named time or level (the line's own) are written as field.time, field.level.
 void append_logfmt_as_json(std::string_view message, std::string& out);
 

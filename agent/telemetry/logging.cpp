@@ -5,6 +5,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "telemetry/log_escape.hpp"
 #include "telemetry/log_json.hpp"
 
 namespace tailgate::telemetry {
@@ -41,26 +42,17 @@ class LevelName final : public spdlog::custom_flag_formatter {
   }
 };
 
-// %w: the message with control characters escaped (\n, \r, \t, \xHH). Messages carry text from
-// senders (a Thrift method name, a parse error): a newline in it would start a line of the
-// sender's making, e.g. a forged `error event=...` (found by an outside attack).
+// %w: the message with control characters, line separators and bytes that are not UTF-8
+// escaped (\n, \xHH, \u2028; log_escape.hpp). Messages carry text from senders (a Thrift method
+// name, a parse error): a newline in it would start a line of the sender's making, e.g. a forged
+// `error event=...` (found by an outside attack).
 class SafeMessage final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (const char c : std::string_view(msg.payload.data(), msg.payload.size())) {
-      const auto u = static_cast<unsigned char>(c);
-      if (u >= 0x20 && u != 0x7f) {
-        dest.push_back(c);
-      } else if (c == '\n' || c == '\r' || c == '\t') {
-        const char escaped[] = {'\\', c == '\n' ? 'n' : c == '\r' ? 'r' : 't'};
-        dest.append(escaped, escaped + 2);
-      } else {
-        const char escaped[] = {'\\', 'x', kHex[u >> 4], kHex[u & 0xF]};
-        dest.append(escaped, escaped + 4);
-      }
-    }
+    std::string out;
+    append_log_escaped(std::string_view(msg.payload.data(), msg.payload.size()), false, out);
+    dest.append(out.data(), out.data() + out.size());
   }
   [[nodiscard]] std::unique_ptr<custom_flag_formatter> clone() const override {
     return std::make_unique<SafeMessage>();

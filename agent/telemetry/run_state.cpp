@@ -20,6 +20,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "telemetry/log_escape.hpp"
+
 namespace tailgate::telemetry {
 namespace {
 
@@ -188,7 +190,8 @@ void RunState::save(const Counters& counters, bool clean) {
   }
   ok = ok && ::rename(tmp.c_str(), path_.c_str()) == 0;
   if (!ok && !write_failed_) {
-    spdlog::error("event=state_write_failed file={} error=\"{}\"", path_, std::strerror(errno));
+    spdlog::error("event=state_write_failed file={} error={}", path_,
+                  telemetry::quoted(std::strerror(errno)));
   }
   write_failed_ = !ok;
 }

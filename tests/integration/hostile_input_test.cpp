@@ -1,6 +1,7 @@
 // What a neighbour on the network can send the real agent: garbage, empty datagrams, zero ids,
 // bad OTLP requests and loss records claiming 10^18 lost. Each refusal is counted on /metrics,
-// none counts as a drop, the loss is bounded, and the accounting identity holds.
+// none counts as a drop, the loss is bounded, and the accounting identity holds; text of the
+// sender's making in the agent's log stays one escaped value.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -9,12 +10,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string>
 #include <thread>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "support/agent_stack.hpp"
+#include "support/child_process.hpp"
 #include "support/http_client.hpp"
 #include "support/metrics_text.hpp"
 #include "support/span_builder.hpp"
@@ -22,6 +25,7 @@
 
 using namespace tailgate;
 using namespace std::chrono_literals;
+using tailgate::testing::ChildProcess;
 
 namespace {
 
@@ -56,6 +60,54 @@ std::string metrics_when(const testing::AgentStack& stack,
     std::this_thread::sleep_for(50ms);
   }
   return text;
+}
+
+// The method name: it ends the quoted error early on an agent that does not escape quotes, and
+// U+2028 starts a line in log viewers.
+const std::string kMethod = "x\" event=forged user=\"root\xE2\x80\xA8 z";
+
+// A Thrift compact-protocol message header (Thrift's compact protocol spec: protocol id 0x82,
+// version 1 with the message type in the top 3 bits, varint sequence id, varint-length name);
+// the agent refuses any name but emitBatch before it reads a body.
+std::string compact_message(const std::string& name) {
+  std::string d = {'\x82', static_cast<char>(1 | 4 << 5 /* T_ONEWAY */), '\0'};
+  d += static_cast<char>(name.size());  // < 128: one varint byte
+  return d + name;
+}
+
+// The agent's log line about the refused datagram, in `format` (text or json).
+std::string refusal_line(const std::string& format) {
+  tailgate::testing::TempDir dir;
+  std::ofstream(dir.file("agent.yaml"))
+      << "receivers: {udp: {enabled: false}, ring: {enabled: false}, "
+      << tailgate::testing::kDropInsOnFreePorts << "}\n"
+      << "admin: {enabled: false}\nlog: {format: " << format << "}\n"
+      << "exporter: {endpoint: \"127.0.0.1:9\"}\n";  // nothing is kept: never dialled
+  ChildProcess agent({TAILGATE_AGENT_BIN, "--config", dir.file("agent.yaml")}, dir.file("out"),
+                     dir.file("err"));
+  const bool json = format == "json";
+  const auto started = tailgate::testing::wait_for_text(
+      dir.file("err"), json ? "\"event\":\"agent_ready\"" : "event=agent_ready", 10s);
+  const int port = tailgate::testing::port_after(
+      started, json ? "\"receiver\":\"jaeger_compact\",\"endpoint\":\"127.0.0.1:"
+                    : "receiver=jaeger_compact endpoint=127.0.0.1:");
+  REQUIRE(port > 0);
+  const auto datagram = compact_message(kMethod);
+  send_udp(port, std::as_bytes(std::span(datagram)));
+  tailgate::testing::wait_for_text(dir.file("err"), "udp_malformed", 10s);
+  agent.signal(SIGTERM);
+  CHECK(agent.wait(20s) == 0);
+  std::istringstream lines(tailgate::testing::read_file(dir.file("err")));
+  std::string found;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("udp_malformed") != std::string::npos) {
+      CHECK(found.empty());  // one line, the agent's
+      found = line;
+    }
+  }
+  REQUIRE_FALSE(found.empty());
+  CHECK(found.find("\xE2\x80\xA8") == std::string::npos);
+  return found;
 }
 
 }  // namespace
@@ -145,4 +197,24 @@ TEST_CASE("hostile input is refused and counted, loss claims bounded, the accoun
   const int rc = std::system(command.c_str());
   INFO(testing::read_file(file + ".out"));
   CHECK(rc == 0);
+}
+
+// Found by an outside attack: a Jaeger datagram's Thrift method name (a quote, fields, U+2028)
+// is logged as the refusal's error text; it stays one escaped value, text and JSON alike.
+TEST_CASE("a sender's quote and line separator stay one escaped value in the agent's log",
+          "[integration]") {
+  const auto text = refusal_line("text");
+  INFO(text);
+  CHECK_THAT(text, Catch::Matchers::Contains(
+                       R"( warn event=udp_malformed receiver=jaeger_compact refused=1 )"
+                       R"(last_reason=malformed last_error="unsupported call x\" event=forged )"
+                       R"(user=\"root\u2028 z" datagram_bytes=)"));
+
+  const auto line = refusal_line("json");
+  INFO(line);
+  const auto j = nlohmann::json::parse(line);
+  CHECK(j["event"] == "udp_malformed");
+  CHECK(j["last_error"] == "unsupported call " + kMethod);
+  CHECK_FALSE(j.contains("user"));
+  CHECK_FALSE(j.contains("msg"));
 }

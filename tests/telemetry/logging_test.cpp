@@ -1,11 +1,6 @@
 #include "telemetry/logging.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdio>
-#include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
@@ -14,9 +9,12 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "support/captured_stderr.hpp"
+#include "telemetry/log_escape.hpp"
 #include "telemetry/log_json.hpp"
 
 using namespace tailgate;
+using testing::captured_stderr;
 
 namespace {
 
@@ -24,29 +22,6 @@ nlohmann::json fields(std::string_view message) {
   std::string out = "{";
   telemetry::append_logfmt_as_json(message, out);
   return nlohmann::json::parse(out + "}");
-}
-
-// What the agent's logger writes to stderr while `log` runs, line by line.
-template <typename Log>
-std::string captured_stderr(const config::LogConfig& config, Log&& log) {
-  char path[] = "/tmp/tailgate-logging-test-XXXXXX";
-  const int file = ::mkstemp(path);
-  REQUIRE(file >= 0);
-  std::fflush(stderr);
-  const int saved = ::dup(2);
-  ::dup2(file, 2);
-  telemetry::setup_logging(config);
-  log();
-  spdlog::default_logger()->flush();
-  std::fflush(stderr);
-  ::dup2(saved, 2);
-  ::close(saved);
-  ::close(file);
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  ::unlink(path);
-  return text.str();
 }
 
 }  // namespace
@@ -64,10 +39,15 @@ TEST_CASE("logfmt pairs become JSON fields of their own", "[telemetry]") {
 }
 
 TEST_CASE("JSON log fields survive quotes, ids and odd text", "[telemetry]") {
-  // An error text logged unescaped, with quotes and a backslash of its own.
-  auto j = fields(R"(event=reload_failed error="key "exporter" at line 3: bad \d" kept=previous)");
+  // An error text with quotes and a backslash of its own, escaped as quoted() writes it.
+  auto j =
+      fields(R"(event=reload_failed error="key \"exporter\" at line 3: bad \\d" kept=previous)");
   CHECK(j["error"] == R"(key "exporter" at line 3: bad \d)");
   CHECK(j["kept"] == "previous");
+  // A quote that ends neither the message nor a pair: not logfmt, kept whole.
+  j = fields(R"(event=x error="a"b" n=1)");
+  CHECK(j.size() == 1);
+  CHECK(j["msg"] == R"(event=x error="a"b" n=1)");
   // Numbers that are not numbers stay strings: ids with leading zeros, quoted digits, huge ones.
   j = fields(R"(event=x pid=0042 code="17" big=12345678901234567890 neg=-3)");
   CHECK(j["pid"] == "0042");
@@ -124,7 +104,8 @@ TEST_CASE("a JSON log line: UTC RFC 3339 time, the config's level, structured fi
   config.format = config::LogFormat::Json;
   config.level = config::LogLevel::Info;
   const auto text = captured_stderr(config, [] {
-    spdlog::warn("event=spool_write_failed file={} error=\"{}\"", "/var/spool/a", "disk \"full\"");
+    spdlog::warn("event=spool_write_failed file={} error={}", "/var/spool/a",
+                 telemetry::quoted("disk \"full\""));
     spdlog::debug("event=hidden");
   });
   INFO(text);
