@@ -106,7 +106,7 @@ void BM_BufferedSpanMemory(benchmark::State& state) {
   double memory = 0, encoded = 0;
   for (auto _ : state) {
     memory = encoded = 0;
-    model::KeyTable keys;
+    model::KeyGenerations keys;
     wire::PackScratch scratch;
     std::vector<model::PackedSpans> traces(kTraces);
     for (std::size_t i = 0; i < spans.size(); ++i) {

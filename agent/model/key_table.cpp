@@ -10,7 +10,10 @@ std::optional<std::uint16_t> KeyTable::find_or_add(std::string_view key, std::ui
     if (id == kEmpty) break;
     if (same(keys_[id], key, a, b)) return id;
   }
-  if (keys_.size() >= kMaxKeys || text_.size() + key.size() > kMaxBytes) return std::nullopt;
+  if (keys_.size() >= kMaxKeys || text_.size() + key.size() > kMaxBytes) {
+    ++misses_;
+    return std::nullopt;
+  }
   const auto id = static_cast<std::uint16_t>(keys_.size());
   keys_.push_back(
       {a, b, static_cast<std::uint32_t>(text_.size()), static_cast<std::uint32_t>(key.size())});

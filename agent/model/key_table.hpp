@@ -4,7 +4,8 @@
 // bytes. Buffered, a span's attribute names its key by a 2-byte id into this table instead.
 // Bounded, since keys come from outside: past kMaxKeys keys or kMaxBytes of them, or for a key
 // longer than kMaxKeyLength, the key stays inline in its span (it costs those bytes, nothing
-// else). Keys are never removed, so an id stays valid as long as any span refers to it.
+// else). Keys are never removed, so an id stays valid as long as any span refers to it; a table
+// that junk keys filled is replaced for new traces instead (model::KeyGenerations).
 // Owned by the pipeline thread; not thread-safe.
 
 #include <array>
@@ -49,6 +50,14 @@ class KeyTable final {
     return {text_.data() + k.offset, k.length};
   }
   [[nodiscard]] std::size_t size() const noexcept { return keys_.size(); }
+  /// Keys turned away for want of room (not for their length): how long the table has been full.
+  [[nodiscard]] std::size_t misses() const noexcept { return misses_; }
+  /// Bytes the table has touched (what it reserved but never wrote is no RSS): its slots, its
+  /// keys and their text.
+  [[nodiscard]] std::size_t memory_bytes() const noexcept {
+    return sizeof(KeyTable) + slots_.size() * sizeof(std::uint16_t) + keys_.size() * sizeof(Key) +
+           text_.size();
+  }
 
  private:
   static constexpr std::size_t kSlots = 2 * kMaxKeys;  ///< at most half full
@@ -97,6 +106,7 @@ class KeyTable final {
   std::vector<std::uint16_t> slots_;
   std::string text_;
   std::vector<Key> keys_;
+  std::size_t misses_ = 0;
 };
 
 }  // namespace tailgate::model

@@ -39,7 +39,7 @@ PackedSpans& PackedSpans::operator=(PackedSpans&& other) noexcept {
   last_ = std::exchange(other.last_, 0);
   resource_ = std::move(other.resource_);
   extras_ = std::move(other.extras_);
-  keys_ = other.keys_;
+  keys_ = std::move(other.keys_);
   ledger_ = std::exchange(other.ledger_, nullptr);
   bytes_ = std::exchange(other.bytes_, 0);
   return *this;

@@ -18,6 +18,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "model/key_table.hpp"
@@ -239,14 +240,15 @@ class PackedSpans final {
   [[nodiscard]] Span&& take_aside(std::uint32_t index) noexcept {
     return std::move(extras_->aside[index]);
   }
-  [[nodiscard]] const KeyTable* keys() const noexcept { return keys_; }
+  [[nodiscard]] const KeyTable* keys() const noexcept { return keys_.get(); }
 
   // Writing (wire::pack): a record is begun with room for its largest size, then ended with the
   // size it took.
-  /// Starts the trace: its id and the table its records' keys are in.
-  void start(const TraceId& id, const KeyTable* keys) noexcept {
+  /// Starts the trace: its id and the table its records' keys are in (held while the trace is:
+  /// model::KeyGenerations frees an old table with its last trace).
+  void start(const TraceId& id, std::shared_ptr<const KeyTable> keys) noexcept {
     id_ = id;
-    keys_ = keys;
+    keys_ = std::move(keys);
     if (bytes_ == 0) bytes_ = sizeof(PackedSpans);
   }
   [[nodiscard]] std::byte* begin_record(std::size_t max_size);
@@ -292,7 +294,7 @@ class PackedSpans final {
   std::uint32_t last_ = 0;                    ///< offset of the last record
   std::shared_ptr<const Resource> resource_;  ///< the first: most traces have one producer
   std::unique_ptr<Extras> extras_;
-  const KeyTable* keys_ = nullptr;
+  std::shared_ptr<const KeyTable> keys_;
   ResourceLedger* ledger_ = nullptr;
   std::size_t bytes_ = 0;
 };

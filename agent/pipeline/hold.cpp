@@ -9,10 +9,10 @@ namespace {
 constexpr std::size_t kLetGoRemembered = 65536;
 }  // namespace
 
-Hold::Hold(std::uint64_t hold_time_ns, std::size_t max_bytes, model::KeyTable* keys)
+Hold::Hold(std::uint64_t hold_time_ns, std::size_t max_bytes, model::KeyGenerations* keys)
     : hold_time_ns_(hold_time_ns),
       max_bytes_(max_bytes),
-      own_keys_(keys == nullptr ? std::make_unique<model::KeyTable>() : nullptr),
+      own_keys_(keys == nullptr ? std::make_unique<model::KeyGenerations>() : nullptr),
       keys_(keys == nullptr ? own_keys_.get() : keys),
       let_go_(kLetGoRemembered) {}
 

@@ -15,7 +15,7 @@
 #include <memory>
 #include <unordered_map>
 
-#include "model/key_table.hpp"
+#include "model/key_generations.hpp"
 #include "model/packed_spans.hpp"
 #include "model/resource_ledger.hpp"
 #include "model/span.hpp"
@@ -26,9 +26,9 @@ namespace tailgate::pipeline {
 
 class Hold final {
  public:
-  /// Spans' keys are interned in `keys` (the pipeline's, shared with its trace table), else in
-  /// the hold's own.
-  Hold(std::uint64_t hold_time_ns, std::size_t max_bytes, model::KeyTable* keys = nullptr);
+  /// Spans' keys are interned in `keys` (the pipeline's tables, shared with its trace table),
+  /// else in the hold's own.
+  Hold(std::uint64_t hold_time_ns, std::size_t max_bytes, model::KeyGenerations* keys = nullptr);
 
   /// Holds `spans` of trace `id` (added to what it already holds of it). Returns how many spans
   /// the hold let go to stay within its bytes: they are sampled out now.
@@ -77,8 +77,8 @@ class Hold final {
 
   std::uint64_t hold_time_ns_;
   std::size_t max_bytes_;
-  std::unique_ptr<model::KeyTable> own_keys_;  ///< when no table was given
-  model::KeyTable* keys_;
+  std::unique_ptr<model::KeyGenerations> own_keys_;  ///< when no table was given
+  model::KeyGenerations* keys_;
   wire::PackScratch scratch_;
   model::ResourceLedger ledger_;  ///< before traces_: they release into it when destroyed
   std::unordered_map<model::TraceId, Held, TraceIdHash> traces_;

@@ -32,7 +32,7 @@
 #include "lookup/producers.hpp"
 #include "lookup/trace_log.hpp"
 #include "model/keep_queue.hpp"
-#include "model/key_table.hpp"
+#include "model/key_generations.hpp"
 #include "model/packed_spans.hpp"
 #include "model/span_queue.hpp"
 #include "pipeline/hold.hpp"
@@ -150,7 +150,7 @@ class Pipeline final {
   spanmetrics::SpanMetrics* metrics_;
   scrub::Scrubber* scrubber_;
 
-  model::KeyTable keys_;  ///< attribute keys of buffered spans, the table's and the hold's
+  model::KeyGenerations keys_;  ///< attribute keys of buffered spans, the table's and the hold's
   TraceTable table_;
   sampling::Sampler sampler_;
   sampling::DecisionCache cache_;

@@ -12,9 +12,9 @@ constexpr std::size_t kStaleSlack = 4096;
 
 }  // namespace
 
-TraceTable::TraceTable(std::uint64_t decision_wait_ns, model::KeyTable* keys)
+TraceTable::TraceTable(std::uint64_t decision_wait_ns, model::KeyGenerations* keys)
     : decision_wait_ns_(decision_wait_ns),
-      own_keys_(keys == nullptr ? std::make_unique<model::KeyTable>() : nullptr),
+      own_keys_(keys == nullptr ? std::make_unique<model::KeyGenerations>() : nullptr),
       keys_(keys == nullptr ? own_keys_.get() : keys),
       slots_(kInitialSlots),
       shift_(64 - static_cast<unsigned>(std::countr_zero(kInitialSlots))) {}

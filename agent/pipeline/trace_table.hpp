@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "model/key_table.hpp"
+#include "model/key_generations.hpp"
 #include "model/packed_spans.hpp"
 #include "model/resource_ledger.hpp"
 #include "model/span.hpp"
@@ -52,9 +52,9 @@ struct BufferedTrace {
 
 class TraceTable final {
  public:
-  /// Spans' keys are interned in `keys` (the pipeline's, shared with its hold), else in the
-  /// table's own.
-  explicit TraceTable(std::uint64_t decision_wait_ns, model::KeyTable* keys = nullptr);
+  /// Spans' keys are interned in `keys` (the pipeline's tables, shared with its hold), else in
+  /// the table's own.
+  explicit TraceTable(std::uint64_t decision_wait_ns, model::KeyGenerations* keys = nullptr);
 
   /// Adds a span to its trace (packed: wire::pack), creating the trace if needed; returns the
   /// trace (its address holds until the trace is taken).
@@ -80,14 +80,16 @@ class TraceTable final {
 
   [[nodiscard]] std::size_t traces() const noexcept { return count_; }
   /// Bytes of the traces buffered: their spans, their index entries and, once each, the
-  /// resources they name.
-  [[nodiscard]] std::size_t bytes() const noexcept { return bytes_ + ledger_.bytes(); }
+  /// resources they name and the older key tables that buffered or held traces refer to.
+  [[nodiscard]] std::size_t bytes() const noexcept {
+    return bytes_ + ledger_.bytes() + keys_->retired_bytes();
+  }
   /// Distinct resources the buffered traces name.
   [[nodiscard]] std::size_t resources() const noexcept { return ledger_.resources(); }
   [[nodiscard]] std::size_t spans() const noexcept { return spans_; }
   /// Entries in the arrival and root-deadline queues, stale ones included.
   [[nodiscard]] std::size_t queued() const noexcept { return arrivals_.size() + root_due_.size(); }
-  [[nodiscard]] model::KeyTable& keys() noexcept { return *keys_; }
+  [[nodiscard]] model::KeyGenerations& keys() noexcept { return *keys_; }
   [[nodiscard]] wire::PackScratch& scratch() noexcept { return scratch_; }
 
  private:
@@ -132,8 +134,8 @@ class TraceTable final {
   void erase_slot(std::size_t i) noexcept;
 
   std::uint64_t decision_wait_ns_;
-  std::unique_ptr<model::KeyTable> own_keys_;  ///< when no table was given
-  model::KeyTable* keys_;
+  std::unique_ptr<model::KeyGenerations> own_keys_;  ///< when no table was given
+  model::KeyGenerations* keys_;
   wire::PackScratch scratch_;
   model::ResourceLedger ledger_;  ///< before traces_: they release into it when destroyed
   std::vector<Slot> slots_;       ///< a power of two, at most half full

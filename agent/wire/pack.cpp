@@ -152,12 +152,14 @@ std::optional<std::pair<std::span<const std::byte>, std::size_t>> encode_decoded
 
 }  // namespace
 
-std::size_t pack(model::Span&& span, model::PackedSpans& trace, model::KeyTable& keys,
+std::size_t pack(model::Span&& span, model::PackedSpans& trace, model::KeyGenerations& keys,
                  PackScratch& scratch) {
   const auto before = trace.memory_bytes();
-  if (trace.empty()) trace.start(span.trace_id, &keys);
+  if (trace.empty()) trace.start(span.trace_id, keys.for_new_trace());
+  // The trace's own table, an older one if the trace began before a newer one did.
+  auto* const table = keys.find(trace.keys());
   bool fits = span.name.size() <= kMaxStringLength && span.trace_state.size() <= kMaxStringLength &&
-              trace.keys() == &keys;
+              table != nullptr;
   std::span<const std::byte> decoded_items;
   std::size_t decoded_count = 0;
   if (fits && has_decoded_items(span)) {
@@ -206,10 +208,10 @@ std::size_t pack(model::Span&& span, model::PackedSpans& trace, model::KeyTable&
     packed::store(record, packed::kHeadSize + 4, span.dropped_events);
   }
   if (!span.name.empty()) std::memcpy(record + name_at, span.name.data(), span.name.size());
-  const auto from_decoded =
-      decoded_items.empty() ? Compacted{}
-                            : compact_items(decoded_items, decoded_count, keys, record + items_at);
-  const auto from_packed = compact_items(packed_items, span.packed.count(), keys,
+  const auto from_decoded = decoded_items.empty() ? Compacted{}
+                                                  : compact_items(decoded_items, decoded_count,
+                                                                  *table, record + items_at);
+  const auto from_packed = compact_items(packed_items, span.packed.count(), *table,
                                          record + items_at + from_decoded.bytes);
   const auto n = from_decoded.bytes + from_packed.bytes;
   // As unpack would leave it: the field, unless an item (the packed ones last) says otherwise.
@@ -234,15 +236,15 @@ std::size_t pack(model::Span&& span, model::PackedSpans& trace, model::KeyTable&
   return trace.memory_bytes() - before;
 }
 
-std::size_t pack(model::PackedSpans&& more, model::PackedSpans& trace, model::KeyTable& keys,
+std::size_t pack(model::PackedSpans&& more, model::PackedSpans& trace, model::KeyGenerations& keys,
                  PackScratch& scratch) {
   const auto before = trace.memory_bytes();
   if (trace.empty()) {
     trace = std::move(more);
-    if (trace.keys() == &keys || trace.empty()) return trace.memory_bytes() - before;
-    more = std::move(trace);  // its keys are another table's: written again below
+    if (trace.empty() || keys.find(trace.keys()) != nullptr) return trace.memory_bytes() - before;
+    more = std::move(trace);  // its keys are in none of these tables: written again below
   }
-  if (more.keys() != &keys) {
+  if (more.keys() != trace.keys()) {  // ids of another table (generation): written again
     for (auto& span : take_spans(std::move(more))) pack(std::move(span), trace, keys, scratch);
     return trace.memory_bytes() - before;
   }

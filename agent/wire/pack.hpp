@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "model/key_table.hpp"
+#include "model/key_generations.hpp"
 #include "model/packed_spans.hpp"
 #include "model/span.hpp"
 
@@ -57,10 +57,13 @@ struct PackScratch {
 };
 
 /// Appends `span` to `trace` (its first span starts it); returns the bytes the trace grew by.
-std::size_t pack(model::Span&& span, model::PackedSpans& trace, model::KeyTable& keys,
+/// Keys are interned in the trace's table (`keys` picks a new trace's).
+std::size_t pack(model::Span&& span, model::PackedSpans& trace, model::KeyGenerations& keys,
                  PackScratch& scratch);
 /// Appends every span of `more` (of the same trace) to `trace`; returns the bytes it grew by.
-std::size_t pack(model::PackedSpans&& more, model::PackedSpans& trace, model::KeyTable& keys,
+/// `more` whole if `trace` is empty, its records copied if their keys are in `trace`'s table, else
+/// written again.
+std::size_t pack(model::PackedSpans&& more, model::PackedSpans& trace, model::KeyGenerations& keys,
                  PackScratch& scratch);
 
 /// The spans of `trace`, decoded in full, in the order they came.

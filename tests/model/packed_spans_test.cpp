@@ -14,10 +14,10 @@ using namespace tailgate;
 // block. Under ASan the block is exactly the size asked for, so this writes out of bounds there.
 TEST_CASE("a record's padding fits the block it was begun in, for every unaligned size",
           "[model]") {
-  model::KeyTable keys;
+  const auto keys = std::make_shared<const model::KeyTable>();
   for (std::size_t size = model::packed::kHeadSize; size < model::packed::kHeadSize + 16; ++size) {
     model::PackedSpans trace;
-    trace.start(model::TraceId{1}, &keys);
+    trace.start(model::TraceId{1}, keys);
     auto* record = trace.begin_record(size);
     std::fill(record, record + size, std::byte{0});
     trace.end_record(size);

@@ -60,7 +60,7 @@ TEST_CASE("ledger: a resource named again after its last user let go is counted 
 
 TEST_CASE("packed spans name each resource once in their ledger and let go when destroyed",
           "[model]") {
-  model::KeyTable keys;
+  const auto keys = std::make_shared<const model::KeyTable>();
   model::ResourceLedger ledger;
   const auto a = resource_of(4096, 'a'), b = resource_of(4096, 'b');
   const auto both = model::ResourceLedger::cost(*a) + model::ResourceLedger::cost(*b);
@@ -68,8 +68,8 @@ TEST_CASE("packed spans name each resource once in their ledger and let go when 
     model::PackedSpans first, second;
     first.bind(&ledger);
     second.bind(&ledger);
-    first.start(model::TraceId{1}, &keys);
-    second.start(model::TraceId{2}, &keys);
+    first.start(model::TraceId{1}, keys);
+    second.start(model::TraceId{2}, keys);
     for (const auto& r : {a, b, a}) CHECK(first.resource_index(r).has_value());
     CHECK(second.resource_index(b) == std::optional<std::uint16_t>{0});
     CHECK(ledger.bytes() == both);
@@ -89,12 +89,12 @@ TEST_CASE("packed spans name each resource once in their ledger and let go when 
 }
 
 TEST_CASE("a span kept aside names its resource too", "[model]") {
-  model::KeyTable keys;
+  const auto keys = std::make_shared<const model::KeyTable>();
   model::ResourceLedger ledger;
   const auto big = resource_of(1 << 16);
   model::PackedSpans trace;
   trace.bind(&ledger);
-  trace.start(model::TraceId{1}, &keys);
+  trace.start(model::TraceId{1}, keys);
   model::Span span;
   span.resource = big;
   trace.add_aside(std::move(span));

@@ -111,7 +111,7 @@ void check_round_trip(model::SpanBatch received) {
       traces.push_back(s.trace_id);
     }
   }
-  model::KeyTable keys;
+  model::KeyGenerations keys;
   pipeline::TraceTable table(1'000'000'000, &keys);
   pipeline::Hold hold(1'000'000'000, 1u << 30, &keys);
   for (std::size_t i = 0; i < received.size(); ++i) {
@@ -223,12 +223,13 @@ TEST_CASE("Jaeger spans round-trip through the buffered form", "[pipeline][buffe
 
 TEST_CASE("keys past the key table's bound stay inline and still round-trip",
           "[pipeline][buffered]") {
-  model::KeyTable keys;
+  model::KeyGenerations keys;
+  auto& table = keys.current();
   for (std::size_t i = 0; i < model::KeyTable::kMaxKeys; ++i) {
-    REQUIRE(keys.intern("filler." + std::to_string(i)));
+    REQUIRE(table.intern("filler." + std::to_string(i)));
   }
-  CHECK_FALSE(keys.intern("order.symbol"));
-  CHECK(keys.intern("filler.7") == std::uint16_t{7});
+  CHECK_FALSE(table.intern("order.symbol"));
+  CHECK(table.intern("filler.7") == std::uint16_t{7});
   auto spans = rich_spans();
   wire::PackScratch scratch;
   model::PackedSpans trace;
@@ -257,7 +258,7 @@ TEST_CASE("the sampler reads a buffered span's ot=rv whichever path the span cam
   REQUIRE(paths.size() == 3);
   CHECK_FALSE(paths[0].packed.empty());
   for (auto& span : paths) {
-    model::KeyTable keys;
+    model::KeyGenerations keys;
     pipeline::TraceTable table(1'000'000'000, &keys);
     table.add(std::move(span), 0);
     const auto* trace = table.find(s.trace_id);

@@ -7,69 +7,18 @@
 #include <catch2/catch.hpp>
 
 #include "support/packed_span.hpp"
+#include "support/pipeline_harness.hpp"
 #include "support/span_builder.hpp"
 
 using namespace tailgate;
 using namespace std::chrono_literals;
 using telemetry::DecisionTrigger;
+using testing::Harness;
+using testing::keep_all;
+using testing::keep_none_but_errors;
+using testing::kMs;
 
 namespace {
-
-constexpr std::uint64_t kMs = 1'000'000;
-
-config::SamplingConfig keep_all() {
-  config::SamplingConfig c;
-  c.decision_wait = 2s;
-  c.max_trace_age = 30s;
-  c.policies = {config::ErrorPolicyConfig{}, config::LatencyPolicyConfig{},
-                config::BasePolicyConfig{.probability = 1.0}};
-  return c;
-}
-
-config::SamplingConfig keep_none_but_errors() {
-  auto c = keep_all();
-  c.policies = {config::ErrorPolicyConfig{}, config::LatencyPolicyConfig{},
-                config::BasePolicyConfig{.probability = 0.0}};
-  return c;
-}
-
-struct Harness {
-  explicit Harness(const config::SamplingConfig& c, std::size_t out_capacity = 1 << 20,
-                   scrub::Scrubber* scrubber = nullptr)
-      : in(1 << 20),
-        out(out_capacity),
-        pipeline(
-            c, in, 1 << 20, out, counters, [] { return 0; }, nullptr, scrubber) {}
-
-  void send(std::vector<model::Span> spans, std::uint64_t now_ms) {
-    received += spans.size();
-    pipeline.ingest(spans, now_ms * kMs);
-    pipeline.flush();
-  }
-  void at(std::uint64_t now_ms) {
-    pipeline.tick(now_ms * kMs);
-    pipeline.flush();
-  }
-  std::size_t exported() {
-    model::SpanBatch got;
-    out.pop_all(got, 0ms);
-    for (auto& s : got) delivered.push_back(std::move(s));
-    return delivered.size();
-  }
-  /// received = kept + sampled out + dropped + buffered, to the span.
-  bool accounts() {
-    exported();
-    return received == counters.spans_kept.load() + counters.spans_sampled_out.load() +
-                           counters.dropped_after_decode() + pipeline.table().spans() +
-                           pipeline.hold().spans();
-  }
-
-  telemetry::Counters counters;
-  model::SpanQueue in, out;
-  pipeline::Pipeline pipeline;
-  std::uint64_t received = 0;
-  model::SpanBatch delivered;
-};
 
 const auto kResource = testing::test_resource("orders");
 model::Span span(std::uint64_t trace, std::uint64_t index) {

@@ -38,7 +38,7 @@ model::Span span_of(const model::TraceId& id, bool root) {
 // through one scratch, of lengths cycled from `lengths`.
 std::vector<std::size_t> growth_of_last(const std::vector<std::size_t>& lengths, std::size_t traces,
                                         std::size_t first_trace = 0) {
-  model::KeyTable keys;
+  model::KeyGenerations keys;
   wire::PackScratch scratch;
   std::vector<std::size_t> grew;
   for (std::size_t t = first_trace; t < first_trace + traces; ++t) {
@@ -133,7 +133,7 @@ TEST_CASE("a trace taken and seen again is a new trace: its old deadlines are st
 // Found by an outside attack: one trace waiting for max_trace_age kept the queue entry of every
 // trace that arrived after it and was decided early, +300 MiB in 30 s, none of it counted.
 TEST_CASE("the arrival queues do not grow behind one trace that waits", "[pipeline]") {
-  model::KeyTable keys;
+  model::KeyGenerations keys;
   pipeline::TraceTable table(1'000'000'000, &keys);
   table.add(testing::make_span(1, 2, nullptr), 0);  // not a root: waits
   for (std::uint64_t t = 2; t < 100'000; ++t) {

@@ -38,7 +38,7 @@ void run(const sampling::Policy& policy, const std::vector<Case>& cases) {
       view.spans = packed;
       CHECK(policy.keep_probability(view) == c.expected);
       // And as the trace table buffers them: packed in one block, keys interned.
-      model::KeyTable keys;
+      model::KeyGenerations keys;
       wire::PackScratch scratch;
       model::PackedSpans buffered;
       for (const auto& span : packed) wire::pack(model::Span(span), buffered, keys, scratch);
