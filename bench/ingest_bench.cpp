@@ -12,9 +12,12 @@
 // request (record, datagram) at a time by a stage that decides nothing yet (its waits an hour, no
 // memory bound), as a burst of traces waiting for their roots; VmRSS growth over the spans held
 // (past the first request, which warms the receiver and the stage's tables), beside the bytes the
-// path's encoding took per span and the bytes the trace table accounts per span.
+// path's encoding took per span and the bytes the trace table accounts per span. --junk-keys N
+// first buffers one trace whose spans carry N keys never seen again (an attack that fills the
+// attribute key table).
 //
 //   ingest_bench --path ring|udp|otlp_http|otlp_grpc|jaeger|jaeger_thrift [--traces N] [--memory]
+//                [--junk-keys N]
 #include <malloc.h>
 #include <thrift/protocol/TCompactProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
@@ -254,7 +257,25 @@ std::size_t vm_rss_bytes() {
 }
 
 // --memory: see the top of the file.
-int measure_memory(const std::string& path, const Input& input, std::size_t spans) {
+// A trace of spans of 100 attributes each, `keys` keys in all, every one new.
+model::SpanBatch junk_spans(std::size_t keys) {
+  model::SpanBatch spans;
+  for (std::size_t k = 0; k < keys; ++k) {
+    if (k % 100 == 0) {
+      auto& s = spans.emplace_back();
+      s.trace_id.fill(0xEE);
+      s.span_id[0] = static_cast<std::uint8_t>(spans.size());
+      s.span_id[1] = static_cast<std::uint8_t>(spans.size() >> 8);
+      s.parent_span_id[0] = 1;  // not a root: waits
+      s.name = "junk";
+    }
+    spans.back().attributes.push_back({"junk.key." + std::to_string(k), std::int64_t{1}});
+  }
+  return spans;
+}
+
+int measure_memory(const std::string& path, const Input& input, std::size_t spans,
+                   std::size_t junk_keys) {
   config::SamplingConfig config;  // the default policies, deciding nothing within the run
   config.decision_wait = std::chrono::hours(1);
   config.max_trace_age = std::chrono::hours(1);
@@ -266,6 +287,10 @@ int measure_memory(const std::string& path, const Input& input, std::size_t span
   if (path == "otlp_grpc") grpc.emplace();
   model::SpanBatch batch;
   std::size_t rss_before = 0, held_before = 0, encoded = 0, heap_before = 0;
+  if (junk_keys > 0) {
+    auto junk = junk_spans(junk_keys);
+    stage.ingest(junk, 0);
+  }
   // Ring records come one per span: taken 512 at a time (a drain of a lane), one producer's
   // resource each, as the ring receiver has one per producer.
   const std::size_t step = path == "ring" ? kSpansPerRequest : 1;
@@ -312,6 +337,7 @@ int main(int argc, char** argv) {
   std::string path;
   std::size_t traces = 1024;
   bool memory = false;
+  std::size_t junk_keys = 0;
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--memory") memory = true;
   }
@@ -323,6 +349,8 @@ int main(int argc, char** argv) {
       path = argv[i + 1];
     } else if (a == "--traces") {
       traces = std::strtoul(argv[i + 1], nullptr, 10);
+    } else if (a == "--junk-keys") {
+      junk_keys = std::strtoul(argv[i + 1], nullptr, 10);
     }
   }
   const auto spans = bench::make_traces(traces, 4, 42);
@@ -338,10 +366,10 @@ int main(int argc, char** argv) {
   } else {
     std::fprintf(stderr,
                  "usage: ingest_bench --path ring|udp|otlp_http|otlp_grpc|jaeger|jaeger_thrift "
-                 "[--traces N] [--memory]\n");
+                 "[--traces N] [--memory] [--junk-keys N]\n");
     return 2;
   }
-  if (memory) return measure_memory(path, input, spans.size());
+  if (memory) return measure_memory(path, input, spans.size(), junk_keys);
   model::SpanBatch decoded;
   decoded.reserve(spans.size());
   const double t0 = cpu_seconds();
