@@ -3,15 +3,15 @@
 #include <catch2/catch.hpp>
 
 #include "pipeline/pipeline.hpp"
+#include "support/pipeline_harness.hpp"
 #include "support/span_builder.hpp"
 
 using namespace tailgate;
 using namespace std::chrono_literals;
 using telemetry::DecisionTrigger;
+using testing::kMs;
 
 namespace {
-
-constexpr std::uint64_t kMs = 1'000'000;
 
 config::SamplingConfig policies() {
   config::SamplingConfig c;
@@ -22,25 +22,16 @@ config::SamplingConfig policies() {
   return c;
 }
 
-struct Harness {
+// Before the pipeline, which is given them.
+struct PeerQueues {
+  model::KeepQueue publish{64}, follow{64};
+};
+
+struct Harness : PeerQueues, testing::Harness {
   explicit Harness(std::chrono::milliseconds hold_time = 1s, std::size_t hold_bytes = 1 << 20,
                    const config::SamplingConfig& c = policies())
-      : in(1 << 16),
-        out(1 << 16),
-        publish(64),
-        follow(64),
-        pipeline(c, in, 1 << 16, out, counters, [] { return 0; }, nullptr, nullptr,
-                 {&publish, &follow, hold_time, hold_bytes}) {}
+      : testing::Harness(c, 1 << 16, nullptr, {&publish, &follow, hold_time, hold_bytes}) {}
 
-  void send(std::vector<model::Span> spans, std::uint64_t now_ms) {
-    received += spans.size();
-    pipeline.ingest(spans, now_ms * kMs);
-    pipeline.flush();
-  }
-  void at(std::uint64_t now_ms) {
-    pipeline.tick(now_ms * kMs);
-    pipeline.flush();
-  }
   void peer_keeps(std::uint64_t trace, const std::string& policy = "error") {
     REQUIRE(follow.try_push({testing::trace_id_of(trace), policy, 1.0}));
   }
@@ -49,26 +40,6 @@ struct Harness {
     publish.pop_all(keeps);
     return keeps;
   }
-  std::size_t exported() {
-    model::SpanBatch got;
-    out.pop_all(got, 0ms);
-    for (auto& s : got) delivered.push_back(std::move(s));
-    return delivered.size();
-  }
-  /// received = kept + sampled out + dropped + buffered + held, to the span.
-  bool accounts() {
-    exported();
-    return received == counters.spans_kept.load() + counters.spans_sampled_out.load() +
-                           counters.dropped_after_decode() + pipeline.table().spans() +
-                           pipeline.hold().spans();
-  }
-
-  telemetry::Counters counters;
-  model::SpanQueue in, out;
-  model::KeepQueue publish, follow;
-  pipeline::Pipeline pipeline;
-  std::uint64_t received = 0;
-  model::SpanBatch delivered;
 };
 
 const auto kResource = testing::test_resource("orders");

@@ -30,11 +30,11 @@ inline config::SamplingConfig keep_none_but_errors() {
 
 struct Harness {
   explicit Harness(const config::SamplingConfig& c, std::size_t out_capacity = 1 << 20,
-                   scrub::Scrubber* scrubber = nullptr)
+                   scrub::Scrubber* scrubber = nullptr, pipeline::PeerLinks peers = {})
       : in(1 << 20),
         out(out_capacity),
         pipeline(
-            c, in, 1 << 20, out, counters, [] { return 0; }, nullptr, scrubber) {}
+            c, in, 1 << 20, out, counters, [] { return 0; }, nullptr, scrubber, peers) {}
 
   void send(std::vector<model::Span> spans, std::uint64_t now_ms) {
     received += spans.size();
@@ -51,7 +51,7 @@ struct Harness {
     for (auto& s : got) delivered.push_back(std::move(s));
     return delivered.size();
   }
-  /// received = kept + sampled out + dropped + buffered, to the span.
+  /// received = kept + sampled out + dropped + buffered + held, to the span.
   bool accounts() {
     exported();
     return received == counters.spans_kept.load() + counters.spans_sampled_out.load() +
