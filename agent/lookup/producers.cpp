@@ -16,6 +16,20 @@ std::string cut(const std::string& text, std::size_t max_bytes) {
   return text.substr(0, n);
 }
 
+// A producer that gives its bytes back to the count when the last decision naming it goes.
+struct Counted {
+  model::Resource producer;
+  std::shared_ptr<std::atomic<std::size_t>> live;
+  std::size_t bytes;
+  Counted(model::Resource p, std::shared_ptr<std::atomic<std::size_t>> l, std::size_t b)
+      : producer(std::move(p)), live(std::move(l)), bytes(b) {
+    live->fetch_add(bytes, std::memory_order_relaxed);
+  }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+  ~Counted() { live->fetch_sub(bytes, std::memory_order_relaxed); }
+};
+
 }  // namespace
 
 std::shared_ptr<const model::Resource> Producers::of(
@@ -45,8 +59,11 @@ std::shared_ptr<const model::Resource> Producers::of(
   if (const auto it = by_content_.find(content); it != by_content_.end())
     shared = it->second.lock();
   if (shared == nullptr) {
+    const auto bytes = model::ResourceLedger::cost(producer) + sizeof(Counted);
+    if (live_bytes_->load(std::memory_order_relaxed) + bytes > kMaxLiveBytes) return nullptr;
     if (by_content_.size() >= kMaxInterned) by_content_.clear();
-    shared = std::make_shared<const model::Resource>(std::move(producer));
+    auto counted = std::make_shared<Counted>(std::move(producer), live_bytes_, bytes);
+    shared = std::shared_ptr<const model::Resource>(counted, &counted->producer);
     by_content_.insert_or_assign(std::move(content), shared);
   }
   return by_resource_.put(resource, shared, model::ResourceLedger::cost(*shared));

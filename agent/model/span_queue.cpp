@@ -28,7 +28,11 @@ bool SpanQueue::try_push(SpanBatch& batch) {
   {
     std::lock_guard lock(mutex_);
     if (spans_ + batch.size() > max_spans_) return false;
-    if (max_bytes_ != 0 && bytes_ + bytes > max_bytes_) return false;
+    // An empty queue takes any one batch in bytes: one larger than the bound itself (a request
+    // whose 300 scopes each carry a copy of its 64 KiB resource, 18.8 MiB against 16 MiB) would
+    // else be refused for good, its sender told to retry forever (outside attack). The request's
+    // own bounds (max_request_bytes, the 32 MiB "too costly" refusal) bound such a batch.
+    if (max_bytes_ != 0 && bytes_ + bytes > max_bytes_ && spans_ != 0) return false;
     spans_ += batch.size();
     bytes_ += bytes;
     batches_.push_back(std::move(batch));

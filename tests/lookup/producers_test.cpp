@@ -2,6 +2,8 @@
 // cut, interned by content, never the resource itself.
 #include "lookup/producers.hpp"
 
+#include <vector>
+
 #include <catch2/catch.hpp>
 
 using namespace tailgate;
@@ -19,8 +21,7 @@ std::shared_ptr<const model::Resource> resource_of(std::string service, std::int
 
 }  // namespace
 
-TEST_CASE("a producer is the resource's identifying attributes, one copy per content",
-          "[lookup]") {
+TEST_CASE("a producer is the resource's identifying attributes, one copy per content", "[lookup]") {
   lookup::Producers producers;
   const auto a = resource_of("orders", 42), b = resource_of("orders", 42),
              c = resource_of("risk", 42);
@@ -49,4 +50,23 @@ TEST_CASE("a producer keeps neither its resource nor more than a bounded part of
     REQUIRE(std::get<std::string>(producers.of(r)->attributes[0].value) ==
             "svc-" + std::to_string(i));
   }
+}
+
+TEST_CASE("distinct producers named at once stay within their bytes, and give them back",
+          "[lookup]") {
+  // Outside attack: every decision of the window naming three made-up producers held +179 MiB.
+  lookup::Producers producers;
+  std::vector<std::shared_ptr<const model::Resource>> remembered;  // as the trace log holds them
+  std::size_t unnamed = 0;
+  for (int i = 0; i < 40'000; ++i) {
+    auto producer = producers.of(resource_of(std::to_string(i) + std::string(200, 'p'), i));
+    if (producer == nullptr) ++unnamed;
+    remembered.push_back(std::move(producer));
+    REQUIRE(producers.live_bytes() <= lookup::Producers::kMaxLiveBytes);
+  }
+  CHECK(unnamed > 0);
+  const auto full = producers.live_bytes();
+  remembered.clear();  // the window moved on: what is left is the last producers looked up
+  CHECK(producers.live_bytes() < full / 2);
+  CHECK(producers.of(resource_of("orders", 1)) != nullptr);
 }

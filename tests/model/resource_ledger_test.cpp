@@ -105,12 +105,15 @@ TEST_CASE("a span kept aside names its resource too", "[model]") {
 
 TEST_CASE("the hand-off queue counts a batch's resource in its bytes, once per run of spans",
           "[model]") {
-  // A batch of one span under a 1 MiB resource holds the resource: a queue of 512 KiB refuses it.
-  model::SpanQueue small(1000, 512 * 1024);
-  model::SpanBatch one(1);
-  one[0].resource = resource_of(1 << 20);
-  CHECK_FALSE(small.try_push(one));
-  CHECK(one.size() == 1);
+  // A batch of one span under a 1 MiB resource holds the resource: a queue of 1.5 MiB that holds
+  // one such batch refuses a second.
+  model::SpanQueue small(1000, 1536 * 1024);
+  model::SpanBatch first(1), second(1);
+  first[0].resource = resource_of(1 << 20);
+  second[0].resource = resource_of(1 << 20);
+  CHECK(small.try_push(first));
+  CHECK_FALSE(small.try_push(second));
+  CHECK(second.size() == 1);
   // 100 spans of one small resource: counted once, not 100 times.
   const auto shared = resource_of(2000);
   model::SpanBatch many(100);

@@ -95,3 +95,17 @@ TEST_CASE("a byte bound refuses a batch whose spans would hold too much memory",
   CHECK(q.size_bytes() == 0);
   CHECK(q.try_push(two_more));
 }
+
+TEST_CASE("an empty queue takes one batch larger than its bytes bound, and nothing beside it",
+          "[model]") {
+  // Refused even when empty, such a batch (a request whose scopes each carry a copy of a large
+  // resource) was refused for good: its sender told to retry forever (outside attack).
+  SpanQueue q(100, 1000);
+  auto big = batch_of(20, 0);  // 20 spans' bytes: more than 1000
+  CHECK(q.try_push(big));
+  auto one = batch_of(1, 100);
+  CHECK_FALSE(q.try_push(one));
+  SpanBatch out;
+  CHECK(q.pop_all(out, std::chrono::milliseconds(0)) == 20);
+  CHECK(q.try_push(one));
+}
