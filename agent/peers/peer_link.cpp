@@ -36,11 +36,13 @@ std::size_t index(PeerConnection c) {
 }
 
 // Connects `link` once, counting and logging the transitions; false if Redis is not there.
+// `usable`: connected is what the connection's gauge says from now on (the follow connection says
+// so only once it knows where to follow from).
 bool reconnect(RedisLink& link, const config::PeersConfig& c, PeerConnection which,
                std::chrono::milliseconds command_timeout, telemetry::Counters& counters,
-               bool& ever_connected, bool& logged_down) {
+               bool& ever_connected, bool& logged_down, bool usable = true) {
   if (link.connect(c.endpoint, c.password, c.timeout, command_timeout)) {
-    counters.peer_connected[index(which)].store(1, std::memory_order_relaxed);
+    if (usable) counters.peer_connected[index(which)].store(1, std::memory_order_relaxed);
     if (ever_connected)
       counters.peer_reconnects[index(which)].fetch_add(1, std::memory_order_relaxed);
     ever_connected = true;
@@ -211,15 +213,14 @@ void PeerLink::follow_loop() noexcept {
   const auto block = std::to_string(kReadBlock.count());
   while (!stopping_.load(std::memory_order_relaxed)) {
     if (!link.connected()) {
+      // Following starts at the first read's newest id: until then, "connected" would promise
+      // keeps that this agent cannot see (a keep published meanwhile is older than that id). Set
+      // and then cleared here, the gauge said so for a moment: a peer that published then had
+      // its keeps missed (the peer link test, under load).
       if (!reconnect(link, config_, PeerConnection::Follow, config_.timeout + kReadBlock, counters_,
-                     ever, logged_down)) {
+                     ever, logged_down, !last_id.empty())) {
         pause(backoff.next());
         continue;
-      }
-      // Following starts at the first read's newest id: until then, "connected" would promise
-      // keeps that this agent cannot see (a keep published meanwhile is older than that id).
-      if (last_id.empty()) {
-        counters_.peer_connected[index(PeerConnection::Follow)].store(0, std::memory_order_relaxed);
       }
     }
     // The first read starts from the newest entry: older keeps are for traces long decided.
