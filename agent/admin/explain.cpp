@@ -12,6 +12,8 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "telemetry/log_escape.hpp"
+
 namespace tailgate::admin {
 namespace {
 
@@ -73,30 +75,28 @@ Answer get(const std::string& endpoint, const std::string& target) {
 void make_visible(json& j) {
   if (j.is_string()) {
     std::string shown;
-    for (const char c : j.get_ref<const std::string&>()) {
-      const auto u = static_cast<unsigned char>(c);
-      if (u < 0x20 || u == 0x7f) {
-        shown += fmt::format("\\x{:02x}", u);
-      } else {
-        shown += c;
-      }
-    }
+    telemetry::append_log_escaped(j.get_ref<const std::string&>(), false, shown);
     j = shown;
   } else if (j.is_structured()) {
     for (auto& child : j) make_visible(child);
   }
 }
 
+// From the answer as it came (not made visible): a value is quoted when it holds a space, so a
+// host name "web-1 service.name=payments" cannot pass for a second field (outside attack).
 std::string producer_text(const json& p) {
   std::string out;
   for (const auto& [key, value] : p.items()) {
-    out += (out.empty() ? "" : " ") + key + "=" +
-           (value.is_string() ? value.get<std::string>() : value.dump());
+    out += (out.empty() ? "" : " ") + telemetry::format_log_value(telemetry::bare_or_quoted(key)) +
+           "=" +
+           (value.is_string() ? telemetry::format_log_value(
+                                    telemetry::bare_or_quoted(value.get_ref<const std::string&>()))
+                              : value.dump());
   }
   return out.empty() ? "(no service.name)" : out;
 }
 
-void decision_lines(std::string& out, const json& a) {
+void decision_lines(std::string& out, const json& a, const json& producer_list) {
   const auto& d = a["decision"];
   const auto policy = d.value("policy", std::string());
   if (!d.contains("trigger")) {
@@ -110,7 +110,7 @@ void decision_lines(std::string& out, const json& a) {
                  policy.empty() ? "(none)" : policy, d.value("probability", 0.0),
                  d.value("trigger", ""), d.value("waited_seconds", 0.0));
   std::string producers;
-  for (const auto& p : a.value("producers", json::array())) {
+  for (const auto& p : producer_list) {
     producers += "\n    " + producer_text(p);
   }
   const auto count = a.value("producer_count", 0);
@@ -127,10 +127,11 @@ void decision_lines(std::string& out, const json& a) {
 
 std::string explain_text(std::string_view json_answer) {
   auto a = json::parse(json_answer);
+  const auto producers = a.value("producers", json::array());
   make_visible(a);
   const auto status = a.value("status", std::string("unknown"));
   std::string out = fmt::format("trace {}: {}\n", a.value("trace_id", ""), status);
-  if (status == "kept" || status == "sampled_out") decision_lines(out, a);
+  if (status == "kept" || status == "sampled_out") decision_lines(out, a, producers);
   if (status == "buffered") {
     fmt::format_to(std::back_inserter(out),
                    "  {} spans ({} bytes, {}) buffered for {:.1f} s, waiting for its decision\n",

@@ -27,6 +27,21 @@ TEST_CASE("explain shows control characters from spans as \\xNN, never passes th
   CHECK(text.find("\n  export: failed\n") != std::string::npos);
 }
 
+TEST_CASE("explain quotes a producer's value that could pass for more fields or lines",
+          "[admin][explain]") {
+  // Outside attack: a host name with spaces read as a second service.name; a line separator
+  // passed on raw broke the line in viewers that split on it.
+  const std::string answer = R"({"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","status":"kept",
+    "decision":{"policy":"error","probability":1.0,"trigger":"root","decided_at":"now"},
+    "spans_at_decision":1,"root_seen":true,"producer_count":1,
+    "producers":[{"service.name":"orders","host.name":"web-1 service.name=payments x"}]})";
+  const auto text = admin::explain_text(answer);
+  INFO(text);
+  CHECK(text.find("host.name=\"web-1 service.name=payments\\u2028x\" service.name=orders\n") !=
+        std::string::npos);
+  CHECK(text.find("\xE2\x80\xA8") == std::string::npos);
+}
+
 TEST_CASE("explain gives up on an agent that accepts and never answers", "[admin][explain]") {
   // A listener whose backlog takes the connection and never reads: a stopped (SIGSTOP) agent.
   boost::asio::io_context io;
