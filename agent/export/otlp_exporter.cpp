@@ -7,13 +7,16 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <spdlog/spdlog.h>
 
+#include "export/export_answer.hpp"
 #include "export/export_request.hpp"
 #include "export/otlp_mapping.hpp"
 #include "export/retry.hpp"
@@ -23,8 +26,6 @@
 
 namespace tailgate::exporter {
 namespace {
-
-namespace collector = opentelemetry::proto::collector::trace::v1;
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
@@ -354,21 +355,23 @@ void OtlpExporter::on_success(Call& call) {
     probe_attempts_ = 0;
   }
   if (request->probe) probe_inflight_ = false;
-  // An answer that does not parse is read as a plain OK: the server took the request.
-  collector::ExportTraceServiceResponse response;
-  if (!grpc::SerializationTraits<collector::ExportTraceServiceResponse>::Deserialize(
-           &call.response_bytes, &response)
-           .ok())
-    response.Clear();
-  const auto rejected = static_cast<std::uint64_t>(
-      std::max<std::int64_t>(0, response.partial_success().rejected_spans()));
+  // An answer that does not parse at all is read as a plain OK: the server took the request.
+  std::string answer;
+  std::vector<grpc::Slice> slices;
+  if (call.response_bytes.Dump(&slices).ok()) {
+    for (const auto& slice : slices) {
+      answer.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  const auto partial = read_partial_success(answer);
+  const auto rejected = partial.rejected_spans;
   const auto accepted = request->spans - std::min<std::uint64_t>(rejected, request->spans);
   counters_.spans_exported.fetch_add(accepted, std::memory_order_relaxed);
   note(*request, rejected > 0 ? lookup::ExportState::PartlySent : lookup::ExportState::Sent);
   if (rejected > 0) {
     counters_.add_dropped(telemetry::DropReason::ExportRejected, request->spans - accepted);
     spdlog::warn("event=export_partial_success rejected={} message={}", rejected,
-                 telemetry::quoted(response.partial_success().error_message()));
+                 telemetry::quoted(partial.error_message));
   }
   if (request->spool_sequence != 0) {
     spool_->remove(request->spool_sequence);
