@@ -11,7 +11,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "receivers/resource_budget.hpp"
+#include "receivers/decode_budget.hpp"
 #include "support/otlp_packed_compare.hpp"
 
 using namespace tailgate;
@@ -378,7 +378,7 @@ TEST_CASE("a request whose resource repeated per scope would cost more than 32 M
   CHECK(out.size() == 20);
   out.clear();
   const auto why = receivers::otlp::from_otlp_bytes(request_of(40), out, result);
-  CHECK(why == receivers::otlp::ResourceBudget::kRefusal);
+  CHECK(why == receivers::otlp::DecodeBudget::kRefusal);
   CHECK(out.empty());
   CHECK(result.spans == 0);
 }
@@ -407,5 +407,5 @@ TEST_CASE(
   CHECK(request.resource_spans(0).scope_spans_size() == 20);
   Request refused;
   CHECK(receivers::otlp::parse_json(json_of(40), refused) ==
-        receivers::otlp::ResourceBudget::kRefusal);
+        receivers::otlp::DecodeBudget::kRefusal);
 }
