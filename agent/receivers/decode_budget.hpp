@@ -29,6 +29,9 @@ class DecodeBudget {
   /// What one JSON object or array costs: its document node, then the protobuf message and the
   /// model's item made of it (about 300 B per `{}` measured, all three at once).
   static constexpr std::size_t kJsonContainerCost = 128;
+  /// An array or map value of more messages is not packed: its span is kept decoded, counted
+  /// whole (packed values are not counted: a check per attribute on every span).
+  static constexpr std::size_t kMaxPackedValueMessages = 4096;
   static constexpr std::size_t kBaseAllowance = std::size_t{1} << 20;
   static constexpr std::size_t kAllowancePerRequestByte = 2;
   /// An OTLP/JSON request is decoded through a document first (about 6x its size, README).

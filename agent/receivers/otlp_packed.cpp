@@ -285,7 +285,7 @@ class Decoder {
   bool attribute(std::string_view bytes, int depth) {
     std::string_view key;
     Value value;
-    if (!read_key_value(bytes, depth, budget_, key, value)) return false;
+    if (!read_key_value(bytes, depth, key, value)) return false;
     return items_.add([&](wire::ByteWriter& w) {
       w.u8(static_cast<std::uint8_t>(wire::ItemTag::Attribute));
       w.str16(key);
@@ -304,7 +304,7 @@ class Decoder {
           if (number != attributes_field) return skip(r, number, field);
           if (attributes_.size() == wire::kMaxEventAttributes) return false;
           auto& kv = attributes_.emplace_back();
-          return r.bytes(body) && read_key_value(body, depth - 1, budget_, kv.key, kv.value);
+          return r.bytes(body) && read_key_value(body, depth - 1, kv.key, kv.value);
         });
   }
 

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "receivers/decode_budget.hpp"
 #include "receivers/otlp_decode.hpp"
 
 namespace tailgate::receivers::otlp::packed {
@@ -11,7 +12,7 @@ namespace common = opentelemetry::proto::common::v1;
 
 // False: the value is one protobuf would merge (sent twice), or invalid: left to from_otlp's own
 // mapping.
-bool read_any_value(std::string_view bytes, int depth, DecodeBudget& budget, Value& out) {
+bool read_any_value(std::string_view bytes, int depth, Value& out) {
   // The forms SDKs send, one string, int or bool field filling the message, read without the walk
   // below (which reads them the same); anything else, or a varint it cannot read, goes the walk.
   const auto head = bytes.size() >= 2 ? static_cast<std::uint8_t>(bytes[0]) : 0;
@@ -66,8 +67,9 @@ bool read_any_value(std::string_view bytes, int depth, DecodeBudget& budget, Val
       });
   if (!read) return false;
   if (typeless) {
-    // Parsed and mapped value by value (an array of a million empty values: +100 MB): counted.
-    if (!budget.spend_decoded(protowire::count_messages(bytes, Message::AnyValue), bytes.size()))
+    // Parsed and mapped value by value: past a bound, left to the span's own mapping, which is
+    // counted against the request's budget (an array of a million empty values: +100 MB).
+    if (protowire::count_messages(bytes, Message::AnyValue) > DecodeBudget::kMaxPackedValueMessages)
       return false;
     common::AnyValue any;
     if (!any.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
@@ -78,8 +80,7 @@ bool read_any_value(std::string_view bytes, int depth, DecodeBudget& budget, Val
 
 }  // namespace
 
-bool read_key_value(std::string_view bytes, int depth, DecodeBudget& budget, std::string_view& key,
-                    Value& value) {
+bool read_key_value(std::string_view bytes, int depth, std::string_view& key, Value& value) {
   // The form SDKs send, a key (field 1) then a value (field 2) and nothing else, each under 128
   // bytes: read without the walk below, which reads it the same.
   if (bytes.size() >= 4 && bytes[0] == 0x0A) {
@@ -89,23 +90,23 @@ bool read_key_value(std::string_view bytes, int depth, DecodeBudget& budget, std
       if (value_size < 0x80 && 4u + key_size + value_size == bytes.size()) {
         key = bytes.substr(2, key_size);
         return protowire::valid_utf8(key) && fits16(key) &&
-               read_any_value(bytes.substr(4 + key_size), depth - 1, budget, value) && value.fits();
+               read_any_value(bytes.substr(4 + key_size), depth - 1, value) && value.fits();
       }
     }
   }
   int values = 0;
-  const bool read = for_each_field(
-      bytes, Message::KeyValue, depth, [&](Reader& r, std::uint32_t number, const Field&) {
-        std::string_view body;
-        if (!r.bytes(body)) return false;
-        if (number == 1) {
-          key = body;
-          return protowire::valid_utf8(body);
-        }
-        // A value sent twice is merged by protobuf: left to
-        // from_otlp's mapping.
-        return ++values == 1 && read_any_value(body, depth - 1, budget, value);
-      });
+  const bool read = for_each_field(bytes, Message::KeyValue, depth,
+                                   [&](Reader& r, std::uint32_t number, const Field&) {
+                                     std::string_view body;
+                                     if (!r.bytes(body)) return false;
+                                     if (number == 1) {
+                                       key = body;
+                                       return protowire::valid_utf8(body);
+                                     }
+                                     // A value sent twice is merged by protobuf: left to
+                                     // from_otlp's mapping.
+                                     return ++values == 1 && read_any_value(body, depth - 1, value);
+                                   });
   return read && fits16(key) && value.fits();
 }
 

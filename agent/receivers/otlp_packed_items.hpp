@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "model/span.hpp"
-#include "receivers/decode_budget.hpp"
 #include "receivers/protowire.hpp"
 #include "wire/encode.hpp"
 #include "wire/write_value.hpp"
@@ -157,10 +156,9 @@ class ItemBuffer {
 
 // False: the value is one protobuf would merge (sent twice), or one the item encoding cannot
 // hold (a string over 65,535 bytes), or one validate() refuses (with `depth` levels of nesting
-// left below the KeyValue), or an array or map past `budget`: left to from_otlp's own mapping,
-// which checks the span whole (and counts it, refused once the budget is spent).
-bool read_key_value(std::string_view bytes, int depth, DecodeBudget& budget, std::string_view& key,
-                    Value& value);
+// left below the KeyValue), or an array or map of more than DecodeBudget::kMaxPackedValueMessages:
+// left to from_otlp's own mapping, which checks the span whole (and counts it in the budget).
+bool read_key_value(std::string_view bytes, int depth, std::string_view& key, Value& value);
 
 /// An event's or a link's attributes: count u8, then each key and value.
 void write_attributes(wire::ByteWriter& w, const std::vector<KeyValueView>& attributes);
