@@ -12,6 +12,7 @@
 #include "receivers/otlp_decode.hpp"
 #include "receivers/otlp_http_receiver.hpp"
 #include "receivers/otlp_packed.hpp"
+#include "support/protobuf_raw.hpp"
 
 using namespace tailgate;
 namespace pb = opentelemetry::proto;
@@ -19,18 +20,9 @@ using receivers::otlp::DecodeBudget;
 
 namespace {
 
-// Raw protobuf encoding: protobuf's own classes take the memory under test to build these.
-std::string varint(std::uint64_t v) {
-  std::string out;
-  do {
-    out += static_cast<char>((v & 0x7F) | (v > 0x7F ? 0x80 : 0));
-    v >>= 7;
-  } while (v != 0);
-  return out;
-}
-std::string len(std::uint32_t field, const std::string& body) {
-  return varint(static_cast<std::uint64_t>(field) << 3 | 2) + varint(body.size()) + body;
-}
+// Raw protobuf (support/protobuf_raw.hpp): protobuf's own classes would take the memory under
+// test to build these.
+using testing::len;
 std::string repeated(std::uint32_t field, const std::string& body, std::size_t times) {
   std::string one = len(field, body), out;
   out.reserve(one.size() * times);
