@@ -9,9 +9,10 @@
 // - Decoded items: what the decoders build item by item (a resource's attributes, a span they
 //   cannot pack, OTLP/JSON's document) costs a few hundred bytes per item, however small the
 //   item on the wire (outside attack: a 3.7 MB request of 1.87 M empty resource attributes,
-//   2 bytes each, +416 MiB). Counted per message before it is parsed, at most 1 MiB + twice the
-//   request (4 x max_request_bytes per request in the README's memory rule: the request, its
-//   decoded form, the batch it becomes).
+//   2 bytes each, +416 MiB). Counted per message before it is parsed: protobuf at most 12 MiB
+//   (with the request itself, 4 x the default max_request_bytes, the README memory rule's term
+//   per request; a fixed bound, as requests of many small resources, relayed by a collector,
+//   cost several times their size); OTLP/JSON at most 1 MiB + 8 x its text.
 
 #include <cstddef>
 #include <string>
@@ -22,18 +23,19 @@ namespace tailgate::receivers::otlp {
 class DecodeBudget {
  public:
   static constexpr std::size_t kMaxResourceCopies = std::size_t{32} << 20;
-  /// What one decoded protobuf message costs (its parsed object and the model's item), more than
-  /// measured: 233 B per resource attribute (parsed, mapped and copied for the scope), 145 per
-  /// span attribute, 153 per event of a span kept decoded.
-  static constexpr std::size_t kMessageCost = 256;
+  /// What one decoded protobuf message costs (its parsed object and the model's item): measured
+  /// 233 B per empty resource attribute (parsed, mapped and copied for the scope), 145 per empty
+  /// span attribute, 153 per empty event of a span kept decoded; an attribute with its value (two
+  /// messages) about 300 B.
+  static constexpr std::size_t kMessageCost = 192;
   /// What one JSON object or array costs: its document node, then the protobuf message and the
   /// model's item made of it (about 300 B per `{}` measured, all three at once).
   static constexpr std::size_t kJsonContainerCost = 128;
   /// An array or map value of more messages is not packed: its span is kept decoded, counted
   /// whole (packed values are not counted: a check per attribute on every span).
   static constexpr std::size_t kMaxPackedValueMessages = 4096;
+  static constexpr std::size_t kProtobufAllowance = std::size_t{12} << 20;
   static constexpr std::size_t kBaseAllowance = std::size_t{1} << 20;
-  static constexpr std::size_t kAllowancePerRequestByte = 2;
   /// An OTLP/JSON request is decoded through a document first (about 6x its size, README).
   static constexpr std::size_t kJsonAllowancePerRequestByte = 8;
 
@@ -43,13 +45,13 @@ class DecodeBudget {
       "refused as too costly: its resource, repeated once for each of its scopes, would take "
       "more than 32 MiB";
   static constexpr std::string_view kItemsRefusal =
-      "refused as too costly: decoding its items would take more than 1 MiB + twice its size";
+      "refused as too costly: decoding its items would take more than 12 MiB";
   static constexpr std::string_view kJsonRefusal =
       "refused as too costly: decoding its JSON would take more than 1 MiB + 8 times its size";
 
-  /// A budget for a protobuf request of `request_bytes`.
-  [[nodiscard]] static DecodeBudget for_protobuf(std::size_t request_bytes) noexcept {
-    return DecodeBudget(kBaseAllowance + kAllowancePerRequestByte * request_bytes);
+  /// A budget for a protobuf request.
+  [[nodiscard]] static DecodeBudget for_protobuf() noexcept {
+    return DecodeBudget(kProtobufAllowance);
   }
   /// A budget for an OTLP/JSON request of `request_bytes` (its text).
   [[nodiscard]] static DecodeBudget for_json(std::size_t request_bytes) noexcept {
@@ -62,8 +64,8 @@ class DecodeBudget {
     return copies_ <= kMaxResourceCopies;
   }
 
-  /// Counts a message about to be decoded: `messages` parsed and mapped (itself and the messages
-  /// in it), `bytes` its encoding (its strings are copied twice: parsed, then mapped). False once
+  /// Counts a message about to be decoded: `messages` parsed and mapped (those in it), `bytes`
+  /// its encoding (its strings are copied twice: parsed, then mapped). False once
   /// past the allowance.
   [[nodiscard]] bool spend_decoded(std::size_t messages, std::size_t bytes) noexcept {
     return spend(messages * kMessageCost + 2 * bytes);

@@ -42,8 +42,8 @@ struct SpanFields {
 // Decodes one request, span by span, into `out` (spans it cannot pack go through map_span).
 class Decoder {
  public:
-  Decoder(std::size_t request_bytes, model::SpanBatch& out, IngestResult& result)
-      : budget_(DecodeBudget::for_protobuf(request_bytes)), out_(out), result_(result) {}
+  Decoder(model::SpanBatch& out, IngestResult& result)
+      : budget_(DecodeBudget::for_protobuf()), out_(out), result_(result) {}
 
   /// Why request() refused a request it could read, if that was the reason.
   [[nodiscard]] const std::string& refusal() const noexcept { return refusal_; }
@@ -95,9 +95,10 @@ class Decoder {
     return false;
   }
 
-  // A message parsed and mapped item by item (a resource, a span kept decoded), counted before.
+  // A message parsed and mapped item by item (a resource, a span kept decoded), counted before:
+  // the messages in it (itself is made as for any request: an empty resource costs nothing).
   bool within_budget(std::string_view bytes, Message m) {
-    if (budget_.spend_decoded(protowire::count_messages(bytes, m), bytes.size())) return true;
+    if (budget_.spend_decoded(protowire::count_messages(bytes, m) - 1, bytes.size())) return true;
     refusal_ = DecodeBudget::kItemsRefusal;
     return false;
   }
@@ -367,7 +368,7 @@ std::string from_otlp_bytes(std::string_view bytes, model::SpanBatch& out, Inges
   const auto before = out.size();
   out.reserve(before +
               protowire::count_spans(bytes));  // else the batch moves its spans each time it grows
-  Decoder decoder(bytes.size(), out, result);
+  Decoder decoder(out, result);
   if (decoder.request(bytes)) return {};
   // Refused whole. The decoder checked as validate() does, not in its order: validate() says
   // which problem a request has first, as it did before anything was decoded.

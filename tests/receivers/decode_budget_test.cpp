@@ -76,11 +76,15 @@ TEST_CASE("a request of many empty resource attributes is refused before it is d
   CHECK(out.spans.empty());
   CHECK(posted(refused, "application/x-protobuf") == std::pair<int, std::uint64_t>{400, 1});
 
-  // Under the bound (1 MiB + twice the request): decoded whole.
-  const auto accepted = decode(request_of(repeated(1, "", 3'000), ""));
+  // Under the bound (12 MiB, 192 B per attribute): decoded whole, as are many empty resources.
+  const auto accepted = decode(request_of(repeated(1, "", 60'000), ""));
   CHECK(accepted.why.empty());
   REQUIRE(accepted.spans.size() == 1);
-  CHECK(accepted.spans[0].resource->attributes.size() == 3'000);
+  CHECK(accepted.spans[0].resource->attributes.size() == 60'000);
+  CHECK(decode(request_of(repeated(1, "", 70'000), "")).why == DecodeBudget::kItemsRefusal);
+  const auto empty_resources = decode(repeated(1, len(1, ""), 100'000) + request_of("", ""));
+  CHECK(empty_resources.why.empty());
+  CHECK(empty_resources.spans.size() == 1);
 }
 
 TEST_CASE("a span of too many empty attributes, events or event attributes is refused whole",
