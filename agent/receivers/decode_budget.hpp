@@ -65,8 +65,8 @@ class DecodeBudget {
   }
 
   /// Counts a message about to be decoded: `messages` parsed and mapped (those in it), `bytes`
-  /// its encoding (its strings are copied twice: parsed, then mapped). False once
-  /// past the allowance.
+  /// its encoding (its strings are copied twice: parsed, then mapped). False once past the
+  /// allowance.
   [[nodiscard]] bool spend_decoded(std::size_t messages, std::size_t bytes) noexcept {
     return spend(messages * kMessageCost + 2 * bytes);
   }
