@@ -14,8 +14,6 @@
 
 #include "receivers/base64.hpp"
 #include "receivers/log_limiter.hpp"
-#include "receivers/resource_budget.hpp"
-#include "scrub/json_nesting.hpp"
 #include "telemetry/log_escape.hpp"
 
 namespace tailgate::receivers::otlp {
@@ -211,50 +209,6 @@ std::optional<Refusal> map_span(const trace::Span& in, model::Span& span) {
   return std::nullopt;
 }
 
-namespace {
-
-// OTLP/JSON writes ids as hex; protobuf's JSON mapping expects bytes as base64.
-bool hex_to_base64(nlohmann::json& field) {
-  if (!field.is_string()) return field.is_null();
-  const auto& hex = field.get_ref<const std::string&>();
-  if (hex.size() % 2 != 0) return false;
-  std::string bytes(hex.size() / 2, '\0');
-  const auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    bytes[i] = static_cast<char>(hi << 4 | lo);
-  }
-  field = base64(bytes);
-  return true;
-}
-
-bool convert_ids(nlohmann::json& object, std::initializer_list<const char*> keys) {
-  if (!object.is_object()) return true;  // the protobuf parser says what is wrong with it
-  for (const char* key : keys) {
-    if (auto it = object.find(key); it != object.end() && !hex_to_base64(*it)) return false;
-  }
-  return true;
-}
-
-nlohmann::json* find_array(nlohmann::json& object, const char* camel, const char* snake) {
-  if (!object.is_object()) return nullptr;
-  for (const char* name : {camel, snake}) {
-    if (auto it = object.find(name); it != object.end() && it->is_array()) return &*it;
-  }
-  return nullptr;
-}
-
-// OTLP/JSON is about a dozen levels deep; attribute values (arrays, maps) may add some.
-constexpr int kMaxJsonNesting = 64;
-
-}  // namespace
-
 IngestResult from_otlp(const pb::ExportTraceServiceRequest& request, model::SpanBatch& out) {
   IngestResult result;
   for (const auto& rs : request.resource_spans()) {
@@ -322,51 +276,6 @@ std::optional<pb::ExportTraceServiceResponse> respond(model::SpanBatch& batch,
     }
   }
   return response;
-}
-
-std::string parse_json(std::string_view text, pb::ExportTraceServiceRequest& request) {
-  if (scrub::json_nesting(text, kMaxJsonNesting) > kMaxJsonNesting) {
-    return "nested deeper than " + std::to_string(kMaxJsonNesting) + " levels";
-  }
-  auto json = nlohmann::json::parse(text, nullptr, false);
-  if (json.is_discarded()) return "not JSON";
-  if (auto* resource_spans = find_array(json, "resourceSpans", "resource_spans")) {
-    for (auto& rs : *resource_spans) {
-      auto* scope_spans = find_array(rs, "scopeSpans", "scope_spans");
-      if (scope_spans == nullptr) continue;
-      for (auto& ss : *scope_spans) {
-        auto* spans = find_array(ss, "spans", "spans");
-        if (spans == nullptr) continue;
-        for (auto& span : *spans) {
-          if (!convert_ids(span, {"traceId", "trace_id", "spanId", "span_id", "parentSpanId",
-                                  "parent_span_id"})) {
-            return "an id is not hex";
-          }
-          if (auto* links = find_array(span, "links", "links")) {
-            for (auto& link : *links) {
-              if (!convert_ids(link, {"traceId", "trace_id", "spanId", "span_id"})) {
-                return "a link id is not hex";
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;  // as OTLP asks of receivers: newer senders add fields
-  const auto status = google::protobuf::util::JsonStringToMessage(json.dump(), &request, options);
-  if (!status.ok()) return std::string(status.message());
-  // from_otlp copies each resource once per scope with spans, as the packed decoder does.
-  ResourceBudget budget;
-  for (const auto& rs : request.resource_spans()) {
-    const auto resource_bytes = rs.resource().ByteSizeLong();
-    for (const auto& ss : rs.scope_spans()) {
-      if (!ss.spans().empty() && !budget.spend(resource_bytes))
-        return std::string(ResourceBudget::kRefusal);
-    }
-  }
-  return {};
 }
 
 void route_protobuf_logs() {

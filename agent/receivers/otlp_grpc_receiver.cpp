@@ -16,10 +16,10 @@
 
 #include "google/rpc/status.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+#include "receivers/decode_budget.hpp"
 #include "receivers/gunzip.hpp"
 #include "receivers/log_limiter.hpp"
 #include "receivers/otlp_packed.hpp"
-#include "receivers/resource_budget.hpp"
 #include "telemetry/log_escape.hpp"
 
 namespace tailgate::receivers {

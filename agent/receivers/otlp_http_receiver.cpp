@@ -10,10 +10,10 @@
 
 #include "google/rpc/status.pb.h"
 #include "http/http_server.hpp"
+#include "receivers/decode_budget.hpp"
 #include "receivers/gunzip.hpp"
 #include "receivers/log_limiter.hpp"
 #include "receivers/otlp_packed.hpp"
-#include "receivers/resource_budget.hpp"
 #include "telemetry/log_escape.hpp"
 
 namespace tailgate::receivers {

@@ -6,9 +6,9 @@
 #include <utility>
 #include <vector>
 
+#include "receivers/decode_budget.hpp"
 #include "receivers/otlp_packed_items.hpp"
 #include "receivers/protowire.hpp"
-#include "receivers/resource_budget.hpp"
 #include "wire/encode.hpp"
 
 namespace tailgate::receivers::otlp {
@@ -42,7 +42,8 @@ struct SpanFields {
 // Decodes one request, span by span, into `out` (spans it cannot pack go through map_span).
 class Decoder {
  public:
-  Decoder(model::SpanBatch& out, IngestResult& result) : out_(out), result_(result) {}
+  Decoder(model::SpanBatch& out, IngestResult& result)
+      : budget_(DecodeBudget::for_protobuf()), out_(out), result_(result) {}
 
   /// Why request() refused a request it could read, if that was the reason.
   [[nodiscard]] const std::string& refusal() const noexcept { return refusal_; }
@@ -73,6 +74,7 @@ class Decoder {
     };
     resource::Resource parsed;
     if (!for_each_field(bytes, Message::ResourceSpans, depth, resource) ||
+        !within_budget(resource_bytes, Message::Resource) ||
         !parsed.ParseFromString(resource_bytes)) {
       return false;
     }
@@ -81,15 +83,23 @@ class Decoder {
                           [&](Reader& r, std::uint32_t number, const Field& field) {
                             std::string_view body;
                             if (number != 2) return skip(r, number, field);
-                            return r.bytes(body) && within_resource_budget(resource_bytes.size()) &&
+                            return r.bytes(body) && within_copies(resource_bytes.size()) &&
                                    scope_spans(body, attributes, depth - 1);
                           });
   }
 
-  // The resource is copied for each scope's spans: bounded per request (resource_budget.hpp).
-  bool within_resource_budget(std::size_t resource_size) {
-    if (resource_budget_.spend(resource_size)) return true;
-    refusal_ = ResourceBudget::kRefusal;
+  // The resource is copied for each scope's spans: bounded per request (decode_budget.hpp).
+  bool within_copies(std::size_t resource_size) {
+    if (budget_.spend_resource_copy(resource_size)) return true;
+    refusal_ = DecodeBudget::kRefusal;
+    return false;
+  }
+
+  // A message parsed and mapped item by item (a resource, a span kept decoded), counted before:
+  // the messages in it (itself is made as for any request: an empty resource costs nothing).
+  bool within_budget(std::string_view bytes, Message m) {
+    if (budget_.spend_decoded(protowire::count_messages(bytes, m) - 1, bytes.size())) return true;
+    refusal_ = DecodeBudget::kItemsRefusal;
     return false;
   }
 
@@ -150,7 +160,7 @@ class Decoder {
       // Beyond the item encoding (or invalid: read_span stops checking a span it cannot pack):
       // checked whole, then mapped as from_otlp maps it, and kept decoded.
       trace::Span parsed;
-      if (!valid(bytes, Message::Span, depth) ||
+      if (!valid(bytes, Message::Span, depth) || !within_budget(bytes, Message::Span) ||
           !parsed.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
         out_.pop_back();
         return false;
@@ -284,18 +294,19 @@ class Decoder {
     });
   }
 
-  // The attributes of an event or a link (field `number` of `m`), into attributes_.
+  // The attributes of an event or a link (field `number` of `m`), into attributes_; false past
+  // the encoding's count, read no further (the span is then checked and counted whole).
   bool nested_attributes(std::string_view bytes, Message m, std::uint32_t attributes_field,
                          int depth) {
     attributes_.clear();
-    const bool read =
-        for_each_field(bytes, m, depth, [&](Reader& r, std::uint32_t number, const Field& field) {
+    return for_each_field(
+        bytes, m, depth, [&](Reader& r, std::uint32_t number, const Field& field) {
           std::string_view body;
           if (number != attributes_field) return skip(r, number, field);
+          if (attributes_.size() == wire::kMaxEventAttributes) return false;
           auto& kv = attributes_.emplace_back();
           return r.bytes(body) && read_key_value(body, depth - 1, kv.key, kv.value);
         });
-    return read && attributes_.size() <= wire::kMaxEventAttributes;
   }
 
   bool event(std::string_view bytes, int depth) {
@@ -342,7 +353,7 @@ class Decoder {
   }
 
   static constexpr std::size_t kMaxInterned = 16;
-  ResourceBudget resource_budget_;
+  DecodeBudget budget_;
   std::string refusal_;
   model::SpanBatch& out_;
   IngestResult& result_;

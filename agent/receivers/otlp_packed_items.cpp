@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "receivers/decode_budget.hpp"
 #include "receivers/otlp_decode.hpp"
 
 namespace tailgate::receivers::otlp::packed {
@@ -66,6 +67,10 @@ bool read_any_value(std::string_view bytes, int depth, Value& out) {
       });
   if (!read) return false;
   if (typeless) {
+    // Parsed and mapped value by value: past a bound, left to the span's own mapping, which is
+    // counted against the request's budget (an array of a million empty values: +100 MB).
+    if (protowire::count_messages(bytes, Message::AnyValue) > DecodeBudget::kMaxPackedValueMessages)
+      return false;
     common::AnyValue any;
     if (!any.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
     out.owned = value_of(any);

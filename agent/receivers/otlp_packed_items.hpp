@@ -156,7 +156,8 @@ class ItemBuffer {
 
 // False: the value is one protobuf would merge (sent twice), or one the item encoding cannot
 // hold (a string over 65,535 bytes), or one validate() refuses (with `depth` levels of nesting
-// left below the KeyValue): left to from_otlp's own mapping, which checks the span whole.
+// left below the KeyValue), or an array or map of more than DecodeBudget::kMaxPackedValueMessages:
+// left to from_otlp's own mapping, which checks the span whole (and counts it in the budget).
 bool read_key_value(std::string_view bytes, int depth, std::string_view& key, Value& value);
 
 /// An event's or a link's attributes: count u8, then each key and value.

@@ -151,4 +151,24 @@ std::size_t count_spans(std::string_view bytes) noexcept {
   return count_nested(bytes, Message::Request);
 }
 
+std::size_t count_messages(std::string_view bytes, Message m, int depth) noexcept {
+  std::size_t count = 1;
+  Reader r(bytes);
+  while (!r.done()) {
+    std::uint32_t number = 0;
+    WireType type{};
+    Field field;
+    std::string_view body;
+    if (!r.tag(number, type)) break;
+    if (!is(m, number, type, field) || field.kind != Kind::Message) {
+      if (!r.skip(number, type, depth)) break;
+    } else if (!r.bytes(body)) {
+      break;
+    } else if (depth >= 1) {
+      count += count_messages(body, field.message, depth - 1);
+    }
+  }
+  return count;
+}
+
 }  // namespace tailgate::receivers::protowire

@@ -318,4 +318,10 @@ enum class Problem : std::uint8_t { None, Malformed, InvalidUtf8, TooDeep };
 /// size a decoder's batch): of one that is not well formed, those before where it is not.
 [[nodiscard]] std::size_t count_spans(std::string_view bytes) noexcept;
 
+/// The messages `bytes` hold as message `m`, itself and those nested in it, counted by their tags
+/// alone (what parsing it allocates one by one, and mapping it to the model): of one that is not
+/// well formed, those before where it is not.
+[[nodiscard]] std::size_t count_messages(std::string_view bytes, Message m,
+                                         int depth = kMaxDepth) noexcept;
+
 }  // namespace tailgate::receivers::protowire

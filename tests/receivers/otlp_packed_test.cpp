@@ -11,8 +11,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "receivers/resource_budget.hpp"
+#include "receivers/decode_budget.hpp"
 #include "support/otlp_packed_compare.hpp"
+#include "support/protobuf_raw.hpp"
 
 using namespace tailgate;
 namespace pb = opentelemetry::proto;
@@ -20,21 +21,10 @@ using Request = pb::collector::trace::v1::ExportTraceServiceRequest;
 
 namespace {
 
-// Raw protobuf encoding, for what protobuf's own classes never write.
-std::string varint(std::uint64_t v) {
-  std::string out;
-  do {
-    out += static_cast<char>((v & 0x7F) | (v > 0x7F ? 0x80 : 0));
-    v >>= 7;
-  } while (v != 0);
-  return out;
-}
-std::string tag(std::uint32_t field, int wire_type) {
-  return varint(static_cast<std::uint64_t>(field) << 3 | static_cast<std::uint32_t>(wire_type));
-}
-std::string len(std::uint32_t field, const std::string& body) {
-  return tag(field, 2) + varint(body.size()) + body;
-}
+using testing::len;
+using testing::tag;
+using testing::varint;
+
 // A request of one span given as its fields' bytes.
 std::string request_with_span(const std::string& span_fields) {
   return len(1, len(2, len(2, span_fields)));
@@ -378,7 +368,7 @@ TEST_CASE("a request whose resource repeated per scope would cost more than 32 M
   CHECK(out.size() == 20);
   out.clear();
   const auto why = receivers::otlp::from_otlp_bytes(request_of(40), out, result);
-  CHECK(why == receivers::otlp::ResourceBudget::kRefusal);
+  CHECK(why == receivers::otlp::DecodeBudget::kRefusal);
   CHECK(out.empty());
   CHECK(result.spans == 0);
 }
@@ -407,5 +397,5 @@ TEST_CASE(
   CHECK(request.resource_spans(0).scope_spans_size() == 20);
   Request refused;
   CHECK(receivers::otlp::parse_json(json_of(40), refused) ==
-        receivers::otlp::ResourceBudget::kRefusal);
+        receivers::otlp::DecodeBudget::kRefusal);
 }
