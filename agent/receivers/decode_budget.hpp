@@ -14,6 +14,7 @@
 //   per request; a fixed bound, as requests of many small resources, relayed by a collector,
 //   cost several times their size); OTLP/JSON at most 1 MiB + 8 x its text.
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -45,13 +46,15 @@ class DecodeBudget {
       "refused as too costly: its resource, repeated once for each of its scopes, would take "
       "more than 32 MiB";
   static constexpr std::string_view kItemsRefusal =
-      "refused as too costly: decoding its items would take more than 12 MiB";
+      "refused as too costly: decoding its items would take more than 12 MiB (or 3 times its "
+      "size, for a request past 4 MiB)";
   static constexpr std::string_view kJsonRefusal =
       "refused as too costly: decoding its JSON would take more than 1 MiB + 8 times its size";
 
-  /// A budget for a protobuf request.
-  [[nodiscard]] static DecodeBudget for_protobuf() noexcept {
-    return DecodeBudget(kProtobufAllowance);
+  /// A budget for a protobuf request of `request_bytes`: a fixed allowance, which grows with
+  /// requests past the default max_request_bytes (4 MiB) for users who allow larger ones.
+  [[nodiscard]] static DecodeBudget for_protobuf(std::size_t request_bytes) noexcept {
+    return DecodeBudget(std::max(kProtobufAllowance, 3 * request_bytes));
   }
   /// A budget for an OTLP/JSON request of `request_bytes` (its text).
   [[nodiscard]] static DecodeBudget for_json(std::size_t request_bytes) noexcept {

@@ -42,8 +42,8 @@ struct SpanFields {
 // Decodes one request, span by span, into `out` (spans it cannot pack go through map_span).
 class Decoder {
  public:
-  Decoder(model::SpanBatch& out, IngestResult& result)
-      : budget_(DecodeBudget::for_protobuf()), out_(out), result_(result) {}
+  Decoder(model::SpanBatch& out, IngestResult& result, std::size_t request_bytes)
+      : budget_(DecodeBudget::for_protobuf(request_bytes)), out_(out), result_(result) {}
 
   /// Why request() refused a request it could read, if that was the reason.
   [[nodiscard]] const std::string& refusal() const noexcept { return refusal_; }
@@ -368,7 +368,7 @@ std::string from_otlp_bytes(std::string_view bytes, model::SpanBatch& out, Inges
   const auto before = out.size();
   out.reserve(before +
               protowire::count_spans(bytes));  // else the batch moves its spans each time it grows
-  Decoder decoder(out, result);
+  Decoder decoder(out, result, bytes.size());
   if (decoder.request(bytes)) return {};
   // Refused whole. The decoder checked as validate() does, not in its order: validate() says
   // which problem a request has first, as it did before anything was decoded.

@@ -122,3 +122,16 @@ TEST_CASE("an OTLP/JSON request of many empty objects is refused before it is de
   CHECK(receivers::otlp::parse_json(json_with_resource_attributes(5'000), accepted).empty());
   CHECK(accepted.resource_spans(0).resource().attributes_size() == 5'000);
 }
+
+TEST_CASE("a protobuf request past 4 MiB may cost 3 times its size to decode, no more",
+          "[receivers]") {
+  // For users who allow requests larger than the default max_request_bytes: the fixed 12 MiB
+  // would refuse their ordinary large requests.
+  constexpr std::size_t kMiB = std::size_t{1} << 20;
+  auto small = DecodeBudget::for_protobuf(kMiB);
+  CHECK(small.spend_decoded(0, 6 * kMiB));  // 12 MiB, the fixed allowance
+  CHECK_FALSE(small.spend_decoded(0, 1));
+  auto large = DecodeBudget::for_protobuf(16 * kMiB);
+  CHECK(large.spend_decoded(0, 24 * kMiB));  // 48 MiB
+  CHECK_FALSE(large.spend_decoded(0, 1));
+}
