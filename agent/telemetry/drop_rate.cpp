@@ -8,6 +8,7 @@ constexpr std::uint64_t kSecond = 1'000'000'000;
 Totals minus(const Totals& a, const Totals& b) noexcept {
   return {a.received - b.received,
           a.dropped - b.dropped,
+          a.dropped_before_decode - b.dropped_before_decode,
           a.sampled_out - b.sampled_out,
           a.export_requests - b.export_requests,
           a.export_failures - b.export_failures,
@@ -24,7 +25,11 @@ double ratio(std::uint64_t part, std::uint64_t whole) noexcept {
 Totals totals_of(const Counters& c) noexcept {
   Totals t;
   t.received = c.received();
-  for (const auto& d : c.dropped) t.dropped += d.load(std::memory_order_relaxed);
+  for (std::size_t r = 0; r < c.dropped.size(); ++r) {
+    const auto n = c.dropped[r].load(std::memory_order_relaxed);
+    t.dropped += n;
+    if (!after_decode(static_cast<DropReason>(r))) t.dropped_before_decode += n;
+  }
   t.sampled_out = c.spans_sampled_out.load(std::memory_order_relaxed);
   t.export_failures = c.export_requests_failed.load(std::memory_order_relaxed);
   t.export_requests = c.export_requests_ok.load(std::memory_order_relaxed) + t.export_failures;
@@ -38,7 +43,7 @@ Totals totals_of(const Counters& c) noexcept {
 }
 
 double WindowRates::drop_rate() const noexcept {
-  return ratio(delta.dropped, delta.received + delta.dropped);
+  return ratio(delta.dropped, delta.received + delta.dropped_before_decode);
 }
 
 double WindowRates::export_failure_rate() const noexcept {

@@ -15,6 +15,9 @@ namespace tailgate::telemetry {
 struct Totals {
   std::uint64_t received = 0;  ///< decoded spans
   std::uint64_t dropped = 0;   ///< every drop reason, before and after decode
+  /// Of those, dropped before they were decoded (a full ring lane, a full socket): never counted
+  /// received, so they add to the spans that arrived.
+  std::uint64_t dropped_before_decode = 0;
   std::uint64_t sampled_out = 0;
   std::uint64_t export_requests = 0;
   std::uint64_t export_failures = 0;
@@ -28,7 +31,10 @@ struct WindowRates {
   std::string name;  ///< "1m", "5m", "since_start"
   double seconds = 0;
   Totals delta;
-  [[nodiscard]] double drop_rate() const noexcept;            ///< dropped / (received + dropped)
+  /// dropped / the spans that arrived (received + dropped before decode). A span received and
+  /// then lost (an export that failed) counted twice in the spans that arrived: all of 10 spans
+  /// lost read 0.5 (outside attack).
+  [[nodiscard]] double drop_rate() const noexcept;
   [[nodiscard]] double export_failure_rate() const noexcept;  ///< failures / requests
 };
 

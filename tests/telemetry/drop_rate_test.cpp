@@ -9,6 +9,7 @@ constexpr std::uint64_t kSecond = 1'000'000'000;
 Totals totals(std::uint64_t received, std::uint64_t dropped) {
   return {.received = received,
           .dropped = dropped,
+          .dropped_before_decode = dropped,
           .sampled_out = received / 2,
           .export_requests = received / 100,
           .export_failures = 0};
@@ -40,4 +41,18 @@ TEST_CASE("at start-up a window covers what there is", "[telemetry]") {
   CHECK(windows[0].seconds == Approx(20));
   CHECK(windows[0].delta.received == 200);
   CHECK(windows[0].export_failure_rate() == 0);
+}
+
+TEST_CASE("a span received and then lost counts once in the spans that arrived", "[telemetry]") {
+  // Outside attack: all 10 spans received and then lost to a failing export read 0.5.
+  Counters c;
+  c.spans_received[static_cast<std::size_t>(Receiver::OtlpHttp)].fetch_add(10);
+  c.add_dropped(DropReason::ExportFailed, 10);
+  c.add_dropped(DropReason::ProducerLoss, 10);  // never received: arrived all the same
+  const auto t = totals_of(c);
+  CHECK(t.dropped == 20);
+  CHECK(t.dropped_before_decode == 10);
+  DropRateWindows w(0);
+  const auto windows = w.windows(kSecond, t);
+  CHECK(windows[2].drop_rate() == Approx(20.0 / 20));
 }
