@@ -381,6 +381,8 @@ void Pipeline::publish(std::uint64_t /*now_ns*/) {
   counters_.traces_buffered.store(table_.traces(), std::memory_order_relaxed);
   counters_.spans_buffered.store(table_.spans(), std::memory_order_relaxed);
   counters_.bytes_buffered.store(table_.bytes(), std::memory_order_relaxed);
+  counters_.key_tables_live.store(keys_.live(), std::memory_order_relaxed);
+  counters_.key_tables_renewed.store(keys_.renewals(), std::memory_order_relaxed);
   counters_.stressed.store(stressed_ ? 1 : 0, std::memory_order_relaxed);
   counters_.hold_spans.store(hold_.spans(), std::memory_order_relaxed);
   counters_.hold_bytes.store(hold_.bytes(), std::memory_order_relaxed);

@@ -130,7 +130,9 @@ struct Counters {
   Counter traces_buffered{0};
   Counter spans_buffered{0};
   Counter bytes_buffered{0};
-  Counter stressed{0};  ///< 1 while shedding load
+  Counter key_tables_live{0};     ///< attribute-key tables buffered spans refer to (at most 3)
+  Counter key_tables_renewed{0};  ///< a counter: tables replaced once full of keys seen once
+  Counter stressed{0};            ///< 1 while shedding load
   Counter base_probability_ppm{0};
   Counter pipeline_heartbeat_ns{0};  ///< steady-clock ns of the pipeline loop's last turn
   // Export health, for /ready: steady-clock ns of the last success, and of the first failure

@@ -211,6 +211,13 @@ void prometheus_text(Exposition& w, const Counters& c, const Gauges& g,
           static_cast<double>(get(c.spans_buffered)));
   w.gauge("tailgate_buffered_bytes", "Memory held by buffered spans.",
           static_cast<double>(get(c.bytes_buffered)));
+  w.gauge("tailgate_key_tables_live",
+          "Tables of interned attribute keys that buffered or held spans refer to (at most 3).",
+          static_cast<double>(get(c.key_tables_live)));
+  w.counter("tailgate_key_tables_renewed_total",
+            "Key tables replaced for new traces after filling with keys that kept missing (many "
+            "one-off keys: buffered spans cost more until then).",
+            get(c.key_tables_renewed));
   w.gauge("tailgate_sampling_stressed", "1 while load shedding decides traces on arrival.",
           static_cast<double>(get(c.stressed)));
   w.gauge("tailgate_sampling_base_probability", "Current probability of the base policy.",

@@ -169,6 +169,9 @@ TEST_CASE("junk keys then normal traffic: buffered bytes as without the junk, th
   // junk (within how blocks grow: keys inline cost ~100 bytes a trace).
   send_normal(h, 5000, 100);
   CHECK(h.pipeline.table().bytes() <= expected + 100 * 16);
+  h.pipeline.tick(0);  // publishes the gauges: /metrics says a table was replaced
+  CHECK(h.counters.key_tables_renewed.load() == 1);
+  CHECK(h.counters.key_tables_live.load() >= 1);
   decide_all(h);
   CHECK(h.accounts());
   CHECK(h.exported() == 50 + 2000 + 200);
