@@ -41,19 +41,17 @@ std::shared_ptr<const model::Resource> Producers::of(
     if (std::find(kProducerKeys.begin(), kProducerKeys.end(), a.key) == kProducerKeys.end()) {
       continue;
     }
+    std::string value;
     if (const auto* text = std::get_if<std::string>(&a.value)) {
-      producer.attributes.push_back({a.key, cut(*text, kMaxValueBytes)});
+      value = cut(*text, kMaxValueBytes);
+      producer.attributes.push_back({a.key, value});
     } else if (const auto* number = std::get_if<std::int64_t>(&a.value)) {
+      value = std::to_string(*number);
       producer.attributes.push_back({a.key, *number});
     } else {
       continue;
     }
-    content += a.key;
-    content += '\0';
-    content += std::holds_alternative<std::string>(producer.attributes.back().value)
-                   ? std::get<std::string>(producer.attributes.back().value)
-                   : std::to_string(std::get<std::int64_t>(producer.attributes.back().value));
-    content += '\0';
+    content += a.key + '\0' + value + '\0';
   }
   std::shared_ptr<const model::Resource> shared;
   if (const auto it = by_content_.find(content); it != by_content_.end())
